@@ -1,0 +1,158 @@
+//! The Karman Directive: the YAML file that declares an app.
+//!
+//! This crate reads a Directive, validates it and resolves it into an [`App`] — the only form the
+//! runtime ever sees. It has no dependency on wasmtime. Every problem is reported with its
+//! `file:line:column` and, where possible, a hint; all problems of a file are reported at once.
+//!
+//! # Examples
+//!
+//! ```
+//! use karman_directive::{parse, ParseOptions};
+//!
+//! let yaml = "
+//! identifier: com.example.hello
+//! appVersion: v0.1.0
+//! handlers:
+//!   - type: request
+//!     method: GET
+//!     resource: /hello/:name
+//!     steps:
+//!       - fn: greet
+//! ";
+//! let error = parse(yaml, &ParseOptions::new("Directive.yaml", ".")).unwrap_err();
+//! assert_eq!(
+//!     error.diagnostics[0].to_string(),
+//!     "Directive.yaml:8:13: step runs `greet`, which is not a declared component\n  \
+//!      hint: declare it under `components:` with a `name` and a `source`"
+//! );
+//! ```
+//!
+//! See `docs/directive.md` for every key of the format.
+
+mod error;
+mod model;
+mod parse;
+mod resource;
+mod units;
+mod yaml;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use marked_yaml::LoaderOptions;
+
+pub(crate) use error::did_you_mean;
+pub use error::{Diagnostic, DirectiveError, Location};
+pub use model::*;
+pub use resource::{Resource, Segment};
+pub use units::{parse_byte_size, parse_duration};
+
+/// Where a Directive comes from and how to resolve what it refers to.
+pub struct ParseOptions<'a> {
+    /// The file name shown in diagnostics.
+    pub file_name: String,
+    /// The directory component `source` paths are relative to.
+    pub base_dir: PathBuf,
+    /// Looks up environment variables for `env(NAME)` values.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl ParseOptions<'static> {
+    /// Options reading the process environment.
+    pub fn new(file_name: impl Into<String>, base_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            file_name: file_name.into(),
+            base_dir: base_dir.into(),
+            env: &process_env,
+        }
+    }
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Reads, validates and resolves the Directive at `path`.
+pub fn load(path: &Path) -> Result<App, DirectiveError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        DirectiveError::single(Diagnostic::new(
+            None,
+            format!("cannot read the Directive `{}`: {e}", path.display()),
+        ))
+    })?;
+    let base_dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base_dir = std::path::absolute(&base_dir).unwrap_or(base_dir);
+    parse(
+        &text,
+        &ParseOptions::new(path.display().to_string(), base_dir),
+    )
+}
+
+/// Validates and resolves a Directive given as text.
+pub fn parse(text: &str, options: &ParseOptions<'_>) -> Result<App, DirectiveError> {
+    let file: Arc<str> = Arc::from(options.file_name.as_str());
+    let loader = LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .toplevel_mapping();
+    let root = marked_yaml::parse_yaml_with_options(0, text, loader)
+        .map_err(|e| DirectiveError::single(load_error(&file, &e)))?;
+    let mut reader = yaml::Reader::new(file, options.env);
+    let app = parse::parse_app(&mut reader, &root, &options.base_dir);
+    let diagnostics = reader.into_diagnostics();
+    match app {
+        Some(app) if diagnostics.is_empty() => Ok(app),
+        _ => Err(DirectiveError { diagnostics }),
+    }
+}
+
+/// Turns a YAML syntax error into a diagnostic with its position.
+fn load_error(file: &Arc<str>, error: &marked_yaml::LoadError) -> Diagnostic {
+    use marked_yaml::LoadError::*;
+    let (marker, message, hint) = match error {
+        TopLevelMustBeMapping(m) => (
+            Some(*m),
+            "a Directive must be a mapping (`identifier: …` and so on)".to_string(),
+            None,
+        ),
+        TopLevelMustBeSequence(m) => (Some(*m), "expected a list".to_string(), None),
+        UnexpectedAnchor(m) => (
+            Some(*m),
+            "YAML anchors and aliases are not supported in a Directive".to_string(),
+            Some("repeat the value instead"),
+        ),
+        MappingKeyMustBeScalar(m) => (
+            Some(*m),
+            "mapping keys must be plain values".to_string(),
+            None,
+        ),
+        UnexpectedTag(m) => (
+            Some(*m),
+            "YAML tags (`!tag`) are not supported in a Directive".to_string(),
+            None,
+        ),
+        ScanError(m, e) => (Some(*m), format!("invalid YAML: {e}"), None),
+        DuplicateKey(inner) => (
+            inner.key.span().start().copied(),
+            format!(
+                "duplicate key `{}` (first at line {})",
+                inner.key.as_str(),
+                inner.prev_key.span().start().map(|m| m.line()).unwrap_or(0)
+            ),
+            None,
+        ),
+    };
+    let location = marker.map(|m| Location {
+        file: file.clone(),
+        line: m.line(),
+        column: m.column(),
+    });
+    let diagnostic = Diagnostic::new(location, message);
+    match hint {
+        Some(hint) => diagnostic.with_hint(hint),
+        None => diagnostic,
+    }
+}

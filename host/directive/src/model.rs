@@ -1,0 +1,193 @@
+//! The validated, resolved app: what the runtime reads. Built only by [`crate::load`] and
+//! [`crate::parse`], so every value here has passed validation.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Location;
+use crate::resource::Resource;
+
+/// Default for `limits.timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest accepted `limits.timeout`.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Default for `limits.memory`.
+pub const DEFAULT_MEMORY: u64 = 64 << 20;
+/// Largest accepted `limits.memory` (a 32-bit linear memory cannot be larger).
+pub const MAX_MEMORY: u64 = 4 << 30;
+
+/// A whole Karman app, as declared by one Directive.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Reverse-DNS name of the app, e.g. `com.example.shop`.
+    pub identifier: String,
+    /// The app's version, e.g. `v0.1.0`.
+    pub app_version: String,
+    /// The components, in Directive order; steps refer to them by index.
+    pub components: Vec<Component>,
+    /// The request handlers, in Directive order.
+    pub handlers: Vec<RequestHandler>,
+}
+
+impl App {
+    /// The component a step runs.
+    pub fn component(&self, id: ComponentId) -> &Component {
+        &self.components[id.0]
+    }
+
+    /// Looks a component up by name.
+    pub fn component_named(&self, name: &str) -> Option<(ComponentId, &Component)> {
+        self.components
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == name)
+            .map(|(i, c)| (ComponentId(i), c))
+    }
+}
+
+/// Index of a component in [`App::components`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ComponentId(pub usize);
+
+/// A Runnable: a WebAssembly component and what it may do.
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// Unique name, used by steps (`fn:`) and in logs.
+    pub name: String,
+    /// Absolute path of the `.wasm` component.
+    pub source: PathBuf,
+    /// What the component may do; everything not granted is denied.
+    pub grants: Grants,
+    /// Per-step resource limits.
+    pub limits: Limits,
+    /// Where the component is declared.
+    pub location: Location,
+}
+
+/// The capabilities a component is granted. Everything absent is denied, except `log`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grants {
+    /// Access to the cache, if granted.
+    pub cache: Option<CacheGrant>,
+    /// Whether `log` calls and stdout/stderr reach the host log (default: yes).
+    pub log: bool,
+}
+
+impl Default for Grants {
+    fn default() -> Self {
+        Self {
+            cache: None,
+            log: true,
+        }
+    }
+}
+
+/// A grant of the `cache` capability.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CacheGrant {
+    /// The prefix the component's keys are confined to (invisible to the component);
+    /// empty for the shared, unprefixed key space.
+    pub prefix: String,
+}
+
+/// Per-step limits of a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time a step may take, instantiation included.
+    pub timeout: Duration,
+    /// Bytes of linear memory an instance may use.
+    pub memory: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            memory: DEFAULT_MEMORY,
+        }
+    }
+}
+
+/// A `type: request` handler: an HTTP route and the steps it runs.
+#[derive(Debug, Clone)]
+pub struct RequestHandler {
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// The resource pattern, e.g. `/users/:id`.
+    pub resource: Resource,
+    /// The sequence of steps.
+    pub steps: Vec<Step>,
+    /// The state key whose value is the response body.
+    pub response: String,
+    /// Where the handler is declared.
+    pub location: Location,
+}
+
+/// One step of a sequence.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Runs one component.
+    Fn(FnStep),
+    /// Runs components concurrently; each sees the state as it was before the group.
+    Group(Vec<FnStep>),
+}
+
+impl Step {
+    /// The component calls of this step.
+    pub fn calls(&self) -> &[FnStep] {
+        match self {
+            Step::Fn(call) => std::slice::from_ref(call),
+            Step::Group(calls) => calls,
+        }
+    }
+}
+
+/// A call of one component in a sequence.
+#[derive(Debug, Clone)]
+pub struct FnStep {
+    /// The component to run.
+    pub component: ComponentId,
+    /// The state key its output (or continued error) is stored under: `as:`, else the `fn` name.
+    pub key: String,
+    /// With `with:`, the step sees only these keys: view key → state key it reads.
+    pub with: Option<BTreeMap<String, String>>,
+    /// What a run error does to the sequence.
+    pub on_err: OnErr,
+    /// Where the step is declared.
+    pub location: Location,
+}
+
+/// What to do when a step's `run` returns an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnErr {
+    /// Actions for specific codes.
+    pub codes: BTreeMap<u16, ErrAction>,
+    /// The action for any other code.
+    pub other: ErrAction,
+}
+
+impl Default for OnErr {
+    fn default() -> Self {
+        Self {
+            codes: BTreeMap::new(),
+            other: ErrAction::Return,
+        }
+    }
+}
+
+impl OnErr {
+    /// The action for a run error with `code`.
+    pub fn action(&self, code: u16) -> ErrAction {
+        self.codes.get(&code).copied().unwrap_or(self.other)
+    }
+}
+
+/// An `onErr` action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrAction {
+    /// End the sequence and answer with the error.
+    Return,
+    /// Store `{code, message}` under the step's key and go on.
+    Continue,
+}

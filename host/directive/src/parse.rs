@@ -1,0 +1,763 @@
+//! From YAML nodes to a validated [`App`]: structure first, then cross-references
+//! (steps name known components, `with:` names keys earlier steps produce, …).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use marked_yaml::{Node, Span};
+
+use crate::model::*;
+use crate::resource::Resource;
+use crate::units::{parse_byte_size, parse_duration};
+use crate::yaml::{Fields, Reader};
+use crate::{Location, did_you_mean};
+
+const TOP_LEVEL: &[&str] = &["identifier", "appVersion", "components", "handlers"];
+/// Sections of the Directive that later versions of Karman read.
+const NOT_YET: &[&str] = &[
+    "schedules",
+    "routes",
+    "connections",
+    "authentication",
+    "queries",
+];
+const COMPONENT: &[&str] = &["name", "source", "capabilities", "limits"];
+const CAPABILITIES: &[&str] = &["cache", "log"];
+const FUTURE_CAPABILITIES: &[&str] = &["sql", "http", "graphql"];
+const CACHE_GRANT: &[&str] = &["prefix"];
+const LIMITS: &[&str] = &["timeout", "memory"];
+const HANDLER: &[&str] = &["type", "method", "resource", "steps", "response"];
+const STEP: &[&str] = &["fn", "group", "as", "with", "onErr"];
+const GROUP_MEMBER: &[&str] = &["fn", "as", "with", "onErr"];
+const ON_ERR: &[&str] = &["any", "code", "other"];
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+/// Paths Karman serves itself; handlers cannot take them.
+const RESERVED_PATHS: &[&str] = &["/health"];
+const RESERVED_PREFIXES: &[&str] = &["/ext/"];
+
+/// Header of a WebAssembly component (binary format, layer 1).
+const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+/// Header of a core WebAssembly module (version 1).
+const MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+
+pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -> Option<App> {
+    let top = top_level(reader, root)?;
+    let identifier = reader
+        .required(top, "identifier", "the Directive")
+        .and_then(|node| reader.non_empty_string(node, "`identifier`"));
+    let app_version = reader
+        .required(top, "appVersion", "the Directive")
+        .and_then(|node| reader.string_or_env(node, "`appVersion`"));
+
+    let components = match top.get("components") {
+        Some(node) => parse_components(reader, node, base_dir),
+        None => Vec::new(),
+    };
+    let handlers = match top.get("handlers") {
+        Some(node) => parse_handlers(reader, node, &components),
+        None => Vec::new(),
+    };
+    if reader.has_errors() {
+        return None;
+    }
+    Some(App {
+        identifier: identifier?,
+        app_version: app_version?,
+        components,
+        handlers,
+    })
+}
+
+fn top_level<'n>(reader: &mut Reader<'_>, root: &'n Node) -> Option<Fields<'n>> {
+    let map = root.as_mapping()?;
+    for key in map.keys() {
+        if NOT_YET.contains(&key.as_str()) {
+            reader.error_with_hint(
+                key.span(),
+                format!(
+                    "`{}` is not supported by this version of Karman",
+                    key.as_str()
+                ),
+                "remove the section, or upgrade Karman",
+            );
+        }
+    }
+    let allowed: Vec<&str> = TOP_LEVEL.iter().chain(NOT_YET).copied().collect();
+    reader.mapping(root, "the Directive", &allowed)
+}
+
+// ---------------------------------------------------------------------------------------------
+// components
+
+fn parse_components(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Vec<Component> {
+    let Some(items) = reader.sequence(node, "`components`") else {
+        return Vec::new();
+    };
+    let mut components: Vec<Component> = Vec::new();
+    let mut seen: HashMap<String, Location> = HashMap::new();
+    for item in items {
+        let Some(component) = parse_component(reader, item, base_dir) else {
+            continue;
+        };
+        if let Some(first) = seen.get(&component.name) {
+            reader.error(
+                item.span(),
+                format!(
+                    "component `{}` is declared twice (first at {first})",
+                    component.name
+                ),
+            );
+            continue;
+        }
+        seen.insert(component.name.clone(), component.location.clone());
+        components.push(component);
+    }
+    components
+}
+
+fn parse_component(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<Component> {
+    let fields = reader.mapping(node, "a component", COMPONENT)?;
+    let name_node = reader.required(fields, "name", "a component");
+    let name = name_node.and_then(|n| component_name(reader, n));
+    let what = match &name {
+        Some(name) => format!("component `{name}`"),
+        None => "a component".to_string(),
+    };
+    let source = reader
+        .required(fields, "source", &what)
+        .and_then(|n| component_source(reader, n, base_dir, &what));
+    let grants = match fields.get("capabilities") {
+        Some(n) => parse_grants(reader, n, &what),
+        None => Some(Grants::default()),
+    };
+    let limits = match fields.get("limits") {
+        Some(n) => parse_limits(reader, n, &what),
+        None => Some(Limits::default()),
+    };
+    Some(Component {
+        name: name?,
+        source: source?,
+        grants: grants?,
+        limits: limits?,
+        location: reader.location_or_start(node.span()),
+    })
+}
+
+fn component_name(reader: &mut Reader<'_>, node: &Node) -> Option<String> {
+    let name = reader.non_empty_string(node, "a component's `name`")?;
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        reader.error_with_hint(
+            node.span(),
+            format!("component name `{name}` is not valid"),
+            "use letters, digits, `-`, `_` and `.`, starting with a letter or digit",
+        );
+        return None;
+    }
+    Some(name)
+}
+
+fn component_source(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    base_dir: &Path,
+    what: &str,
+) -> Option<std::path::PathBuf> {
+    let text = reader.non_empty_string(node, &format!("the `source` of {what}"))?;
+    let path = base_dir.join(&text);
+    let mut header = [0u8; 8];
+    let read = std::fs::File::open(&path).and_then(|mut file| {
+        use std::io::Read;
+        file.read_exact(&mut header)
+    });
+    match read {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            reader.error_with_hint(
+                node.span(),
+                format!("the source of {what}, `{}`, does not exist", path.display()),
+                "paths are relative to the Directive; build the component first (scripts/build-guests)",
+            );
+            None
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            reader.error(
+                node.span(),
+                format!(
+                    "the source of {what}, `{}`, is not a WebAssembly component (too short)",
+                    path.display()
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            reader.error(
+                node.span(),
+                format!(
+                    "cannot read the source of {what}, `{}`: {e}",
+                    path.display()
+                ),
+            );
+            None
+        }
+        Ok(()) if header == COMPONENT_HEADER => Some(path),
+        Ok(()) if header == MODULE_HEADER => {
+            reader.error_with_hint(
+                node.span(),
+                format!("the source of {what}, `{}`, is a core WebAssembly module, not a component", path.display()),
+                "build for `--target wasm32-wasip2`, or wrap the module with `wasm-tools component new`",
+            );
+            None
+        }
+        Ok(()) => {
+            reader.error(
+                node.span(),
+                format!(
+                    "the source of {what}, `{}`, is not a WebAssembly component",
+                    path.display()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn parse_grants(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Grants> {
+    let context = format!("the capabilities of {what}");
+    let map = node.as_mapping();
+    if let Some(map) = map {
+        for key in map.keys() {
+            if FUTURE_CAPABILITIES.contains(&key.as_str()) {
+                reader.error_with_hint(
+                    key.span(),
+                    format!(
+                        "{what} is granted `{}`, which this version of Karman does not provide yet",
+                        key.as_str()
+                    ),
+                    format!("available capabilities: {}", CAPABILITIES.join(", ")),
+                );
+            }
+        }
+    }
+    let allowed: Vec<&str> = CAPABILITIES
+        .iter()
+        .chain(FUTURE_CAPABILITIES)
+        .copied()
+        .collect();
+    let fields = reader.mapping(node, &context, &allowed)?;
+    let mut grants = Grants::default();
+    if let Some(node) = fields.get("cache") {
+        grants.cache = parse_cache_grant(reader, node, what)?;
+    }
+    if let Some(node) = fields.get("log") {
+        grants.log = reader.boolean(node, &format!("the `log` grant of {what}"))?;
+    }
+    Some(grants)
+}
+
+/// `cache: true`, `cache: false`, or `cache: { prefix: "users:" }`.
+fn parse_cache_grant(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    what: &str,
+) -> Option<Option<CacheGrant>> {
+    if node.as_scalar().is_some() {
+        let on = reader.boolean(node, &format!("the `cache` grant of {what}"))?;
+        return Some(on.then(CacheGrant::default));
+    }
+    let fields = reader.mapping(node, &format!("the `cache` grant of {what}"), CACHE_GRANT)?;
+    let prefix = match fields.get("prefix") {
+        Some(n) => {
+            let prefix = reader.string(n, "a cache `prefix`")?;
+            if prefix.contains('\0') {
+                reader.error(n.span(), "a cache `prefix` cannot contain a NUL character");
+                return None;
+            }
+            prefix
+        }
+        None => String::new(),
+    };
+    Some(Some(CacheGrant { prefix }))
+}
+
+fn parse_limits(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Limits> {
+    let fields = reader.mapping(node, &format!("the limits of {what}"), LIMITS)?;
+    let mut limits = Limits::default();
+    if let Some(node) = fields.get("timeout") {
+        let text = reader.string_or_env(node, "`timeout`")?;
+        match parse_duration(&text) {
+            Ok(timeout) if timeout.is_zero() || timeout > MAX_TIMEOUT => {
+                reader.error(
+                    node.span(),
+                    format!(
+                        "`timeout` of {what} must be above zero and at most {}",
+                        humantime::format_duration(MAX_TIMEOUT)
+                    ),
+                );
+                return None;
+            }
+            Ok(timeout) => limits.timeout = timeout,
+            Err(message) => {
+                reader.error(node.span(), message);
+                return None;
+            }
+        }
+    }
+    if let Some(node) = fields.get("memory") {
+        let text = reader.string_or_env(node, "`memory`")?;
+        match parse_byte_size(&text) {
+            Ok(memory) if !(64 << 10..=MAX_MEMORY).contains(&memory) => {
+                reader.error(
+                    node.span(),
+                    format!("`memory` of {what} must be between 64KiB and 4GiB"),
+                );
+                return None;
+            }
+            Ok(memory) => limits.memory = memory,
+            Err(message) => {
+                reader.error(node.span(), message);
+                return None;
+            }
+        }
+    }
+    Some(limits)
+}
+
+// ---------------------------------------------------------------------------------------------
+// handlers
+
+fn parse_handlers(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    components: &[Component],
+) -> Vec<RequestHandler> {
+    let Some(items) = reader.sequence(node, "`handlers`") else {
+        return Vec::new();
+    };
+    let mut handlers = Vec::new();
+    let mut routes: HashMap<(String, String), Location> = HashMap::new();
+    for item in items {
+        let Some(handler) = parse_handler(reader, item, components) else {
+            continue;
+        };
+        let route = (handler.method.clone(), handler.resource.shape());
+        if let Some(first) = routes.get(&route) {
+            reader.error_with_hint(
+                item.span(),
+                format!(
+                    "duplicate route: `{} {}` is already handled (at {first})",
+                    handler.method, handler.resource
+                ),
+                "each method and resource may have one handler; parameter names do not make routes different",
+            );
+            continue;
+        }
+        routes.insert(route, handler.location.clone());
+        handlers.push(handler);
+    }
+    handlers
+}
+
+fn parse_handler(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    components: &[Component],
+) -> Option<RequestHandler> {
+    let fields = reader.mapping(node, "a handler", HANDLER)?;
+    let kind = reader.required(fields, "type", "a handler")?;
+    let kind_text = reader.string(kind, "a handler's `type`")?;
+    match kind_text.as_str() {
+        "request" => {}
+        "stream" => {
+            reader.error_with_hint(
+                kind.span(),
+                "stream handlers are not supported by this version of Karman",
+                "use `type: request`",
+            );
+            return None;
+        }
+        other => {
+            reader.error_with_hint(
+                kind.span(),
+                format!("unknown handler type `{other}`"),
+                "use `type: request`",
+            );
+            return None;
+        }
+    }
+    let method = reader
+        .required(fields, "method", "a request handler")
+        .and_then(|n| parse_method(reader, n));
+    let resource = reader
+        .required(fields, "resource", "a request handler")
+        .and_then(|n| parse_resource(reader, n));
+    let what = match (&method, &resource) {
+        (Some(m), Some(r)) => format!("handler `{m} {r}`"),
+        _ => "a handler".to_string(),
+    };
+    let steps_node = reader.required(fields, "steps", &what)?;
+    let items = reader.sequence(steps_node, &format!("the `steps` of {what}"))?;
+    if items.is_empty() {
+        reader.error(steps_node.span(), format!("{what} has no steps"));
+        return None;
+    }
+    let mut produced: BTreeSet<String> = BTreeSet::new();
+    let mut steps = Vec::new();
+    let mut failed = false;
+    for item in items {
+        match parse_step(reader, item, components, &produced) {
+            Some(step) => {
+                for call in step.calls() {
+                    produced.insert(call.key.clone());
+                }
+                steps.push(step);
+            }
+            None => failed = true,
+        }
+    }
+    let response = match fields.get("response") {
+        Some(node) => {
+            let key = reader.non_empty_string(node, "`response`")?;
+            if !failed && !produced.contains(&key) {
+                unknown_key_error(
+                    reader,
+                    node.span(),
+                    &format!("`response` of {what} names `{key}`"),
+                    &key,
+                    &produced,
+                );
+                return None;
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    if failed {
+        return None;
+    }
+    let response = match (response, steps.last()) {
+        (Some(key), _) => key,
+        (None, Some(Step::Fn(call))) => call.key.clone(),
+        (None, Some(Step::Group(calls))) => {
+            let keys: Vec<&str> = calls.iter().map(|c| c.key.as_str()).collect();
+            reader.error_with_hint(
+                steps_node.span(),
+                format!("the last step of {what} is a group, so its response is ambiguous"),
+                format!(
+                    "add `response:` naming the state key to return, e.g. `response: {}`",
+                    keys[0]
+                ),
+            );
+            return None;
+        }
+        (None, None) => return None,
+    };
+    Some(RequestHandler {
+        method: method?,
+        resource: resource?,
+        steps,
+        response,
+        location: reader.location_or_start(node.span()),
+    })
+}
+
+fn parse_method(reader: &mut Reader<'_>, node: &Node) -> Option<String> {
+    let text = reader.non_empty_string(node, "`method`")?;
+    let upper = text.to_ascii_uppercase();
+    if METHODS.contains(&upper.as_str()) {
+        Some(upper)
+    } else {
+        reader.error_with_hint(
+            node.span(),
+            format!("`{text}` is not an HTTP method Karman routes"),
+            format!("use one of: {}", METHODS.join(", ")),
+        );
+        None
+    }
+}
+
+fn parse_resource(reader: &mut Reader<'_>, node: &Node) -> Option<Resource> {
+    let text = reader.non_empty_string(node, "`resource`")?;
+    let resource = match Resource::parse(&text) {
+        Ok(resource) => resource,
+        Err(message) => {
+            reader.error_with_hint(
+                node.span(),
+                message,
+                "write e.g. `/users/:id` or `/files/*path`",
+            );
+            return None;
+        }
+    };
+    let reserved = RESERVED_PATHS.contains(&resource.as_str())
+        || RESERVED_PREFIXES.iter().any(|prefix| {
+            resource.as_str().starts_with(prefix)
+                || resource.as_str() == prefix.trim_end_matches('/')
+        });
+    if reserved {
+        reader.error_with_hint(
+            node.span(),
+            format!("resource `{text}` is reserved by Karman"),
+            "Karman serves `/health` itself and mounts custom routes under `/ext/`",
+        );
+        return None;
+    }
+    Some(resource)
+}
+
+fn parse_step(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    components: &[Component],
+    produced: &BTreeSet<String>,
+) -> Option<Step> {
+    let fields = reader.mapping(node, "a step", STEP)?;
+    match (fields.get("fn"), fields.get("group")) {
+        (Some(_), Some(group)) => {
+            reader.error_with_hint(
+                group.span(),
+                "a step has both `fn` and `group`",
+                "a step runs one component (`fn:`) or a list of them concurrently (`group:`)",
+            );
+            None
+        }
+        (None, None) => {
+            reader.error_with_hint(
+                node.span(),
+                "a step needs `fn` or `group`",
+                "write `- fn: <component>`",
+            );
+            None
+        }
+        (Some(_), None) => parse_call(reader, node, fields, components, produced).map(Step::Fn),
+        (None, Some(group)) => {
+            for key in ["as", "with", "onErr"] {
+                if let Some(value) = fields.get(key) {
+                    reader.error_with_hint(
+                        value.span(),
+                        format!("`{key}` does not apply to a group"),
+                        format!("put `{key}` on the group's `fn` steps"),
+                    );
+                }
+            }
+            let items = reader.sequence(group, "a `group`")?;
+            if items.is_empty() {
+                reader.error(group.span(), "a `group` needs at least one `fn` step");
+                return None;
+            }
+            let mut calls: Vec<FnStep> = Vec::new();
+            let mut failed = false;
+            for item in items {
+                let Some(member) = reader.mapping(item, "a group step", GROUP_MEMBER) else {
+                    failed = true;
+                    continue;
+                };
+                if member.get("fn").is_none() {
+                    reader.error_with_hint(
+                        item.span(),
+                        "a group step needs `fn` (groups do not nest)",
+                        "write `- fn: <component>`",
+                    );
+                    failed = true;
+                    continue;
+                }
+                match parse_call(reader, item, member, components, produced) {
+                    Some(call) => {
+                        if let Some(twin) = calls.iter().find(|c| c.key == call.key) {
+                            reader.error_with_hint(
+                                item.span(),
+                                format!(
+                                    "two steps of a group store their output under `{}` (the other at {})",
+                                    call.key, twin.location
+                                ),
+                                "give one of them a distinct `as:`",
+                            );
+                            failed = true;
+                        }
+                        calls.push(call);
+                    }
+                    None => failed = true,
+                }
+            }
+            (!failed).then_some(Step::Group(calls))
+        }
+    }
+}
+
+fn parse_call(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    fields: Fields<'_>,
+    components: &[Component],
+    produced: &BTreeSet<String>,
+) -> Option<FnStep> {
+    let fn_node = fields.get("fn")?;
+    let name = reader.non_empty_string(fn_node, "`fn`")?;
+    let Some(index) = components.iter().position(|c| c.name == name) else {
+        let message = format!("step runs `{name}`, which is not a declared component");
+        match did_you_mean(&name, components.iter().map(|c| c.name.as_str())) {
+            Some(close) => {
+                reader.error_with_hint(fn_node.span(), message, format!("did you mean `{close}`?"))
+            }
+            None => reader.error_with_hint(
+                fn_node.span(),
+                message,
+                "declare it under `components:` with a `name` and a `source`",
+            ),
+        }
+        return None;
+    };
+    let key = match fields.get("as") {
+        Some(node) => reader.non_empty_string(node, "`as`")?,
+        None => name,
+    };
+    let with = match fields.get("with") {
+        Some(node) => Some(parse_with(reader, node, produced)?),
+        None => None,
+    };
+    let on_err = match fields.get("onErr") {
+        Some(node) => parse_on_err(reader, node)?,
+        None => OnErr::default(),
+    };
+    Some(FnStep {
+        component: ComponentId(index),
+        key,
+        with,
+        on_err,
+        location: reader.location_or_start(node.span()),
+    })
+}
+
+/// `with: { view-key: state-key }`.
+fn parse_with(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    produced: &BTreeSet<String>,
+) -> Option<BTreeMap<String, String>> {
+    let Some(map) = node.as_mapping() else {
+        reader.error_with_hint(
+            node.span(),
+            "`with` must be a mapping",
+            "write `with: { name-in-this-step: key-in-state }`",
+        );
+        return None;
+    };
+    let mut view = BTreeMap::new();
+    let mut ok = true;
+    for (alias, source) in map.iter() {
+        let Some(source_key) = reader.non_empty_string(source, "a `with` value") else {
+            ok = false;
+            continue;
+        };
+        if !produced.contains(&source_key) {
+            unknown_key_error(
+                reader,
+                source.span(),
+                &format!("`with` reads `{source_key}`"),
+                &source_key,
+                produced,
+            );
+            ok = false;
+            continue;
+        }
+        view.insert(alias.as_str().to_string(), source_key);
+    }
+    ok.then_some(view)
+}
+
+fn unknown_key_error(
+    reader: &mut Reader<'_>,
+    span: &Span,
+    subject: &str,
+    key: &str,
+    produced: &BTreeSet<String>,
+) {
+    let message = format!("{subject}, but no earlier step stores that key in the state");
+    let hint = match did_you_mean(key, produced.iter().map(String::as_str)) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None if produced.is_empty() => "no step before this one stores anything".to_string(),
+        None => format!(
+            "earlier steps store: {}",
+            produced
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    reader.error_with_hint(span, message, hint);
+}
+
+/// `onErr: { any: continue }` or `onErr: { code: { 404: continue }, other: return }`.
+fn parse_on_err(reader: &mut Reader<'_>, node: &Node) -> Option<OnErr> {
+    let fields = reader.mapping(node, "`onErr`", ON_ERR)?;
+    match (fields.get("any"), fields.get("code"), fields.get("other")) {
+        (Some(any), Some(_), _) | (Some(any), _, Some(_)) => {
+            reader.error_with_hint(
+                any.span(),
+                "`onErr` has `any` together with `code`/`other`",
+                "use `any: continue|return` alone, or `code: {404: continue}` with `other:`",
+            );
+            None
+        }
+        (Some(any), None, None) => Some(OnErr {
+            codes: BTreeMap::new(),
+            other: parse_action(reader, any)?,
+        }),
+        (None, codes, other) => {
+            let mut on_err = OnErr::default();
+            if let Some(other) = other {
+                on_err.other = parse_action(reader, other)?;
+            }
+            if let Some(codes) = codes {
+                let Some(map) = codes.as_mapping() else {
+                    reader.error_with_hint(
+                        codes.span(),
+                        "`code` must be a mapping of status codes to actions",
+                        "write `code: { 404: continue }`",
+                    );
+                    return None;
+                };
+                for (code, action) in map.iter() {
+                    let Ok(number) = code.as_str().parse::<u16>() else {
+                        reader.error(
+                            code.span(),
+                            format!("`{}` is not an error code (0..65535)", code.as_str()),
+                        );
+                        return None;
+                    };
+                    on_err.codes.insert(number, parse_action(reader, action)?);
+                }
+            } else if other.is_none() {
+                reader.error_with_hint(
+                    node.span(),
+                    "`onErr` is empty",
+                    "write `onErr: { any: continue }` or `onErr: { code: { 404: continue } }`",
+                );
+                return None;
+            }
+            Some(on_err)
+        }
+    }
+}
+
+fn parse_action(reader: &mut Reader<'_>, node: &Node) -> Option<ErrAction> {
+    let text = reader.string(node, "an `onErr` action")?;
+    match text.as_str() {
+        "continue" => Some(ErrAction::Continue),
+        "return" => Some(ErrAction::Return),
+        other => {
+            reader.error_with_hint(
+                node.span(),
+                format!("`{other}` is not an `onErr` action"),
+                "use `continue` or `return`",
+            );
+            None
+        }
+    }
+}

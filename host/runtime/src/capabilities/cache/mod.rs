@@ -1,0 +1,152 @@
+//! `karman:runnable/cache`: a key-value cache with optional TTLs.
+//!
+//! | grant in the Directive        | the component may                          |
+//! |-------------------------------|--------------------------------------------|
+//! | (none), `cache: false`        | nothing: every call fails with `denied`    |
+//! | `cache: true`                 | use the shared, unprefixed key space       |
+//! | `cache: { prefix: "users:" }` | use its own key space, shared only with components granted the same prefix |
+//!
+//! A prefix is invisible to the component: it asks for `42`, the backend stores
+//! `users:` + `\0` + `42`. Because a prefix cannot contain `\0`, no component can name a key
+//! outside its own space, whatever key it asks for.
+//!
+//! Backends: [`memory`] (the default). Each backend is one file.
+
+mod host;
+pub mod memory;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::bindings::types::CapError;
+
+/// Longest key a component may use, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Largest value a component may store, in bytes.
+pub const MAX_VALUE_BYTES: usize = 4 << 20;
+
+/// A cache backend, shared by every instance of every component.
+#[derive(Clone, Debug)]
+pub enum CacheBackend {
+    /// In process memory, bounded in size (the default).
+    Memory(Arc<memory::MemoryCache>),
+}
+
+impl CacheBackend {
+    /// The default backend: an in-memory cache of [`memory::DEFAULT_MAX_BYTES`].
+    pub fn in_memory() -> Self {
+        Self::Memory(Arc::new(memory::MemoryCache::new(
+            memory::DEFAULT_MAX_BYTES,
+        )))
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        match self {
+            Self::Memory(cache) => Ok(cache.get(key)),
+        }
+    }
+
+    async fn set(
+        &self,
+        key: String,
+        value: Bytes,
+        ttl: Option<Duration>,
+    ) -> Result<(), CacheError> {
+        match self {
+            Self::Memory(cache) => cache.set(key, value, ttl),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        match self {
+            Self::Memory(cache) => {
+                cache.delete(key);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Why a backend operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The request is not acceptable (too large, …).
+    #[error("{0}")]
+    Invalid(String),
+    /// The backend cannot serve it now.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<CacheError> for CapError {
+    fn from(error: CacheError) -> Self {
+        match error {
+            CacheError::Invalid(message) => CapError::Invalid(message),
+            CacheError::Unavailable(message) => CapError::Unavailable(message),
+        }
+    }
+}
+
+/// A component's granted access: the backend and the key space it is confined to.
+#[derive(Clone, Debug)]
+pub(crate) struct CacheAccess {
+    backend: CacheBackend,
+    /// `prefix` + `\0`: prepended to every key.
+    namespace: Arc<str>,
+}
+
+impl CacheAccess {
+    pub(crate) fn new(backend: CacheBackend, prefix: &str) -> Self {
+        Self {
+            backend,
+            namespace: format!("{prefix}\0").into(),
+        }
+    }
+
+    fn key(&self, key: &str) -> Result<String, CapError> {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(CapError::Invalid(format!(
+                "cache key of {} bytes is longer than {MAX_KEY_BYTES}",
+                key.len()
+            )));
+        }
+        let mut full = String::with_capacity(self.namespace.len() + key.len());
+        full.push_str(&self.namespace);
+        full.push_str(key);
+        Ok(full)
+    }
+}
+
+/// The cache capability of one step: the access its grant gives, if any.
+pub(crate) struct CacheCtx {
+    pub(crate) access: Option<CacheAccess>,
+}
+
+impl CacheCtx {
+    fn access(&self) -> Result<&CacheAccess, CapError> {
+        self.access.as_ref().ok_or_else(|| {
+            CapError::Denied("cache: this component is not granted the cache capability".into())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_confine_keys_to_their_own_space() {
+        let backend = CacheBackend::in_memory();
+        let users = CacheAccess::new(backend.clone(), "users:");
+        let shared = CacheAccess::new(backend, "");
+        // An unprefixed component asking for what looks like a prefixed key gets its own key.
+        assert_ne!(users.key("42").unwrap(), shared.key("users:42").unwrap());
+        assert_ne!(
+            users.key("42").unwrap(),
+            shared.key("users:\u{0}42").unwrap()
+        );
+        assert!(users.key(&"k".repeat(MAX_KEY_BYTES + 1)).is_err());
+    }
+}

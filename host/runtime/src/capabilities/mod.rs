@@ -1,0 +1,48 @@
+//! The capability API, one module per WIT interface, each with the same shape: a context held
+//! in the step's store, the grant check, and the `Host` implementation.
+//!
+//! | interface | module | backends | grant |
+//! |-----------|--------|----------|-------|
+//! | `req`, `resp` | [`request`] | the request | always |
+//! | `log` (+ stdout/stderr) | [`log`] | the host log, rate-limited | on unless `log: false` |
+//! | `cache` | [`cache`] | in-memory | `cache: true` or `{ prefix }` |
+//!
+//! `sql`, `http` and `graphql` are part of the WIT package but not provided yet: a component
+//! importing them is refused when the app loads ([`crate::component`]).
+
+pub(crate) mod cache;
+pub(crate) mod log;
+pub(crate) mod request;
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::bindings;
+use crate::store::StepState;
+
+/// The `karman:runnable` interfaces this host provides (unversioned names).
+pub(crate) const PROVIDED: &[&str] = &[
+    "karman:runnable/types",
+    "karman:runnable/req",
+    "karman:runnable/resp",
+    "karman:runnable/log",
+    "karman:runnable/cache",
+];
+
+/// Adds WASI and every provided capability to the linker.
+pub(crate) fn add_to_linker(linker: &mut Linker<StepState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    bindings::types::add_to_linker::<StepState, HasSelf<StepState>>(linker, |state| state)?;
+    bindings::req::add_to_linker::<StepState, HasSelf<request::RequestCtx>>(linker, |state| {
+        &mut state.request
+    })?;
+    bindings::resp::add_to_linker::<StepState, HasSelf<request::RequestCtx>>(linker, |state| {
+        &mut state.request
+    })?;
+    bindings::log::add_to_linker::<StepState, HasSelf<log::LogCtx>>(linker, |state| {
+        &mut state.log
+    })?;
+    bindings::cache::add_to_linker::<StepState, HasSelf<cache::CacheCtx>>(linker, |state| {
+        &mut state.cache
+    })?;
+    Ok(())
+}

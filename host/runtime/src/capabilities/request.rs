@@ -1,0 +1,99 @@
+//! `karman:runnable/req` and `karman:runnable/resp`: the request that started the run, the
+//! state as this step sees it, and the response being built.
+
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue};
+
+use crate::bindings::types::CapError;
+use crate::bindings::{req, resp};
+use crate::request::{Request, SharedResponse, StateView};
+
+/// Response headers the host owns: a guest may not set them.
+const HOST_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "x-request-id",
+];
+
+/// The request capability of one step.
+pub(crate) struct RequestCtx {
+    pub(crate) request: Arc<Request>,
+    pub(crate) state: StateView,
+    pub(crate) response: SharedResponse,
+}
+
+impl req::Host for RequestCtx {
+    fn method(&mut self) -> String {
+        self.request.method.clone()
+    }
+
+    fn url(&mut self) -> String {
+        self.request.url.clone()
+    }
+
+    fn id(&mut self) -> String {
+        self.request.id.clone()
+    }
+
+    fn body(&mut self) -> Vec<u8> {
+        self.request.body.to_vec()
+    }
+
+    fn header(&mut self, name: String) -> Option<String> {
+        self.request.header(&name)
+    }
+
+    fn headers(&mut self) -> Vec<(String, String)> {
+        self.request.headers.clone()
+    }
+
+    fn url_param(&mut self, name: String) -> Option<String> {
+        self.request.url_param(&name)
+    }
+
+    fn query_param(&mut self, name: String) -> Option<String> {
+        self.request.query_param(&name)
+    }
+
+    fn state(&mut self, key: String) -> Option<Vec<u8>> {
+        self.state.get(&key).map(|value| value.to_vec())
+    }
+
+    fn state_keys(&mut self) -> Vec<String> {
+        self.state.keys()
+    }
+}
+
+impl resp::Host for RequestCtx {
+    fn set_header(&mut self, name: String, value: String) -> Result<(), CapError> {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| CapError::Invalid(format!("`{name}` is not a valid header name")))?;
+        if HOST_HEADERS.contains(&name.as_str()) {
+            return Err(CapError::Denied(format!(
+                "resp: the `{name}` header is set by the host"
+            )));
+        }
+        let value = HeaderValue::from_str(&value).map_err(|_| {
+            CapError::Invalid(format!("the value of `{name}` is not a valid header value"))
+        })?;
+        let mut response = self.response.lock().unwrap_or_else(|e| e.into_inner());
+        response.headers.retain(|(existing, _)| *existing != name);
+        response.headers.push((name, value));
+        Ok(())
+    }
+
+    fn set_status(&mut self, code: u16) -> Result<(), CapError> {
+        if !(100..=599).contains(&code) {
+            return Err(CapError::Invalid(format!(
+                "{code} is not an HTTP status (100..=599)"
+            )));
+        }
+        self.response
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .status = Some(code);
+        Ok(())
+    }
+}

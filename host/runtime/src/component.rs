@@ -1,0 +1,143 @@
+//! Loading a component at start-up: compile (or fetch from the on-disk cache), check its
+//! imports against what Karman provides and what the Directive grants, and prepare an
+//! `InstancePre` so that each step only instantiates.
+
+use std::sync::Arc;
+
+use karman_directive::{Component as ComponentSpec, Limits, Location};
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use crate::bindings::RunnablePre;
+use crate::capabilities::PROVIDED;
+use crate::capabilities::cache::{CacheAccess, CacheBackend};
+use crate::capabilities::log::ComponentLog;
+use crate::store::StepState;
+
+/// Capabilities of the WIT package that this version does not provide yet.
+const NOT_YET_PROVIDED: &[&str] = &[
+    "karman:runnable/sql",
+    "karman:runnable/http",
+    "karman:runnable/graphql",
+    "karman:runnable/principal",
+];
+
+/// A component ready to run: its prepared instance, limits and granted capabilities.
+pub(crate) struct LoadedComponent {
+    pub(crate) name: Arc<str>,
+    pub(crate) engine: Engine,
+    pub(crate) pre: RunnablePre<StepState>,
+    pub(crate) limits: Limits,
+    pub(crate) cache: Option<CacheAccess>,
+    pub(crate) log: Arc<ComponentLog>,
+}
+
+/// What loading found out about a component (printed by `karman check`).
+#[derive(Debug, Clone)]
+pub struct ComponentReport {
+    /// The component's name.
+    pub name: String,
+    /// Size of the `.wasm` file in bytes.
+    pub size_bytes: u64,
+    /// The interfaces it imports, e.g. `karman:runnable/cache@0.1.0`.
+    pub imports: Vec<String>,
+    /// Problems worth knowing that do not stop the app (e.g. an import without a grant).
+    pub warnings: Vec<String>,
+}
+
+/// A component that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{location}: component `{name}`: {message}")]
+pub struct ComponentError {
+    /// The component's name.
+    pub name: String,
+    /// Where the Directive declares it.
+    pub location: Location,
+    /// What is wrong.
+    pub message: String,
+}
+
+pub(crate) fn load(
+    engine: &Engine,
+    linker: &Linker<StepState>,
+    spec: &ComponentSpec,
+    cache_backend: &CacheBackend,
+) -> Result<(LoadedComponent, ComponentReport), ComponentError> {
+    let fail = |message: String| ComponentError {
+        name: spec.name.clone(),
+        location: spec.location.clone(),
+        message,
+    };
+    let bytes = std::fs::read(&spec.source)
+        .map_err(|e| fail(format!("cannot read `{}`: {e}", spec.source.display())))?;
+    let component = Component::new(engine, &bytes).map_err(|e| {
+        fail(format!(
+            "`{}` is not a valid component: {e:#}",
+            spec.source.display()
+        ))
+    })?;
+
+    let imports: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let mut warnings = Vec::new();
+    for import in &imports {
+        let interface = import.split('@').next().unwrap_or(import);
+        if NOT_YET_PROVIDED.contains(&interface) {
+            return Err(fail(format!(
+                "it imports `{import}`, which this version of Karman does not provide yet \
+                 (available: {})",
+                PROVIDED[1..].join(", ")
+            )));
+        }
+        if interface.starts_with("wasi:http/") {
+            return Err(fail(format!(
+                "it imports `{import}`: wasi:http components are not supported as Runnables \
+                 (a Runnable exports `run` of the karman:runnable/runnable world)"
+            )));
+        }
+        if interface == "karman:runnable/cache" && spec.grants.cache.is_none() {
+            warnings.push(format!(
+                "imports `{import}` but is not granted `cache`: its cache calls will fail with `denied`"
+            ));
+        }
+        if interface == "karman:runnable/log" && !spec.grants.log {
+            warnings.push(format!(
+                "imports `{import}` but has `log: false`: its log lines are dropped"
+            ));
+        }
+    }
+
+    let instance_pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| fail(format!("cannot be linked: {e:#}")))?;
+    let pre = RunnablePre::new(instance_pre).map_err(|e| {
+        fail(format!(
+            "does not export `run` of the karman:runnable/runnable world ({e:#}); \
+             build it with the Karman SDK"
+        ))
+    })?;
+
+    let name: Arc<str> = spec.name.as_str().into();
+    let loaded = LoadedComponent {
+        engine: engine.clone(),
+        pre,
+        limits: spec.limits,
+        cache: spec
+            .grants
+            .cache
+            .as_ref()
+            .map(|grant| CacheAccess::new(cache_backend.clone(), &grant.prefix)),
+        log: Arc::new(ComponentLog::new(name.clone(), spec.grants.log)),
+        name,
+    };
+    let report = ComponentReport {
+        name: spec.name.clone(),
+        size_bytes: bytes.len() as u64,
+        imports,
+        warnings,
+    };
+    Ok((loaded, report))
+}

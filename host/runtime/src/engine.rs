@@ -1,0 +1,155 @@
+//! The wasmtime engine every component runs on: component model, async, the pooling
+//! allocator, epoch interruption, and an on-disk cache of compiled code.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
+
+/// How often the epoch advances. A running guest yields to the scheduler at every tick, so
+/// this bounds both how long a guest can hold a worker thread and how late a timeout fires.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Default number of component instances that may exist at once (the pool size).
+pub const DEFAULT_MAX_INSTANCES: u32 = 500;
+
+/// Core instances a component may contain, on average (Rust components have a few, JS and
+/// Python ones more).
+const CORE_INSTANCES_PER_COMPONENT: u32 = 10;
+
+/// Settings of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Directory of the compiled-code cache; `None` compiles every component at every start.
+    pub cache_dir: Option<PathBuf>,
+    /// Component instances that may exist at once; a step that would exceed it fails with 503.
+    pub max_instances: u32,
+    /// The largest linear memory any component may have (the largest `limits.memory`).
+    pub max_memory: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: default_cache_dir(),
+            max_instances: DEFAULT_MAX_INSTANCES,
+            max_memory: karman_directive::DEFAULT_MEMORY,
+        }
+    }
+}
+
+/// `$XDG_CACHE_HOME/karman/compiled`, else `$HOME/.cache/karman/compiled`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("karman").join("compiled"))
+}
+
+/// A configured engine and the thread that advances its epoch.
+pub struct KarmanEngine {
+    engine: Engine,
+    cache: Option<Cache>,
+    ticker: Option<EpochTicker>,
+}
+
+impl KarmanEngine {
+    /// Builds the engine and starts the epoch ticker.
+    pub fn new(config: &EngineConfig) -> anyhow::Result<Self> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true);
+        wasm.epoch_interruption(true);
+        wasm.cranelift_opt_level(wasmtime::OptLevel::Speed);
+
+        let mut pool = PoolingAllocationConfig::new();
+        let instances = config.max_instances.max(1);
+        pool.total_component_instances(instances);
+        pool.total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT));
+        pool.total_memories(instances.saturating_mul(2));
+        pool.total_tables(instances.saturating_mul(4));
+        pool.total_stacks(instances);
+        pool.max_memory_size(usize::try_from(config.max_memory).unwrap_or(usize::MAX));
+        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+
+        let mut compiled_cache = None;
+        if let Some(dir) = &config.cache_dir {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("cannot create the compiled-code cache {}", dir.display())
+            })?;
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            let cache = Cache::new(cache)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("cannot use the compiled-code cache {}", dir.display()))?;
+            wasm.cache(Some(cache.clone()));
+            compiled_cache = Some(cache);
+        }
+
+        let engine = Engine::new(&wasm)
+            .map_err(anyhow::Error::from)
+            .context("cannot configure wasmtime")?;
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Self {
+            engine,
+            cache: compiled_cache,
+            ticker: Some(ticker),
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compilations served from the on-disk cache since this engine started.
+    pub fn cache_hits(&self) -> usize {
+        self.cache.as_ref().map_or(0, Cache::cache_hits)
+    }
+
+    /// Compilations the on-disk cache could not serve since this engine started.
+    pub fn cache_misses(&self) -> usize {
+        self.cache.as_ref().map_or(0, Cache::cache_misses)
+    }
+}
+
+impl Drop for KarmanEngine {
+    fn drop(&mut self) {
+        if let Some(ticker) = self.ticker.take() {
+            ticker.stop();
+        }
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until stopped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("karman-epoch".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("the epoch thread starts");
+        Self { stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}

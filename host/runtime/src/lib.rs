@@ -1,0 +1,171 @@
+//! The Karman runtime: runs the steps of a Directive's handlers on wasmtime.
+//!
+//! [`Runtime::load`] turns a validated [`App`] into something ready to serve: every component
+//! compiled (or loaded from the on-disk cache), checked against what Karman provides and what
+//! the Directive grants, and prepared for instantiation; every handler resolved into a plan.
+//! [`Runtime::run_handler`] then runs one handler for one [`Request`], each step on a fresh
+//! instance with its timeout and memory limit.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use karman_runtime::{Request, Runtime, RuntimeConfig};
+//!
+//! let app = karman_directive::load("examples/hello/Directive.yaml".as_ref())?;
+//! let runtime = Runtime::load(app, RuntimeConfig::default())?;
+//! let request = Request { method: "GET".into(), url: "/hello/ada".into(), ..Request::default() };
+//! let reply = runtime.run_handler(0, request).await;
+//! # Ok(()) }
+//! ```
+
+mod bindings;
+mod capabilities;
+mod component;
+mod engine;
+mod request;
+mod sequence;
+mod store;
+
+use std::sync::Arc;
+
+use karman_directive::{App, Step};
+use wasmtime::component::Linker;
+
+pub use capabilities::cache::{CacheBackend, memory::MemoryCache};
+pub use component::{ComponentError, ComponentReport};
+pub use engine::{
+    DEFAULT_MAX_INSTANCES, EPOCH_TICK, EngineConfig, KarmanEngine, default_cache_dir,
+};
+pub use request::{Failure, FailureKind, Reply, Request};
+
+use sequence::{Call, Plan, PlannedStep};
+
+/// Settings of the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Compiled-code cache and pool size. `max_memory` is raised to the app's largest limit.
+    pub engine: EngineConfig,
+    /// The cache backend behind the `cache` capability.
+    pub cache: CacheBackend,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            engine: EngineConfig::default(),
+            cache: CacheBackend::in_memory(),
+        }
+    }
+}
+
+/// Why an app cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The engine could not be set up.
+    #[error("{0:#}")]
+    Engine(anyhow::Error),
+    /// Some components cannot be used; each error names one.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Components(Vec<ComponentError>),
+}
+
+/// A loaded app, ready to run its handlers.
+pub struct Runtime {
+    engine: KarmanEngine,
+    app: Arc<App>,
+    plans: Vec<Plan>,
+    reports: Vec<ComponentReport>,
+}
+
+impl Runtime {
+    /// Compiles and prepares every component of `app`. This is CPU-heavy on a cold cache:
+    /// from async code, call it on a blocking thread.
+    pub fn load(app: App, mut config: RuntimeConfig) -> Result<Self, LoadError> {
+        let largest = app.components.iter().map(|c| c.limits.memory).max();
+        config.engine.max_memory = config.engine.max_memory.max(largest.unwrap_or(0));
+        let engine = KarmanEngine::new(&config.engine).map_err(LoadError::Engine)?;
+        let mut linker = Linker::new(engine.engine());
+        capabilities::add_to_linker(&mut linker).map_err(|e| {
+            LoadError::Engine(anyhow::Error::from(e).context("cannot set up the linker"))
+        })?;
+
+        let mut loaded = Vec::with_capacity(app.components.len());
+        let mut reports = Vec::with_capacity(app.components.len());
+        let mut errors = Vec::new();
+        for spec in &app.components {
+            match component::load(engine.engine(), &linker, spec, &config.cache) {
+                Ok((component, report)) => {
+                    for warning in &report.warnings {
+                        tracing::warn!(component = %spec.name, "{warning}");
+                    }
+                    loaded.push(Arc::new(component));
+                    reports.push(report);
+                }
+                Err(error) => errors.push(error),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(LoadError::Components(errors));
+        }
+
+        let plans = app
+            .handlers
+            .iter()
+            .map(|handler| {
+                let call = |step: &karman_directive::FnStep| {
+                    Arc::new(Call {
+                        component: loaded[step.component.0].clone(),
+                        key: step.key.clone(),
+                        with: step.with.clone().map(Arc::new),
+                        on_err: step.on_err.clone(),
+                    })
+                };
+                Plan {
+                    steps: handler
+                        .steps
+                        .iter()
+                        .map(|step| match step {
+                            Step::Fn(fn_step) => PlannedStep::Single(call(fn_step)),
+                            Step::Group(group) => {
+                                PlannedStep::Group(group.iter().map(call).collect())
+                            }
+                        })
+                        .collect(),
+                    response: handler.response.clone(),
+                }
+            })
+            .collect();
+
+        Ok(Self {
+            engine,
+            app: Arc::new(app),
+            plans,
+            reports,
+        })
+    }
+
+    /// The app this runtime serves.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// What loading found out about each component, in Directive order.
+    pub fn reports(&self) -> &[ComponentReport] {
+        &self.reports
+    }
+
+    /// The engine (for its compiled-code cache statistics).
+    pub fn engine(&self) -> &KarmanEngine {
+        &self.engine
+    }
+
+    /// Runs the handler at `index` (in [`App::handlers`]) for `request`.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not a handler of the app.
+    pub async fn run_handler(&self, index: usize, request: Request) -> Result<Reply, Failure> {
+        sequence::run(&self.plans[index], Arc::new(request)).await
+    }
+}

@@ -1,0 +1,183 @@
+//! What a sequence runs on (a [`Request`]) and what it produces (a [`Reply`] or a [`Failure`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+
+/// The request or message that starts a run. The server builds it; steps read it via `req`.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `GET`, `POST`, … (or `STREAM`, `SCHED`).
+    pub method: String,
+    /// Path and query, e.g. `/users/42?full=true`.
+    pub url: String,
+    /// The request id (also sent back in `x-request-id`).
+    pub id: String,
+    /// Headers with lower-case names, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The body: every step's input.
+    pub body: Bytes,
+    /// Values of the resource's `:params` and `*wildcard`, as they appear in the path
+    /// (percent-encoded); `req.url-param` decodes them.
+    pub params: Vec<(String, String)>,
+}
+
+impl Request {
+    /// A header's value; repeated headers are joined with `, `.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let mut values = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str());
+        let first = values.next()?;
+        let mut joined = first.to_string();
+        for value in values {
+            joined.push_str(", ");
+            joined.push_str(value);
+        }
+        Some(joined)
+    }
+
+    /// A `:param` or `*wildcard` of the resource, percent-decoded.
+    pub fn url_param(&self, name: &str) -> Option<String> {
+        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    }
+
+    /// The first value of a query parameter, decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        let (_, query) = self.url.split_once('?')?;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// The successful result of a run: status, headers set through `resp`, and the body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// 200 unless a step set another status.
+    pub status: u16,
+    /// Headers set by the steps.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The value of the handler's `response` key.
+    pub body: Bytes,
+}
+
+/// Why a run did not produce a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The HTTP status to answer with.
+    pub status: u16,
+    /// The code for the error body: the guest's run-error code, else the status.
+    pub code: u16,
+    /// A message safe to show the client (no host internals).
+    pub message: String,
+    /// What kind of failure it was.
+    pub kind: FailureKind,
+}
+
+/// The kinds of [`Failure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// A step's `run` returned an error that its `onErr` did not continue.
+    RunError,
+    /// A step trapped (panic, unreachable, out-of-bounds access, …).
+    Trap,
+    /// A step exceeded its memory limit.
+    MemoryLimit,
+    /// A step exceeded its timeout.
+    Timeout,
+    /// No instance could be created: the pool is exhausted.
+    Overloaded,
+    /// Karman itself failed (a bug, or a resource of the host).
+    Internal,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.status)
+    }
+}
+
+/// The state shared by the steps of a run: state key → the bytes stored under it.
+pub(crate) type State = BTreeMap<String, Bytes>;
+
+/// The state as one step sees it: whole, or through its `with:` renaming.
+#[derive(Clone)]
+pub(crate) struct StateView {
+    pub(crate) state: Arc<State>,
+    pub(crate) with: Option<Arc<BTreeMap<String, String>>>,
+}
+
+impl StateView {
+    pub(crate) fn get(&self, key: &str) -> Option<&Bytes> {
+        match &self.with {
+            None => self.state.get(key),
+            Some(with) => with.get(key).and_then(|source| self.state.get(source)),
+        }
+    }
+
+    pub(crate) fn keys(&self) -> Vec<String> {
+        match &self.with {
+            None => self.state.keys().cloned().collect(),
+            Some(with) => with
+                .iter()
+                .filter(|(_, source)| self.state.contains_key(*source))
+                .map(|(alias, _)| alias.clone())
+                .collect(),
+        }
+    }
+}
+
+/// Status and headers of the response, written by the steps through `resp`.
+#[derive(Debug, Default)]
+pub(crate) struct ResponseParts {
+    pub(crate) status: Option<u16>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+pub(crate) type SharedResponse = Arc<Mutex<ResponseParts>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_params_and_joins_repeated_headers() {
+        let request = Request {
+            url: "/hello/J%C3%BCrgen?greeting=good+day&x=1&greeting=again".into(),
+            headers: vec![("accept".into(), "a".into()), ("Accept".into(), "b".into())],
+            params: vec![("name".into(), "J%C3%BCrgen".into())],
+            ..Request::default()
+        };
+        assert_eq!(request.url_param("name").as_deref(), Some("Jürgen"));
+        assert_eq!(request.query_param("greeting").as_deref(), Some("good day"));
+        assert_eq!(request.query_param("missing"), None);
+        assert_eq!(request.header("ACCEPT").as_deref(), Some("a, b"));
+    }
+
+    #[test]
+    fn a_with_view_shows_only_renamed_keys() {
+        let mut state = State::new();
+        state.insert("get-user".into(), Bytes::from_static(b"ada"));
+        state.insert("secret".into(), Bytes::from_static(b"x"));
+        let view = StateView {
+            state: Arc::new(state),
+            with: Some(Arc::new(BTreeMap::from([(
+                "user".to_string(),
+                "get-user".to_string(),
+            )]))),
+        };
+        assert_eq!(view.get("user").map(|b| &b[..]), Some(&b"ada"[..]));
+        assert_eq!(view.get("secret"), None);
+        assert_eq!(view.keys(), vec!["user".to_string()]);
+    }
+}

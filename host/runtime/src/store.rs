@@ -1,0 +1,74 @@
+//! The data of one step's store: WASI (nothing granted), the capability contexts, and the
+//! memory limit.
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::capabilities::cache::CacheCtx;
+use crate::capabilities::log::LogCtx;
+use crate::capabilities::request::RequestCtx;
+
+/// Everything a step's instance can reach.
+pub(crate) struct StepState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limits: MemoryLimit,
+    pub(crate) request: RequestCtx,
+    pub(crate) log: LogCtx,
+    pub(crate) cache: CacheCtx,
+}
+
+impl WasiView for StepState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl crate::bindings::types::Host for StepState {}
+
+/// Caps the linear memory of an instance; growing past the cap traps with
+/// [`MemoryLimitExceeded`].
+pub(crate) struct MemoryLimit {
+    pub(crate) max_bytes: usize,
+}
+
+/// The trap raised when a guest grows its memory past its limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the component exceeded its memory limit of {limit} bytes")]
+pub(crate) struct MemoryLimitExceeded {
+    pub(crate) limit: usize,
+}
+
+/// Elements a table may grow to (function references; a large JS engine needs tens of
+/// thousands).
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl ResourceLimiter for MemoryLimit {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            return Err(MemoryLimitExceeded {
+                limit: self.max_bytes,
+            }
+            .into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}

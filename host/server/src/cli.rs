@@ -1,0 +1,295 @@
+//! The `karman` command line: `karman serve` and `karman check`.
+//!
+//! Every flag has a `KARMAN_*` environment variable; `KARMAN_LOG` sets the log filter
+//! (e.g. `info`, `karman=debug`) and `KARMAN_LOG_FORMAT` the format (`text` or `json`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use karman_directive::{App, Step};
+use karman_runtime::{EngineConfig, Runtime, RuntimeConfig};
+
+use crate::{ServerConfig, Service, serve};
+
+/// Karman: serve WebAssembly components as the business logic of an app.
+#[derive(Debug, Parser)]
+#[command(name = "karman", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format.
+    #[arg(long, env = "KARMAN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the app a Directive declares.
+    Serve(ServeArgs),
+    /// Validate a Directive and its components, and print a summary.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct EngineArgs {
+    /// Directory of the compiled-code cache [default: ~/.cache/karman/compiled].
+    #[arg(long, env = "KARMAN_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every component at start-up instead of using the compiled-code cache.
+    #[arg(long, env = "KARMAN_NO_COMPILE_CACHE")]
+    no_compile_cache: bool,
+    /// Component instances that may exist at once; steps beyond it get 503.
+    #[arg(long, env = "KARMAN_MAX_INSTANCES", default_value_t = karman_runtime::DEFAULT_MAX_INSTANCES)]
+    max_instances: u32,
+}
+
+impl EngineArgs {
+    fn runtime_config(&self) -> RuntimeConfig {
+        let cache_dir = if self.no_compile_cache {
+            None
+        } else {
+            self.cache_dir
+                .clone()
+                .or_else(karman_runtime::default_cache_dir)
+        };
+        RuntimeConfig {
+            engine: EngineConfig {
+                cache_dir,
+                max_instances: self.max_instances,
+                ..EngineConfig::default()
+            },
+            ..RuntimeConfig::default()
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The Directive (YAML) of the app.
+    directive: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "KARMAN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Largest request body accepted (e.g. `10MiB`); larger ones get 413.
+    #[arg(long, env = "KARMAN_MAX_BODY", default_value = "10MiB", value_parser = parse_size)]
+    max_body: u64,
+    /// How long a shutdown (SIGINT/SIGTERM) waits for in-flight requests (e.g. `30s`).
+    #[arg(long, env = "KARMAN_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    shutdown_grace: Duration,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The Directive (YAML) of the app.
+    directive: PathBuf,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    karman_directive::parse_byte_size(text)
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    karman_directive::parse_duration(text)
+}
+
+/// Runs the command line; the process exits with the returned code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let result = match cli.command {
+        Command::Serve(args) => run_serve(args),
+        Command::Check(args) => run_check(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KARMAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Loads and validates the Directive, printing every diagnostic.
+fn load_directive(path: &Path) -> anyhow::Result<App> {
+    karman_directive::load(path).map_err(|error| anyhow::anyhow!("invalid Directive\n{error}"))
+}
+
+fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let app = load_directive(&args.directive)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("karman")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let identifier = format!("{} {}", app.identifier, app.app_version);
+        let config = args.engine.runtime_config();
+        let loaded = tokio::task::spawn_blocking(move || Runtime::load(app, config))
+            .await
+            .context("loading was interrupted")??;
+        let server_config = ServerConfig {
+            max_body_bytes: args.max_body,
+            shutdown_grace: args.shutdown_grace,
+        };
+        let service = Arc::new(Service::new(Arc::new(loaded), server_config)?);
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr()?;
+        tracing::info!(app = %identifier, "listening on http://{address}");
+        serve(listener, service, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("received SIGINT"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+}
+
+fn run_check(args: &CheckArgs) -> anyhow::Result<()> {
+    let app = load_directive(&args.directive)?;
+    let runtime = Runtime::load(app, args.engine.runtime_config())?;
+    print!("{}", summary(&runtime));
+    Ok(())
+}
+
+/// The text `karman check` prints.
+fn summary(runtime: &Runtime) -> String {
+    use std::fmt::Write as _;
+    let app = runtime.app();
+    let mut out = String::new();
+    let _ = writeln!(out, "{} {}: OK", app.identifier, app.app_version);
+    let _ = writeln!(out, "\ncomponents ({}):", app.components.len());
+    for (component, report) in app.components.iter().zip(runtime.reports()) {
+        let _ = writeln!(
+            out,
+            "  {}  {} ({} KiB)",
+            component.name,
+            component.source.display(),
+            report.size_bytes.div_ceil(1024)
+        );
+        let mut grants = Vec::new();
+        if let Some(cache) = &component.grants.cache {
+            grants.push(if cache.prefix.is_empty() {
+                "cache".to_string()
+            } else {
+                format!("cache (prefix {:?})", cache.prefix)
+            });
+        }
+        if component.grants.log {
+            grants.push("log".to_string());
+        }
+        let _ = writeln!(
+            out,
+            "    grants:  {}",
+            if grants.is_empty() {
+                "none".to_string()
+            } else {
+                grants.join(", ")
+            }
+        );
+        let _ = writeln!(
+            out,
+            "    limits:  timeout {}, memory {} MiB",
+            humantime::format_duration(component.limits.timeout),
+            component.limits.memory >> 20
+        );
+        let karman: Vec<&str> = report
+            .imports
+            .iter()
+            .map(String::as_str)
+            .filter(|import| import.starts_with("karman:"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "    imports: {}",
+            if karman.is_empty() {
+                "none".to_string()
+            } else {
+                karman.join(", ")
+            }
+        );
+        for warning in &report.warnings {
+            let _ = writeln!(out, "    warning: {warning}");
+        }
+    }
+    let _ = writeln!(out, "\nhandlers ({}):", app.handlers.len());
+    for handler in &app.handlers {
+        let steps: Vec<String> = handler
+            .steps
+            .iter()
+            .map(|step| match step {
+                Step::Fn(call) => call.key.clone(),
+                Step::Group(calls) => format!(
+                    "group({})",
+                    calls
+                        .iter()
+                        .map(|c| c.key.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {} {} -> {} (response: {})",
+            handler.method,
+            handler.resource,
+            steps.join(" -> "),
+            handler.response
+        );
+    }
+    let engine = runtime.engine();
+    let _ = writeln!(
+        out,
+        "\ncompiled code: {} from cache, {} compiled",
+        engine.cache_hits(),
+        engine.cache_misses()
+    );
+    out
+}

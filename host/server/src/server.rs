@@ -1,0 +1,323 @@
+//! The HTTP server: request ids, body limits, `/health`, routing to handlers, error bodies,
+//! and graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::{HeaderName, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use karman_runtime::{Failure, Runtime};
+use tokio::net::TcpListener;
+
+use crate::router::{Route, Router};
+
+/// The response header carrying the request id (and the request header honoured for it).
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// Default cap on request bodies.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 << 20;
+/// Default time in-flight requests get to finish after a shutdown signal.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Time a client has to send its request headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest client-supplied request id that is honoured.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Settings of the server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Request bodies larger than this are answered with 413.
+    pub max_body_bytes: u64,
+    /// How long a shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// Everything that answers requests: the runtime, its routes, the settings.
+/// Built once; callable without a socket (see [`Service::handle`]).
+pub struct Service {
+    runtime: Arc<Runtime>,
+    router: Router,
+    config: ServerConfig,
+}
+
+impl Service {
+    /// Builds the routes of the runtime's app.
+    pub fn new(runtime: Arc<Runtime>, config: ServerConfig) -> anyhow::Result<Self> {
+        let router = Router::new(runtime.app()).map_err(anyhow::Error::msg)?;
+        Ok(Self {
+            runtime,
+            router,
+            config,
+        })
+    }
+
+    /// Answers one request.
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let request_id = request_id(&request);
+        let mut response = self.answer(request, &request_id).await;
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        response
+    }
+
+    async fn answer<B>(&self, request: Request<B>, request_id: &str) -> Response<Full<Bytes>>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let path = request.uri().path();
+        if path == "/health" {
+            return match *request.method() {
+                Method::GET | Method::HEAD => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
+                _ => error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    405,
+                    "use GET /health",
+                    request_id,
+                ),
+            };
+        }
+        let (index, params) = match self.router.route(request.method().as_str(), path) {
+            Route::Handler { index, params } => (index, params),
+            Route::NotFound => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    404,
+                    "no handler for this path",
+                    request_id,
+                );
+            }
+            Route::MethodNotAllowed { allow } => {
+                let mut response = error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    405,
+                    &format!("this path is handled for {allow}"),
+                    request_id,
+                );
+                if let Ok(allow) = HeaderValue::from_str(&allow) {
+                    response.headers_mut().insert(http::header::ALLOW, allow);
+                }
+                return response;
+            }
+        };
+
+        let (parts, body) = request.into_parts();
+        let body = match self.read_body(&parts, body, request_id).await {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let run = karman_runtime::Request {
+            method: parts.method.as_str().to_string(),
+            url: parts.uri.path_and_query().map_or_else(
+                || parts.uri.path().to_string(),
+                |pq| pq.as_str().to_string(),
+            ),
+            id: request_id.to_string(),
+            headers,
+            body,
+            params,
+        };
+        match self.runtime.run_handler(index, run).await {
+            Ok(reply) => {
+                let mut response = Response::new(Full::new(reply.body.clone()));
+                *response.status_mut() =
+                    StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+                let headers = response.headers_mut();
+                for (name, value) in reply.headers {
+                    headers.insert(name, value);
+                }
+                if !headers.contains_key(CONTENT_TYPE) {
+                    headers.insert(CONTENT_TYPE, default_content_type(&reply.body));
+                }
+                response
+            }
+            Err(failure) => failure_response(&failure, request_id),
+        }
+    }
+
+    /// Reads the body within the size cap.
+    async fn read_body<B>(
+        &self,
+        parts: &http::request::Parts,
+        body: B,
+        request_id: &str,
+    ) -> Result<Bytes, Response<Full<Bytes>>>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > self.config.max_body_bytes) {
+            return Err(too_large(request_id));
+        }
+        let limit = usize::try_from(self.config.max_body_bytes).unwrap_or(usize::MAX);
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                Err(too_large(request_id))
+            }
+            Err(_) => Err(error(
+                StatusCode::BAD_REQUEST,
+                400,
+                "the request body could not be read",
+                request_id,
+            )),
+        }
+    }
+}
+
+fn too_large(request_id: &str) -> Response<Full<Bytes>> {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        413,
+        "the request body is too large",
+        request_id,
+    )
+}
+
+/// The client's `x-request-id` when it is short and plain, else a new one.
+fn request_id<B>(request: &Request<B>) -> String {
+    let supplied = request
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID_LEN
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        });
+    match supplied {
+        Some(id) => id.to_string(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    }
+}
+
+fn default_content_type(body: &[u8]) -> HeaderValue {
+    if std::str::from_utf8(body).is_ok() {
+        HeaderValue::from_static("text/plain; charset=utf-8")
+    } else {
+        HeaderValue::from_static("application/octet-stream")
+    }
+}
+
+fn failure_response(failure: &Failure, request_id: &str) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = error(status, failure.code, &failure.message, request_id);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// A JSON error body: `{"code": …, "message": …, "requestId": …}`.
+fn error(status: StatusCode, code: u16, message: &str, request_id: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({ "code": code, "message": message, "requestId": request_id });
+    json(status, body.to_string())
+}
+
+fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves, then stops accepting and waits up
+/// to the configured grace for in-flight requests to finish.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<Service>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    let grace = service.config.shutdown_grace;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = service.clone();
+                let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
+                    let service = service.clone();
+                    async move { Ok::<_, Infallible>(service.handle(request).await) }
+                });
+                let connection = builder.serve_connection(TokioIo::new(stream), handler).into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%peer, error = %error, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!(
+        in_flight_connections = graceful.count(),
+        "shutting down: finishing in-flight requests"
+    );
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(grace) => tracing::warn!(grace = ?grace, "shutdown grace elapsed; dropping remaining connections"),
+    }
+    Ok(())
+}
