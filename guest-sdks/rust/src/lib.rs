@@ -1,1 +1,175 @@
+//! Write Karman Runnables in Rust.
+//!
+//! A Runnable is a WebAssembly component of the `karman:runnable/runnable` world (see `wit/` at
+//! the repository root). This crate generates its bindings with `wit-bindgen` and adds a thin
+//! layer: the [`Runnable`] trait, the [`export!`] macro, [`RunErr`], and one module per
+//! capability.
+//!
+//! ```ignore
+//! use karman_sdk::{req, RunErr, Runnable};
+//!
+//! struct Hello;
+//!
+//! impl Runnable for Hello {
+//!     fn run(_input: Vec<u8>) -> Result<Vec<u8>, RunErr> {
+//!         let name = req::url_param("name").unwrap_or_else(|| "world".into());
+//!         Ok(format!("Hello, {name}!").into_bytes())
+//!     }
+//! }
+//!
+//! karman_sdk::export!(Hello);
+//! ```
+//!
+//! Build with `cargo build --target wasm32-wasip2 --release` (crate type `cdylib`) or
+//! `cargo component build --release`. Only the capabilities a Runnable calls end up among its
+//! imports, so a Runnable that never touches the cache does not import it.
 
+extern crate self as karman_sdk;
+
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+/// The raw bindings generated from the WIT package, for what the modules below do not cover.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "karman:runnable/runnable",
+        pub_export_macro: true,
+        export_macro_name: "__export_runnable",
+        default_bindings_module: "::karman_sdk::bindings",
+        runtime_path: "::karman_sdk::__wit_bindgen::rt",
+    });
+}
+
+use bindings::karman::runnable::types::{CapError, RunError};
+
+/// A step of a Directive handler. Implement it and pass the type to [`export!`].
+pub trait Runnable {
+    /// Runs the step. `input` is the request body (or message payload). The output is stored
+    /// in the state under the step's name and, for the last step, is the response body.
+    fn run(input: Vec<u8>) -> Result<Vec<u8>, RunErr>;
+}
+
+/// An error ending a step: `code` becomes the HTTP status unless the Directive's `onErr`
+/// continues the sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunErr {
+    /// An HTTP-style status code.
+    pub code: u16,
+    /// The reason, returned to the client.
+    pub message: String,
+}
+
+impl RunErr {
+    /// An error with `code` and `message`.
+    pub fn new(code: u16, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for RunErr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+/// A failed capability call becomes a run error with a fitting status, so `?` works in `run`:
+/// denied → 403, not-found → 404, invalid → 400, unavailable → 503, other → 500.
+impl From<CapError> for RunErr {
+    fn from(error: CapError) -> Self {
+        match error {
+            CapError::Denied(message) => RunErr::new(403, message),
+            CapError::NotFound(message) => RunErr::new(404, message),
+            CapError::Invalid(message) => RunErr::new(400, message),
+            CapError::Unavailable(message) => RunErr::new(503, message),
+            CapError::Other(message) => RunErr::new(500, message),
+        }
+    }
+}
+
+impl From<RunErr> for RunError {
+    fn from(error: RunErr) -> Self {
+        RunError {
+            code: error.code,
+            message: error.message,
+        }
+    }
+}
+
+/// Exports a [`Runnable`] as the component's `run`.
+#[macro_export]
+macro_rules! export {
+    ($runnable:ty) => {
+        const _: () = {
+            struct KarmanExport;
+
+            impl $crate::bindings::Guest for KarmanExport {
+                fn run(
+                    input: ::std::vec::Vec<u8>,
+                ) -> ::std::result::Result<
+                    ::std::vec::Vec<u8>,
+                    $crate::bindings::karman::runnable::types::RunError,
+                > {
+                    <$runnable as $crate::Runnable>::run(input).map_err(::std::convert::Into::into)
+                }
+            }
+
+    $crate::bindings::__export_runnable!(KarmanExport with_types_in $crate::bindings);
+        };
+    };
+}
+
+/// The request or message that started the run, and the state shared by its steps.
+pub mod req {
+    pub use crate::bindings::karman::runnable::req::*;
+
+    /// The request body as text (lossy UTF-8).
+    pub fn body_text() -> String {
+        String::from_utf8_lossy(&body()).into_owned()
+    }
+
+    /// A state value as text (lossy UTF-8).
+    pub fn state_text(key: &str) -> Option<String> {
+        state(key).map(|value| String::from_utf8_lossy(&value).into_owned())
+    }
+}
+
+/// Status and headers of the HTTP response.
+pub mod resp {
+    pub use crate::bindings::karman::runnable::resp::*;
+}
+
+/// The key-value cache (needs a `cache` grant).
+pub mod cache {
+    pub use crate::bindings::karman::runnable::cache::*;
+}
+
+/// Logging into the host log, tagged with the component and the request id.
+pub mod log {
+    pub use crate::bindings::karman::runnable::log::{Level, log};
+
+    /// Logs at `debug`.
+    pub fn debug(message: &str) {
+        log(Level::Debug, message);
+    }
+
+    /// Logs at `info`.
+    pub fn info(message: &str) {
+        log(Level::Info, message);
+    }
+
+    /// Logs at `warn`.
+    pub fn warn(message: &str) {
+        log(Level::Warn, message);
+    }
+
+    /// Logs at `error`.
+    pub fn error(message: &str) {
+        log(Level::Error, message);
+    }
+}
+
+pub use bindings::karman::runnable::types::CapError as CapabilityError;
