@@ -1,1 +1,12 @@
+//! Karman's integration tests: the real server on port 0 (or the real binary), real guest
+//! components built by `scripts/build-guests`, real HTTP requests.
+//!
+//! One test binary for the whole project; each module covers one area.
 
+mod capabilities;
+mod faults;
+mod guests;
+mod loading;
+mod sequences;
+mod server;
+mod support;

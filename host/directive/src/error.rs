@@ -108,20 +108,31 @@ pub(crate) fn did_you_mean<'a>(
         .map(|(_, candidate)| candidate)
 }
 
-/// Levenshtein distance, case-insensitive (Directive keys are short).
+/// Edit distance counting a swap of two neighbours as one edit (optimal string alignment),
+/// case-insensitive. Directive keys are short, so the full table is cheap.
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.to_lowercase().chars().collect();
     let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
+    let mut table = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in table.iter_mut().enumerate() {
+        row[0] = i;
     }
-    previous[b.len()]
+    for j in 0..=b.len() {
+        table[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (table[i - 1][j] + 1)
+                .min(table[i][j - 1] + 1)
+                .min(table[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(table[i - 2][j - 2] + 1);
+            }
+            table[i][j] = best;
+        }
+    }
+    table[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -131,6 +142,10 @@ mod tests {
     #[test]
     fn suggests_close_keys_only() {
         assert_eq!(did_you_mean("stpes", ["steps", "method"]), Some("steps"));
+        assert_eq!(
+            did_you_mean("resouce", ["response", "resource"]),
+            Some("resource")
+        );
         assert_eq!(did_you_mean("onerr", ["onErr", "with"]), Some("onErr"));
         assert_eq!(did_you_mean("zzzzzz", ["steps", "method"]), None);
     }

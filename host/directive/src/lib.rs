@@ -22,7 +22,7 @@
 //! let error = parse(yaml, &ParseOptions::new("Directive.yaml", ".")).unwrap_err();
 //! assert_eq!(
 //!     error.diagnostics[0].to_string(),
-//!     "Directive.yaml:8:13: step runs `greet`, which is not a declared component\n  \
+//!     "Directive.yaml:9:13: step runs `greet`, which is not a declared component\n  \
 //!      hint: declare it under `components:` with a `name` and a `source`"
 //! );
 //! ```
@@ -102,7 +102,9 @@ pub fn parse(text: &str, options: &ParseOptions<'_>) -> Result<App, DirectiveErr
         .map_err(|e| DirectiveError::single(load_error(&file, &e)))?;
     let mut reader = yaml::Reader::new(file, options.env);
     let app = parse::parse_app(&mut reader, &root, &options.base_dir);
-    let diagnostics = reader.into_diagnostics();
+    let mut diagnostics = reader.into_diagnostics();
+    // In file order, whatever order the checks ran in.
+    diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
     match app {
         Some(app) if diagnostics.is_empty() => Ok(app),
         _ => Err(DirectiveError { diagnostics }),
@@ -134,7 +136,7 @@ fn load_error(file: &Arc<str>, error: &marked_yaml::LoadError) -> Diagnostic {
             "YAML tags (`!tag`) are not supported in a Directive".to_string(),
             None,
         ),
-        ScanError(m, e) => (Some(*m), format!("invalid YAML: {e}"), None),
+        ScanError(m, e) => (Some(*m), format!("invalid YAML: {}", e.info()), None),
         DuplicateKey(inner) => (
             inner.key.span().start().copied(),
             format!(

@@ -9,7 +9,7 @@ use marked_yaml::{Node, Span};
 use crate::model::*;
 use crate::resource::Resource;
 use crate::units::{parse_byte_size, parse_duration};
-use crate::yaml::{Fields, Reader};
+use crate::yaml::{Fields, Reader, start};
 use crate::{Location, did_you_mean};
 
 const TOP_LEVEL: &[&str] = &["identifier", "appVersion", "components", "handlers"];
@@ -101,7 +101,7 @@ fn parse_components(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Ve
         };
         if let Some(first) = seen.get(&component.name) {
             reader.error(
-                item.span(),
+                start(item),
                 format!(
                     "component `{}` is declared twice (first at {first})",
                     component.name
@@ -139,7 +139,7 @@ fn parse_component(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Opt
         source: source?,
         grants: grants?,
         limits: limits?,
-        location: reader.location_or_start(node.span()),
+        location: reader.location_or_start(start(node)),
     })
 }
 
@@ -154,7 +154,7 @@ fn component_name(reader: &mut Reader<'_>, node: &Node) -> Option<String> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !valid {
         reader.error_with_hint(
-            node.span(),
+            start(node),
             format!("component name `{name}` is not valid"),
             "use letters, digits, `-`, `_` and `.`, starting with a letter or digit",
         );
@@ -179,48 +179,41 @@ fn component_source(
     match read {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             reader.error_with_hint(
-                node.span(),
-                format!("the source of {what}, `{}`, does not exist", path.display()),
+                start(node),
+                format!("the source of {what}, `{text}`, does not exist"),
                 "paths are relative to the Directive; build the component first (scripts/build-guests)",
             );
             None
         }
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             reader.error(
-                node.span(),
+                start(node),
                 format!(
-                    "the source of {what}, `{}`, is not a WebAssembly component (too short)",
-                    path.display()
+                    "the source of {what}, `{text}`, is not a WebAssembly component (too short)"
                 ),
             );
             None
         }
         Err(e) => {
             reader.error(
-                node.span(),
-                format!(
-                    "cannot read the source of {what}, `{}`: {e}",
-                    path.display()
-                ),
+                start(node),
+                format!("cannot read the source of {what}, `{text}`: {e}"),
             );
             None
         }
         Ok(()) if header == COMPONENT_HEADER => Some(path),
         Ok(()) if header == MODULE_HEADER => {
             reader.error_with_hint(
-                node.span(),
-                format!("the source of {what}, `{}`, is a core WebAssembly module, not a component", path.display()),
+                start(node),
+                format!("the source of {what}, `{text}`, is a core WebAssembly module, not a component"),
                 "build for `--target wasm32-wasip2`, or wrap the module with `wasm-tools component new`",
             );
             None
         }
         Ok(()) => {
             reader.error(
-                node.span(),
-                format!(
-                    "the source of {what}, `{}`, is not a WebAssembly component",
-                    path.display()
-                ),
+                start(node),
+                format!("the source of {what}, `{text}`, is not a WebAssembly component"),
             );
             None
         }
@@ -250,13 +243,18 @@ fn parse_grants(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Gran
         .copied()
         .collect();
     let fields = reader.mapping(node, &context, &allowed)?;
-    let mut grants = Grants::default();
-    if let Some(node) = fields.get("cache") {
-        grants.cache = parse_cache_grant(reader, node, what)?;
-    }
-    if let Some(node) = fields.get("log") {
-        grants.log = reader.boolean(node, &format!("the `log` grant of {what}"))?;
-    }
+    let cache = match fields.get("cache") {
+        Some(node) => parse_cache_grant(reader, node, what),
+        None => Some(None),
+    };
+    let log = match fields.get("log") {
+        Some(node) => reader.boolean(node, &format!("the `log` grant of {what}")),
+        None => Some(true),
+    };
+    let grants = Grants {
+        cache: cache?,
+        log: log?,
+    };
     Some(grants)
 }
 
@@ -287,45 +285,58 @@ fn parse_cache_grant(
 
 fn parse_limits(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Limits> {
     let fields = reader.mapping(node, &format!("the limits of {what}"), LIMITS)?;
-    let mut limits = Limits::default();
-    if let Some(node) = fields.get("timeout") {
-        let text = reader.string_or_env(node, "`timeout`")?;
-        match parse_duration(&text) {
-            Ok(timeout) if timeout.is_zero() || timeout > MAX_TIMEOUT => {
-                reader.error(
-                    node.span(),
-                    format!(
-                        "`timeout` of {what} must be above zero and at most {}",
-                        humantime::format_duration(MAX_TIMEOUT)
-                    ),
-                );
-                return None;
-            }
-            Ok(timeout) => limits.timeout = timeout,
-            Err(message) => {
-                reader.error(node.span(), message);
-                return None;
-            }
+    let defaults = Limits::default();
+    let timeout = match fields.get("timeout") {
+        Some(node) => parse_timeout(reader, node, what),
+        None => Some(defaults.timeout),
+    };
+    let memory = match fields.get("memory") {
+        Some(node) => parse_memory(reader, node, what),
+        None => Some(defaults.memory),
+    };
+    Some(Limits {
+        timeout: timeout?,
+        memory: memory?,
+    })
+}
+
+fn parse_timeout(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<std::time::Duration> {
+    let text = reader.string_or_env(node, "`timeout`")?;
+    match parse_duration(&text) {
+        Ok(timeout) if timeout.is_zero() || timeout > MAX_TIMEOUT => {
+            reader.error(
+                node.span(),
+                format!(
+                    "`timeout` of {what} must be above zero and at most {}",
+                    humantime::format_duration(MAX_TIMEOUT)
+                ),
+            );
+            None
+        }
+        Ok(timeout) => Some(timeout),
+        Err(message) => {
+            reader.error(node.span(), message);
+            None
         }
     }
-    if let Some(node) = fields.get("memory") {
-        let text = reader.string_or_env(node, "`memory`")?;
-        match parse_byte_size(&text) {
-            Ok(memory) if !(64 << 10..=MAX_MEMORY).contains(&memory) => {
-                reader.error(
-                    node.span(),
-                    format!("`memory` of {what} must be between 64KiB and 4GiB"),
-                );
-                return None;
-            }
-            Ok(memory) => limits.memory = memory,
-            Err(message) => {
-                reader.error(node.span(), message);
-                return None;
-            }
+}
+
+fn parse_memory(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<u64> {
+    let text = reader.string_or_env(node, "`memory`")?;
+    match parse_byte_size(&text) {
+        Ok(memory) if !(64 << 10..=MAX_MEMORY).contains(&memory) => {
+            reader.error(
+                node.span(),
+                format!("`memory` of {what} must be between 64KiB and 4GiB"),
+            );
+            None
+        }
+        Ok(memory) => Some(memory),
+        Err(message) => {
+            reader.error(node.span(), message);
+            None
         }
     }
-    Some(limits)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,7 +359,7 @@ fn parse_handlers(
         let route = (handler.method.clone(), handler.resource.shape());
         if let Some(first) = routes.get(&route) {
             reader.error_with_hint(
-                item.span(),
+                start(item),
                 format!(
                     "duplicate route: `{} {}` is already handled (at {first})",
                     handler.method, handler.resource
@@ -426,7 +437,7 @@ fn parse_handler(
             if !failed && !produced.contains(&key) {
                 unknown_key_error(
                     reader,
-                    node.span(),
+                    start(node),
                     &format!("`response` of {what} names `{key}`"),
                     &key,
                     &produced,
@@ -462,7 +473,7 @@ fn parse_handler(
         resource: resource?,
         steps,
         response,
-        location: reader.location_or_start(node.span()),
+        location: reader.location_or_start(start(node)),
     })
 }
 
@@ -473,7 +484,7 @@ fn parse_method(reader: &mut Reader<'_>, node: &Node) -> Option<String> {
         Some(upper)
     } else {
         reader.error_with_hint(
-            node.span(),
+            start(node),
             format!("`{text}` is not an HTTP method Karman routes"),
             format!("use one of: {}", METHODS.join(", ")),
         );
@@ -487,7 +498,7 @@ fn parse_resource(reader: &mut Reader<'_>, node: &Node) -> Option<Resource> {
         Ok(resource) => resource,
         Err(message) => {
             reader.error_with_hint(
-                node.span(),
+                start(node),
                 message,
                 "write e.g. `/users/:id` or `/files/*path`",
             );
@@ -501,7 +512,7 @@ fn parse_resource(reader: &mut Reader<'_>, node: &Node) -> Option<Resource> {
         });
     if reserved {
         reader.error_with_hint(
-            node.span(),
+            start(node),
             format!("resource `{text}` is reserved by Karman"),
             "Karman serves `/health` itself and mounts custom routes under `/ext/`",
         );
@@ -528,7 +539,7 @@ fn parse_step(
         }
         (None, None) => {
             reader.error_with_hint(
-                node.span(),
+                start(node),
                 "a step needs `fn` or `group`",
                 "write `- fn: <component>`",
             );
@@ -559,7 +570,7 @@ fn parse_step(
                 };
                 if member.get("fn").is_none() {
                     reader.error_with_hint(
-                        item.span(),
+                        start(item),
                         "a group step needs `fn` (groups do not nest)",
                         "write `- fn: <component>`",
                     );
@@ -570,7 +581,7 @@ fn parse_step(
                     Some(call) => {
                         if let Some(twin) = calls.iter().find(|c| c.key == call.key) {
                             reader.error_with_hint(
-                                item.span(),
+                                start(item),
                                 format!(
                                     "two steps of a group store their output under `{}` (the other at {})",
                                     call.key, twin.location
@@ -629,7 +640,7 @@ fn parse_call(
         key,
         with,
         on_err,
-        location: reader.location_or_start(node.span()),
+        location: reader.location_or_start(start(node)),
     })
 }
 
@@ -641,7 +652,7 @@ fn parse_with(
 ) -> Option<BTreeMap<String, String>> {
     let Some(map) = node.as_mapping() else {
         reader.error_with_hint(
-            node.span(),
+            start(node),
             "`with` must be a mapping",
             "write `with: { name-in-this-step: key-in-state }`",
         );
@@ -735,7 +746,7 @@ fn parse_on_err(reader: &mut Reader<'_>, node: &Node) -> Option<OnErr> {
                 }
             } else if other.is_none() {
                 reader.error_with_hint(
-                    node.span(),
+                    start(node),
                     "`onErr` is empty",
                     "write `onErr: { any: continue }` or `onErr: { code: { 404: continue } }`",
                 );
@@ -753,7 +764,7 @@ fn parse_action(reader: &mut Reader<'_>, node: &Node) -> Option<ErrAction> {
         "return" => Some(ErrAction::Return),
         other => {
             reader.error_with_hint(
-                node.span(),
+                start(node),
                 format!("`{other}` is not an `onErr` action"),
                 "use `continue` or `return`",
             );

@@ -30,9 +30,13 @@ impl<'n> Fields<'n> {
         self.map.get_node(key)
     }
 
-    /// The position of the mapping itself.
+    /// The position of the mapping: its first key (where a reader's eye goes), else the
+    /// mapping itself.
     pub(crate) fn span(&self) -> &'n Span {
-        self.map.span()
+        self.map
+            .keys()
+            .next()
+            .map_or(self.map.span(), |key| key.span())
     }
 }
 
@@ -214,6 +218,14 @@ impl<'a> Reader<'a> {
                 None
             }
         }
+    }
+}
+
+/// Where a node starts for a reader: a mapping at its first key, anything else at itself.
+pub(crate) fn start(node: &Node) -> &Span {
+    match node.as_mapping().and_then(|map| map.keys().next()) {
+        Some(key) => key.span(),
+        None => node.span(),
     }
 }
 

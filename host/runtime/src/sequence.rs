@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use karman_directive::{ErrAction, OnErr};
-use wasmtime::Store;
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::capabilities::cache::CacheCtx;
@@ -176,10 +176,16 @@ async fn run_call(
     };
     let mut store = Store::new(&component.engine, data);
     store.limiter(|data| &mut data.limits);
-    // Yield to the scheduler at every epoch tick: a busy guest shares its worker thread and
-    // the timeout below can fire.
+    // Yield to the scheduler at every epoch tick: a busy guest shares its worker thread (I/O
+    // is polled before it resumes: `yield_now` defers to the driver) and the timeout below
+    // can fire.
     store.set_epoch_deadline(1);
-    store.epoch_deadline_async_yield_and_update(1);
+    store.epoch_deadline_callback(|_| {
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(tokio::task::yield_now()),
+        ))
+    });
 
     let work = async {
         let instance = component.pre.instantiate_async(&mut store).await?;

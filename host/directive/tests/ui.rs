@@ -1,0 +1,114 @@
+//! Directive tests as data: each `ui/<case>.yaml` beside the `ui/<case>.err` text it must
+//! produce (`ok-*.yaml` cases must load; their content is checked below).
+//!
+//! After an intended change of messages, regenerate the `.err` files with
+//! `KARMAN_BLESS=1 cargo test -p karman-directive --test ui` and review the diff.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use karman_directive::{App, DirectiveError, ErrAction, ParseOptions, Segment, Step};
+
+fn ui_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")
+}
+
+fn test_env(name: &str) -> Option<String> {
+    match name {
+        "APP_VERSION" => Some("v2.0.0".to_string()),
+        _ => None,
+    }
+}
+
+fn parse_case(name: &str) -> Result<App, DirectiveError> {
+    let file = format!("{name}.yaml");
+    let text = std::fs::read_to_string(ui_dir().join(&file)).unwrap();
+    let options = ParseOptions {
+        file_name: file,
+        base_dir: ui_dir(),
+        env: &test_env,
+    };
+    karman_directive::parse(&text, &options)
+}
+
+#[test]
+fn error_cases_report_what_their_err_file_says() {
+    let bless = std::env::var_os("KARMAN_BLESS").is_some();
+    let mut cases = 0;
+    let mut mismatches = Vec::new();
+    for entry in std::fs::read_dir(ui_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if path.extension().is_none_or(|e| e != "yaml") || name.starts_with("ok-") {
+            continue;
+        }
+        cases += 1;
+        let actual = match parse_case(&name) {
+            Ok(_) => format!("(loaded without errors)\n"),
+            Err(error) => format!("{error}\n"),
+        };
+        let expected_path = path.with_extension("err");
+        if bless {
+            std::fs::write(&expected_path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if actual != expected {
+            mismatches.push(format!(
+                "--- {name}.err (expected)\n{expected}+++ actual\n{actual}"
+            ));
+        }
+    }
+    assert!(cases >= 20, "only {cases} cases found");
+    assert!(mismatches.is_empty(), "\n{}", mismatches.join("\n"));
+}
+
+#[test]
+fn a_full_directive_resolves_every_key() {
+    let app = parse_case("ok-full").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(app.identifier, "com.example.full");
+    assert_eq!(app.app_version, "v2.0.0", "env(APP_VERSION) is substituted");
+
+    let get_user = &app.components[0];
+    assert_eq!(get_user.grants.cache.as_ref().unwrap().prefix, "users:");
+    assert!(!get_user.grants.log);
+    assert_eq!(get_user.limits.timeout, Duration::from_secs(2));
+    assert_eq!(get_user.limits.memory, 16 << 20);
+    assert!(get_user.source.is_absolute() || get_user.source.starts_with(ui_dir()));
+    let enrich = &app.components[1];
+    assert_eq!(enrich.grants.cache.as_ref().unwrap().prefix, "");
+    let audit = &app.components[2];
+    assert_eq!(audit.grants.cache, None, "deny by default");
+    assert!(audit.grants.log, "log is on by default");
+    assert_eq!(audit.limits.timeout, karman_directive::DEFAULT_TIMEOUT);
+
+    let handler = &app.handlers[0];
+    assert_eq!(handler.method, "GET");
+    assert_eq!(
+        handler.resource.segments(),
+        [
+            Segment::Literal("users".into()),
+            Segment::Param("id".into()),
+            Segment::Literal("files".into()),
+            Segment::Wildcard("path".into()),
+        ]
+    );
+    assert_eq!(handler.response, "render", "the last step's key by default");
+    let Step::Group(group) = &handler.steps[1] else {
+        panic!("a group")
+    };
+    assert_eq!(group[0].on_err.action(404), ErrAction::Continue);
+    assert_eq!(group[0].on_err.action(500), ErrAction::Return);
+    assert_eq!(group[1].key, "audited");
+    assert_eq!(group[1].on_err.action(500), ErrAction::Continue);
+    let Step::Fn(render) = &handler.steps[2] else {
+        panic!("a fn step")
+    };
+    let with = render.with.as_ref().unwrap();
+    assert_eq!(with["user"], "get-user");
+    assert_eq!(with["extra"], "enrich");
+    assert_eq!(render.location.line, 30);
+
+    assert_eq!(app.handlers[1].response, "enrich");
+    assert_eq!(app.handlers[1].resource.to_matchit(), "/");
+}

@@ -1,0 +1,170 @@
+//! The capability API as guests see it: `req`, `resp`, `cache` grants, and the sandbox.
+
+use std::time::Duration;
+
+use crate::support::TestServer;
+
+const APP: &str = r#"
+identifier: test.capabilities
+appVersion: v1
+components:
+  - { name: inspect, source: guest(inspect) }
+  - { name: set-response, source: guest(set-response) }
+  - { name: no-grant, source: guest(cache-user) }
+  - { name: shared, source: guest(cache-user), capabilities: { cache: true } }
+  - { name: users-a, source: guest(cache-user), capabilities: { cache: { prefix: "users:" } } }
+  - { name: users-b, source: guest(cache-user), capabilities: { cache: { prefix: "users:" } } }
+  - { name: orders, source: guest(cache-user), capabilities: { cache: { prefix: "orders:" } } }
+  - { name: sandbox-probe, source: guest(sandbox-probe) }
+handlers:
+  - { type: request, method: POST, resource: /inspect/:name, steps: [ { fn: inspect } ] }
+  - { type: request, method: GET, resource: /respond, steps: [ { fn: set-response } ] }
+  - { type: request, method: GET, resource: /cache/no-grant, steps: [ { fn: no-grant } ] }
+  - { type: request, method: GET, resource: /cache/shared, steps: [ { fn: shared } ] }
+  - { type: request, method: GET, resource: /cache/users-a, steps: [ { fn: users-a } ] }
+  - { type: request, method: GET, resource: /cache/users-b, steps: [ { fn: users-b } ] }
+  - { type: request, method: GET, resource: /cache/orders, steps: [ { fn: orders } ] }
+  - { type: request, method: GET, resource: /probe, steps: [ { fn: sandbox-probe } ] }
+"#;
+
+#[tokio::test]
+async fn req_exposes_method_url_params_query_headers_and_body() {
+    let server = TestServer::start(APP).await;
+    let reply = server
+        .client
+        .post(server.url("/inspect/J%C3%BCrgen?q=a%20b&q=second"))
+        .header("x-test", "present")
+        .header("x-request-id", "client-id-1")
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
+    let seen: serde_json::Value = reply.json().await.unwrap();
+    assert_eq!(seen["method"], "POST");
+    assert_eq!(seen["url"], "/inspect/J%C3%BCrgen?q=a%20b&q=second");
+    assert_eq!(seen["id"], "client-id-1");
+    assert_eq!(seen["param"], "Jürgen");
+    assert_eq!(seen["query"], "a b");
+    assert_eq!(seen["header"], "present");
+    assert_eq!(seen["body"], "payload");
+    assert_eq!(seen["state"], serde_json::json!({}));
+}
+
+#[tokio::test]
+async fn resp_sets_status_and_headers_but_not_host_headers() {
+    let server = TestServer::start(APP).await;
+    let reply = server
+        .get("/respond?status=201&header=x-custom&value=yes")
+        .await;
+    assert_eq!(reply.status, 201);
+    assert_eq!(reply.header("x-custom"), Some("yes"));
+    assert_eq!(reply.body, "response set");
+
+    let reply = server
+        .get("/respond?header=x-request-id&value=forged")
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert_ne!(reply.header("x-request-id"), Some("forged"));
+
+    let reply = server.get("/respond?header=bad%20name&value=x").await;
+    assert_eq!(reply.status, 400);
+    let reply = server.get("/respond?status=999").await;
+    assert_eq!(reply.status, 400);
+}
+
+#[tokio::test]
+async fn cache_calls_without_a_grant_are_denied() {
+    let server = TestServer::start(APP).await;
+    let reply = server.get("/cache/no-grant?op=get&key=k").await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(
+        reply.json()["message"],
+        "cache: this component is not granted the cache capability"
+    );
+}
+
+#[tokio::test]
+async fn cache_values_are_stored_read_and_deleted() {
+    let server = TestServer::start(APP).await;
+    assert_eq!(
+        server.get("/cache/shared?op=get&key=color").await.status,
+        404
+    );
+    assert_eq!(
+        server
+            .get("/cache/shared?op=set&key=color&value=teal")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        server.get("/cache/shared?op=get&key=color").await.body,
+        "teal"
+    );
+    assert_eq!(
+        server.get("/cache/shared?op=delete&key=color").await.status,
+        200
+    );
+    assert_eq!(
+        server.get("/cache/shared?op=get&key=color").await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn cache_values_expire_after_their_ttl() {
+    let server = TestServer::start(APP).await;
+    let reply = server
+        .get("/cache/shared?op=set&key=short&value=lived&ttl=200")
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        server.get("/cache/shared?op=get&key=short").await.body,
+        "lived"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        server.get("/cache/shared?op=get&key=short").await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_prefix_confines_a_component_to_its_own_keys() {
+    let server = TestServer::start(APP).await;
+    server.get("/cache/users-a?op=set&key=42&value=ada").await;
+    // The same prefix shares the keys.
+    assert_eq!(server.get("/cache/users-b?op=get&key=42").await.body, "ada");
+    // Another prefix, or none, cannot reach them, even by spelling the prefix out.
+    assert_eq!(server.get("/cache/orders?op=get&key=42").await.status, 404);
+    assert_eq!(server.get("/cache/shared?op=get&key=42").await.status, 404);
+    assert_eq!(
+        server.get("/cache/shared?op=get&key=users:42").await.status,
+        404
+    );
+    assert_eq!(
+        server
+            .get("/cache/shared?op=get&key=users:%0042")
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_component_sees_no_environment_files_or_sockets() {
+    // A real listener the probe will try to reach.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The host has environment variables; the guest must see none of them.
+    assert!(std::env::vars().count() > 0);
+
+    let server = TestServer::start(APP).await;
+    let seen = server.get(&format!("/probe?port={port}")).await.json();
+    assert_eq!(seen["env"], 0);
+    assert_eq!(seen["args"], 0);
+    assert_eq!(seen["root"], "unreachable");
+    assert_eq!(seen["passwd"], "unreachable");
+    assert_eq!(seen["cwd"], "unreachable");
+    assert_eq!(seen["tcp"], "unreachable");
+}

@@ -1,0 +1,159 @@
+//! Loading an app: components refused with clear errors, the compiled-code cache, and
+//! `karman check`.
+
+use std::process::Command;
+
+use karman_runtime::{LoadError, Runtime};
+
+use crate::support::{app, expand, repo_root, runtime_config};
+
+fn load_error(yaml: &str) -> String {
+    match Runtime::load(app(yaml), runtime_config()) {
+        Ok(_) => panic!("the app loaded"),
+        Err(LoadError::Components(errors)) => errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(other) => panic!("unexpected error: {other}"),
+    }
+}
+
+#[test]
+fn a_component_importing_a_capability_not_provided_yet_is_refused_at_load() {
+    let error = load_error(
+        r#"
+identifier: test.loading
+appVersion: v1
+components:
+  - { name: reporting, source: guest(sql-user) }
+"#,
+    );
+    assert!(
+        error.starts_with("test.yaml:5:7: component `reporting`: it imports `karman:runnable/sql@0.1.0`, which this version of Karman does not provide yet"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_component_that_does_not_export_run_is_refused_at_load() {
+    // A valid component with no exports at all.
+    let dir = repo_root().join("target/karman-test-tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty-component.wasm");
+    std::fs::write(&empty, [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]).unwrap();
+    let error = load_error(&format!(
+        "identifier: t\nappVersion: v1\ncomponents:\n  - {{ name: empty, source: {} }}\n",
+        empty.display()
+    ));
+    assert!(
+        error.contains("component `empty`: does not export `run`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_restart_loads_compiled_code_from_the_cache() {
+    let yaml = r#"
+identifier: test.cache
+appVersion: v1
+components:
+  - { name: hello, source: guest(hello) }
+  - { name: echo, source: guest(echo) }
+"#;
+    let mut config = runtime_config();
+    let dir = repo_root().join(format!(
+        "target/karman-test-tmp/compile-cache-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    config.engine.cache_dir = Some(dir.clone());
+
+    let first = Runtime::load(app(yaml), config.clone()).unwrap();
+    assert_eq!(
+        (first.engine().cache_hits(), first.engine().cache_misses()),
+        (0, 2)
+    );
+    drop(first);
+    let second = Runtime::load(app(yaml), config).unwrap();
+    assert_eq!(
+        (second.engine().cache_hits(), second.engine().cache_misses()),
+        (2, 0)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn karman(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_karman"))
+        .args(args)
+        .env(
+            "KARMAN_CACHE_DIR",
+            repo_root().join("target/karman-test-cache"),
+        )
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_prints_a_summary_of_a_valid_app() {
+    let example = repo_root().join("examples/hello/Directive.yaml");
+    let output = karman(&["check", example.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.starts_with("com.example.hello v0.1.0: OK"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "GET /hello/:name -> greet -> group(visits, fortune) -> render (response: render)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("grants:  cache (prefix \"visits:\"), log"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_fails_with_every_problem_and_its_position() {
+    let dir = repo_root().join("target/karman-test-tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("broken-{}.yaml", std::process::id()));
+    std::fs::write(
+        &path,
+        expand(
+            r#"identifier: broken
+appVersion: v1
+components:
+  - { name: hello, source: guest(hello) }
+handlers:
+  - type: request
+    method: GET
+    resource: /a
+    stpes: []
+  - type: request
+    method: GET
+    resource: /b
+    steps: [ { fn: helo } ]
+"#,
+        ),
+    )
+    .unwrap();
+    let output = karman(&["check", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let file = path.display();
+    assert!(
+        stderr.contains(&format!(
+            "{file}:9:5: unknown key `stpes` in a handler\n  hint: did you mean `steps`?"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("{file}:13:20: step runs `helo`, which is not a declared component\n  hint: did you mean `hello`?")), "{stderr}");
+}

@@ -1,0 +1,352 @@
+//! The HTTP server and the `karman` binary: health, request ids, body cap, routing errors,
+//! logs, graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use karman::ServerConfig;
+
+use crate::support::{TestServer, client, expand, repo_root};
+
+const APP: &str = r#"
+identifier: test.server
+appVersion: v1
+components:
+  - { name: hello, source: guest(hello) }
+  - { name: echo, source: guest(echo) }
+  - { name: slow, source: guest(slow) }
+  - { name: logger, source: guest(logger) }
+handlers:
+  - { type: request, method: GET, resource: /hello/:name, steps: [ { fn: hello } ] }
+  - { type: request, method: POST, resource: /echo, steps: [ { fn: echo } ] }
+  - { type: request, method: PUT, resource: /echo, steps: [ { fn: echo } ] }
+  - { type: request, method: GET, resource: /slow, steps: [ { fn: slow } ] }
+  - { type: request, method: GET, resource: /log, steps: [ { fn: logger } ] }
+  - { type: request, method: GET, resource: /files/*path, steps: [ { fn: echo } ] }
+"#;
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let server = TestServer::start(APP).await;
+    let reply = server.get("/health").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["status"], "ok");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let server = TestServer::start(APP).await;
+    let first = server.get("/hello/a").await;
+    let second = server.get("/nowhere").await;
+    let (a, b) = (
+        first.header("x-request-id").unwrap(),
+        second.header("x-request-id").unwrap(),
+    );
+    assert_eq!(a.len(), 32);
+    assert_ne!(a, b);
+    assert_eq!(second.json()["requestId"], b);
+
+    // A well-formed id from the client (e.g. a load balancer's) is kept; others are replaced.
+    let kept = server
+        .client
+        .get(server.url("/hello/a"))
+        .header("x-request-id", "lb-7f3a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "lb-7f3a");
+    let replaced = server
+        .client
+        .get(server.url("/hello/a"))
+        .header("x-request-id", "has spaces and \"quotes\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.headers()["x-request-id"].len(), 32);
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_other_methods_405() {
+    let server = TestServer::start(APP).await;
+    assert_eq!(server.get("/nowhere").await.status, 404);
+    let reply = server.get("/echo").await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("POST, PUT"));
+    let reply = server
+        .client
+        .delete(server.url("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 405);
+}
+
+#[tokio::test]
+async fn head_is_answered_by_the_get_handler_without_a_body() {
+    let server = TestServer::start(APP).await;
+    let reply = server
+        .client
+        .head(server.url("/hello/h"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.headers()["content-length"], "9"); // "Hello, h!"
+    assert_eq!(reply.bytes().await.unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_wildcard_captures_the_rest_of_the_path() {
+    let server = TestServer::start(APP).await;
+    assert_eq!(server.get("/files/a/b/c.txt").await.status, 200);
+}
+
+#[tokio::test]
+async fn bodies_over_the_cap_are_refused_with_413() {
+    let config = ServerConfig {
+        max_body_bytes: 1024,
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(APP, config).await;
+    assert_eq!(server.post("/echo", vec![b'x'; 1024]).await.status, 200);
+    let reply = server.post("/echo", vec![b'x'; 1025]).await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.json()["code"], 413);
+
+    // Without a content-length (chunked), the cap holds too.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        vec![Ok(vec![b'y'; 800]), Ok(vec![b'y'; 800])];
+    let body = reqwest::Body::wrap_stream(futures_stream(chunks));
+    let reply = server
+        .client
+        .post(server.url("/echo"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 413);
+}
+
+fn futures_stream(
+    chunks: Vec<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    struct Chunks(std::vec::IntoIter<Result<Vec<u8>, std::io::Error>>);
+    impl futures_core::Stream for Chunks {
+        type Item = Result<Vec<u8>, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.next())
+        }
+    }
+    Chunks(chunks.into_iter())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_in_flight_requests_and_stops_accepting() {
+    let mut server = TestServer::start(APP).await;
+    let in_flight = tokio::spawn({
+        let (client, url) = (server.client.clone(), server.url("/slow?ms=700"));
+        async move {
+            let reply = client.get(url).send().await.unwrap();
+            (reply.status().as_u16(), reply.text().await.unwrap())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopped = server.signal_shutdown();
+    assert_eq!(in_flight.await.unwrap(), (200, "done".to_string()));
+    tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let refused = client().get(server.url("/hello/late")).send().await;
+    assert!(refused.is_err(), "a request after shutdown was answered");
+}
+
+/// The `karman` binary, serving a Directive on a free port.
+struct Binary {
+    child: Child,
+    base: String,
+    logs: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Binary {
+    fn serve(yaml: &str) -> Self {
+        let directive = write_directive(yaml);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_karman"))
+            .arg("serve")
+            .arg(&directive)
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .arg("--cache-dir")
+            .arg(repo_root().join("target/karman-test-cache"))
+            .env("KARMAN_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the karman binary starts");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                if let Some(address) = entry["fields"]["message"]
+                    .as_str()
+                    .and_then(|m| m.strip_prefix("listening on "))
+                {
+                    let _ = address_tx.send(address.to_string());
+                }
+                sink.lock().unwrap().push(entry);
+            }
+        });
+        let base = address_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the binary reports its address");
+        Self { child, base, logs }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "karman did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn logs_matching(
+        &self,
+        predicate: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| predicate(e))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_directive(yaml: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = repo_root().join("target/karman-test-tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("directive-{}-{n}.yaml", std::process::id()));
+    std::fs::write(&path, expand(yaml)).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly() {
+    let mut binary = Binary::serve(APP);
+    let in_flight = tokio::spawn({
+        let url = binary.url("/slow?ms=800");
+        async move {
+            let reply = client().get(url).send().await.unwrap();
+            (reply.status().as_u16(), reply.text().await.unwrap())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    binary.terminate();
+    assert_eq!(in_flight.await.unwrap(), (200, "done".to_string()));
+    let status = binary.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "karman exited with {status}");
+    assert!(
+        !binary
+            .logs_matching(|e| e["fields"]["message"] == "received SIGTERM")
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_logs_and_stdio_reach_the_host_log_tagged_and_rate_limited() {
+    let binary = Binary::serve(APP);
+    let reply = client()
+        .get(binary.url("/log?n=3"))
+        .header("x-request-id", "log-test-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.text().await.unwrap(), "logged 3");
+    let flood = client()
+        .get(binary.url("/log?n=1000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(flood.status(), 200);
+    // Let the bucket refill a little: the next line gets through and reports the drop.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let next = client().get(binary.url("/log?n=1")).send().await.unwrap();
+    assert_eq!(next.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let tagged = |source: &'static str| {
+        move |e: &serde_json::Value| {
+            e["target"] == "karman::guest"
+                && e["fields"]["component"] == "logger"
+                && e["fields"]["request_id"] == "log-test-1"
+                && e["fields"]["source"] == source
+        }
+    };
+    let lines: Vec<_> = binary.logs_matching(tagged("log"));
+    let messages: Vec<&str> = lines
+        .iter()
+        .filter_map(|e| e["fields"]["message"].as_str())
+        .collect();
+    assert_eq!(messages, ["log line 0", "log line 1", "log line 2"]);
+    let stdout = binary.logs_matching(tagged("stdout"));
+    assert_eq!(stdout[0]["fields"]["message"], "a line on stdout");
+    assert_eq!(stdout[0]["level"], "INFO");
+    let stderr = binary.logs_matching(tagged("stderr"));
+    assert_eq!(stderr[0]["fields"]["message"], "a line on stderr");
+    assert_eq!(stderr[0]["level"], "WARN");
+
+    // The flood of 1000 lines was cut by the rate limit, and the cut was reported.
+    let flood_lines = binary.logs_matching(|e| {
+        e["fields"]["source"] == "log" && e["fields"]["request_id"] != "log-test-1"
+    });
+    assert!(
+        flood_lines.len() < 400,
+        "{} lines got through",
+        flood_lines.len()
+    );
+    assert!(
+        !binary
+            .logs_matching(|e| e["fields"]["dropped"].as_u64().is_some_and(|d| d > 0))
+            .is_empty()
+    );
+}

@@ -1,0 +1,184 @@
+//! Shared helpers: guest paths, Directives from text, a server on port 0.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use karman::{ServerConfig, Service};
+use karman_directive::{App, ParseOptions};
+use karman_runtime::{EngineConfig, Runtime, RuntimeConfig};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The path of a test component built by `scripts/build-guests`.
+pub fn guest(crate_name: &str) -> PathBuf {
+    let path = repo_root()
+        .join("target/wasm32-wasip2/guest")
+        .join(format!("{}.wasm", crate_name.replace('-', "_")));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/build-guests first",
+        path.display()
+    );
+    path
+}
+
+/// Replaces every `guest(<crate>)` in a Directive with the component's path.
+pub fn expand(yaml: &str) -> String {
+    let mut out = String::new();
+    let mut rest = yaml;
+    while let Some(start) = rest.find("guest(") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + "guest(".len()..];
+        let end = after.find(')').expect("guest( is closed");
+        out.push_str(&guest(&after[..end]).display().to_string());
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Parses a test Directive (panicking with the diagnostics when it is invalid).
+pub fn app(yaml: &str) -> App {
+    karman_directive::parse(&expand(yaml), &ParseOptions::new("test.yaml", repo_root()))
+        .unwrap_or_else(|e| panic!("invalid test Directive:\n{e}"))
+}
+
+/// A runtime configuration for tests: a small pool and a shared compiled-code cache.
+pub fn runtime_config() -> RuntimeConfig {
+    RuntimeConfig {
+        engine: EngineConfig {
+            cache_dir: Some(repo_root().join("target/karman-test-cache")),
+            max_instances: 64,
+            ..EngineConfig::default()
+        },
+        ..RuntimeConfig::default()
+    }
+}
+
+/// Loads a test Directive into a runtime.
+pub fn runtime(yaml: &str) -> Runtime {
+    Runtime::load(app(yaml), runtime_config())
+        .unwrap_or_else(|e| panic!("the app does not load:\n{e}"))
+}
+
+/// A Karman server on 127.0.0.1:0, stopped (gracefully) by [`TestServer::stop`] or on drop.
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(yaml: &str) -> Self {
+        Self::start_with(yaml, ServerConfig::default()).await
+    }
+
+    pub async fn start_with(yaml: &str, config: ServerConfig) -> Self {
+        let app = app(yaml);
+        let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config()))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("the app does not load:\n{e}"));
+        let service = Arc::new(Service::new(Arc::new(runtime), config).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(karman::serve(listener, service, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            client: client(),
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        Reply::from(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> Reply {
+        Reply::from(
+            self.client
+                .post(self.url(path))
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Signals shutdown and waits for the server to finish.
+    pub async fn stop(mut self) {
+        self.shutdown.take().map(|s| s.send(()));
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the server stops")
+            .unwrap()
+            .unwrap();
+    }
+
+    /// Signals shutdown without waiting.
+    pub fn signal_shutdown(&mut self) -> JoinHandle<std::io::Result<()>> {
+        self.shutdown.take().map(|s| s.send(()));
+        self.task.take().unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.take().map(|s| s.send(()));
+    }
+}
+
+/// An HTTP client that never goes through a proxy, with a bound on every request.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub async fn from(response: reqwest::Response) -> Self {
+        Self {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
