@@ -64,13 +64,7 @@ pub fn runtime_config() -> RuntimeConfig {
     }
 }
 
-/// Loads a test Directive into a runtime.
-pub fn runtime(yaml: &str) -> Runtime {
-    Runtime::load(app(yaml), runtime_config())
-        .unwrap_or_else(|e| panic!("the app does not load:\n{e}"))
-}
-
-/// A Karman server on 127.0.0.1:0, stopped (gracefully) by [`TestServer::stop`] or on drop.
+/// A Karman server on 127.0.0.1:0, stopped (gracefully) on drop.
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
@@ -122,17 +116,6 @@ impl TestServer {
                 .unwrap(),
         )
         .await
-    }
-
-    /// Signals shutdown and waits for the server to finish.
-    pub async fn stop(mut self) {
-        self.shutdown.take().map(|s| s.send(()));
-        let task = self.task.take().unwrap();
-        tokio::time::timeout(Duration::from_secs(10), task)
-            .await
-            .expect("the server stops")
-            .unwrap()
-            .unwrap();
     }
 
     /// Signals shutdown without waiting.

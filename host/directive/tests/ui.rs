@@ -44,7 +44,7 @@ fn error_cases_report_what_their_err_file_says() {
         }
         cases += 1;
         let actual = match parse_case(&name) {
-            Ok(_) => format!("(loaded without errors)\n"),
+            Ok(_) => "(loaded without errors)\n".to_string(),
             Err(error) => format!("{error}\n"),
         };
         let expected_path = path.with_extension("err");

@@ -45,10 +45,10 @@ impl Router {
             return route;
         }
         // HEAD is answered by the GET handler when there is no HEAD handler.
-        if method == "HEAD" {
-            if let Some(route) = self.find("GET", path) {
-                return route;
-            }
+        if method == "HEAD"
+            && let Some(route) = self.find("GET", path)
+        {
+            return route;
         }
         let mut allowed: Vec<&str> = self
             .by_method
