@@ -1,1 +1,1 @@
-
+//! Karman benchmarks: see `README.md`, `benches/` and `http.sh`.
