@@ -96,3 +96,30 @@ async fn a_memory_bomb_is_contained_by_its_limit() {
     }
     assert_eq!(server.get("/hello/survivor").await.body, "Hello, survivor!");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_instance_pool_answers_503_with_retry_after() {
+    let yaml = r#"
+identifier: test.pool
+appVersion: v1
+components:
+  - { name: slow, source: guest(slow) }
+handlers:
+  - { type: request, method: GET, resource: /slow, steps: [ { fn: slow } ] }
+"#;
+    let mut runtime_config = crate::support::runtime_config();
+    runtime_config.engine.max_instances = 1;
+    let server =
+        TestServer::start_with_runtime(yaml, runtime_config, karman::ServerConfig::default()).await;
+    let holder = tokio::spawn({
+        let (client, url) = (server.client.clone(), server.url("/slow?ms=1500"));
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let refused = server.get("/slow?ms=1").await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(holder.await.unwrap(), 200);
+    // Once the instance is back in the pool, requests succeed again.
+    assert_eq!(server.get("/slow?ms=1").await.status, 200);
+}

@@ -78,8 +78,16 @@ impl TestServer {
     }
 
     pub async fn start_with(yaml: &str, config: ServerConfig) -> Self {
+        Self::start_with_runtime(yaml, runtime_config(), config).await
+    }
+
+    pub async fn start_with_runtime(
+        yaml: &str,
+        runtime_config: RuntimeConfig,
+        config: ServerConfig,
+    ) -> Self {
         let app = app(yaml);
-        let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config()))
+        let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config))
             .await
             .unwrap()
             .unwrap_or_else(|e| panic!("the app does not load:\n{e}"));

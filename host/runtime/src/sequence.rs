@@ -66,17 +66,21 @@ pub(crate) async fn run(plan: &Plan, request: Arc<Request>) -> Result<Reply, Fai
                 apply(&mut state, call, outcome)?;
             }
             PlannedStep::Group(calls) => {
-                let tasks: Vec<_> = calls
-                    .iter()
-                    .map(|call| {
-                        let (call, request, response) =
-                            (call.clone(), request.clone(), response.clone());
-                        let view = view(&state, &call);
-                        tokio::spawn(async move { run_call(&call, request, view, response).await })
-                    })
-                    .collect();
-                let mut outcomes = Vec::with_capacity(tasks.len());
-                for task in tasks {
+                let mut tasks = GroupTasks(
+                    calls
+                        .iter()
+                        .map(|call| {
+                            let (call, request, response) =
+                                (call.clone(), request.clone(), response.clone());
+                            let view = view(&state, &call);
+                            tokio::spawn(
+                                async move { run_call(&call, request, view, response).await },
+                            )
+                        })
+                        .collect(),
+                );
+                let mut outcomes = Vec::with_capacity(calls.len());
+                for task in &mut tasks.0 {
                     outcomes.push(task.await.unwrap_or_else(|e| {
                         Outcome::Fault(internal(format!("a group step did not finish: {e}")))
                     }));
@@ -94,6 +98,18 @@ pub(crate) async fn run(plan: &Plan, request: Arc<Request>) -> Result<Reply, Fai
         headers: parts.headers,
         body,
     })
+}
+
+/// The tasks of a group's steps. If the request is abandoned (the client went away), dropping
+/// this stops them instead of letting them run to their timeouts.
+struct GroupTasks(Vec<tokio::task::JoinHandle<Outcome>>);
+
+impl Drop for GroupTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 fn view(state: &Arc<State>, call: &Call) -> StateView {

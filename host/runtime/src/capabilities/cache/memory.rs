@@ -14,6 +14,9 @@ use super::CacheError;
 pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
 /// Bytes counted per entry on top of key and value (bookkeeping).
 const ENTRY_OVERHEAD: usize = 64;
+/// Least time between two scans for expired entries when the cache is full (a scan visits
+/// every entry).
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A bounded in-memory cache.
 #[derive(Debug)]
@@ -29,6 +32,7 @@ struct Inner {
     order: VecDeque<(String, u64)>,
     used_bytes: usize,
     generation: u64,
+    swept_at: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -127,14 +131,20 @@ impl Inner {
         if self.used_bytes + needed <= max_bytes {
             return;
         }
-        let expired: Vec<String> = self
-            .entries
-            .iter()
-            .filter(|(_, entry)| entry.is_expired(now))
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in expired {
-            self.remove(&key);
+        if self
+            .swept_at
+            .is_none_or(|at| now.duration_since(at) >= SWEEP_INTERVAL)
+        {
+            self.swept_at = Some(now);
+            let expired: Vec<String> = self
+                .entries
+                .iter()
+                .filter(|(_, entry)| entry.is_expired(now))
+                .map(|(key, _)| key.clone())
+                .collect();
+            for key in expired {
+                self.remove(&key);
+            }
         }
         while self.used_bytes + needed > max_bytes {
             let Some((key, generation)) = self.order.pop_front() else {
@@ -211,6 +221,32 @@ mod tests {
         assert!(cache.lock().order.len() <= 2 + 1024);
         cache.delete("same");
         assert_eq!(cache.used_bytes(), 0);
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_entries_before_live_ones() {
+        let size = 1 + 100 + ENTRY_OVERHEAD;
+        let cache = MemoryCache::new(3 * size);
+        cache
+            .set("a".into(), Bytes::from(vec![0; 100]), None)
+            .unwrap();
+        cache
+            .set(
+                "b".into(),
+                Bytes::from(vec![0; 100]),
+                Some(Duration::from_millis(1)),
+            )
+            .unwrap();
+        cache
+            .set("c".into(), Bytes::from(vec![0; 100]), None)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        cache
+            .set("d".into(), Bytes::from(vec![0; 100]), None)
+            .unwrap();
+        // `a` is the oldest write, but the expired `b` made room.
+        assert!(cache.get("a").is_some());
+        assert!(cache.get("b").is_none());
     }
 
     #[test]
