@@ -23,6 +23,11 @@ pub const DEFAULT_MAX_INSTANCES: u32 = 500;
 /// Python ones more).
 const CORE_INSTANCES_PER_COMPONENT: u32 = 10;
 
+/// Pool slots returned before their memory is decommitted in one batch.
+const DECOMMIT_BATCH_SIZE: usize = 16;
+/// Bytes at the start of each memory, table and stack kept resident between instances.
+const KEEP_RESIDENT_BYTES: usize = 64 << 10;
+
 /// Settings of the engine.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -75,6 +80,14 @@ impl KarmanEngine {
         pool.total_tables(instances.saturating_mul(4));
         pool.total_stacks(instances);
         pool.max_memory_size(usize::try_from(config.max_memory).unwrap_or(usize::MAX));
+        // Returning a slot to the pool costs an madvise and a TLB shootdown on every core, and
+        // re-touching its pages costs page faults: batch the former, and keep the first pages
+        // of memories, tables and stacks resident (reset with memset instead). Measured with
+        // bench/benches/steps.rs: about 30% less per step.
+        pool.decommit_batch_size(DECOMMIT_BATCH_SIZE);
+        pool.linear_memory_keep_resident(KEEP_RESIDENT_BYTES);
+        pool.table_keep_resident(KEEP_RESIDENT_BYTES);
+        pool.async_stack_keep_resident(KEEP_RESIDENT_BYTES);
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
 
         let mut compiled_cache = None;
