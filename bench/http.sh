@@ -3,7 +3,8 @@
 #   1. `wasmtime serve` (wasmtime-cli 48.0.8, pooling allocator) on bench/guests/hello-http
 #   2. Karman: the hello Runnable, one step, fresh instance per request
 #   3. Karman: the same Runnable in a three-step sequence
-#   4. a native hyper hello (the ceiling)
+#   4. Karman with opt-in instance reuse (`reuse:`), one and three steps
+#   5. a native hyper hello (the ceiling)
 # Prints req/s, p50 and p99 latency, and the ratios. Everything listens on 127.0.0.1 and stops
 # when the script ends.
 #
@@ -44,12 +45,18 @@ identifier: bench.hello
 appVersion: v1
 components:
   - { name: hello, source: $PWD/$GUESTS/hello.wasm }
+  - { name: hello-warm, source: $PWD/$GUESTS/hello.wasm, reuse: { maxUses: 1000000, poolSize: 64 } }
 handlers:
   - { type: request, method: GET, resource: /hello/:name, steps: [ { fn: hello } ] }
   - type: request
     method: GET
     resource: /three/:name
     steps: [ { fn: hello }, { fn: hello, as: second }, { fn: hello, as: third } ]
+  - { type: request, method: GET, resource: /warm/:name, steps: [ { fn: hello-warm } ] }
+  - type: request
+    method: GET
+    resource: /warm3/:name
+    steps: [ { fn: hello-warm }, { fn: hello-warm, as: second }, { fn: hello-warm, as: third } ]
 YAML
 
 wait_for() {
@@ -92,16 +99,22 @@ printf '%-32s %12s %10s %10s\n' target "req/s" p50 p99
 load wasmtime-serve "http://127.0.0.1:$PORT_WASMTIME/hello/bench"
 load karman-1-step "http://127.0.0.1:$PORT_KARMAN/hello/bench"
 load karman-3-steps "http://127.0.0.1:$PORT_KARMAN/three/bench"
+load karman-reuse-1-step "http://127.0.0.1:$PORT_KARMAN/warm/bench"
+load karman-reuse-3-steps "http://127.0.0.1:$PORT_KARMAN/warm3/bench"
 load native-hyper "http://127.0.0.1:$PORT_NATIVE/hello/bench"
 echo
 echo "one connection (latency without queueing): wrk -t1 -c1 -d${DURATION}s"
 load karman-1-step-c1 "http://127.0.0.1:$PORT_KARMAN/hello/bench" 1 1
 load karman-3-steps-c1 "http://127.0.0.1:$PORT_KARMAN/three/bench" 1 1
+load karman-reuse-1-step-c1 "http://127.0.0.1:$PORT_KARMAN/warm/bench" 1 1
+load karman-reuse-3-steps-c1 "http://127.0.0.1:$PORT_KARMAN/warm3/bench" 1 1
 
 ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 } print v }' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
 echo "karman 1 step / wasmtime serve (throughput): $(ratio "$(cat "$work/karman-1-step")" "$(cat "$work/wasmtime-serve")")x   (target >= 1.5x)"
 echo "karman 1 step / native hyper (throughput):   $(ratio "$(cat "$work/karman-1-step")" "$(cat "$work/native-hyper")")x"
+echo "karman reuse / native hyper (throughput):    $(ratio "$(cat "$work/karman-reuse-1-step")" "$(cat "$work/native-hyper")")x   (target >= 0.35x)"
 echo "karman 3 steps / 1 step (p50, 1 connection): $(ratio "$(ms "$work/karman-3-steps-c1.p50")" "$(ms "$work/karman-1-step-c1.p50")")x   (target <= 1.5x)"
 echo "karman 3 steps / 1 step (p50, $CONNECTIONS connections): $(ratio "$(ms "$work/karman-3-steps.p50")" "$(ms "$work/karman-1-step.p50")")x"
+echo "karman reuse, 3 steps / 1 step (p50, 1 connection): $(ratio "$(ms "$work/karman-reuse-3-steps-c1.p50")" "$(ms "$work/karman-reuse-1-step-c1.p50")")x"

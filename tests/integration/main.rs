@@ -7,6 +7,7 @@ mod capabilities;
 mod faults;
 mod guests;
 mod loading;
+mod reuse;
 mod sequences;
 mod server;
 mod support;

@@ -61,8 +61,40 @@ pub struct Component {
     pub grants: Grants,
     /// Per-step resource limits.
     pub limits: Limits,
+    /// Opt-in reuse of warm instances; `None`: a fresh instance for every step.
+    pub reuse: Option<Reuse>,
     /// Where the component is declared.
     pub location: Location,
+}
+
+/// Default for `reuse.maxUses`.
+pub const DEFAULT_REUSE_MAX_USES: u32 = 128;
+/// Default for `reuse.idleTimeout`.
+pub const DEFAULT_REUSE_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for `reuse.poolSize`.
+pub const DEFAULT_REUSE_POOL_SIZE: u32 = 16;
+
+/// How warm instances of a component are reused (`reuse:`). A reused instance keeps its memory
+/// between the steps it runs: globals and heap survive, so only components written for it
+/// should opt in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reuse {
+    /// Runs of one instance before it is replaced by a fresh one.
+    pub max_uses: u32,
+    /// A warm instance unused this long is dropped.
+    pub idle_timeout: Duration,
+    /// Warm instances kept at most (each holds a slot of the instance pool).
+    pub pool_size: u32,
+}
+
+impl Default for Reuse {
+    fn default() -> Self {
+        Self {
+            max_uses: DEFAULT_REUSE_MAX_USES,
+            idle_timeout: DEFAULT_REUSE_IDLE_TIMEOUT,
+            pool_size: DEFAULT_REUSE_POOL_SIZE,
+        }
+    }
 }
 
 /// The capabilities a component is granted. Everything absent is denied, except `log`.

@@ -21,7 +21,8 @@ const NOT_YET: &[&str] = &[
     "authentication",
     "queries",
 ];
-const COMPONENT: &[&str] = &["name", "source", "capabilities", "limits"];
+const COMPONENT: &[&str] = &["name", "source", "capabilities", "limits", "reuse"];
+const REUSE: &[&str] = &["maxUses", "idleTimeout", "poolSize"];
 const CAPABILITIES: &[&str] = &["cache", "log"];
 const FUTURE_CAPABILITIES: &[&str] = &["sql", "http", "graphql"];
 const CACHE_GRANT: &[&str] = &["prefix"];
@@ -134,11 +135,16 @@ fn parse_component(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Opt
         Some(n) => parse_limits(reader, n, &what),
         None => Some(Limits::default()),
     };
+    let reuse = match fields.get("reuse") {
+        Some(n) => parse_reuse(reader, n, &what),
+        None => Some(None),
+    };
     Some(Component {
         name: name?,
         source: source?,
         grants: grants?,
         limits: limits?,
+        reuse: reuse?,
         location: reader.location_or_start(start(node)),
     })
 }
@@ -298,6 +304,64 @@ fn parse_limits(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Limi
         timeout: timeout?,
         memory: memory?,
     })
+}
+
+/// `reuse: true|false` or `reuse: { maxUses, idleTimeout, poolSize }`.
+fn parse_reuse(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Option<Reuse>> {
+    if node.as_scalar().is_some() {
+        let on = reader.boolean(node, &format!("`reuse` of {what}"))?;
+        return Some(on.then(Reuse::default));
+    }
+    let fields = reader.mapping(node, &format!("`reuse` of {what}"), REUSE)?;
+    let defaults = Reuse::default();
+    let mut count =
+        |key: &str, default: u32, range: std::ops::RangeInclusive<u32>| match fields.get(key) {
+            None => Some(default),
+            Some(node) => {
+                let text = reader.string(node, &format!("`{key}`"))?;
+                match text.trim().parse::<u32>() {
+                    Ok(value) if range.contains(&value) => Some(value),
+                    _ => {
+                        reader.error(
+                            node.span(),
+                            format!(
+                                "`{key}` of {what} must be a number from {} to {}",
+                                range.start(),
+                                range.end()
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+    let max_uses = count("maxUses", defaults.max_uses, 1..=1_000_000);
+    let pool_size = count("poolSize", defaults.pool_size, 1..=10_000);
+    let idle_timeout = match fields.get("idleTimeout") {
+        None => Some(defaults.idle_timeout),
+        Some(node) => {
+            let text = reader.string(node, "`idleTimeout`")?;
+            match parse_duration(&text) {
+                Ok(timeout) if !timeout.is_zero() => Some(timeout),
+                Ok(_) => {
+                    reader.error(
+                        node.span(),
+                        format!("`idleTimeout` of {what} must be above zero"),
+                    );
+                    None
+                }
+                Err(message) => {
+                    reader.error(node.span(), message);
+                    None
+                }
+            }
+        }
+    };
+    Some(Some(Reuse {
+        max_uses: max_uses?,
+        idle_timeout: idle_timeout?,
+        pool_size: pool_size?,
+    }))
 }
 
 fn parse_timeout(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<std::time::Duration> {

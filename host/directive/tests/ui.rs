@@ -77,6 +77,14 @@ fn a_full_directive_resolves_every_key() {
     assert!(get_user.source.is_absolute() || get_user.source.starts_with(ui_dir()));
     let enrich = &app.components[1];
     assert_eq!(enrich.grants.cache.as_ref().unwrap().prefix, "");
+    assert_eq!(enrich.reuse, Some(karman_directive::Reuse::default()));
+    assert_eq!(get_user.reuse, None, "a fresh instance per step by default");
+    let render_component = &app.components[3];
+    let reuse = render_component.reuse.unwrap();
+    assert_eq!(
+        (reuse.max_uses, reuse.idle_timeout, reuse.pool_size),
+        (50, Duration::from_secs(10), 4)
+    );
     let audit = &app.components[2];
     assert_eq!(audit.grants.cache, None, "deny by default");
     assert!(audit.grants.log, "log is on by default");
@@ -107,7 +115,7 @@ fn a_full_directive_resolves_every_key() {
     let with = render.with.as_ref().unwrap();
     assert_eq!(with["user"], "get-user");
     assert_eq!(with["extra"], "enrich");
-    assert_eq!(render.location.line, 30);
+    assert_eq!(render.location.line, 32);
 
     assert_eq!(app.handlers[1].response, "enrich");
     assert_eq!(app.handlers[1].resource.to_matchit(), "/");

@@ -12,6 +12,7 @@ use crate::bindings::RunnablePre;
 use crate::capabilities::PROVIDED;
 use crate::capabilities::cache::{CacheAccess, CacheBackend};
 use crate::capabilities::log::ComponentLog;
+use crate::instance::WarmPool;
 use crate::store::StepState;
 
 /// Capabilities of the WIT package that this version does not provide yet.
@@ -30,6 +31,8 @@ pub(crate) struct LoadedComponent {
     pub(crate) limits: Limits,
     pub(crate) cache: Option<CacheAccess>,
     pub(crate) log: Arc<ComponentLog>,
+    /// Warm instances, for a component with `reuse:`.
+    pub(crate) warm: Option<WarmPool>,
 }
 
 /// What loading found out about a component (printed by `karman check`).
@@ -131,6 +134,7 @@ pub(crate) fn load(
             .as_ref()
             .map(|grant| CacheAccess::new(cache_backend.clone(), &grant.prefix)),
         log: Arc::new(ComponentLog::new(name.clone(), spec.grants.log)),
+        warm: spec.reuse.map(WarmPool::new),
         name,
     };
     let report = ComponentReport {

@@ -23,6 +23,7 @@ mod bindings;
 mod capabilities;
 mod component;
 mod engine;
+mod instance;
 mod request;
 mod sequence;
 mod store;

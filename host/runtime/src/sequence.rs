@@ -10,23 +10,20 @@
 //! - A trap, a timeout or an exceeded memory limit always ends the run (500, 504, 500):
 //!   `onErr` does not apply to faults.
 //!
-//! Each step runs on a fresh instance, so nothing leaks between steps or requests except
-//! through the state and the capabilities.
+//! Each step runs on a fresh instance (or, for components that opt in, a warm one: see
+//! [`crate::instance`]), so nothing leaks between steps or requests except through the state
+//! and the capabilities.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use karman_directive::{ErrAction, OnErr};
-use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::capabilities::cache::CacheCtx;
-use crate::capabilities::log::{GuestOutput, LogCtx};
 use crate::capabilities::request::RequestCtx;
 use crate::component::LoadedComponent;
+use crate::instance;
 use crate::request::{Failure, FailureKind, Reply, Request, SharedResponse, State, StateView};
-use crate::store::{MemoryLimit, MemoryLimitExceeded, StepState};
 
 /// A handler's steps, resolved to loaded components at start-up.
 pub(crate) struct Plan {
@@ -148,127 +145,35 @@ fn apply(state: &mut Arc<State>, call: &Call, outcome: Outcome) -> Result<(), Fa
     Ok(())
 }
 
-/// Runs one component on a fresh instance, within its timeout and memory limit.
+/// Runs one call of the plan.
 async fn run_call(
     call: &Call,
     request: Arc<Request>,
     state: StateView,
     response: SharedResponse,
 ) -> Outcome {
-    let component = &call.component;
-    let request_id: Arc<str> = request.id.as_str().into();
-    let wasi = WasiCtxBuilder::new()
-        .stdout(GuestOutput::stdout(
-            component.log.clone(),
-            request_id.clone(),
-        ))
-        .stderr(GuestOutput::stderr(
-            component.log.clone(),
-            request_id.clone(),
-        ))
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .build();
     let input = request.body.clone();
-    let data = StepState {
-        wasi,
-        table: Default::default(),
-        limits: MemoryLimit {
-            max_bytes: usize::try_from(component.limits.memory).unwrap_or(usize::MAX),
-        },
-        request: RequestCtx {
-            request,
-            state,
-            response,
-        },
-        log: LogCtx {
-            log: component.log.clone(),
-            request_id: request_id.clone(),
-        },
-        cache: CacheCtx {
-            access: component.cache.clone(),
-        },
+    let context = RequestCtx {
+        request,
+        state,
+        response,
     };
-    let mut store = Store::new(&component.engine, data);
-    store.limiter(|data| &mut data.limits);
-    // Yield to the scheduler at every epoch tick: a busy guest shares its worker thread (I/O
-    // is polled before it resumes: `yield_now` defers to the driver) and the timeout below
-    // can fire.
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|_| {
-        Ok(UpdateDeadline::YieldCustom(
-            1,
-            Box::pin(tokio::task::yield_now()),
-        ))
-    });
-
-    let work = async {
-        let instance = component.pre.instantiate_async(&mut store).await?;
-        instance.call_run(&mut store, &input).await
-    };
-    match tokio::time::timeout(component.limits.timeout, work).await {
-        Ok(Ok(Ok(output))) => Outcome::Output(Bytes::from(output)),
-        Ok(Ok(Err(error))) => Outcome::RunError {
+    match instance::run(&call.component, context, &input).await {
+        Ok(Ok(output)) => Outcome::Output(Bytes::from(output)),
+        Ok(Err(error)) => Outcome::RunError {
             code: error.code,
             message: error.message,
         },
-        Ok(Err(error)) => Outcome::Fault(fault(&component.name, &request_id, error)),
-        Err(_elapsed) => {
-            let timeout = humantime::format_duration(component.limits.timeout);
-            tracing::warn!(component = &*component.name, request_id = &*request_id, %timeout, "step timed out");
-            Outcome::Fault(Failure {
-                status: 504,
-                code: 504,
-                message: format!("step `{}` timed out after {timeout}", call.key),
-                kind: FailureKind::Timeout,
-            })
+        Err(mut failure) => {
+            if failure.kind == FailureKind::Timeout {
+                failure.message = format!(
+                    "step `{}` timed out after {}",
+                    call.key,
+                    humantime::format_duration(call.component.limits.timeout)
+                );
+            }
+            Outcome::Fault(failure)
         }
-    }
-}
-
-/// Classifies an error of instantiation or `run`, logging the details the client does not see.
-fn fault(component: &str, request_id: &str, error: wasmtime::Error) -> Failure {
-    if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
-        tracing::warn!(
-            component,
-            request_id,
-            limit = exceeded.limit,
-            "step exceeded its memory limit"
-        );
-        return Failure {
-            status: 500,
-            code: 500,
-            message: format!(
-                "component `{component}` exceeded its memory limit of {} MiB",
-                exceeded.limit >> 20
-            ),
-            kind: FailureKind::MemoryLimit,
-        };
-    }
-    if error
-        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-        .is_some()
-    {
-        tracing::warn!(component, request_id, "instance pool exhausted: {error}");
-        return Failure {
-            status: 503,
-            code: 503,
-            message: "the server is at capacity; retry shortly".into(),
-            kind: FailureKind::Overloaded,
-        };
-    }
-    tracing::error!(
-        component,
-        request_id,
-        error = format!("{error:?}"),
-        "step trapped"
-    );
-    Failure {
-        status: 500,
-        code: 500,
-        message: format!("component `{component}` trapped"),
-        kind: FailureKind::Trap,
     }
 }
 

@@ -116,15 +116,34 @@ fn truncate(message: &str, max: usize) -> &str {
     &message[..end]
 }
 
-/// The `log` capability of one step.
+/// The id of the request an instance is serving, which its log lines carry. A warm (reused)
+/// instance serves one request after another, so the id is replaceable.
+#[derive(Clone)]
+pub(crate) struct CurrentRequest(Arc<Mutex<Arc<str>>>);
+
+impl CurrentRequest {
+    pub(crate) fn new(id: Arc<str>) -> Self {
+        Self(Arc::new(Mutex::new(id)))
+    }
+
+    pub(crate) fn set(&self, id: Arc<str>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = id;
+    }
+
+    fn get(&self) -> Arc<str> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The `log` capability of an instance.
 pub(crate) struct LogCtx {
     pub(crate) log: Arc<ComponentLog>,
-    pub(crate) request_id: Arc<str>,
+    pub(crate) request: CurrentRequest,
 }
 
 impl Host for LogCtx {
     fn log(&mut self, level: Level, message: String) {
-        self.log.write(&self.request_id, level, "log", &message);
+        self.log.write(&self.request.get(), level, "log", &message);
     }
 }
 
@@ -132,25 +151,25 @@ impl Host for LogCtx {
 #[derive(Clone)]
 pub(crate) struct GuestOutput {
     log: Arc<ComponentLog>,
-    request_id: Arc<str>,
+    request: CurrentRequest,
     source: &'static str,
     level: Level,
 }
 
 impl GuestOutput {
-    pub(crate) fn stdout(log: Arc<ComponentLog>, request_id: Arc<str>) -> Self {
+    pub(crate) fn stdout(log: Arc<ComponentLog>, request: CurrentRequest) -> Self {
         Self {
             log,
-            request_id,
+            request,
             source: "stdout",
             level: Level::Info,
         }
     }
 
-    pub(crate) fn stderr(log: Arc<ComponentLog>, request_id: Arc<str>) -> Self {
+    pub(crate) fn stderr(log: Arc<ComponentLog>, request: CurrentRequest) -> Self {
         Self {
             log,
-            request_id,
+            request,
             source: "stderr",
             level: Level::Warn,
         }
@@ -215,7 +234,7 @@ impl LineWriter {
         let output = &self.output;
         output
             .log
-            .write(&output.request_id, output.level, output.source, line);
+            .write(&output.request.get(), output.level, output.source, line);
         self.pending.clear();
     }
 }

@@ -1,13 +1,13 @@
 //! `karman:runnable/req` and `karman:runnable/resp`: the request that started the run, the
 //! state as this step sees it, and the response being built.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use http::{HeaderName, HeaderValue};
 
 use crate::bindings::types::CapError;
 use crate::bindings::{req, resp};
-use crate::request::{Request, SharedResponse, StateView};
+use crate::request::{Request, SharedResponse, State, StateView};
 
 /// Response headers the host owns: a guest may not set them.
 const HOST_HEADERS: &[&str] = &[
@@ -22,6 +22,26 @@ pub(crate) struct RequestCtx {
     pub(crate) request: Arc<Request>,
     pub(crate) state: StateView,
     pub(crate) response: SharedResponse,
+}
+
+/// What an idle warm instance holds instead of a request: nothing of any request.
+static IDLE_REQUEST: LazyLock<Arc<Request>> = LazyLock::new(Arc::default);
+static IDLE_STATE: LazyLock<Arc<State>> = LazyLock::new(Arc::default);
+static IDLE_RESPONSE: LazyLock<SharedResponse> = LazyLock::new(SharedResponse::default);
+
+impl RequestCtx {
+    /// The context of an instance between requests. Holding it instead of the last request's
+    /// context releases that request (and its state, which the run then updates in place).
+    pub(crate) fn idle() -> Self {
+        Self {
+            request: IDLE_REQUEST.clone(),
+            state: StateView {
+                state: IDLE_STATE.clone(),
+                with: None,
+            },
+            response: IDLE_RESPONSE.clone(),
+        }
+    }
 }
 
 impl req::Host for RequestCtx {

@@ -1,0 +1,219 @@
+//! Instances of a component for one step: a fresh one by default, or, for a component that opts
+//! in with `reuse:`, a warm one from its pool.
+//!
+//! A fresh instance shares nothing with any other step. A warm instance keeps its linear memory
+//! between the steps it runs (so only components written for it opt in); between two steps it
+//! holds no request data, and it is dropped — never reused — after a trap, a timeout, its
+//! `maxUses`-th run, or `idleTimeout` without use.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use karman_directive::Reuse;
+use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::bindings::Runnable;
+use crate::bindings::types::RunError;
+use crate::capabilities::cache::CacheCtx;
+use crate::capabilities::log::{CurrentRequest, GuestOutput, LogCtx};
+use crate::capabilities::request::RequestCtx;
+use crate::component::LoadedComponent;
+use crate::request::{Failure, FailureKind};
+use crate::store::{MemoryLimit, MemoryLimitExceeded, StepState};
+
+/// The warm instances of a component that opted into reuse.
+pub(crate) struct WarmPool {
+    reuse: Reuse,
+    idle: Mutex<Vec<Warm>>,
+}
+
+/// An instance between two steps.
+pub(crate) struct Warm {
+    store: Store<StepState>,
+    runnable: Runnable,
+    uses: u32,
+    idle_since: Instant,
+}
+
+impl WarmPool {
+    pub(crate) fn new(reuse: Reuse) -> Self {
+        Self {
+            reuse,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The most recently used warm instance that has not idled out, if any.
+    fn take(&self) -> Option<Warm> {
+        let now = Instant::now();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        // Oldest first: drop the ones that idled out (after unlocking).
+        let fresh_from = idle
+            .iter()
+            .position(|warm| now.duration_since(warm.idle_since) < self.reuse.idle_timeout)
+            .unwrap_or(idle.len());
+        let expired: Vec<Warm> = idle.drain(..fresh_from).collect();
+        let warm = idle.pop();
+        drop(idle);
+        drop(expired);
+        warm
+    }
+
+    /// Keeps an instance that ended a step cleanly, unless it has run its last use or the pool
+    /// is full.
+    fn put(&self, mut store: Store<StepState>, runnable: Runnable, uses: u32) {
+        if uses >= self.reuse.max_uses {
+            return;
+        }
+        store.data_mut().request = RequestCtx::idle();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.reuse.pool_size as usize {
+            idle.push(Warm {
+                store,
+                runnable,
+                uses,
+                idle_since: Instant::now(),
+            });
+        }
+    }
+}
+
+/// The store of a new instance of `component`, serving `request`: WASI with nothing granted
+/// (stdout and stderr to the log), the component's capabilities, its memory limit, and epoch
+/// yields.
+fn new_store(
+    component: &LoadedComponent,
+    request: RequestCtx,
+    current: CurrentRequest,
+) -> Store<StepState> {
+    let wasi = WasiCtxBuilder::new()
+        .stdout(GuestOutput::stdout(component.log.clone(), current.clone()))
+        .stderr(GuestOutput::stderr(component.log.clone(), current.clone()))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    let data = StepState {
+        wasi,
+        table: Default::default(),
+        limits: MemoryLimit {
+            max_bytes: usize::try_from(component.limits.memory).unwrap_or(usize::MAX),
+        },
+        request,
+        log: LogCtx {
+            log: component.log.clone(),
+            request: current,
+        },
+        cache: CacheCtx {
+            access: component.cache.clone(),
+        },
+    };
+    let mut store = Store::new(&component.engine, data);
+    store.limiter(|data| &mut data.limits);
+    // Yield to the scheduler at every epoch tick: a busy guest shares its worker thread (I/O
+    // is polled before it resumes: `yield_now` defers to the driver), and the step's timeout
+    // can fire.
+    store.epoch_deadline_callback(|_| {
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(tokio::task::yield_now()),
+        ))
+    });
+    store
+}
+
+/// Runs `run` of `component` on an instance, within the component's timeout: what `run`
+/// returned, or the fault that ended it.
+pub(crate) async fn run(
+    component: &LoadedComponent,
+    request: RequestCtx,
+    input: &[u8],
+) -> Result<Result<Vec<u8>, RunError>, Failure> {
+    let request_id: Arc<str> = request.request.id.as_str().into();
+    let work = async {
+        let (mut store, runnable, uses) = match component.warm.as_ref().and_then(WarmPool::take) {
+            Some(warm) => {
+                let mut store = warm.store;
+                let data = store.data_mut();
+                data.request = request;
+                data.log.request.set(request_id.clone());
+                (store, warm.runnable, warm.uses)
+            }
+            None => {
+                let mut store =
+                    new_store(component, request, CurrentRequest::new(request_id.clone()));
+                store.set_epoch_deadline(1);
+                let runnable = component.pre.instantiate_async(&mut store).await?;
+                (store, runnable, 0)
+            }
+        };
+        store.set_epoch_deadline(1);
+        let returned = runnable.call_run(&mut store, input).await?;
+        wasmtime::Result::Ok((returned, store, runnable, uses + 1))
+    };
+    match tokio::time::timeout(component.limits.timeout, work).await {
+        Ok(Ok((returned, store, runnable, uses))) => {
+            if let Some(pool) = &component.warm {
+                pool.put(store, runnable, uses);
+            }
+            Ok(returned)
+        }
+        Ok(Err(error)) => Err(fault(&component.name, &request_id, error)),
+        Err(_elapsed) => {
+            let timeout = humantime::format_duration(component.limits.timeout);
+            tracing::warn!(component = &*component.name, request_id = &*request_id, %timeout, "step timed out");
+            Err(Failure {
+                status: 504,
+                code: 504,
+                message: String::new(),
+                kind: FailureKind::Timeout,
+            })
+        }
+    }
+}
+
+/// Classifies an error of instantiation or `run`, logging the details the client does not see.
+fn fault(component: &str, request_id: &str, error: wasmtime::Error) -> Failure {
+    if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
+        tracing::warn!(
+            component,
+            request_id,
+            limit = exceeded.limit,
+            "step exceeded its memory limit"
+        );
+        return Failure {
+            status: 500,
+            code: 500,
+            message: format!(
+                "component `{component}` exceeded its memory limit of {} MiB",
+                exceeded.limit >> 20
+            ),
+            kind: FailureKind::MemoryLimit,
+        };
+    }
+    if error
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        tracing::warn!(component, request_id, "instance pool exhausted: {error}");
+        return Failure {
+            status: 503,
+            code: 503,
+            message: "the server is at capacity; retry shortly".into(),
+            kind: FailureKind::Overloaded,
+        };
+    }
+    tracing::error!(
+        component,
+        request_id,
+        error = format!("{error:?}"),
+        "step trapped"
+    );
+    Failure {
+        status: 500,
+        code: 500,
+        message: format!("component `{component}` trapped"),
+        kind: FailureKind::Trap,
+    }
+}

@@ -1,0 +1,76 @@
+//! Opt-in instance reuse: warm instances keep their memory between steps, within `maxUses`,
+//! and are never reused after a fault.
+
+use crate::support::TestServer;
+
+const APP: &str = r#"
+identifier: test.reuse
+appVersion: v1
+components:
+  - { name: fresh, source: guest(counter) }
+  - name: warm
+    source: guest(counter)
+    reuse: { maxUses: 3, poolSize: 1 }
+    limits: { timeout: 500ms }
+handlers:
+  - { type: request, method: GET, resource: /fresh, steps: [ { fn: fresh } ] }
+  - { type: request, method: GET, resource: /warm, steps: [ { fn: warm } ] }
+  - type: request
+    method: GET
+    resource: /warm-twice
+    steps: [ { fn: warm }, { fn: warm, as: again } ]
+"#;
+
+async fn counts(server: &TestServer, path: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(server.get(path).await.body);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_fresh_instance_per_step_shares_nothing() {
+    let server = TestServer::start(APP).await;
+    assert_eq!(counts(&server, "/fresh", 3).await, ["1", "1", "1"]);
+}
+
+#[tokio::test]
+async fn a_warm_instance_is_reused_up_to_max_uses() {
+    let server = TestServer::start(APP).await;
+    assert_eq!(
+        counts(&server, "/warm", 7).await,
+        ["1", "2", "3", "1", "2", "3", "1"]
+    );
+}
+
+#[tokio::test]
+async fn the_steps_of_one_request_can_share_a_warm_instance() {
+    let server = TestServer::start(APP).await;
+    // The first step returns its instance to the pool before the second takes one.
+    assert_eq!(server.get("/warm-twice").await.body, "2");
+}
+
+#[tokio::test]
+async fn an_instance_that_trapped_is_not_reused() {
+    let server = TestServer::start(APP).await;
+    assert_eq!(server.get("/warm").await.body, "1");
+    assert_eq!(server.get("/warm?trap=1").await.status, 500);
+    assert_eq!(
+        server.get("/warm").await.body,
+        "1",
+        "a new instance replaced the one that trapped"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_that_timed_out_is_not_reused() {
+    let server = TestServer::start(APP).await;
+    assert_eq!(server.get("/warm").await.body, "1");
+    assert_eq!(server.get("/warm?sleep=2000").await.status, 504);
+    assert_eq!(
+        server.get("/warm").await.body,
+        "1",
+        "a new instance replaced the one that timed out"
+    );
+}
