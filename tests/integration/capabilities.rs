@@ -83,72 +83,182 @@ async fn cache_calls_without_a_grant_are_denied() {
     );
 }
 
-#[tokio::test]
-async fn cache_values_are_stored_read_and_deleted() {
-    let server = TestServer::start(APP).await;
+/// The cache backends every cache behaviour is checked on.
+const MEMORY: &str = "";
+const REDIS: &str = "connections: { redis: { serverAddress: 127.0.0.1:6379 } }\n";
+
+async fn cache_server(connections: &str) -> TestServer {
+    TestServer::start(&format!("{APP}{connections}")).await
+}
+
+/// A key no other test run uses (Redis outlives test runs).
+fn unique(key: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{key}-{}-{nanos}", std::process::id())
+}
+
+async fn values_are_stored_read_and_deleted(connections: &str) {
+    let server = cache_server(connections).await;
+    let key = unique("color");
     assert_eq!(
-        server.get("/cache/shared?op=get&key=color").await.status,
+        server
+            .get(&format!("/cache/shared?op=get&key={key}"))
+            .await
+            .status,
         404
     );
     assert_eq!(
         server
-            .get("/cache/shared?op=set&key=color&value=teal")
+            .get(&format!("/cache/shared?op=set&key={key}&value=teal"))
             .await
             .status,
         200
     );
     assert_eq!(
-        server.get("/cache/shared?op=get&key=color").await.body,
+        server
+            .get(&format!("/cache/shared?op=get&key={key}"))
+            .await
+            .body,
         "teal"
     );
     assert_eq!(
-        server.get("/cache/shared?op=delete&key=color").await.status,
+        server
+            .get(&format!("/cache/shared?op=delete&key={key}"))
+            .await
+            .status,
         200
     );
     assert_eq!(
-        server.get("/cache/shared?op=get&key=color").await.status,
+        server
+            .get(&format!("/cache/shared?op=get&key={key}"))
+            .await
+            .status,
         404
     );
 }
 
-#[tokio::test]
-async fn cache_values_expire_after_their_ttl() {
-    let server = TestServer::start(APP).await;
+async fn values_expire_after_their_ttl(connections: &str) {
+    let server = cache_server(connections).await;
+    let key = unique("short");
     let reply = server
-        .get("/cache/shared?op=set&key=short&value=lived&ttl=200")
+        .get(&format!(
+            "/cache/shared?op=set&key={key}&value=lived&ttl=200"
+        ))
         .await;
     assert_eq!(reply.status, 200);
     assert_eq!(
-        server.get("/cache/shared?op=get&key=short").await.body,
+        server
+            .get(&format!("/cache/shared?op=get&key={key}"))
+            .await
+            .body,
         "lived"
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
-        server.get("/cache/shared?op=get&key=short").await.status,
+        server
+            .get(&format!("/cache/shared?op=get&key={key}"))
+            .await
+            .status,
+        404
+    );
+}
+
+async fn a_prefix_confines_a_component_to_its_own_keys(connections: &str) {
+    let server = cache_server(connections).await;
+    let key = unique("42");
+    server
+        .get(&format!("/cache/users-a?op=set&key={key}&value=ada"))
+        .await;
+    // The same prefix shares the keys.
+    assert_eq!(
+        server
+            .get(&format!("/cache/users-b?op=get&key={key}"))
+            .await
+            .body,
+        "ada"
+    );
+    // Another prefix, or none, cannot reach them, even by spelling the prefix out.
+    assert_eq!(
+        server
+            .get(&format!("/cache/orders?op=get&key={key}"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        server
+            .get(&format!("/cache/shared?op=get&key={key}"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        server
+            .get(&format!("/cache/shared?op=get&key=users:{key}"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        server
+            .get(&format!("/cache/shared?op=get&key=users:%00{key}"))
+            .await
+            .status,
         404
     );
 }
 
 #[tokio::test]
-async fn a_prefix_confines_a_component_to_its_own_keys() {
-    let server = TestServer::start(APP).await;
-    server.get("/cache/users-a?op=set&key=42&value=ada").await;
-    // The same prefix shares the keys.
-    assert_eq!(server.get("/cache/users-b?op=get&key=42").await.body, "ada");
-    // Another prefix, or none, cannot reach them, even by spelling the prefix out.
-    assert_eq!(server.get("/cache/orders?op=get&key=42").await.status, 404);
-    assert_eq!(server.get("/cache/shared?op=get&key=42").await.status, 404);
-    assert_eq!(
-        server.get("/cache/shared?op=get&key=users:42").await.status,
-        404
+async fn in_memory_cache_values_are_stored_read_and_deleted() {
+    values_are_stored_read_and_deleted(MEMORY).await;
+}
+
+#[tokio::test]
+async fn redis_cache_values_are_stored_read_and_deleted() {
+    values_are_stored_read_and_deleted(REDIS).await;
+}
+
+#[tokio::test]
+async fn in_memory_cache_values_expire_after_their_ttl() {
+    values_expire_after_their_ttl(MEMORY).await;
+}
+
+#[tokio::test]
+async fn redis_cache_values_expire_after_their_ttl() {
+    values_expire_after_their_ttl(REDIS).await;
+}
+
+#[tokio::test]
+async fn in_memory_cache_prefixes_confine_components_to_their_own_keys() {
+    a_prefix_confines_a_component_to_its_own_keys(MEMORY).await;
+}
+
+#[tokio::test]
+async fn redis_cache_prefixes_confine_components_to_their_own_keys() {
+    a_prefix_confines_a_component_to_its_own_keys(REDIS).await;
+}
+
+#[tokio::test]
+async fn a_redis_that_cannot_be_reached_fails_at_start_up_naming_it() {
+    let yaml = format!(
+        "{APP}connections:\n  redis: {{ serverAddress: 127.0.0.1:1, password: hunter2 }}\n"
     );
-    assert_eq!(
-        server
-            .get("/cache/shared?op=get&key=users:%0042")
-            .await
-            .status,
-        404
-    );
+    let line = yaml
+        .lines()
+        .position(|l| l.starts_with("  redis:"))
+        .unwrap()
+        + 1;
+    let app = crate::support::app(&yaml);
+    let error = karman_runtime::CacheBackend::for_connections(&app.connections)
+        .await
+        .unwrap_err()
+        .to_string();
+    let expected = format!("test.yaml:{line}:12: cannot connect to Redis at redis://127.0.0.1:1");
+    assert!(error.starts_with(&expected), "{error}");
+    assert!(!error.contains("hunter2"), "the password leaked: {error}");
 }
 
 #[tokio::test]
@@ -167,4 +277,89 @@ async fn a_component_sees_no_environment_files_or_sockets() {
     assert_eq!(seen["passwd"], "unreachable");
     assert_eq!(seen["cwd"], "unreachable");
     assert_eq!(seen["tcp"], "unreachable");
+}
+
+/// A private `redis-server` on a free port, stopped on drop.
+struct PrivateRedis {
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_recovers_when_redis_restarts() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redis = PrivateRedis::start(port);
+    let server = cache_server(&format!(
+        "connections: {{ redis: {{ serverAddress: 127.0.0.1:{port} }} }}\n"
+    ))
+    .await;
+    assert_eq!(
+        server
+            .get("/cache/shared?op=set&key=k&value=before")
+            .await
+            .status,
+        200
+    );
+
+    drop(redis);
+    let reply = server.get("/cache/shared?op=get&key=k").await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(
+        reply.json()["message"],
+        "cache: the cache backend is unavailable"
+    );
+
+    let _redis = PrivateRedis::start(port);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let reply = server.get("/cache/shared?op=set&key=k&value=after").await;
+        if reply.status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cache did not recover: {}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(server.get("/cache/shared?op=get&key=k").await.body, "after");
 }

@@ -118,6 +118,7 @@ fn check_prints_a_summary_of_a_valid_app() {
         stdout.contains("grants:  cache (prefix \"visits:\"), log"),
         "{stdout}"
     );
+    assert!(stdout.contains("\ncache: in memory\n"), "{stdout}");
 }
 
 #[test]

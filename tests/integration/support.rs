@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use karman::{ServerConfig, Service};
 use karman_directive::{App, ParseOptions};
-use karman_runtime::{EngineConfig, Runtime, RuntimeConfig};
+use karman_runtime::{CacheBackend, EngineConfig, Runtime, RuntimeConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -83,10 +83,15 @@ impl TestServer {
 
     pub async fn start_with_runtime(
         yaml: &str,
-        runtime_config: RuntimeConfig,
+        mut runtime_config: RuntimeConfig,
         config: ServerConfig,
     ) -> Self {
         let app = app(yaml);
+        if app.connections.redis.is_some() {
+            runtime_config.cache = CacheBackend::for_connections(&app.connections)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
         let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config))
             .await
             .unwrap()

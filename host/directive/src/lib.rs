@@ -29,6 +29,7 @@
 //!
 //! See `docs/directive.md` for every key of the format.
 
+mod connections;
 mod error;
 mod model;
 mod parse;
@@ -41,6 +42,7 @@ use std::sync::Arc;
 
 use marked_yaml::LoaderOptions;
 
+pub use connections::{Connections, RedisConnection};
 pub(crate) use error::did_you_mean;
 pub use error::{Diagnostic, DirectiveError, Location};
 pub use model::*;

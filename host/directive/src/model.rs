@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Location;
+use crate::connections::Connections;
 use crate::resource::Resource;
 
 /// Default for `limits.timeout`.
@@ -28,6 +29,8 @@ pub struct App {
     pub components: Vec<Component>,
     /// The request handlers, in Directive order.
     pub handlers: Vec<RequestHandler>,
+    /// The backends the capabilities use.
+    pub connections: Connections,
 }
 
 impl App {

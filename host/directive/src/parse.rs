@@ -6,21 +6,22 @@ use std::path::Path;
 
 use marked_yaml::{Node, Span};
 
+use crate::connections::Connections;
 use crate::model::*;
 use crate::resource::Resource;
 use crate::units::{parse_byte_size, parse_duration};
 use crate::yaml::{Fields, Reader, start};
 use crate::{Location, did_you_mean};
 
-const TOP_LEVEL: &[&str] = &["identifier", "appVersion", "components", "handlers"];
-/// Sections of the Directive that later versions of Karman read.
-const NOT_YET: &[&str] = &[
-    "schedules",
-    "routes",
+const TOP_LEVEL: &[&str] = &[
+    "identifier",
+    "appVersion",
+    "components",
+    "handlers",
     "connections",
-    "authentication",
-    "queries",
 ];
+/// Sections of the Directive that later versions of Karman read.
+const NOT_YET: &[&str] = &["schedules", "routes", "authentication", "queries"];
 const COMPONENT: &[&str] = &["name", "source", "capabilities", "limits", "reuse"];
 const REUSE: &[&str] = &["maxUses", "idleTimeout", "poolSize"];
 const CAPABILITIES: &[&str] = &["cache", "log"];
@@ -58,6 +59,10 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         Some(node) => parse_handlers(reader, node, &components),
         None => Vec::new(),
     };
+    let connections = match top.get("connections") {
+        Some(node) => crate::connections::parse(reader, node),
+        None => Some(Connections::default()),
+    };
     if reader.has_errors() {
         return None;
     }
@@ -66,6 +71,7 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         app_version: app_version?,
         components,
         handlers,
+        connections: connections?,
     })
 }
 

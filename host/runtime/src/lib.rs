@@ -33,7 +33,7 @@ use std::sync::Arc;
 use karman_directive::{App, Step};
 use wasmtime::component::Linker;
 
-pub use capabilities::cache::{CacheBackend, memory::MemoryCache};
+pub use capabilities::cache::{CacheBackend, CacheError, memory::MemoryCache};
 pub use component::{ComponentError, ComponentReport};
 pub use engine::{
     DEFAULT_MAX_INSTANCES, EPOCH_TICK, EngineConfig, KarmanEngine, default_cache_dir,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use karman_directive::{App, Step};
-use karman_runtime::{EngineConfig, Runtime, RuntimeConfig};
+use karman_runtime::{CacheBackend, EngineConfig, Runtime, RuntimeConfig};
 
 use crate::{ServerConfig, Service, serve};
 
@@ -150,7 +150,9 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let identifier = format!("{} {}", app.identifier, app.app_version);
-        let config = args.engine.runtime_config();
+        let mut config = args.engine.runtime_config();
+        config.cache = CacheBackend::for_connections(&app.connections).await?;
+        tracing::info!(cache = %config.cache.describe(), "connected");
         let loaded = tokio::task::spawn_blocking(move || Runtime::load(app, config))
             .await
             .context("loading was interrupted")??;
@@ -193,17 +195,25 @@ async fn shutdown_signal() {
 
 fn run_check(args: &CheckArgs) -> anyhow::Result<()> {
     let app = load_directive(&args.directive)?;
-    let runtime = Runtime::load(app, args.engine.runtime_config())?;
-    print!("{}", summary(&runtime));
+    let mut config = args.engine.runtime_config();
+    // Connections are made, so that `check` catches a backend that cannot be reached.
+    let connect = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    config.cache = connect.block_on(CacheBackend::for_connections(&app.connections))?;
+    let cache = config.cache.describe();
+    let runtime = Runtime::load(app, config)?;
+    print!("{}", summary(&runtime, &cache));
     Ok(())
 }
 
 /// The text `karman check` prints.
-fn summary(runtime: &Runtime) -> String {
+fn summary(runtime: &Runtime, cache: &str) -> String {
     use std::fmt::Write as _;
     let app = runtime.app();
     let mut out = String::new();
     let _ = writeln!(out, "{} {}: OK", app.identifier, app.app_version);
+    let _ = writeln!(out, "\ncache: {cache}");
     let _ = writeln!(out, "\ncomponents ({}):", app.components.len());
     for (component, report) in app.components.iter().zip(runtime.reports()) {
         let _ = writeln!(

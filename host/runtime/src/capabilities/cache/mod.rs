@@ -10,10 +10,12 @@
 //! `users:` + `\0` + `42`. Because a prefix cannot contain `\0`, no component can name a key
 //! outside its own space, whatever key it asks for.
 //!
-//! Backends: [`memory`] (the default). Each backend is one file.
+//! Backends: [`memory`] (the default) and [`redis`] (with `connections.redis`). Each backend is
+//! one file.
 
 mod host;
 pub mod memory;
+pub mod redis;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +34,8 @@ pub const MAX_VALUE_BYTES: usize = 4 << 20;
 pub enum CacheBackend {
     /// In process memory, bounded in size (the default).
     Memory(Arc<memory::MemoryCache>),
+    /// Redis, shared by every process that uses it.
+    Redis(redis::RedisCache),
 }
 
 impl CacheBackend {
@@ -42,9 +46,38 @@ impl CacheBackend {
         )))
     }
 
+    /// The backend an app's connections call for: Redis when `connections.redis` is set
+    /// (connected now, so a wrong address fails at start-up), else in memory.
+    pub async fn for_connections(
+        connections: &karman_directive::Connections,
+    ) -> Result<Self, CacheError> {
+        let Some(settings) = &connections.redis else {
+            return Ok(Self::in_memory());
+        };
+        let at = &settings.location;
+        match redis::RedisCache::connect(settings).await {
+            Ok(cache) => Ok(Self::Redis(cache)),
+            Err(CacheError::Invalid(message)) => {
+                Err(CacheError::Invalid(format!("{at}: {message}")))
+            }
+            Err(CacheError::Unavailable(message)) => {
+                Err(CacheError::Unavailable(format!("{at}: {message}")))
+            }
+        }
+    }
+
+    /// What the backend is, for logs and `karman check`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Memory(_) => "in memory".to_string(),
+            Self::Redis(cache) => format!("Redis at {}", cache.address()),
+        }
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
         match self {
             Self::Memory(cache) => Ok(cache.get(key)),
+            Self::Redis(cache) => cache.get(key).await,
         }
     }
 
@@ -56,6 +89,7 @@ impl CacheBackend {
     ) -> Result<(), CacheError> {
         match self {
             Self::Memory(cache) => cache.set(key, value, ttl),
+            Self::Redis(cache) => cache.set(&key, &value, ttl).await,
         }
     }
 
@@ -65,6 +99,7 @@ impl CacheBackend {
                 cache.delete(key);
                 Ok(())
             }
+            Self::Redis(cache) => cache.delete(key).await,
         }
     }
 }

@@ -1,0 +1,154 @@
+//! The Redis cache backend (`connections.redis`): one multiplexed connection, shared by all
+//! instances, that reconnects by itself after Redis restarts.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use karman_directive::RedisConnection;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, IntoConnectionInfo};
+
+use super::CacheError;
+
+/// Time to establish a connection (at start-up and when reconnecting).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time a command may take before the call fails with `unavailable`.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A cache in Redis.
+#[derive(Clone)]
+pub struct RedisCache {
+    connection: ConnectionManager,
+    /// Where it points, for messages (no credentials).
+    address: String,
+}
+
+impl std::fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("address", &self.address)
+            .finish()
+    }
+}
+
+impl RedisCache {
+    /// Connects, failing with a message naming the address when Redis cannot be reached.
+    pub async fn connect(settings: &RedisConnection) -> Result<Self, CacheError> {
+        let address = settings.address.trim();
+        let url = if address.contains("://") {
+            address.to_string()
+        } else {
+            format!("redis://{address}")
+        };
+        let shown = redact(&url);
+        let unavailable = |e: redis::RedisError| {
+            CacheError::Unavailable(format!("cannot connect to Redis at {shown}: {e}"))
+        };
+        let mut info = url
+            .as_str()
+            .into_connection_info()
+            .map_err(|e| CacheError::Invalid(format!("`{shown}` is not a Redis address: {e}")))?;
+        let mut redis_settings = info.redis_settings().clone();
+        if let Some(username) = &settings.username {
+            redis_settings = redis_settings.set_username(username);
+        }
+        if let Some(password) = &settings.password {
+            redis_settings = redis_settings.set_password(password);
+        }
+        if let Some(database) = settings.database {
+            redis_settings = redis_settings.set_db(database);
+        }
+        info = info.set_redis_settings(redis_settings);
+        let client = Client::open(info).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(2);
+        let connection = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| {
+            CacheError::Unavailable(format!("cannot connect to Redis at {shown}: timed out"))
+        })?
+        .map_err(unavailable)?;
+        Ok(Self {
+            connection,
+            address: shown,
+        })
+    }
+
+    /// The address it points to (without credentials).
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub(super) async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        let mut connection = self.connection.clone();
+        let value: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        Ok(value.map(Bytes::from))
+    }
+
+    pub(super) async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), CacheError> {
+        let mut connection = self.connection.clone();
+        let mut command = redis::cmd("SET");
+        command.arg(key).arg(value);
+        if let Some(ttl) = ttl {
+            command
+                .arg("PX")
+                .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        }
+        command
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(e))
+    }
+
+    pub(super) async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        let mut connection = self.connection.clone();
+        redis::cmd("DEL")
+            .arg(key)
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(e))
+    }
+
+    fn unavailable(&self, error: redis::RedisError) -> CacheError {
+        tracing::warn!(address = %self.address, %error, "Redis command failed");
+        CacheError::Unavailable("cache: the cache backend is unavailable".into())
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}<credentials>@{}", &url[..scheme_end + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_credentials_in_urls() {
+        assert_eq!(
+            redact("redis://user:secret@host:6379/0"),
+            "redis://<credentials>@host:6379/0"
+        );
+        assert_eq!(redact("redis://host:6379"), "redis://host:6379");
+    }
+}
