@@ -9,25 +9,115 @@
 //!     database: 0                        # optional
 //! ```
 //!
+//!
+//! ```yaml
+//! connections:
+//!   database:
+//!     type: postgresql                    # sqlite (the default), postgresql, mysql
+//!     connectionString: env(DATABASE_URL)
+//!     maxConnections: 10                  # optional
+//! ```
+//!
 //! Every value may be written `env(NAME)`. Credentials stay in the host: no component sees them.
+//! Without a `database` connection, an app that declares queries or grants `sql` uses SQLite in
+//! the file `karman.sqlite` beside the Directive.
 
 use std::fmt;
+use std::path::Path;
 
 use marked_yaml::Node;
 
 use crate::Location;
 use crate::yaml::{Reader, start};
 
-const CONNECTIONS: &[&str] = &["redis"];
+const CONNECTIONS: &[&str] = &["redis", "database"];
 /// Connections that later versions of Karman read.
-const NOT_YET: &[&str] = &["database", "nats", "kafka"];
+const NOT_YET: &[&str] = &["nats", "kafka"];
 const REDIS: &[&str] = &["serverAddress", "username", "password", "database"];
+const DATABASE: &[&str] = &["type", "connectionString", "maxConnections"];
+/// The SQLite file of an app that uses `sql` without a `database` connection.
+pub const DEFAULT_SQLITE_FILE: &str = "karman.sqlite";
+/// Default for `maxConnections`.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 
 /// The connections of an app.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Connections {
     /// Redis: the backend of the `cache` capability when present (else the in-memory cache).
     pub redis: Option<RedisConnection>,
+    /// The SQL database of the `sql` capability.
+    pub database: Option<DatabaseConnection>,
+}
+
+/// The kinds of SQL database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// SQLite (embedded): a file, created if absent, or `:memory:`.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    MySql,
+}
+
+impl DatabaseKind {
+    pub(crate) fn placeholder_hint(self) -> &'static str {
+        match self {
+            DatabaseKind::MySql => "MySQL parameters are `?`, one per value",
+            _ => "parameters are `$1, $2…` (SQLite also takes `?`)",
+        }
+    }
+}
+
+/// How to reach the SQL database.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseConnection {
+    /// The kind of database.
+    pub kind: DatabaseKind,
+    /// The connection URL (`postgres://…`, `mysql://…`, `sqlite://<absolute path>`); may hold
+    /// a password, so it is never printed (see `Debug`).
+    pub url: String,
+    /// Connections the pool opens at most.
+    pub max_connections: u32,
+    /// Where the connection is declared (the Directive's start for the default SQLite).
+    pub location: Location,
+}
+
+impl DatabaseConnection {
+    /// SQLite in `file` (created if absent).
+    pub fn sqlite_file(file: &Path, location: Location) -> Self {
+        Self {
+            kind: DatabaseKind::Sqlite,
+            url: format!("sqlite://{}?mode=rwc", file.display()),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            location,
+        }
+    }
+
+    /// The URL without credentials, for messages.
+    pub fn redacted_url(&self) -> String {
+        match (self.url.find("://"), self.url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                format!(
+                    "{}<credentials>@{}",
+                    &self.url[..scheme_end + 3],
+                    &self.url[at + 1..]
+                )
+            }
+            _ => self.url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConnection")
+            .field("kind", &self.kind)
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .field("location", &self.location)
+            .finish()
+    }
 }
 
 /// How to reach Redis.
@@ -57,7 +147,7 @@ impl fmt::Debug for RedisConnection {
     }
 }
 
-pub(crate) fn parse(reader: &mut Reader<'_>, node: &Node) -> Option<Connections> {
+pub(crate) fn parse(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<Connections> {
     if let Some(map) = node.as_mapping() {
         for key in map.keys() {
             if NOT_YET.contains(&key.as_str()) {
@@ -75,10 +165,129 @@ pub(crate) fn parse(reader: &mut Reader<'_>, node: &Node) -> Option<Connections>
     let allowed: Vec<&str> = CONNECTIONS.iter().chain(NOT_YET).copied().collect();
     let fields = reader.mapping(node, "`connections`", &allowed)?;
     let redis = match fields.get("redis") {
-        Some(node) => Some(parse_redis(reader, node)?),
+        Some(node) => parse_redis(reader, node).map(Some),
+        None => Some(None),
+    };
+    let database = match fields.get("database") {
+        Some(node) => parse_database(reader, node, base_dir).map(Some),
+        None => Some(None),
+    };
+    Some(Connections {
+        redis: redis?,
+        database: database?,
+    })
+}
+
+fn parse_database(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    base_dir: &Path,
+) -> Option<DatabaseConnection> {
+    let fields = reader.mapping(node, "the `database` connection", DATABASE)?;
+    let kind_node = reader.required(fields, "type", "the `database` connection")?;
+    let kind = match reader
+        .string_or_env(kind_node, "`type`")?
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "sqlite" => DatabaseKind::Sqlite,
+        "postgresql" | "postgres" => DatabaseKind::Postgres,
+        "mysql" | "mariadb" => DatabaseKind::MySql,
+        other => {
+            reader.error_with_hint(
+                kind_node.span(),
+                format!("`{other}` is not a database type Karman supports"),
+                "use `sqlite`, `postgresql` or `mysql`",
+            );
+            return None;
+        }
+    };
+    let location = reader.location_or_start(start(node));
+    let max_connections = match fields.get("maxConnections") {
+        None => Some(DEFAULT_MAX_CONNECTIONS),
+        Some(n) => reader
+            .string_or_env(n, "`maxConnections`")
+            .and_then(|text| match text.trim().parse::<u32>() {
+                Ok(count) if (1..=1000).contains(&count) => Some(count),
+                _ => {
+                    reader.error(n.span(), "`maxConnections` must be a number from 1 to 1000");
+                    None
+                }
+            }),
+    };
+    let text_node = fields.get("connectionString");
+    let text = match text_node {
+        Some(n) => Some(
+            reader
+                .string_or_env(n, "`connectionString`")?
+                .trim()
+                .to_string(),
+        ),
         None => None,
     };
-    Some(Connections { redis })
+    let url = match (kind, text) {
+        (DatabaseKind::Sqlite, None) => {
+            return Some(DatabaseConnection {
+                max_connections: max_connections?,
+                ..DatabaseConnection::sqlite_file(&base_dir.join(DEFAULT_SQLITE_FILE), location)
+            });
+        }
+        (DatabaseKind::Sqlite, Some(text)) => {
+            let path = text
+                .strip_prefix("sqlite://")
+                .or_else(|| text.strip_prefix("sqlite:"))
+                .unwrap_or(&text);
+            if path == ":memory:" {
+                "sqlite::memory:".to_string()
+            } else {
+                let (path, query) = path.split_once('?').unwrap_or((path, "mode=rwc"));
+                format!("sqlite://{}?{query}", base_dir.join(path).display())
+            }
+        }
+        (_, None) => {
+            reader.error(
+                start(node),
+                "the `database` connection is missing `connectionString`",
+            );
+            return None;
+        }
+        (DatabaseKind::Postgres, Some(text))
+            if text.starts_with("postgres://") || text.starts_with("postgresql://") =>
+        {
+            text
+        }
+        (DatabaseKind::MySql, Some(text))
+            if text.starts_with("mysql://") || text.starts_with("mariadb://") =>
+        {
+            text.replacen("mariadb://", "mysql://", 1)
+        }
+        (_, Some(_)) => {
+            let expected = if kind == DatabaseKind::Postgres {
+                "postgres://"
+            } else {
+                "mysql://"
+            };
+            reader.error_with_hint(
+                text_node.map_or(start(node), start),
+                format!(
+                    "`connectionString` is not a {} URL",
+                    if kind == DatabaseKind::Postgres {
+                        "PostgreSQL"
+                    } else {
+                        "MySQL"
+                    }
+                ),
+                format!("write it as `{expected}user:password@host:port/database`"),
+            );
+            return None;
+        }
+    };
+    Some(DatabaseConnection {
+        kind,
+        url,
+        max_connections: max_connections?,
+        location,
+    })
 }
 
 fn parse_redis(reader: &mut Reader<'_>, node: &Node) -> Option<RedisConnection> {

@@ -34,6 +34,7 @@ mod error;
 mod model;
 mod parse;
 mod resource;
+mod sql;
 mod units;
 mod yaml;
 
@@ -42,11 +43,15 @@ use std::sync::Arc;
 
 use marked_yaml::LoaderOptions;
 
-pub use connections::{Connections, RedisConnection};
+pub use connections::{
+    Connections, DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_FILE, DatabaseConnection, DatabaseKind,
+    RedisConnection,
+};
 pub(crate) use error::did_you_mean;
 pub use error::{Diagnostic, DirectiveError, Location};
 pub use model::*;
 pub use resource::{Resource, Segment};
+pub use sql::{Query, SqlGrant};
 pub use units::{parse_byte_size, parse_duration};
 
 /// Where a Directive comes from and how to resolve what it refers to.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::Location;
 use crate::connections::Connections;
 use crate::resource::Resource;
+use crate::sql::{Query, SqlGrant};
 
 /// Default for `limits.timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -31,6 +32,8 @@ pub struct App {
     pub handlers: Vec<RequestHandler>,
     /// The backends the capabilities use.
     pub connections: Connections,
+    /// The named SQL queries.
+    pub queries: Vec<Query>,
 }
 
 impl App {
@@ -107,6 +110,8 @@ pub struct Grants {
     pub cache: Option<CacheGrant>,
     /// Whether `log` calls and stdout/stderr reach the host log (default: yes).
     pub log: bool,
+    /// Access to SQL, if granted.
+    pub sql: Option<SqlGrant>,
 }
 
 impl Default for Grants {
@@ -114,6 +119,7 @@ impl Default for Grants {
         Self {
             cache: None,
             log: true,
+            sql: None,
         }
     }
 }

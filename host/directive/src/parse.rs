@@ -6,9 +6,10 @@ use std::path::Path;
 
 use marked_yaml::{Node, Span};
 
-use crate::connections::Connections;
+use crate::connections::{Connections, DatabaseConnection, DatabaseKind};
 use crate::model::*;
 use crate::resource::Resource;
+use crate::sql::Query;
 use crate::units::{parse_byte_size, parse_duration};
 use crate::yaml::{Fields, Reader, start};
 use crate::{Location, did_you_mean};
@@ -19,13 +20,14 @@ const TOP_LEVEL: &[&str] = &[
     "components",
     "handlers",
     "connections",
+    "queries",
 ];
 /// Sections of the Directive that later versions of Karman read.
-const NOT_YET: &[&str] = &["schedules", "routes", "authentication", "queries"];
+const NOT_YET: &[&str] = &["schedules", "routes", "authentication"];
 const COMPONENT: &[&str] = &["name", "source", "capabilities", "limits", "reuse"];
 const REUSE: &[&str] = &["maxUses", "idleTimeout", "poolSize"];
-const CAPABILITIES: &[&str] = &["cache", "log"];
-const FUTURE_CAPABILITIES: &[&str] = &["sql", "http", "graphql"];
+const CAPABILITIES: &[&str] = &["cache", "log", "sql"];
+const FUTURE_CAPABILITIES: &[&str] = &["http", "graphql"];
 const CACHE_GRANT: &[&str] = &["prefix"];
 const LIMITS: &[&str] = &["timeout", "memory"];
 const HANDLER: &[&str] = &["type", "method", "resource", "steps", "response"];
@@ -51,18 +53,35 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         .required(top, "appVersion", "the Directive")
         .and_then(|node| reader.string_or_env(node, "`appVersion`"));
 
+    let connections = match top.get("connections") {
+        Some(node) => crate::connections::parse(reader, node, base_dir),
+        None => Some(Connections::default()),
+    };
+    let kind = connections
+        .as_ref()
+        .and_then(|c| c.database.as_ref())
+        .map_or(DatabaseKind::Sqlite, |d| d.kind);
+    let queries = match top.get("queries") {
+        Some(node) => crate::sql::parse_queries(reader, node, kind),
+        None => Vec::new(),
+    };
     let components = match top.get("components") {
-        Some(node) => parse_components(reader, node, base_dir),
+        Some(node) => parse_components(reader, node, base_dir, &queries),
         None => Vec::new(),
     };
     let handlers = match top.get("handlers") {
         Some(node) => parse_handlers(reader, node, &components),
         None => Vec::new(),
     };
-    let connections = match top.get("connections") {
-        Some(node) => crate::connections::parse(reader, node),
-        None => Some(Connections::default()),
-    };
+    let mut connections = connections?;
+    let uses_sql = !queries.is_empty() || components.iter().any(|c| c.grants.sql.is_some());
+    if uses_sql && connections.database.is_none() {
+        let file = base_dir.join(crate::connections::DEFAULT_SQLITE_FILE);
+        connections.database = Some(DatabaseConnection::sqlite_file(
+            &file,
+            reader.location_or_start(start(root)),
+        ));
+    }
     if reader.has_errors() {
         return None;
     }
@@ -71,7 +90,8 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         app_version: app_version?,
         components,
         handlers,
-        connections: connections?,
+        connections,
+        queries,
     })
 }
 
@@ -96,14 +116,19 @@ fn top_level<'n>(reader: &mut Reader<'_>, root: &'n Node) -> Option<Fields<'n>> 
 // ---------------------------------------------------------------------------------------------
 // components
 
-fn parse_components(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Vec<Component> {
+fn parse_components(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    base_dir: &Path,
+    queries: &[Query],
+) -> Vec<Component> {
     let Some(items) = reader.sequence(node, "`components`") else {
         return Vec::new();
     };
     let mut components: Vec<Component> = Vec::new();
     let mut seen: HashMap<String, Location> = HashMap::new();
     for item in items {
-        let Some(component) = parse_component(reader, item, base_dir) else {
+        let Some(component) = parse_component(reader, item, base_dir, queries) else {
             continue;
         };
         if let Some(first) = seen.get(&component.name) {
@@ -122,7 +147,12 @@ fn parse_components(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Ve
     components
 }
 
-fn parse_component(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<Component> {
+fn parse_component(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    base_dir: &Path,
+    queries: &[Query],
+) -> Option<Component> {
     let fields = reader.mapping(node, "a component", COMPONENT)?;
     let name_node = reader.required(fields, "name", "a component");
     let name = name_node.and_then(|n| component_name(reader, n));
@@ -134,7 +164,7 @@ fn parse_component(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Opt
         .required(fields, "source", &what)
         .and_then(|n| component_source(reader, n, base_dir, &what));
     let grants = match fields.get("capabilities") {
-        Some(n) => parse_grants(reader, n, &what),
+        Some(n) => parse_grants(reader, n, &what, queries),
         None => Some(Grants::default()),
     };
     let limits = match fields.get("limits") {
@@ -232,7 +262,12 @@ fn component_source(
     }
 }
 
-fn parse_grants(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Grants> {
+fn parse_grants(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    what: &str,
+    queries: &[Query],
+) -> Option<Grants> {
     let context = format!("the capabilities of {what}");
     let map = node.as_mapping();
     if let Some(map) = map {
@@ -263,9 +298,14 @@ fn parse_grants(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Gran
         Some(node) => reader.boolean(node, &format!("the `log` grant of {what}")),
         None => Some(true),
     };
+    let sql = match fields.get("sql") {
+        Some(node) => crate::sql::parse_grant(reader, node, what, queries).map(Some),
+        None => Some(None),
+    };
     let grants = Grants {
         cache: cache?,
         log: log?,
+        sql: sql?,
     };
     Some(grants)
 }

@@ -120,3 +120,26 @@ fn a_full_directive_resolves_every_key() {
     assert_eq!(app.handlers[1].response, "enrich");
     assert_eq!(app.handlers[1].resource.to_matchit(), "/");
 }
+
+#[test]
+fn sql_queries_and_grants_resolve_with_a_default_sqlite_database() {
+    let app = parse_case("ok-sql").unwrap_or_else(|e| panic!("{e}"));
+    let select = &app.queries[0];
+    assert_eq!((select.name.as_str(), select.params), ("select-user", 1));
+    assert_eq!(app.queries[1].params, 2);
+
+    let reader = app.components[0].grants.sql.as_ref().unwrap();
+    assert_eq!(reader.queries, ["select-user"]);
+    assert!(!reader.write && !reader.raw);
+    let admin = app.components[1].grants.sql.as_ref().unwrap();
+    assert!(admin.write && admin.raw, "write defaults to true");
+
+    // No `database` connection: SQLite in a file beside the Directive.
+    let database = app.connections.database.as_ref().unwrap();
+    assert_eq!(database.kind, karman_directive::DatabaseKind::Sqlite);
+    let expected = format!(
+        "sqlite://{}?mode=rwc",
+        ui_dir().join("karman.sqlite").display()
+    );
+    assert_eq!(database.url, expected);
+}

@@ -1,0 +1,260 @@
+//! `queries:` and the `sql` grant.
+//!
+//! ```yaml
+//! queries:
+//!   - name: select-user
+//!     query: SELECT id, name FROM users WHERE id = $1
+//! components:
+//!   - name: get-user
+//!     capabilities:
+//!       sql: { queries: [select-user] }        # raw: false, write: true by default
+//! ```
+//!
+//! Parameters are positional: `$1, $2…` on PostgreSQL and SQLite, `?` on MySQL. Their number
+//! is counted when the Directive loads, so a call with the wrong number of values fails with
+//! `invalid` before it reaches the database.
+
+use std::collections::HashMap;
+
+use marked_yaml::Node;
+
+use crate::connections::DatabaseKind;
+use crate::yaml::{Reader, start};
+use crate::{Location, did_you_mean};
+
+const QUERY: &[&str] = &["name", "query"];
+const SQL_GRANT: &[&str] = &["queries", "raw", "write"];
+
+/// A named query of the Directive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Unique name; grants and components refer to it.
+    pub name: String,
+    /// The SQL text.
+    pub sql: String,
+    /// How many parameters it takes.
+    pub params: usize,
+    /// Where it is declared.
+    pub location: Location,
+}
+
+/// A grant of the `sql` capability.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SqlGrant {
+    /// The named queries the component may run (each is declared under `queries:`).
+    pub queries: Vec<String>,
+    /// Whether it may run raw SQL (still with bound parameters).
+    pub raw: bool,
+    /// Whether it may write; without, every statement runs in a read-only transaction.
+    pub write: bool,
+}
+
+pub(crate) fn parse_queries(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    kind: DatabaseKind,
+) -> Vec<Query> {
+    let Some(items) = reader.sequence(node, "`queries`") else {
+        return Vec::new();
+    };
+    let mut queries: Vec<Query> = Vec::new();
+    let mut seen: HashMap<String, Location> = HashMap::new();
+    for item in items {
+        let Some(fields) = reader.mapping(item, "a query", QUERY) else {
+            continue;
+        };
+        let name = reader
+            .required(fields, "name", "a query")
+            .and_then(|n| reader.non_empty_string(n, "a query's `name`"));
+        let sql = reader
+            .required(fields, "query", "a query")
+            .and_then(|n| reader.non_empty_string(n, "a query's `query`"));
+        let (Some(name), Some(sql)) = (name, sql) else {
+            continue;
+        };
+        let location = reader.location_or_start(start(item));
+        if let Some(first) = seen.get(&name) {
+            reader.error(
+                start(item),
+                format!("query `{name}` is declared twice (first at {first})"),
+            );
+            continue;
+        }
+        let params = match count_params(&sql, kind) {
+            Ok(params) => params,
+            Err(message) => {
+                let at = fields.get("query").map_or(start(item), start);
+                reader.error_with_hint(
+                    at,
+                    format!("query `{name}`: {message}"),
+                    kind.placeholder_hint(),
+                );
+                continue;
+            }
+        };
+        seen.insert(name.clone(), location.clone());
+        queries.push(Query {
+            name,
+            sql,
+            params,
+            location,
+        });
+    }
+    queries
+}
+
+/// `sql: { queries: [...], raw: false, write: true }`.
+pub(crate) fn parse_grant(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    what: &str,
+    queries: &[Query],
+) -> Option<SqlGrant> {
+    let fields = reader.mapping(node, &format!("the `sql` grant of {what}"), SQL_GRANT)?;
+    let mut grant = SqlGrant {
+        write: true,
+        ..SqlGrant::default()
+    };
+    let mut ok = true;
+    if let Some(list) = fields.get("queries") {
+        for item in reader.sequence(list, "`queries` of an `sql` grant")? {
+            let Some(name) = reader.non_empty_string(item, "a query name") else {
+                ok = false;
+                continue;
+            };
+            if !queries.iter().any(|q| q.name == name) {
+                let message = format!(
+                    "{what} is granted the query `{name}`, which is not declared under `queries:`"
+                );
+                match did_you_mean(&name, queries.iter().map(|q| q.name.as_str())) {
+                    Some(close) => reader.error_with_hint(
+                        item.span(),
+                        message,
+                        format!("did you mean `{close}`?"),
+                    ),
+                    None => reader.error_with_hint(
+                        item.span(),
+                        message,
+                        "declare it: `queries: [{ name: …, query: … }]`",
+                    ),
+                }
+                ok = false;
+                continue;
+            }
+            grant.queries.push(name);
+        }
+    }
+    if let Some(raw) = fields.get("raw") {
+        grant.raw = reader.boolean(raw, "`raw`")?;
+    }
+    if let Some(write) = fields.get("write") {
+        grant.write = reader.boolean(write, "`write`")?;
+    }
+    ok.then_some(grant)
+}
+
+/// Counts the parameters of `sql` in the placeholder style of `kind`, skipping quoted text and
+/// comments.
+pub(crate) fn count_params(sql: &str, kind: DatabaseKind) -> Result<usize, String> {
+    let bytes = sql.as_bytes();
+    let mut question_marks = 0usize;
+    let mut highest_dollar = 0usize;
+    let mut dollars = std::collections::BTreeSet::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    if bytes[i] == b'\\' && kind == DatabaseKind::MySql {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'?' => question_marks += 1,
+            b'$' => {
+                let digits: String = sql[i + 1..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if let Ok(n) = digits.parse::<usize>() {
+                    if n == 0 {
+                        return Err("`$0` is not a parameter (they start at `$1`)".into());
+                    }
+                    highest_dollar = highest_dollar.max(n);
+                    dollars.insert(n);
+                    i += digits.len();
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    match kind {
+        DatabaseKind::MySql if highest_dollar > 0 => {
+            Err("MySQL parameters are written `?`, not `$1`".into())
+        }
+        DatabaseKind::MySql => Ok(question_marks),
+        _ if highest_dollar > 0 && question_marks > 0 => {
+            Err("mixes `$n` and `?` parameters".into())
+        }
+        _ if highest_dollar > 0 => {
+            if dollars.len() != highest_dollar {
+                let missing = (1..=highest_dollar)
+                    .find(|n| !dollars.contains(n))
+                    .unwrap_or(1);
+                return Err(format!(
+                    "uses parameters up to `${highest_dollar}` but not `${missing}`"
+                ));
+            }
+            Ok(highest_dollar)
+        }
+        DatabaseKind::Postgres if question_marks > 0 => {
+            Err("PostgreSQL parameters are written `$1, $2…`, not `?`".into())
+        }
+        _ => Ok(question_marks),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_parameters_outside_quotes_and_comments() {
+        let sql = "SELECT '$9', \"?\" FROM t WHERE a = $1 AND b = $2 -- and $3\n AND c = $2";
+        assert_eq!(count_params(sql, DatabaseKind::Postgres), Ok(2));
+        assert_eq!(
+            count_params(
+                "UPDATE t SET a = ? WHERE b = ? /* ? */",
+                DatabaseKind::MySql
+            ),
+            Ok(2)
+        );
+        assert_eq!(
+            count_params("SELECT 'it\\'s ?' , ?", DatabaseKind::MySql),
+            Ok(1)
+        );
+        assert_eq!(count_params("SELECT ?", DatabaseKind::Sqlite), Ok(1));
+        assert!(
+            count_params("SELECT $1, $3", DatabaseKind::Postgres)
+                .unwrap_err()
+                .contains("not `$2`")
+        );
+        assert!(count_params("SELECT $1", DatabaseKind::MySql).is_err());
+        assert!(count_params("SELECT ?", DatabaseKind::Postgres).is_err());
+    }
+}
