@@ -26,11 +26,11 @@ fn a_component_importing_a_capability_not_provided_yet_is_refused_at_load() {
 identifier: test.loading
 appVersion: v1
 components:
-  - { name: reporting, source: guest(sql-user) }
+  - { name: fetcher, source: guest(http-user) }
 "#,
     );
     assert!(
-        error.starts_with("test.yaml:5:7: component `reporting`: it imports `karman:runnable/sql@0.1.0`, which this version of Karman does not provide yet"),
+        error.starts_with("test.yaml:5:7: component `fetcher`: it imports `karman:runnable/http@0.1.0`, which this version of Karman does not provide yet"),
         "{error}"
     );
 }
@@ -118,7 +118,10 @@ fn check_prints_a_summary_of_a_valid_app() {
         stdout.contains("grants:  cache (prefix \"visits:\"), log"),
         "{stdout}"
     );
-    assert!(stdout.contains("\ncache: in memory\n"), "{stdout}");
+    assert!(
+        stdout.contains("\nbackends: cache in memory, sql none\n"),
+        "{stdout}"
+    );
 }
 
 #[test]

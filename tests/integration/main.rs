@@ -10,4 +10,5 @@ mod loading;
 mod reuse;
 mod sequences;
 mod server;
+mod sql;
 mod support;

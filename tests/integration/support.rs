@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use karman::{ServerConfig, Service};
 use karman_directive::{App, ParseOptions};
-use karman_runtime::{CacheBackend, EngineConfig, Runtime, RuntimeConfig};
+use karman_runtime::{Backends, EngineConfig, Runtime, RuntimeConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -87,11 +87,9 @@ impl TestServer {
         config: ServerConfig,
     ) -> Self {
         let app = app(yaml);
-        if app.connections.redis.is_some() {
-            runtime_config.cache = CacheBackend::for_connections(&app.connections)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        runtime_config.backends = Backends::connect(&app)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config))
             .await
             .unwrap()

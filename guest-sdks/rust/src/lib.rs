@@ -147,6 +147,12 @@ pub mod cache {
     pub use crate::bindings::karman::runnable::cache::*;
 }
 
+/// SQL on the app's database (needs an `sql` grant): named queries, raw SQL, transactions
+/// (`begin()` → a `Transaction`, rolled back unless committed) and atomic batches.
+pub mod sql {
+    pub use crate::bindings::karman::runnable::sql::*;
+}
+
 /// Logging into the host log, tagged with the component and the request id.
 pub mod log {
     pub use crate::bindings::karman::runnable::log::{Level, log};

@@ -4,20 +4,21 @@
 
 use std::sync::Arc;
 
-use karman_directive::{Component as ComponentSpec, Limits, Location};
+use karman_directive::{Component as ComponentSpec, Limits, Location, Query};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
+use crate::backends::Backends;
 use crate::bindings::RunnablePre;
 use crate::capabilities::PROVIDED;
-use crate::capabilities::cache::{CacheAccess, CacheBackend};
+use crate::capabilities::cache::CacheAccess;
 use crate::capabilities::log::ComponentLog;
+use crate::capabilities::sql::SqlAccess;
 use crate::instance::WarmPool;
 use crate::store::StepState;
 
 /// Capabilities of the WIT package that this version does not provide yet.
 const NOT_YET_PROVIDED: &[&str] = &[
-    "karman:runnable/sql",
     "karman:runnable/http",
     "karman:runnable/graphql",
     "karman:runnable/principal",
@@ -30,6 +31,7 @@ pub(crate) struct LoadedComponent {
     pub(crate) pre: RunnablePre<StepState>,
     pub(crate) limits: Limits,
     pub(crate) cache: Option<CacheAccess>,
+    pub(crate) sql: Option<SqlAccess>,
     pub(crate) log: Arc<ComponentLog>,
     /// Warm instances, for a component with `reuse:`.
     pub(crate) warm: Option<WarmPool>,
@@ -64,7 +66,8 @@ pub(crate) fn load(
     engine: &Engine,
     linker: &Linker<StepState>,
     spec: &ComponentSpec,
-    cache_backend: &CacheBackend,
+    backends: &Backends,
+    queries: &[Query],
 ) -> Result<(LoadedComponent, ComponentReport), ComponentError> {
     let fail = |message: String| ComponentError {
         name: spec.name.clone(),
@@ -106,6 +109,11 @@ pub(crate) fn load(
                 "imports `{import}` but is not granted `cache`: its cache calls will fail with `denied`"
             ));
         }
+        if interface == "karman:runnable/sql" && spec.grants.sql.is_none() {
+            warnings.push(format!(
+                "imports `{import}` but is not granted `sql`: its sql calls will fail with `denied`"
+            ));
+        }
         if interface == "karman:runnable/log" && !spec.grants.log {
             warnings.push(format!(
                 "imports `{import}` but has `log: false`: its log lines are dropped"
@@ -113,6 +121,15 @@ pub(crate) fn load(
         }
     }
 
+    let sql = match (&spec.grants.sql, &backends.sql) {
+        (Some(grant), Some(backend)) => Some(SqlAccess::new(backend.clone(), grant, queries)),
+        (Some(_), None) => {
+            return Err(fail(
+                "it is granted `sql`, but no database is connected".into(),
+            ));
+        }
+        (None, _) => None,
+    };
     let instance_pre = linker
         .instantiate_pre(&component)
         .map_err(|e| fail(format!("cannot be linked: {e:#}")))?;
@@ -132,7 +149,8 @@ pub(crate) fn load(
             .grants
             .cache
             .as_ref()
-            .map(|grant| CacheAccess::new(cache_backend.clone(), &grant.prefix)),
+            .map(|grant| CacheAccess::new(backends.cache.clone(), &grant.prefix)),
+        sql,
         log: Arc::new(ComponentLog::new(name.clone(), spec.grants.log)),
         warm: spec.reuse.map(WarmPool::new),
         name,

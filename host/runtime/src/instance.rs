@@ -18,6 +18,7 @@ use crate::bindings::types::RunError;
 use crate::capabilities::cache::CacheCtx;
 use crate::capabilities::log::{CurrentRequest, GuestOutput, LogCtx};
 use crate::capabilities::request::RequestCtx;
+use crate::capabilities::sql::SqlCtx;
 use crate::component::LoadedComponent;
 use crate::request::{Failure, FailureKind};
 use crate::store::{MemoryLimit, MemoryLimitExceeded, StepState};
@@ -107,6 +108,9 @@ fn new_store(
         },
         cache: CacheCtx {
             access: component.cache.clone(),
+        },
+        sql: SqlCtx {
+            access: component.sql.clone(),
         },
     };
     let mut store = Store::new(&component.engine, data);

@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backends;
 mod bindings;
 mod capabilities;
 mod component;
@@ -33,7 +34,9 @@ use std::sync::Arc;
 use karman_directive::{App, Step};
 use wasmtime::component::Linker;
 
+pub use backends::{Backends, ConnectError};
 pub use capabilities::cache::{CacheBackend, CacheError, memory::MemoryCache};
+pub use capabilities::sql::{SqlBackend, SqlError};
 pub use component::{ComponentError, ComponentReport};
 pub use engine::{
     DEFAULT_MAX_INSTANCES, EPOCH_TICK, EngineConfig, KarmanEngine, default_cache_dir,
@@ -43,21 +46,12 @@ pub use request::{Failure, FailureKind, Reply, Request};
 use sequence::{Call, Plan, PlannedStep};
 
 /// Settings of the runtime.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RuntimeConfig {
     /// Compiled-code cache and pool size. `max_memory` is raised to the app's largest limit.
     pub engine: EngineConfig,
-    /// The cache backend behind the `cache` capability.
-    pub cache: CacheBackend,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        Self {
-            engine: EngineConfig::default(),
-            cache: CacheBackend::in_memory(),
-        }
-    }
+    /// The backends behind the capabilities (see [`Backends::connect`]).
+    pub backends: Backends,
 }
 
 /// Why an app cannot be loaded.
@@ -95,7 +89,13 @@ impl Runtime {
         let mut reports = Vec::with_capacity(app.components.len());
         let mut errors = Vec::new();
         for spec in &app.components {
-            match component::load(engine.engine(), &linker, spec, &config.cache) {
+            match component::load(
+                engine.engine(),
+                &linker,
+                spec,
+                &config.backends,
+                &app.queries,
+            ) {
                 Ok((component, report)) => {
                     for warning in &report.warnings {
                         tracing::warn!(component = %spec.name, "{warning}");

@@ -8,6 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::capabilities::cache::CacheCtx;
 use crate::capabilities::log::LogCtx;
 use crate::capabilities::request::RequestCtx;
+use crate::capabilities::sql::SqlCtx;
 
 /// Everything a step's instance can reach.
 pub(crate) struct StepState {
@@ -17,6 +18,7 @@ pub(crate) struct StepState {
     pub(crate) request: RequestCtx,
     pub(crate) log: LogCtx,
     pub(crate) cache: CacheCtx,
+    pub(crate) sql: SqlCtx,
 }
 
 impl WasiView for StepState {

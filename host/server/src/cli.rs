@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use karman_directive::{App, Step};
-use karman_runtime::{CacheBackend, EngineConfig, Runtime, RuntimeConfig};
+use karman_runtime::{Backends, EngineConfig, Runtime, RuntimeConfig};
 
 use crate::{ServerConfig, Service, serve};
 
@@ -151,8 +151,8 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let identifier = format!("{} {}", app.identifier, app.app_version);
         let mut config = args.engine.runtime_config();
-        config.cache = CacheBackend::for_connections(&app.connections).await?;
-        tracing::info!(cache = %config.cache.describe(), "connected");
+        config.backends = Backends::connect(&app).await?;
+        tracing::info!(backends = %config.backends.describe(), "connected");
         let loaded = tokio::task::spawn_blocking(move || Runtime::load(app, config))
             .await
             .context("loading was interrupted")??;
@@ -200,20 +200,20 @@ fn run_check(args: &CheckArgs) -> anyhow::Result<()> {
     let connect = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    config.cache = connect.block_on(CacheBackend::for_connections(&app.connections))?;
-    let cache = config.cache.describe();
+    config.backends = connect.block_on(Backends::connect(&app))?;
+    let backends = config.backends.describe();
     let runtime = Runtime::load(app, config)?;
-    print!("{}", summary(&runtime, &cache));
+    print!("{}", summary(&runtime, &backends));
     Ok(())
 }
 
 /// The text `karman check` prints.
-fn summary(runtime: &Runtime, cache: &str) -> String {
+fn summary(runtime: &Runtime, backends: &str) -> String {
     use std::fmt::Write as _;
     let app = runtime.app();
     let mut out = String::new();
     let _ = writeln!(out, "{} {}: OK", app.identifier, app.app_version);
-    let _ = writeln!(out, "\ncache: {cache}");
+    let _ = writeln!(out, "\nbackends: {backends}");
     let _ = writeln!(out, "\ncomponents ({}):", app.components.len());
     for (component, report) in app.components.iter().zip(runtime.reports()) {
         let _ = writeln!(
@@ -233,6 +233,24 @@ fn summary(runtime: &Runtime, cache: &str) -> String {
         }
         if component.grants.log {
             grants.push("log".to_string());
+        }
+        if let Some(sql) = &component.grants.sql {
+            let mut text = format!(
+                "sql (queries: {}",
+                if sql.queries.is_empty() {
+                    "none".to_string()
+                } else {
+                    sql.queries.join(", ")
+                }
+            );
+            if sql.raw {
+                text.push_str("; raw");
+            }
+            if !sql.write {
+                text.push_str("; read-only");
+            }
+            text.push(')');
+            grants.push(text);
         }
         let _ = writeln!(
             out,

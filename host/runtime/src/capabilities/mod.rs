@@ -5,14 +5,16 @@
 //! |-----------|--------|----------|-------|
 //! | `req`, `resp` | [`request`] | the request | always |
 //! | `log` (+ stdout/stderr) | [`log`] | the host log, rate-limited | on unless `log: false` |
-//! | `cache` | [`cache`] | in-memory | `cache: true` or `{ prefix }` |
+//! | `cache` | [`cache`] | in memory, Redis | `cache: true` or `{ prefix }` |
+//! | `sql` | [`sql`] | SQLite, PostgreSQL, MySQL | `sql: { queries, raw, write }` |
 //!
-//! `sql`, `http` and `graphql` are part of the WIT package but not provided yet: a component
+//! `http` and `graphql` are part of the WIT package but not provided yet: a component
 //! importing them is refused when the app loads ([`crate::component`]).
 
 pub(crate) mod cache;
 pub(crate) mod log;
 pub(crate) mod request;
+pub(crate) mod sql;
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -26,6 +28,7 @@ pub(crate) const PROVIDED: &[&str] = &[
     "karman:runnable/resp",
     "karman:runnable/log",
     "karman:runnable/cache",
+    "karman:runnable/sql",
 ];
 
 /// Adds WASI and every provided capability to the linker.
@@ -43,6 +46,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StepState>) -> wasmtime::Result<
     })?;
     bindings::cache::add_to_linker::<StepState, HasSelf<cache::CacheCtx>>(linker, |state| {
         &mut state.cache
+    })?;
+    bindings::sql::add_to_linker::<StepState, sql::Sql>(linker, |state| sql::SqlView {
+        ctx: &state.sql,
+        table: &mut state.table,
     })?;
     Ok(())
 }
