@@ -4,6 +4,7 @@
 //! One test binary for the whole project; each module covers one area.
 
 mod capabilities;
+mod examples;
 mod faults;
 mod guests;
 mod loading;

@@ -83,10 +83,18 @@ impl TestServer {
 
     pub async fn start_with_runtime(
         yaml: &str,
+        runtime_config: RuntimeConfig,
+        config: ServerConfig,
+    ) -> Self {
+        Self::start_app(app(yaml), runtime_config, config).await
+    }
+
+    /// Serves an app already parsed (e.g. an example's Directive).
+    pub async fn start_app(
+        app: App,
         mut runtime_config: RuntimeConfig,
         config: ServerConfig,
     ) -> Self {
-        let app = app(yaml);
         runtime_config.backends = Backends::connect(&app)
             .await
             .unwrap_or_else(|e| panic!("{e}"));

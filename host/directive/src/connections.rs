@@ -13,8 +13,8 @@
 //! ```yaml
 //! connections:
 //!   database:
-//!     type: postgresql                    # sqlite (the default), postgresql, mysql
-//!     connectionString: env(DATABASE_URL)
+//!     type: postgresql                    # sqlite, postgresql, mysql; default: from the URL
+//!     connectionString: env(DATABASE_URL, app.sqlite)
 //!     maxConnections: 10                  # optional
 //! ```
 //!
@@ -184,20 +184,49 @@ fn parse_database(
     base_dir: &Path,
 ) -> Option<DatabaseConnection> {
     let fields = reader.mapping(node, "the `database` connection", DATABASE)?;
-    let kind_node = reader.required(fields, "type", "the `database` connection")?;
-    let kind = match reader
-        .string_or_env(kind_node, "`type`")?
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "sqlite" => DatabaseKind::Sqlite,
-        "postgresql" | "postgres" => DatabaseKind::Postgres,
-        "mysql" | "mariadb" => DatabaseKind::MySql,
-        other => {
+    let text_node = fields.get("connectionString");
+    let text = match text_node {
+        Some(n) => Some(
+            reader
+                .string_or_env(n, "`connectionString`")?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let kind = match (fields.get("type"), &text) {
+        (Some(kind_node), _) => match reader
+            .string_or_env(kind_node, "`type`")?
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "sqlite" => DatabaseKind::Sqlite,
+            "postgresql" | "postgres" => DatabaseKind::Postgres,
+            "mysql" | "mariadb" => DatabaseKind::MySql,
+            other => {
+                reader.error_with_hint(
+                    kind_node.span(),
+                    format!("`{other}` is not a database type Karman supports"),
+                    "use `sqlite`, `postgresql` or `mysql`",
+                );
+                return None;
+            }
+        },
+        // Without `type`, the connection string's scheme tells (a plain path is SQLite).
+        (None, Some(text))
+            if text.starts_with("postgres://") || text.starts_with("postgresql://") =>
+        {
+            DatabaseKind::Postgres
+        }
+        (None, Some(text)) if text.starts_with("mysql://") || text.starts_with("mariadb://") => {
+            DatabaseKind::MySql
+        }
+        (None, Some(_)) => DatabaseKind::Sqlite,
+        (None, None) => {
             reader.error_with_hint(
-                kind_node.span(),
-                format!("`{other}` is not a database type Karman supports"),
-                "use `sqlite`, `postgresql` or `mysql`",
+                start(node),
+                "the `database` connection needs a `type` or a `connectionString`",
+                "e.g. `connectionString: env(DATABASE_URL, app.sqlite)`",
             );
             return None;
         }
@@ -214,16 +243,6 @@ fn parse_database(
                     None
                 }
             }),
-    };
-    let text_node = fields.get("connectionString");
-    let text = match text_node {
-        Some(n) => Some(
-            reader
-                .string_or_env(n, "`connectionString`")?
-                .trim()
-                .to_string(),
-        ),
-        None => None,
     };
     let url = match (kind, text) {
         (DatabaseKind::Sqlite, None) => {

@@ -163,31 +163,38 @@ impl<'a> Reader<'a> {
     }
 
     /// `node` as a string that may be written `env(NAME)`, replaced by that environment
-    /// variable (an unset variable is an error).
+    /// variable (an unset variable is an error), or `env(NAME, default)`, replaced by the
+    /// default when the variable is unset.
     pub(crate) fn string_or_env(&mut self, node: &Node, what: &str) -> Option<String> {
         let value = self.string(node, what)?;
         let trimmed = value.trim();
-        let Some(name) = trimmed
+        let Some(inner) = trimmed
             .strip_prefix("env(")
             .and_then(|rest| rest.strip_suffix(')'))
-            .map(str::trim)
         else {
             return Some(value);
         };
-        if name.is_empty() {
-            self.error(
+        let (name, default) = match inner.split_once(',') {
+            Some((name, default)) => (name.trim(), Some(default.trim())),
+            None => (inner.trim(), None),
+        };
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            self.error_with_hint(
                 node.span(),
-                format!("{what}: `env()` needs a variable name"),
+                format!("{what}: `{trimmed}` does not name an environment variable"),
+                "write `env(NAME)` or `env(NAME, default)`",
             );
             return None;
         }
-        match (self.env)(name) {
-            Some(value) => Some(value),
-            None => {
+        match ((self.env)(name), default) {
+            (Some(value), _) => Some(value),
+            (None, Some(default)) => Some(default.to_string()),
+            (None, None) => {
                 self.error_with_hint(
                     node.span(),
                     format!("{what} reads the environment variable `{name}`, which is not set"),
-                    format!("set it before starting Karman, e.g. `export {name}=…`"),
+                    format!("set it before starting Karman (`export {name}=…`), or give a default: `env({name}, …)`"),
                 );
                 None
             }

@@ -16,6 +16,7 @@ fn ui_dir() -> PathBuf {
 fn test_env(name: &str) -> Option<String> {
     match name {
         "APP_VERSION" => Some("v2.0.0".to_string()),
+        "DATABASE_URL" => Some("postgres://app@db.internal:5432/notes".to_string()),
         _ => None,
     }
 }
@@ -142,4 +143,25 @@ fn sql_queries_and_grants_resolve_with_a_default_sqlite_database() {
         ui_dir().join("karman.sqlite").display()
     );
     assert_eq!(database.url, expected);
+}
+
+#[test]
+fn env_values_fall_back_to_their_default_and_the_database_type_follows_the_url() {
+    let app = parse_case("ok-env-defaults").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(app.app_version, "v3");
+    let database = app.connections.database.unwrap();
+    assert_eq!(database.kind, karman_directive::DatabaseKind::Sqlite);
+    assert_eq!(
+        database.url,
+        format!(
+            "sqlite://{}?mode=rwc",
+            ui_dir().join("notes.sqlite").display()
+        )
+    );
+
+    let app = parse_case("ok-env-inferred").unwrap_or_else(|e| panic!("{e}"));
+    let database = app.connections.database.unwrap();
+    assert_eq!(database.kind, karman_directive::DatabaseKind::Postgres);
+    assert_eq!(database.url, "postgres://app@db.internal:5432/notes");
+    assert_eq!(database.max_connections, 3);
 }
