@@ -20,18 +20,33 @@ fn load_error(yaml: &str) -> String {
 }
 
 #[test]
-fn a_component_importing_a_capability_not_provided_yet_is_refused_at_load() {
-    let error = load_error(
-        r#"
+fn an_import_without_its_grant_loads_with_a_warning() {
+    let runtime = Runtime::load(
+        app(r#"
 identifier: test.loading
 appVersion: v1
 components:
   - { name: fetcher, source: guest(http-user) }
-"#,
+"#),
+        runtime_config(),
+    )
+    .expect("the app loads");
+    let report = &runtime.reports()[0];
+    assert!(
+        report
+            .imports
+            .iter()
+            .any(|i| i == "karman:runnable/http@0.1.0"),
+        "{:?}",
+        report.imports
     );
     assert!(
-        error.starts_with("test.yaml:5:7: component `fetcher`: it imports `karman:runnable/http@0.1.0`, which this version of Karman does not provide yet"),
-        "{error}"
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("is not granted `http`")),
+        "{:?}",
+        report.warnings
     );
 }
 

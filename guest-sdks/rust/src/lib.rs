@@ -153,6 +153,78 @@ pub mod sql {
     pub use crate::bindings::karman::runnable::sql::*;
 }
 
+/// Outbound HTTP (needs an `http` grant listing the hosts). Credentials the Directive
+/// configures for a domain are added by the host; the component never sees them.
+///
+/// ```ignore
+/// let response = karman_sdk::http::get("https://api.example.com/items")?;
+/// let items = response.text();
+/// ```
+pub mod http {
+    use crate::CapabilityError;
+    pub use crate::bindings::karman::runnable::http::{Request, Response, send};
+
+    /// Sends a `GET` with no headers.
+    pub fn get(url: &str) -> Result<Response, CapabilityError> {
+        send(&Request {
+            method: "GET".into(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout_ms: None,
+        })
+    }
+
+    /// Sends a `POST` of `body` with its content type.
+    pub fn post(url: &str, content_type: &str, body: Vec<u8>) -> Result<Response, CapabilityError> {
+        send(&Request {
+            method: "POST".into(),
+            url: url.into(),
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
+            timeout_ms: None,
+        })
+    }
+
+    impl Response {
+        /// The body as text (lossy UTF-8).
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+
+        /// The first value of a header (names compare case-insensitively).
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+    }
+}
+
+/// GraphQL queries (needs a `graphql` grant listing the hosts), with the same credentials as
+/// [`http`]. `?` turns server errors into a 502 run error carrying their messages.
+///
+/// ```ignore
+/// let data = karman_sdk::graphql::query(
+///     "https://api.example.com/graphql",
+///     "query($id: ID!) { user(id: $id) { name } }",
+///     r#"{"id": "42"}"#,
+/// )?;
+/// ```
+pub mod graphql {
+    pub use crate::bindings::karman::runnable::graphql::{QueryError, query};
+
+    impl From<QueryError> for crate::RunErr {
+        fn from(error: QueryError) -> Self {
+            match error {
+                QueryError::Capability(error) => error.into(),
+                QueryError::Server(messages) => crate::RunErr::new(502, messages.join("; ")),
+            }
+        }
+    }
+}
+
 /// Logging into the host log, tagged with the component and the request id.
 pub mod log {
     pub use crate::bindings::karman::runnable::log::{Level, log};

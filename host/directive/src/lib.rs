@@ -32,6 +32,7 @@
 mod connections;
 mod error;
 mod model;
+mod outbound;
 mod parse;
 mod resource;
 mod sql;
@@ -50,6 +51,7 @@ pub use connections::{
 pub(crate) use error::did_you_mean;
 pub use error::{Diagnostic, DirectiveError, Location};
 pub use model::*;
+pub use outbound::{Authentication, DomainCredential, HostPattern, OutboundGrant};
 pub use resource::{Resource, Segment};
 pub use sql::{Query, SqlGrant};
 pub use units::{parse_byte_size, parse_duration};

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::Location;
 use crate::connections::Connections;
+use crate::outbound::{Authentication, OutboundGrant};
 use crate::resource::Resource;
 use crate::sql::{Query, SqlGrant};
 
@@ -34,6 +35,8 @@ pub struct App {
     pub connections: Connections,
     /// The named SQL queries.
     pub queries: Vec<Query>,
+    /// Credentials the host adds to outbound requests.
+    pub authentication: Authentication,
 }
 
 impl App {
@@ -112,6 +115,10 @@ pub struct Grants {
     pub log: bool,
     /// Access to SQL, if granted.
     pub sql: Option<SqlGrant>,
+    /// Outbound HTTP, if granted.
+    pub http: Option<OutboundGrant>,
+    /// GraphQL, if granted.
+    pub graphql: Option<OutboundGrant>,
 }
 
 impl Default for Grants {
@@ -120,6 +127,8 @@ impl Default for Grants {
             cache: None,
             log: true,
             sql: None,
+            http: None,
+            graphql: None,
         }
     }
 }
@@ -157,6 +166,8 @@ pub struct RequestHandler {
     pub method: String,
     /// The resource pattern, e.g. `/users/:id`.
     pub resource: Resource,
+    /// The state the steps start with (`state:`), e.g. configuration such as an endpoint.
+    pub state: BTreeMap<String, String>,
     /// The sequence of steps.
     pub steps: Vec<Step>,
     /// The state key whose value is the response body.

@@ -8,6 +8,7 @@ use marked_yaml::{Node, Span};
 
 use crate::connections::{Connections, DatabaseConnection, DatabaseKind};
 use crate::model::*;
+use crate::outbound::Authentication;
 use crate::resource::Resource;
 use crate::sql::Query;
 use crate::units::{parse_byte_size, parse_duration};
@@ -21,16 +22,17 @@ const TOP_LEVEL: &[&str] = &[
     "handlers",
     "connections",
     "queries",
+    "authentication",
 ];
 /// Sections of the Directive that later versions of Karman read.
-const NOT_YET: &[&str] = &["schedules", "routes", "authentication"];
+const NOT_YET: &[&str] = &["schedules", "routes"];
 const COMPONENT: &[&str] = &["name", "source", "capabilities", "limits", "reuse"];
 const REUSE: &[&str] = &["maxUses", "idleTimeout", "poolSize"];
-const CAPABILITIES: &[&str] = &["cache", "log", "sql"];
-const FUTURE_CAPABILITIES: &[&str] = &["http", "graphql"];
+const CAPABILITIES: &[&str] = &["cache", "log", "sql", "http", "graphql"];
+const FUTURE_CAPABILITIES: &[&str] = &[];
 const CACHE_GRANT: &[&str] = &["prefix"];
 const LIMITS: &[&str] = &["timeout", "memory"];
-const HANDLER: &[&str] = &["type", "method", "resource", "steps", "response"];
+const HANDLER: &[&str] = &["type", "method", "resource", "state", "steps", "response"];
 const STEP: &[&str] = &["fn", "group", "as", "with", "onErr"];
 const GROUP_MEMBER: &[&str] = &["fn", "as", "with", "onErr"];
 const ON_ERR: &[&str] = &["any", "code", "other"];
@@ -73,6 +75,10 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         Some(node) => parse_handlers(reader, node, &components),
         None => Vec::new(),
     };
+    let authentication = match top.get("authentication") {
+        Some(node) => crate::outbound::parse_authentication(reader, node),
+        None => Some(Authentication::default()),
+    };
     let mut connections = connections?;
     let uses_sql = !queries.is_empty() || components.iter().any(|c| c.grants.sql.is_some());
     if uses_sql && connections.database.is_none() {
@@ -92,6 +98,7 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         handlers,
         connections,
         queries,
+        authentication: authentication?,
     })
 }
 
@@ -302,10 +309,20 @@ fn parse_grants(
         Some(node) => crate::sql::parse_grant(reader, node, what, queries).map(Some),
         None => Some(None),
     };
+    let http = match fields.get("http") {
+        Some(node) => crate::outbound::parse_grant(reader, node, what, "http").map(Some),
+        None => Some(None),
+    };
+    let graphql = match fields.get("graphql") {
+        Some(node) => crate::outbound::parse_grant(reader, node, what, "graphql").map(Some),
+        None => Some(None),
+    };
     let grants = Grants {
         cache: cache?,
         log: log?,
         sql: sql?,
+        http: http?,
+        graphql: graphql?,
     };
     Some(grants)
 }
@@ -521,13 +538,17 @@ fn parse_handler(
         (Some(m), Some(r)) => format!("handler `{m} {r}`"),
         _ => "a handler".to_string(),
     };
+    let state = match fields.get("state") {
+        Some(node) => parse_initial_state(reader, node, &what)?,
+        None => BTreeMap::new(),
+    };
     let steps_node = reader.required(fields, "steps", &what)?;
     let items = reader.sequence(steps_node, &format!("the `steps` of {what}"))?;
     if items.is_empty() {
         reader.error(steps_node.span(), format!("{what} has no steps"));
         return None;
     }
-    let mut produced: BTreeSet<String> = BTreeSet::new();
+    let mut produced: BTreeSet<String> = state.keys().cloned().collect();
     let mut steps = Vec::new();
     let mut failed = false;
     for item in items {
@@ -581,10 +602,46 @@ fn parse_handler(
     Some(RequestHandler {
         method: method?,
         resource: resource?,
+        state,
         steps,
         response,
         location: reader.location_or_start(start(node)),
     })
+}
+
+/// `state:` of a handler: keys to text values (`env(NAME)` allowed) the steps start with.
+fn parse_initial_state(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    what: &str,
+) -> Option<BTreeMap<String, String>> {
+    let Some(map) = node.as_mapping() else {
+        reader.error(
+            start(node),
+            format!("the `state` of {what} must map keys to values"),
+        );
+        return None;
+    };
+    let mut state = BTreeMap::new();
+    let mut ok = true;
+    for (key, value) in map.iter() {
+        let name = key.as_str().trim().to_string();
+        if name.is_empty() {
+            reader.error(
+                key.span(),
+                format!("the `state` of {what} has an empty key"),
+            );
+            ok = false;
+            continue;
+        }
+        match reader.string_or_env(value, &format!("`state.{name}`")) {
+            Some(text) => {
+                state.insert(name, text);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(state)
 }
 
 fn parse_method(reader: &mut Reader<'_>, node: &Node) -> Option<String> {

@@ -167,6 +167,11 @@ impl<'a> Reader<'a> {
     /// default when the variable is unset.
     pub(crate) fn string_or_env(&mut self, node: &Node, what: &str) -> Option<String> {
         let value = self.string(node, what)?;
+        self.resolve_env(node.span(), value, what)
+    }
+
+    /// `text` (found at `span`) with `env(…)` resolved as in [`Self::string_or_env`].
+    pub(crate) fn resolve_env(&mut self, span: &Span, value: String, what: &str) -> Option<String> {
         let trimmed = value.trim();
         let Some(inner) = trimmed
             .strip_prefix("env(")
@@ -181,7 +186,7 @@ impl<'a> Reader<'a> {
         let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             self.error_with_hint(
-                node.span(),
+                span,
                 format!("{what}: `{trimmed}` does not name an environment variable"),
                 "write `env(NAME)` or `env(NAME, default)`",
             );
@@ -192,12 +197,34 @@ impl<'a> Reader<'a> {
             (None, Some(default)) => Some(default.to_string()),
             (None, None) => {
                 self.error_with_hint(
-                    node.span(),
+                    span,
                     format!("{what} reads the environment variable `{name}`, which is not set"),
                     format!("set it before starting Karman (`export {name}=…`), or give a default: `env({name}, …)`"),
                 );
                 None
             }
+        }
+    }
+
+    /// `node` as `true` or `false`, or `env(…)` resolving to one of them.
+    pub(crate) fn boolean_or_env(&mut self, node: &Node, what: &str) -> Option<bool> {
+        let text = node.as_scalar().map(|s| s.as_str().trim().to_string());
+        match text {
+            Some(text) if text.starts_with("env(") => {
+                let value = self.resolve_env(node.span(), text, what)?;
+                match value.trim() {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    other => {
+                        self.error(
+                            node.span(),
+                            format!("{what} must be `true` or `false`, not `{other}`"),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => self.boolean(node, what),
         }
     }
 

@@ -165,3 +165,45 @@ fn env_values_fall_back_to_their_default_and_the_database_type_follows_the_url()
     assert_eq!(database.url, "postgres://app@db.internal:5432/notes");
     assert_eq!(database.max_connections, 3);
 }
+
+#[test]
+fn outbound_grants_and_credentials_resolve() {
+    let app = parse_case("ok-outbound").unwrap_or_else(|e| panic!("{e}"));
+    let grants = &app.components[0].grants;
+    let http = grants.http.as_ref().unwrap();
+    assert_eq!(http.allow.len(), 4);
+    assert!(
+        http.allow[3].matches("https", "status.example.net", 443),
+        "env(NAME, default) in an allow entry"
+    );
+    assert!(
+        !http.allow_private,
+        "private addresses are refused by default"
+    );
+    assert!(http.allow[1].matches("https", "api.example.com", 443));
+    assert!(!http.allow[2].matches("https", "pay.example.org", 443));
+    assert!(grants.graphql.as_ref().unwrap().allow_private);
+
+    let auth = &app.authentication;
+    let github = auth.credential_for("API.GitHub.com").unwrap();
+    assert_eq!(
+        (github.header.as_str(), github.value.as_str()),
+        ("authorization", "Bearer v2.0.0")
+    );
+    let wildcard = auth.credential_for("shop.example.com").unwrap();
+    assert_eq!(wildcard.value, "Basic dXNlcjpwYXNz");
+    let custom = auth.credential_for("internal.example.org").unwrap();
+    assert_eq!(
+        (custom.header.as_str(), custom.value.as_str()),
+        ("x-api-key", "k3y")
+    );
+    assert!(auth.credential_for("example.com").is_none());
+    assert!(
+        !format!("{github:?}").contains("v2.0.0"),
+        "credentials are never printed"
+    );
+
+    let state = &app.handlers[0].state;
+    assert_eq!(state["endpoint"], "https://api.github.com/graphql");
+    assert_eq!(state["release"], "v2.0.0");
+}

@@ -1,26 +1,32 @@
 //! The backends of the capabilities, connected once at start-up and shared by all instances.
 
-use karman_directive::App;
+use std::sync::Arc;
+
+use karman_directive::{App, Authentication};
 
 use crate::capabilities::cache::{CacheBackend, CacheError};
+use crate::capabilities::http::Outbound;
 use crate::capabilities::sql::{SqlBackend, SqlError};
 
-/// Connected backends: the cache (in memory unless `connections.redis`), and the SQL database
-/// when the app uses `sql`.
+/// Connected backends: the cache (in memory unless `connections.redis`), the SQL database
+/// when the app uses `sql`, and the outbound HTTP clients with the app's credentials.
 #[derive(Clone, Debug)]
 pub struct Backends {
     /// Behind the `cache` capability.
     pub cache: CacheBackend,
     /// Behind the `sql` capability; `None` when the app does not use it.
     pub sql: Option<SqlBackend>,
+    /// Behind the `http` and `graphql` capabilities.
+    pub outbound: Arc<Outbound>,
 }
 
 impl Default for Backends {
-    /// An in-memory cache and no database.
+    /// An in-memory cache, no database, and no outbound credentials.
     fn default() -> Self {
         Self {
             cache: CacheBackend::in_memory(),
             sql: None,
+            outbound: Arc::new(Outbound::new(Authentication::default())),
         }
     }
 }
@@ -45,7 +51,12 @@ impl Backends {
             Some(database) => Some(SqlBackend::connect(database).await?),
             None => None,
         };
-        Ok(Self { cache, sql })
+        let outbound = Arc::new(Outbound::new(app.authentication.clone()));
+        Ok(Self {
+            cache,
+            sql,
+            outbound,
+        })
     }
 
     /// What each backend is, for logs and `karman check`.

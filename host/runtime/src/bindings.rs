@@ -1,6 +1,7 @@
 //! Host bindings of the `karman:runnable` WIT package (`wit/`), generated in this one place.
 //!
-//! Imports are synchronous except where the host does I/O (`cache`, `sql`); `run` is called
+//! Imports are synchronous except where the host does I/O (`cache`, `sql`,
+//! `http`, `graphql`); `run` is called
 //! asynchronously so that a guest can be interrupted (epoch yields) and timed out. `sql` is
 //! trappable: a transaction handle the guest does not own traps, as resource misuse should.
 
@@ -10,6 +11,8 @@ wasmtime::component::bindgen!({
     imports: {
         "karman:runnable/cache": async,
         "karman:runnable/sql": async | trappable,
+        "karman:runnable/http": async,
+        "karman:runnable/graphql": async,
     },
     exports: { default: async },
     with: {
@@ -17,4 +20,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub(crate) use karman::runnable::{cache, log, req, resp, sql, types};
+pub(crate) use karman::runnable::{cache, graphql, http, log, req, resp, sql, types};

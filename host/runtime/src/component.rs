@@ -12,17 +12,14 @@ use crate::backends::Backends;
 use crate::bindings::RunnablePre;
 use crate::capabilities::PROVIDED;
 use crate::capabilities::cache::CacheAccess;
+use crate::capabilities::http::OutboundAccess;
 use crate::capabilities::log::ComponentLog;
 use crate::capabilities::sql::SqlAccess;
 use crate::instance::WarmPool;
 use crate::store::StepState;
 
 /// Capabilities of the WIT package that this version does not provide yet.
-const NOT_YET_PROVIDED: &[&str] = &[
-    "karman:runnable/http",
-    "karman:runnable/graphql",
-    "karman:runnable/principal",
-];
+const NOT_YET_PROVIDED: &[&str] = &["karman:runnable/principal"];
 
 /// A component ready to run: its prepared instance, limits and granted capabilities.
 pub(crate) struct LoadedComponent {
@@ -32,6 +29,8 @@ pub(crate) struct LoadedComponent {
     pub(crate) limits: Limits,
     pub(crate) cache: Option<CacheAccess>,
     pub(crate) sql: Option<SqlAccess>,
+    pub(crate) http: Option<OutboundAccess>,
+    pub(crate) graphql: Option<OutboundAccess>,
     pub(crate) log: Arc<ComponentLog>,
     /// Warm instances, for a component with `reuse:`.
     pub(crate) warm: Option<WarmPool>,
@@ -114,6 +113,16 @@ pub(crate) fn load(
                 "imports `{import}` but is not granted `sql`: its sql calls will fail with `denied`"
             ));
         }
+        if interface == "karman:runnable/http" && spec.grants.http.is_none() {
+            warnings.push(format!(
+                "imports `{import}` but is not granted `http`: its requests will fail with `denied`"
+            ));
+        }
+        if interface == "karman:runnable/graphql" && spec.grants.graphql.is_none() {
+            warnings.push(format!(
+                "imports `{import}` but is not granted `graphql`: its queries will fail with `denied`"
+            ));
+        }
         if interface == "karman:runnable/log" && !spec.grants.log {
             warnings.push(format!(
                 "imports `{import}` but has `log: false`: its log lines are dropped"
@@ -151,6 +160,16 @@ pub(crate) fn load(
             .as_ref()
             .map(|grant| CacheAccess::new(backends.cache.clone(), &grant.prefix)),
         sql,
+        http: spec
+            .grants
+            .http
+            .as_ref()
+            .map(|grant| OutboundAccess::new(backends.outbound.clone(), grant, "http")),
+        graphql: spec
+            .grants
+            .graphql
+            .as_ref()
+            .map(|grant| OutboundAccess::new(backends.outbound.clone(), grant, "graphql")),
         log: Arc::new(ComponentLog::new(name.clone(), spec.grants.log)),
         warm: spec.reuse.map(WarmPool::new),
         name,

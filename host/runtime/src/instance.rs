@@ -16,6 +16,8 @@ use wasmtime_wasi::WasiCtxBuilder;
 use crate::bindings::Runnable;
 use crate::bindings::types::RunError;
 use crate::capabilities::cache::CacheCtx;
+use crate::capabilities::graphql::GraphqlCtx;
+use crate::capabilities::http::HttpCtx;
 use crate::capabilities::log::{CurrentRequest, GuestOutput, LogCtx};
 use crate::capabilities::request::RequestCtx;
 use crate::capabilities::sql::SqlCtx;
@@ -111,6 +113,12 @@ fn new_store(
         },
         sql: SqlCtx {
             access: component.sql.clone(),
+        },
+        http: HttpCtx {
+            access: component.http.clone(),
+        },
+        graphql: GraphqlCtx {
+            access: component.graphql.clone(),
         },
     };
     let mut store = Store::new(&component.engine, data);

@@ -31,11 +31,13 @@ mod store;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use karman_directive::{App, Step};
 use wasmtime::component::Linker;
 
 pub use backends::{Backends, ConnectError};
 pub use capabilities::cache::{CacheBackend, CacheError, memory::MemoryCache};
+pub use capabilities::http::Outbound;
 pub use capabilities::sql::{SqlBackend, SqlError};
 pub use component::{ComponentError, ComponentReport};
 pub use engine::{
@@ -134,6 +136,11 @@ impl Runtime {
                         })
                         .collect(),
                     response: handler.response.clone(),
+                    initial_state: handler
+                        .state
+                        .iter()
+                        .map(|(key, value)| (key.clone(), Bytes::from(value.clone())))
+                        .collect(),
                 }
             })
             .collect();

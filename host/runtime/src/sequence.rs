@@ -1,6 +1,7 @@
 //! Running a handler's steps over a shared state (Atmo semantics).
 //!
-//! - Every step's `run` receives the request body; it reads earlier outputs with `req.state`.
+//! - Every step's `run` receives the request body; it reads earlier outputs (and the handler's
+//!   `state:` values) with `req.state`.
 //! - A step's output is stored under its key (`as:`, else its `fn` name).
 //! - A `group` runs its steps concurrently; each sees the state from before the group, and
 //!   their outputs are stored in declared order once all have finished.
@@ -29,6 +30,8 @@ use crate::request::{Failure, FailureKind, Reply, Request, SharedResponse, State
 pub(crate) struct Plan {
     pub(crate) steps: Vec<PlannedStep>,
     pub(crate) response: String,
+    /// The handler's `state:`, which the steps start with.
+    pub(crate) initial_state: State,
 }
 
 pub(crate) enum PlannedStep {
@@ -54,7 +57,7 @@ enum Outcome {
 /// Runs the plan for `request`.
 pub(crate) async fn run(plan: &Plan, request: Arc<Request>) -> Result<Reply, Failure> {
     let response = SharedResponse::default();
-    let mut state = Arc::new(State::new());
+    let mut state = Arc::new(plan.initial_state.clone());
     for step in &plan.steps {
         match step {
             PlannedStep::Single(call) => {

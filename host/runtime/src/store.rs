@@ -6,6 +6,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capabilities::cache::CacheCtx;
+use crate::capabilities::graphql::GraphqlCtx;
+use crate::capabilities::http::HttpCtx;
 use crate::capabilities::log::LogCtx;
 use crate::capabilities::request::RequestCtx;
 use crate::capabilities::sql::SqlCtx;
@@ -19,6 +21,8 @@ pub(crate) struct StepState {
     pub(crate) log: LogCtx,
     pub(crate) cache: CacheCtx,
     pub(crate) sql: SqlCtx,
+    pub(crate) http: HttpCtx,
+    pub(crate) graphql: GraphqlCtx,
 }
 
 impl WasiView for StepState {

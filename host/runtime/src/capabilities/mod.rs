@@ -7,11 +7,15 @@
 //! | `log` (+ stdout/stderr) | [`log`] | the host log, rate-limited | on unless `log: false` |
 //! | `cache` | [`cache`] | in memory, Redis | `cache: true` or `{ prefix }` |
 //! | `sql` | [`sql`] | SQLite, PostgreSQL, MySQL | `sql: { queries, raw, write }` |
+//! | `http` | [`http`] | reqwest (rustls), credentials per domain | `http: { allow, allowPrivate }` |
+//! | `graphql` | [`graphql`] | POST JSON over [`http`]'s policy | `graphql: { allow, allowPrivate }` |
 //!
-//! `http` and `graphql` are part of the WIT package but not provided yet: a component
-//! importing them is refused when the app loads ([`crate::component`]).
+//! `principal` (the `route` world) is part of the WIT package but not provided yet: a
+//! component importing it is refused when the app loads ([`crate::component`]).
 
 pub(crate) mod cache;
+pub(crate) mod graphql;
+pub(crate) mod http;
 pub(crate) mod log;
 pub(crate) mod request;
 pub(crate) mod sql;
@@ -29,6 +33,8 @@ pub(crate) const PROVIDED: &[&str] = &[
     "karman:runnable/log",
     "karman:runnable/cache",
     "karman:runnable/sql",
+    "karman:runnable/http",
+    "karman:runnable/graphql",
 ];
 
 /// Adds WASI and every provided capability to the linker.
@@ -50,6 +56,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StepState>) -> wasmtime::Result<
     bindings::sql::add_to_linker::<StepState, sql::Sql>(linker, |state| sql::SqlView {
         ctx: &state.sql,
         table: &mut state.table,
+    })?;
+    bindings::http::add_to_linker::<StepState, HasSelf<http::HttpCtx>>(linker, |state| {
+        &mut state.http
+    })?;
+    bindings::graphql::add_to_linker::<StepState, HasSelf<graphql::GraphqlCtx>>(linker, |state| {
+        &mut state.graphql
     })?;
     Ok(())
 }

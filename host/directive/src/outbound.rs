@@ -1,0 +1,377 @@
+//! Outbound access: the `http` and `graphql` grants (which hosts a component may call) and
+//! `authentication.domains` (the credentials the host adds for a domain).
+//!
+//! ```yaml
+//! components:
+//!   - name: fetch-repo
+//!     capabilities:
+//!       http: { allow: ["api.github.com", "*.example.com", "https://api.stripe.com:443"] }
+//!       graphql: { allow: ["api.github.com"] }
+//! authentication:
+//!   domains:
+//!     api.github.com: { headerType: bearer, value: env(GITHUB_TOKEN) }
+//! ```
+//!
+//! | allow entry               | matches                                        |
+//! |---------------------------|------------------------------------------------|
+//! | `api.github.com`          | that host, http or https, any port             |
+//! | `*.example.com`           | any subdomain of example.com (not example.com) |
+//! | `https://api.stripe.com`  | that host over https only                      |
+//! | `api.local:8080`          | that host on port 8080 only                    |
+//!
+//! An empty list allows nothing. Addresses in private, loopback, link-local and unique-local
+//! ranges are refused (after DNS resolution, at every redirect) unless `allowPrivate: true`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use marked_yaml::Node;
+
+use crate::Location;
+use crate::yaml::{Reader, start};
+
+const OUTBOUND_GRANT: &[&str] = &["allow", "allowPrivate"];
+const AUTHENTICATION: &[&str] = &["domains"];
+const NOT_YET_AUTHENTICATION: &[&str] = &["jwt"];
+const DOMAIN: &[&str] = &["headerType", "value"];
+
+/// A grant of `http` or `graphql`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutboundGrant {
+    /// The hosts the component may call.
+    pub allow: Vec<HostPattern>,
+    /// Whether private, loopback and link-local addresses may be reached.
+    pub allow_private: bool,
+}
+
+/// One entry of an allow list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    /// `http` or `https`, when the entry names one.
+    pub scheme: Option<String>,
+    /// The host in lower case; `*.` + domain for a wildcard.
+    pub host: String,
+    /// The port, when the entry names one.
+    pub port: Option<u16>,
+}
+
+impl HostPattern {
+    /// Parses an entry: `[scheme://]host[:port]`, host possibly `*.domain`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (scheme, rest) = match text.split_once("://") {
+            Some((scheme, rest)) => {
+                let scheme = scheme.to_ascii_lowercase();
+                if scheme != "http" && scheme != "https" {
+                    return Err(format!("`{text}`: only http and https can be allowed"));
+                }
+                (Some(scheme), rest)
+            }
+            None => (None, text),
+        };
+        let rest = rest.trim_end_matches('/');
+        if rest.contains('/') || rest.contains('?') || rest.contains('@') {
+            return Err(format!(
+                "`{text}` is not a host: write `host`, `*.domain` or `https://host:port`"
+            ));
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| format!("`{text}`: `{port}` is not a port"))?;
+                (host, Some(port))
+            }
+            _ => (rest, None),
+        };
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        let bare = host.strip_prefix("*.").unwrap_or(&host);
+        let valid = !bare.is_empty()
+            && !bare.contains('*')
+            && bare
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':'));
+        if !valid {
+            return Err(format!(
+                "`{text}` is not a host: write `host`, `*.domain` or `https://host:port`"
+            ));
+        }
+        Ok(Self { scheme, host, port })
+    }
+
+    /// Whether a request to `scheme://host:port` is allowed by this entry.
+    pub fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
+        if self.scheme.as_deref().is_some_and(|s| s != scheme)
+            || self.port.is_some_and(|p| p != port)
+        {
+            return false;
+        }
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        match self.host.strip_prefix("*.") {
+            Some(domain) => {
+                host.len() > domain.len() + 1
+                    && host.ends_with(domain)
+                    && host[..host.len() - domain.len()].ends_with('.')
+            }
+            None => host == self.host,
+        }
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(scheme) = &self.scheme {
+            write!(f, "{scheme}://")?;
+        }
+        f.write_str(&self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How the host authenticates requests to one domain.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DomainCredential {
+    /// The header the host sets.
+    pub header: String,
+    /// Its value (a secret: never printed, see `Debug`).
+    pub value: String,
+    /// Where it is declared.
+    pub location: Location,
+}
+
+impl fmt::Debug for DomainCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DomainCredential")
+            .field("header", &self.header)
+            .field("value", &"<redacted>")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// `authentication:` of the Directive.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Authentication {
+    /// Host (lower case, or `*.domain`) → the credential the host adds to requests to it.
+    pub domains: BTreeMap<String, DomainCredential>,
+}
+
+impl Authentication {
+    /// The credential for requests to `host`, if any (exact entries before wildcards).
+    pub fn credential_for(&self, host: &str) -> Option<&DomainCredential> {
+        let host = host.to_ascii_lowercase();
+        self.domains.get(&host).or_else(|| {
+            self.domains.iter().find_map(|(pattern, credential)| {
+                let domain = pattern.strip_prefix("*.")?;
+                (host.len() > domain.len() + 1
+                    && host.ends_with(domain)
+                    && host[..host.len() - domain.len()].ends_with('.'))
+                .then_some(credential)
+            })
+        })
+    }
+}
+
+pub(crate) fn parse_grant(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    what: &str,
+    capability: &str,
+) -> Option<OutboundGrant> {
+    let context = format!("the `{capability}` grant of {what}");
+    let fields = reader.mapping(node, &context, OUTBOUND_GRANT)?;
+    let mut grant = OutboundGrant::default();
+    let mut ok = true;
+    if let Some(list) = fields.get("allow") {
+        for item in reader.sequence(list, &format!("`allow` of {context}"))? {
+            let Some(text) = reader
+                .non_empty_string(item, "an allowed host")
+                .and_then(|text| reader.resolve_env(item.span(), text, "an allowed host"))
+            else {
+                ok = false;
+                continue;
+            };
+            match HostPattern::parse(&text) {
+                Ok(pattern) => grant.allow.push(pattern),
+                Err(message) => {
+                    reader.error(item.span(), message);
+                    ok = false;
+                }
+            }
+        }
+    }
+    if let Some(private) = fields.get("allowPrivate") {
+        grant.allow_private = reader.boolean_or_env(private, "`allowPrivate`")?;
+    }
+    ok.then_some(grant)
+}
+
+pub(crate) fn parse_authentication(reader: &mut Reader<'_>, node: &Node) -> Option<Authentication> {
+    if let Some(map) = node.as_mapping() {
+        for key in map.keys() {
+            if NOT_YET_AUTHENTICATION.contains(&key.as_str()) {
+                reader.error_with_hint(
+                    key.span(),
+                    format!(
+                        "`authentication.{}` is not supported by this version of Karman",
+                        key.as_str()
+                    ),
+                    "remove it, or upgrade Karman",
+                );
+            }
+        }
+    }
+    let allowed: Vec<&str> = AUTHENTICATION
+        .iter()
+        .chain(NOT_YET_AUTHENTICATION)
+        .copied()
+        .collect();
+    let fields = reader.mapping(node, "`authentication`", &allowed)?;
+    let mut authentication = Authentication::default();
+    let Some(domains) = fields.get("domains") else {
+        return Some(authentication);
+    };
+    let Some(map) = domains.as_mapping() else {
+        reader.error(
+            start(domains),
+            "`authentication.domains` must map hosts to credentials",
+        );
+        return None;
+    };
+    let mut ok = true;
+    for (host, entry) in map.iter() {
+        let Some(name) = reader.resolve_env(host.span(), host.as_str().to_string(), "a domain")
+        else {
+            ok = false;
+            continue;
+        };
+        let pattern = match HostPattern::parse(&name) {
+            Ok(pattern) if pattern.scheme.is_none() && pattern.port.is_none() => pattern.host,
+            _ => {
+                reader.error_with_hint(
+                    host.span(),
+                    format!("`{name}` is not a domain"),
+                    "write a host like `api.github.com` or `*.example.com`",
+                );
+                ok = false;
+                continue;
+            }
+        };
+        match parse_credential(reader, entry, &name) {
+            Some(credential) => {
+                authentication.domains.insert(pattern, credential);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(authentication)
+}
+
+fn parse_credential(reader: &mut Reader<'_>, node: &Node, host: &str) -> Option<DomainCredential> {
+    let what = format!("the credential of `{host}`");
+    let fields = reader.mapping(node, &what, DOMAIN)?;
+    let kind_node = reader.required(fields, "headerType", &what)?;
+    let kind = reader.string(kind_node, "`headerType`")?;
+    let value = reader
+        .required(fields, "value", &what)
+        .and_then(|n| reader.string_or_env(n, "`value`"))?;
+    let (header, value) = match kind.as_str() {
+        "bearer" => ("authorization".to_string(), format!("Bearer {value}")),
+        "basic" => (
+            "authorization".to_string(),
+            format!("Basic {}", base64(value.as_bytes())),
+        ),
+        other => match other.strip_prefix("header:") {
+            Some(name)
+                if !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                (name.to_ascii_lowercase(), value)
+            }
+            _ => {
+                reader.error_with_hint(
+                    kind_node.span(),
+                    format!("`{other}` is not a header type"),
+                    "use `bearer`, `basic` (value `user:password`) or `header:<Name>`",
+                );
+                return None;
+            }
+        },
+    };
+    Some(DomainCredential {
+        header,
+        value,
+        location: reader.location_or_start(start(node)),
+    })
+}
+
+/// Standard base64 (for `basic` credentials).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = u32::from(chunk[0]) << 16
+            | chunk.get(1).map_or(0, |&b| u32::from(b)) << 8
+            | chunk.get(2).map_or(0, |&b| u32::from(b));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns_match_exact_wildcard_scheme_and_port() {
+        let exact = HostPattern::parse("API.github.com").unwrap();
+        assert!(exact.matches("https", "api.github.com", 443));
+        assert!(exact.matches("http", "Api.GitHub.com", 8080));
+        assert!(!exact.matches("https", "evil-api.github.com", 443));
+        let wildcard = HostPattern::parse("*.example.com").unwrap();
+        assert!(wildcard.matches("https", "a.b.example.com", 443));
+        assert!(!wildcard.matches("https", "example.com", 443));
+        assert!(!wildcard.matches("https", "badexample.com", 443));
+        let scoped = HostPattern::parse("https://pay.example.com:8443").unwrap();
+        assert!(scoped.matches("https", "pay.example.com", 8443));
+        assert!(!scoped.matches("http", "pay.example.com", 8443));
+        assert!(!scoped.matches("https", "pay.example.com", 443));
+        assert!(
+            HostPattern::parse("127.0.0.1:8080")
+                .unwrap()
+                .matches("http", "127.0.0.1", 8080)
+        );
+        assert!(
+            HostPattern::parse("[::1]:80")
+                .unwrap()
+                .matches("http", "[::1]", 80)
+        );
+        assert!(HostPattern::parse("ftp://x").is_err());
+        assert!(HostPattern::parse("x.com/path").is_err());
+        assert!(HostPattern::parse("a.*.com").is_err());
+    }
+
+    #[test]
+    fn basic_credentials_are_base64() {
+        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+    }
+}

@@ -1,0 +1,31 @@
+//! Implements `karman:runnable/http` on [`HttpCtx`].
+
+use std::time::Duration;
+
+use super::{HttpCtx, OutboundRequest};
+use crate::bindings::http::{Host, Request, Response};
+use crate::bindings::types::CapError;
+
+impl Host for HttpCtx {
+    async fn send(&mut self, request: Request) -> Result<Response, CapError> {
+        let access = self.access.as_ref().ok_or_else(|| {
+            CapError::Denied("http: this component is not granted the http capability".into())
+        })?;
+        let response = access
+            .send(OutboundRequest {
+                method: request.method,
+                url: request.url,
+                headers: request.headers,
+                body: request.body,
+                timeout: request
+                    .timeout_ms
+                    .map(|ms| Duration::from_millis(ms.into())),
+            })
+            .await?;
+        Ok(Response {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        })
+    }
+}

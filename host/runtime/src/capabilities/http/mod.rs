@@ -1,0 +1,322 @@
+//! `karman:runnable/http` (and the transport of `graphql`): outbound HTTP under a policy.
+//!
+//! For every request, and again at every redirect:
+//!
+//! 1. the URL must be absolute `http`/`https`, and its host (and port, scheme) on the
+//!    component's allow list — an empty list allows nothing;
+//! 2. the addresses the host resolves to must not be private, loopback, link-local or
+//!    unique-local (checked after DNS resolution, in the resolver), unless `allowPrivate`;
+//! 3. the credential `authentication.domains` configures for that host is added (replacing a
+//!    header of the same name the guest set), and only for that host: a redirect to another
+//!    host does not carry it. Credentials travel over `https` only (or plain `http` under
+//!    `allowPrivate`, for local services);
+//! 4. the time (default [`DEFAULT_TIMEOUT`], at most [`MAX_TIMEOUT`]), the redirects
+//!    ([`MAX_REDIRECTS`]) and the response size ([`MAX_RESPONSE_BYTES`]) are bounded.
+//!
+//! System proxy settings are ignored: a proxy would bypass the address check.
+
+mod address;
+mod host;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use karman_directive::{Authentication, OutboundGrant};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+
+use crate::bindings::types::CapError;
+pub(crate) use address::PrivateAddressRefused;
+
+/// Time a request may take (to the end of the body) unless the guest asks for less or more.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time a guest may ask for.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+/// Redirects followed at most.
+pub const MAX_REDIRECTS: usize = 5;
+/// Largest response body handed to a guest.
+pub const MAX_RESPONSE_BYTES: usize = 10 << 20;
+
+/// Request headers the host controls: a guest's values are dropped.
+const HOST_REQUEST_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+];
+
+/// The clients and credentials shared by every component.
+pub struct Outbound {
+    /// Resolves names to public addresses only.
+    guarded: reqwest::Client,
+    /// For grants with `allowPrivate`.
+    open: reqwest::Client,
+    authentication: Authentication,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound")
+            .field("domains", &self.authentication.domains.len())
+            .finish()
+    }
+}
+
+impl Outbound {
+    /// Builds the clients (redirects are followed here, not by reqwest: each hop is checked).
+    pub fn new(authentication: Authentication) -> Self {
+        let builder = || {
+            reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(DEFAULT_TIMEOUT)
+                .user_agent(concat!("karman/", env!("CARGO_PKG_VERSION")))
+        };
+        // Building fails only when the TLS backend cannot start; rustls with built-in roots
+        // always can.
+        let build = |builder: reqwest::ClientBuilder| {
+            builder.build().expect("the rustls HTTP client builds")
+        };
+        Self {
+            guarded: build(builder().dns_resolver(Arc::new(address::PublicOnlyResolver))),
+            open: build(builder()),
+            authentication,
+        }
+    }
+}
+
+/// A request as the guest gives it.
+pub(crate) struct OutboundRequest {
+    pub(crate) method: String,
+    pub(crate) url: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// A response as the guest gets it.
+pub(crate) struct OutboundResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+/// A component's outbound access: its grant (for `http` or for `graphql`).
+#[derive(Clone, Debug)]
+pub(crate) struct OutboundAccess {
+    outbound: Arc<Outbound>,
+    grant: Arc<OutboundGrant>,
+    /// `http` or `graphql`, for messages.
+    capability: &'static str,
+}
+
+impl OutboundAccess {
+    pub(crate) fn new(
+        outbound: Arc<Outbound>,
+        grant: &OutboundGrant,
+        capability: &'static str,
+    ) -> Self {
+        Self {
+            outbound,
+            grant: Arc::new(grant.clone()),
+            capability,
+        }
+    }
+
+    /// Checks that `url` may be called under the grant.
+    fn check(&self, url: &Url) -> Result<(), CapError> {
+        let capability = self.capability;
+        let scheme = url.scheme();
+        if scheme != "http" && scheme != "https" {
+            return Err(CapError::Invalid(format!(
+                "{capability}: only http and https URLs can be called"
+            )));
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| CapError::Invalid(format!("{capability}: the URL has no host")))?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        if !self
+            .grant
+            .allow
+            .iter()
+            .any(|p| p.matches(scheme, host, port))
+        {
+            return Err(CapError::Denied(format!(
+                "{capability}: `{host}` is not on this component's allow list"
+            )));
+        }
+        if !self.grant.allow_private {
+            let literal = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>();
+            if let Ok(ip) = literal
+                && address::is_private(ip)
+            {
+                return Err(CapError::Denied(format!(
+                    "{capability}: `{host}` is a private address (the grant needs `allowPrivate: true`)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the request, following redirects, within the policy.
+    pub(crate) async fn send(
+        &self,
+        request: OutboundRequest,
+    ) -> Result<OutboundResponse, CapError> {
+        let capability = self.capability;
+        let invalid = |m: String| CapError::Invalid(format!("{capability}: {m}"));
+        let mut url = Url::parse(&request.url)
+            .map_err(|e| invalid(format!("`{}` is not a URL ({e})", request.url)))?;
+        let mut method = Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| invalid(format!("`{}` is not an HTTP method", request.method)))?;
+        let mut guest_headers = HeaderMap::new();
+        for (name, value) in &request.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid(format!("`{name}` is not a header name")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| invalid(format!("the value of `{name}` is not valid")))?;
+            if !HOST_REQUEST_HEADERS.contains(&name.as_str()) {
+                guest_headers.append(name, value);
+            }
+        }
+        let timeout = request.timeout.unwrap_or(DEFAULT_TIMEOUT).min(MAX_TIMEOUT);
+        let deadline = Instant::now() + timeout;
+        let client = if self.grant.allow_private {
+            &self.outbound.open
+        } else {
+            &self.outbound.guarded
+        };
+        let mut body = Some(request.body);
+
+        for _hop in 0..=MAX_REDIRECTS {
+            self.check(&url)?;
+            let mut headers = guest_headers.clone();
+            if let Some(host) = url.host_str()
+                && (url.scheme() == "https" || self.grant.allow_private)
+                && let Some(credential) = self.outbound.authentication.credential_for(host)
+                && let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(credential.header.as_bytes()),
+                    HeaderValue::from_str(&credential.value),
+                )
+            {
+                headers.insert(name, value);
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let mut builder = client
+                .request(method.clone(), url.clone())
+                .headers(headers)
+                .timeout(remaining);
+            if let Some(bytes) = &body
+                && !bytes.is_empty()
+            {
+                builder = builder.body(bytes.clone());
+            }
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| self.transport_error(&url, &e))?;
+            let status = response.status();
+            if status.is_redirection()
+                && let Some(location) = response.headers().get(reqwest::header::LOCATION)
+            {
+                let location = location
+                    .to_str()
+                    .map_err(|_| invalid("a redirect has an invalid Location".into()))?;
+                url = url
+                    .join(location)
+                    .map_err(|_| invalid(format!("a redirect to `{location}` is not a URL")))?;
+                // 303 (and, by custom, 301/302 after a POST) continue with a GET and no body.
+                if status == StatusCode::SEE_OTHER
+                    || ((status == StatusCode::MOVED_PERMANENTLY || status == StatusCode::FOUND)
+                        && method == Method::POST)
+                {
+                    method = Method::GET;
+                    body = None;
+                }
+                continue;
+            }
+            return self.read(response).await;
+        }
+        Err(CapError::Other(format!(
+            "{capability}: more than {MAX_REDIRECTS} redirects"
+        )))
+    }
+
+    /// Reads the response within the size cap.
+    async fn read(&self, mut response: reqwest::Response) -> Result<OutboundResponse, CapError> {
+        let capability = self.capability;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(self.too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            CapError::Unavailable(format!("{capability}: reading the response failed: {e}"))
+        })? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(self.too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(OutboundResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn too_large(&self) -> CapError {
+        CapError::Other(format!(
+            "{}: the response is larger than {MAX_RESPONSE_BYTES} bytes",
+            self.capability
+        ))
+    }
+
+    /// Maps a transport error, telling a refused private address from an unreachable host.
+    fn transport_error(&self, url: &Url, error: &reqwest::Error) -> CapError {
+        let capability = self.capability;
+        let host = url.host_str().unwrap_or_default();
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(cause) = source {
+            if cause.downcast_ref::<PrivateAddressRefused>().is_some() {
+                return CapError::Denied(format!(
+                    "{capability}: `{host}` resolves to a private address (the grant needs `allowPrivate: true`)"
+                ));
+            }
+            source = cause.source();
+        }
+        if error.is_timeout() {
+            return CapError::Unavailable(format!(
+                "{capability}: the request to `{host}` timed out"
+            ));
+        }
+        CapError::Unavailable(format!(
+            "{capability}: the request to `{host}` failed: {error}"
+        ))
+    }
+}
+
+/// The http capability of an instance.
+pub(crate) struct HttpCtx {
+    pub(crate) access: Option<OutboundAccess>,
+}
