@@ -29,6 +29,14 @@ components:
     capabilities: {{ http: {{ allow: [] }} }}
   - name: no-grant
     source: guest(http-user)
+  - name: wasi-trusted
+    source: guest(wasi-http-user)
+    capabilities: {{ http: {{ allow: ["127.0.0.1:{port}"], allowPrivate: true }} }}
+  - name: wasi-public-only
+    source: guest(wasi-http-user)
+    capabilities: {{ http: {{ allow: ["localhost", "127.0.0.1"] }} }}
+  - name: wasi-no-grant
+    source: guest(wasi-http-user)
   - name: gql
     source: guest(graphql-user)
     capabilities: {{ graphql: {{ allow: ["127.0.0.1:{port}"], allowPrivate: true }} }}
@@ -44,6 +52,9 @@ handlers:
   - {{ type: request, method: GET, resource: /public-only, steps: [ {{ fn: public-only }} ] }}
   - {{ type: request, method: GET, resource: /empty-list, steps: [ {{ fn: empty-list }} ] }}
   - {{ type: request, method: GET, resource: /no-grant, steps: [ {{ fn: no-grant }} ] }}
+  - {{ type: request, method: GET, resource: /wasi-trusted, steps: [ {{ fn: wasi-trusted }} ] }}
+  - {{ type: request, method: GET, resource: /wasi-public-only, steps: [ {{ fn: wasi-public-only }} ] }}
+  - {{ type: request, method: GET, resource: /wasi-no-grant, steps: [ {{ fn: wasi-no-grant }} ] }}
   - {{ type: request, method: POST, resource: /gql, steps: [ {{ fn: gql }} ] }}
   - {{ type: request, method: POST, resource: /gql-public-only, steps: [ {{ fn: gql-public-only }} ] }}
   - {{ type: request, method: POST, resource: /gql-no-grant, steps: [ {{ fn: gql-no-grant }} ] }}
@@ -315,4 +326,71 @@ async fn graphql_returns_data_and_server_errors_under_its_own_grant() {
     assert_eq!(reply.status, 403, "{reply:?}");
     assert!(message(&reply).contains("private address"), "{reply:?}");
     assert_eq!(f.upstream.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn wasi_http_outgoing_requests_follow_the_same_policy() {
+    let f = Fixture::start().await;
+
+    // Allowed: the credential replaces the guest's own header and stays invisible.
+    let reply = f
+        .fetch(
+            "wasi-trusted",
+            &f.upstream.url("/hello"),
+            "&auth=Bearer%20forged",
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.body.starts_with("200\n"), "{}", reply.body);
+    assert!(reply.body.contains("x-upstream: yes"), "{}", reply.body);
+    assert!(
+        reply.body.ends_with("\n\nhello from upstream"),
+        "{}",
+        reply.body
+    );
+    assert!(!reply.body.contains(SECRET), "{}", reply.body);
+    let seen = f.upstream.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+
+    // wasi:http does not follow redirects: the guest sees the 302 (and a request to the new
+    // location would be checked again).
+    let reply = f
+        .fetch("wasi-trusted", &f.upstream.url("/redirect?to=/hello"), "")
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.body.starts_with("302\n"), "{}", reply.body);
+    assert!(reply.body.contains("location: /hello"), "{}", reply.body);
+    assert_eq!(f.upstream.seen().len(), 2);
+
+    // Refused before any request: not granted, not listed, private by address or by name.
+    let other = Upstream::start().await;
+    let by_name = format!("http://localhost:{}/hello", f.upstream.port);
+    for (route, url, code) in [
+        (
+            "wasi-no-grant",
+            f.upstream.url("/hello"),
+            "HttpRequestDenied",
+        ),
+        ("wasi-trusted", other.url("/hello"), "HttpRequestDenied"),
+        (
+            "wasi-public-only",
+            f.upstream.url("/hello"),
+            "DestinationIpProhibited",
+        ),
+        ("wasi-public-only", by_name, "DestinationIpProhibited"),
+    ] {
+        let reply = f.fetch(route, &url, "").await;
+        assert_eq!(reply.status, 403, "{route} {url}: {reply:?}");
+        assert_eq!(
+            message(&reply),
+            format!("ErrorCode::{code}"),
+            "{route} {url}"
+        );
+    }
+    assert_eq!(f.upstream.seen().len(), 2);
+    assert!(other.seen().is_empty());
 }

@@ -87,6 +87,18 @@ pub(crate) fn load(
         .imports(engine)
         .map(|(name, _)| name.to_string())
         .collect();
+    let serves_http = component
+        .component_type()
+        .exports(engine)
+        .any(|(name, _)| name.starts_with("wasi:http/incoming-handler"));
+    if serves_http {
+        return Err(fail(
+            "it exports `wasi:http/incoming-handler`: a wasi:http server component is not a \
+             Runnable (a Runnable exports `run` of the karman:runnable/runnable world); custom \
+             routes for wasi:http components come in a later version"
+                .into(),
+        ));
+    }
     let mut warnings = Vec::new();
     for import in &imports {
         let interface = import.split('@').next().unwrap_or(import);
@@ -97,11 +109,10 @@ pub(crate) fn load(
                 PROVIDED[1..].join(", ")
             )));
         }
-        if interface.starts_with("wasi:http/") {
-            return Err(fail(format!(
-                "it imports `{import}`: wasi:http components are not supported as Runnables \
-                 (a Runnable exports `run` of the karman:runnable/runnable world)"
-            )));
+        if interface == "wasi:http/outgoing-handler" && spec.grants.http.is_none() {
+            warnings.push(format!(
+                "imports `{import}` but is not granted `http`: its requests will fail with `HTTP-request-denied`"
+            ));
         }
         if interface == "karman:runnable/cache" && spec.grants.cache.is_none() {
             warnings.push(format!(

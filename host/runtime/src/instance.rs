@@ -17,7 +17,7 @@ use crate::bindings::Runnable;
 use crate::bindings::types::RunError;
 use crate::capabilities::cache::CacheCtx;
 use crate::capabilities::graphql::GraphqlCtx;
-use crate::capabilities::http::HttpCtx;
+use crate::capabilities::http::{HttpCtx, WasiHttpHooks};
 use crate::capabilities::log::{CurrentRequest, GuestOutput, LogCtx};
 use crate::capabilities::request::RequestCtx;
 use crate::capabilities::sql::SqlCtx;
@@ -119,6 +119,10 @@ fn new_store(
         },
         graphql: GraphqlCtx {
             access: component.graphql.clone(),
+        },
+        wasi_http: Default::default(),
+        wasi_http_hooks: WasiHttpHooks {
+            access: component.http.clone(),
         },
     };
     let mut store = Store::new(&component.engine, data);

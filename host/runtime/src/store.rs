@@ -1,13 +1,14 @@
-//! The data of one step's store: WASI (nothing granted), the capability contexts, and the
-//! memory limit.
+//! The data of one step's store: WASI (nothing granted), `wasi:http` outgoing requests (under
+//! the `http` grant), the capability contexts, and the memory limit.
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::capabilities::cache::CacheCtx;
 use crate::capabilities::graphql::GraphqlCtx;
-use crate::capabilities::http::HttpCtx;
+use crate::capabilities::http::{HttpCtx, WasiHttpHooks};
 use crate::capabilities::log::LogCtx;
 use crate::capabilities::request::RequestCtx;
 use crate::capabilities::sql::SqlCtx;
@@ -23,6 +24,9 @@ pub(crate) struct StepState {
     pub(crate) sql: SqlCtx,
     pub(crate) http: HttpCtx,
     pub(crate) graphql: GraphqlCtx,
+    /// `wasi:http/outgoing-handler`, under the `http` grant.
+    pub(crate) wasi_http: WasiHttpCtx,
+    pub(crate) wasi_http_hooks: WasiHttpHooks,
 }
 
 impl WasiView for StepState {
@@ -30,6 +34,16 @@ impl WasiView for StepState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for StepState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.wasi_http,
+            table: &mut self.table,
+            hooks: &mut self.wasi_http_hooks,
         }
     }
 }

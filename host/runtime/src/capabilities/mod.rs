@@ -9,6 +9,7 @@
 //! | `sql` | [`sql`] | SQLite, PostgreSQL, MySQL | `sql: { queries, raw, write }` |
 //! | `http` | [`http`] | reqwest (rustls), credentials per domain | `http: { allow, allowPrivate }` |
 //! | `graphql` | [`graphql`] | POST JSON over [`http`]'s policy | `graphql: { allow, allowPrivate }` |
+//! | `wasi:http/outgoing-handler` | [`http`] (`wasi`) | the same policy as `http` | `http: { … }` |
 //!
 //! `principal` (the `route` world) is part of the WIT package but not provided yet: a
 //! component importing it is refused when the app loads ([`crate::component`]).
@@ -40,6 +41,8 @@ pub(crate) const PROVIDED: &[&str] = &[
 /// Adds WASI and every provided capability to the linker.
 pub(crate) fn add_to_linker(linker: &mut Linker<StepState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    // `wasi:http/types` and `outgoing-handler`, sent through the `http` policy.
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     bindings::types::add_to_linker::<StepState, HasSelf<StepState>>(linker, |state| state)?;
     bindings::req::add_to_linker::<StepState, HasSelf<request::RequestCtx>>(linker, |state| {
         &mut state.request

@@ -17,6 +17,7 @@
 
 mod address;
 mod host;
+mod wasi;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use reqwest::{Method, StatusCode, Url};
 
 use crate::bindings::types::CapError;
 pub(crate) use address::PrivateAddressRefused;
+pub(crate) use wasi::WasiHttpHooks;
 
 /// Time a request may take (to the end of the body) unless the guest asks for less or more.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -127,17 +129,12 @@ impl OutboundAccess {
     }
 
     /// Checks that `url` may be called under the grant.
-    fn check(&self, url: &Url) -> Result<(), CapError> {
-        let capability = self.capability;
+    fn check(&self, url: &Url) -> Result<(), Refusal> {
         let scheme = url.scheme();
         if scheme != "http" && scheme != "https" {
-            return Err(CapError::Invalid(format!(
-                "{capability}: only http and https URLs can be called"
-            )));
+            return Err(Refusal::NotHttp);
         }
-        let host = url
-            .host_str()
-            .ok_or_else(|| CapError::Invalid(format!("{capability}: the URL has no host")))?;
+        let host = url.host_str().ok_or(Refusal::NoHost)?;
         let port = url.port_or_known_default().unwrap_or(80);
         if !self
             .grant
@@ -145,9 +142,7 @@ impl OutboundAccess {
             .iter()
             .any(|p| p.matches(scheme, host, port))
         {
-            return Err(CapError::Denied(format!(
-                "{capability}: `{host}` is not on this component's allow list"
-            )));
+            return Err(Refusal::NotAllowed(host.to_string()));
         }
         if !self.grant.allow_private {
             let literal = host
@@ -157,12 +152,35 @@ impl OutboundAccess {
             if let Ok(ip) = literal
                 && address::is_private(ip)
             {
-                return Err(CapError::Denied(format!(
-                    "{capability}: `{host}` is a private address (the grant needs `allowPrivate: true`)"
-                )));
+                return Err(Refusal::PrivateAddress(host.to_string()));
             }
         }
         Ok(())
+    }
+
+    /// The client for this grant: one that refuses private addresses after resolving, unless
+    /// `allowPrivate`.
+    fn client(&self) -> &reqwest::Client {
+        if self.grant.allow_private {
+            &self.outbound.open
+        } else {
+            &self.outbound.guarded
+        }
+    }
+
+    /// Adds the credential configured for the URL's host, if any, replacing a header of the same
+    /// name: only over https, or plain http under `allowPrivate`.
+    fn add_credential(&self, url: &Url, headers: &mut HeaderMap) {
+        if let Some(host) = url.host_str()
+            && (url.scheme() == "https" || self.grant.allow_private)
+            && let Some(credential) = self.outbound.authentication.credential_for(host)
+            && let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(credential.header.as_bytes()),
+                HeaderValue::from_str(&credential.value),
+            )
+        {
+            headers.insert(name, value);
+        }
     }
 
     /// Sends the request, following redirects, within the policy.
@@ -188,28 +206,16 @@ impl OutboundAccess {
         }
         let timeout = request.timeout.unwrap_or(DEFAULT_TIMEOUT).min(MAX_TIMEOUT);
         let deadline = Instant::now() + timeout;
-        let client = if self.grant.allow_private {
-            &self.outbound.open
-        } else {
-            &self.outbound.guarded
-        };
         let mut body = Some(request.body);
 
         for _hop in 0..=MAX_REDIRECTS {
-            self.check(&url)?;
+            self.check(&url)
+                .map_err(|refusal| refusal.into_cap_error(capability))?;
             let mut headers = guest_headers.clone();
-            if let Some(host) = url.host_str()
-                && (url.scheme() == "https" || self.grant.allow_private)
-                && let Some(credential) = self.outbound.authentication.credential_for(host)
-                && let (Ok(name), Ok(value)) = (
-                    HeaderName::from_bytes(credential.header.as_bytes()),
-                    HeaderValue::from_str(&credential.value),
-                )
-            {
-                headers.insert(name, value);
-            }
+            self.add_credential(&url, &mut headers);
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let mut builder = client
+            let mut builder = self
+                .client()
                 .request(method.clone(), url.clone())
                 .headers(headers)
                 .timeout(remaining);
@@ -296,23 +302,69 @@ impl OutboundAccess {
     fn transport_error(&self, url: &Url, error: &reqwest::Error) -> CapError {
         let capability = self.capability;
         let host = url.host_str().unwrap_or_default();
+        match TransportFailure::of(error) {
+            TransportFailure::PrivateAddress => CapError::Denied(format!(
+                "{capability}: `{host}` resolves to a private address (the grant needs `allowPrivate: true`)"
+            )),
+            TransportFailure::Timeout => {
+                CapError::Unavailable(format!("{capability}: the request to `{host}` timed out"))
+            }
+            TransportFailure::Connect | TransportFailure::Other => CapError::Unavailable(format!(
+                "{capability}: the request to `{host}` failed: {error}"
+            )),
+        }
+    }
+}
+
+/// Why the policy refuses a URL before any request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Refusal {
+    #[error("only http and https URLs can be called")]
+    NotHttp,
+    #[error("the URL has no host")]
+    NoHost,
+    #[error("`{0}` is not on this component's allow list")]
+    NotAllowed(String),
+    #[error("`{0}` is a private address (the grant needs `allowPrivate: true`)")]
+    PrivateAddress(String),
+}
+
+impl Refusal {
+    fn into_cap_error(self, capability: &str) -> CapError {
+        let message = format!("{capability}: {self}");
+        match self {
+            Self::NotHttp | Self::NoHost => CapError::Invalid(message),
+            Self::NotAllowed(_) | Self::PrivateAddress(_) => CapError::Denied(message),
+        }
+    }
+}
+
+/// Why a request failed in transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TransportFailure {
+    /// The name resolved only to private addresses (and the grant does not allow them).
+    PrivateAddress,
+    Timeout,
+    Connect,
+    Other,
+}
+
+impl TransportFailure {
+    fn of(error: &reqwest::Error) -> Self {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
         while let Some(cause) = source {
             if cause.downcast_ref::<PrivateAddressRefused>().is_some() {
-                return CapError::Denied(format!(
-                    "{capability}: `{host}` resolves to a private address (the grant needs `allowPrivate: true`)"
-                ));
+                return Self::PrivateAddress;
             }
             source = cause.source();
         }
         if error.is_timeout() {
-            return CapError::Unavailable(format!(
-                "{capability}: the request to `{host}` timed out"
-            ));
+            Self::Timeout
+        } else if error.is_connect() {
+            Self::Connect
+        } else {
+            Self::Other
         }
-        CapError::Unavailable(format!(
-            "{capability}: the request to `{host}` failed: {error}"
-        ))
     }
 }
 
