@@ -4,21 +4,13 @@ use karman::ServerConfig;
 use karman_directive::ParseOptions;
 
 use crate::support::{TestServer, repo_root, runtime_config};
+use crate::upstream::{GITHUB_TOKEN, Upstream};
 
 /// Serves `examples/<name>/Directive.yaml` with the given environment variables.
-async fn example(
-    name: &str,
-    env: &'static [(&'static str, &'static str)],
-    extra: Option<String>,
-) -> TestServer {
+async fn example(name: &str, env: &[(&str, String)]) -> TestServer {
     let dir = repo_root().join("examples").join(name);
     let text = std::fs::read_to_string(dir.join("Directive.yaml")).unwrap();
-    let lookup = move |key: &str| {
-        env.iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.to_string())
-            .or_else(|| extra.clone().filter(|_| key == "NOTES_DATABASE_URL"))
-    };
+    let lookup = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
     let options = ParseOptions {
         file_name: format!("examples/{name}/Directive.yaml"),
         base_dir: dir,
@@ -30,7 +22,7 @@ async fn example(
 
 #[tokio::test]
 async fn the_hello_example_greets_counts_and_tells_a_fortune() {
-    let server = example("hello", &[], None).await;
+    let server = example("hello", &[]).await;
     let first = server.get("/hello/example-visitor").await;
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(first.header("content-type"), Some("application/json"));
@@ -98,7 +90,11 @@ async fn the_notes_example_works_on_sqlite_by_default() {
         std::process::id()
     ));
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    let server = example("notes", &[], Some(file.display().to_string())).await;
+    let server = example(
+        "notes",
+        &[("NOTES_DATABASE_URL", file.display().to_string())],
+    )
+    .await;
     notes_round_trip(server).await;
 }
 
@@ -108,10 +104,67 @@ async fn the_notes_example_works_on_postgres_with_one_variable() {
         "notes",
         &[(
             "NOTES_DATABASE_URL",
-            "postgres://postgres@127.0.0.1:5432/test",
+            "postgres://postgres@127.0.0.1:5432/test".into(),
         )],
-        None,
     )
     .await;
     notes_round_trip(server).await;
+}
+
+#[tokio::test]
+async fn the_github_card_example_calls_both_apis_with_the_host_held_token() {
+    let api = Upstream::start().await;
+    let base = format!("http://127.0.0.1:{}", api.port);
+    let env = [
+        ("GITHUB_TOKEN", GITHUB_TOKEN.to_string()),
+        ("GITHUB_API_HOST", "127.0.0.1".to_string()),
+        ("GITHUB_API_PRIVATE", "true".to_string()),
+        ("GITHUB_GRAPHQL_URL", format!("{base}/graphql")),
+        ("GITHUB_API_URL", base.clone()),
+    ];
+    let server = example("github-card", &env).await;
+
+    let card = server.get("/card/ada").await;
+    assert_eq!(card.status, 200, "{}", card.body);
+    assert_eq!(card.header("content-type"), Some("application/json"));
+    assert_eq!(
+        card.json(),
+        serde_json::json!({
+            "login": "ada", "name": "Ada Lovelace", "bio": "Poetical science", "followers": 1815,
+            "repos": [
+                {"name": "analytical-engine", "stars": 1843, "description": "Notes on the engine"},
+                {"name": "bernoulli", "stars": 7, "description": null},
+            ],
+        })
+    );
+    assert!(!card.body.contains(GITHUB_TOKEN));
+    let seen = api.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|s| s.method == "POST" && s.path == "/graphql")
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.path == "/users/ada/repos?sort=updated&per_page=5")
+    );
+
+    assert_eq!(server.get("/card/ghost").await.status, 404);
+    assert_eq!(server.get("/card/-bad").await.status, 400);
+
+    // Without the token the API refuses, and the card says so (not 200).
+    let server = example(
+        "github-card",
+        &[
+            ("GITHUB_TOKEN", "wrong".to_string()),
+            ("GITHUB_API_HOST", "127.0.0.1".to_string()),
+            ("GITHUB_API_PRIVATE", "true".to_string()),
+            ("GITHUB_GRAPHQL_URL", format!("{base}/graphql")),
+            ("GITHUB_API_URL", base.clone()),
+        ],
+    )
+    .await;
+    let refused = server.get("/card/ada").await;
+    assert_eq!(refused.status, 502, "{}", refused.body);
+    assert!(refused.body.contains("answered 401"), "{}", refused.body);
 }

@@ -8,6 +8,8 @@
 //! | `/big?bytes=N[&chunked=1]` | N bytes, with a content length or chunked |
 //! | `/slow` | 200 after 5 s |
 //! | `POST /graphql` | `{"data": {"greeting": "hello <name>"}}`, or GraphQL errors for a query containing `boom` |
+//! | `POST /graphql` with `user(login:` | a GitHub-like user (401 without [`GITHUB_TOKEN`]; `ghost` is unknown) |
+//! | `GET /users/<login>/repos` | GitHub-like repositories (401 without [`GITHUB_TOKEN`]; 404 for `ghost`) |
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -22,6 +24,9 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::task::JoinHandle;
+
+/// The token the GitHub stand-in accepts.
+pub const GITHUB_TOKEN: &str = "gh-test-token";
 
 /// A request as the upstream saw it.
 #[derive(Debug, Clone)]
@@ -128,6 +133,27 @@ async fn answer(
             .body(Full::new(Bytes::from(body)).boxed())
             .unwrap()
     };
+    let authorized = request
+        .headers()
+        .get("authorization")
+        .is_some_and(|v| v.as_bytes() == format!("Bearer {GITHUB_TOKEN}").as_bytes());
+    let bad_credentials = || full(401, r#"{"message":"Bad credentials"}"#.into());
+    if let Some(login) = path
+        .strip_prefix("/users/")
+        .and_then(|rest| rest.strip_suffix("/repos"))
+    {
+        return Ok(if !authorized {
+            bad_credentials()
+        } else if login == "ghost" {
+            full(404, r#"{"message":"Not Found"}"#.into())
+        } else {
+            let repos = serde_json::json!([
+                {"name": "analytical-engine", "stargazers_count": 1843, "description": "Notes on the engine", "private": false},
+                {"name": "bernoulli", "stargazers_count": 7, "description": null, "private": false},
+            ]);
+            full(200, repos.to_string())
+        });
+    }
     let response = match path.as_str() {
         "/hello" => full(200, "hello from upstream".into()),
         "/redirect" => Response::builder()
@@ -151,7 +177,20 @@ async fn answer(
             let body = request.into_body().collect().await.unwrap().to_bytes();
             let query: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             let text = query["query"].as_str().unwrap_or_default();
-            let answer = if text.contains("boom") {
+            let login = query["variables"]["login"].as_str().unwrap_or_default();
+            let answer = if text.contains("user(login") && !authorized {
+                return Ok(bad_credentials());
+            } else if text.contains("user(login") && login == "ghost" {
+                serde_json::json!({
+                    "data": {"user": null},
+                    "errors": [{"type": "NOT_FOUND", "message": format!("Could not resolve to a User with the login of '{login}'.")}],
+                })
+            } else if text.contains("user(login") {
+                serde_json::json!({"data": {"user": {
+                    "login": login, "name": "Ada Lovelace", "bio": "Poetical science",
+                    "followers": {"totalCount": 1815},
+                }}})
+            } else if text.contains("boom") {
                 serde_json::json!({
                     "data": null,
                     "errors": [{"message": "boom happened"}, {"message": "and again"}],
