@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::TestServer;
+use crate::support::{PrivateRedis, TestServer, free_port};
 
 const APP: &str = r#"
 identifier: test.capabilities
@@ -279,53 +279,9 @@ async fn a_component_sees_no_environment_files_or_sockets() {
     assert_eq!(seen["tcp"], "unreachable");
 }
 
-/// A private `redis-server` on a free port, stopped on drop.
-struct PrivateRedis {
-    child: std::process::Child,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child }
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_recovers_when_redis_restarts() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let redis = PrivateRedis::start(port);
     let server = cache_server(&format!(
         "connections: {{ redis: {{ serverAddress: 127.0.0.1:{port} }} }}\n"

@@ -3,6 +3,7 @@
 //!
 //! One test binary for the whole project; each module covers one area.
 
+mod background;
 mod capabilities;
 mod examples;
 mod faults;

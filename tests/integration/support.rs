@@ -98,6 +98,15 @@ impl TestServer {
         runtime_config.backends = Backends::connect(&app)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        Self::start_connected(app, runtime_config, config).await
+    }
+
+    /// Serves an app whose backends `runtime_config` already holds.
+    pub async fn start_connected(
+        app: App,
+        runtime_config: RuntimeConfig,
+        config: ServerConfig,
+    ) -> Self {
         let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config))
             .await
             .unwrap()
@@ -182,5 +191,54 @@ impl Reply {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A port nothing listens on (just now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A private `redis-server` on a free port, stopped on drop.
+pub struct PrivateRedis {
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    pub fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use karman_directive::{App, Authentication};
 
-use crate::capabilities::cache::{CacheBackend, CacheError};
+use crate::capabilities::cache::{CacheBackend, CacheError, redis::RedisCache};
 use crate::capabilities::http::Outbound;
 use crate::capabilities::sql::{SqlBackend, SqlError};
+use crate::health::{BackendHealth, BackendState, Readiness, retry_until_connected};
 
 /// Connected backends: the cache (in memory unless `connections.redis`), the SQL database
 /// when the app uses `sql`, and the outbound HTTP clients with the app's credentials.
@@ -18,6 +19,10 @@ pub struct Backends {
     pub sql: Option<SqlBackend>,
     /// Behind the `http` and `graphql` capabilities.
     pub outbound: Arc<Outbound>,
+    /// Whether each backend is connected (for `/health`).
+    pub health: Arc<BackendHealth>,
+    /// Whether the database has connected (the `sql` capability fails fast until then).
+    pub sql_ready: Readiness,
 }
 
 impl Default for Backends {
@@ -27,6 +32,8 @@ impl Default for Backends {
             cache: CacheBackend::in_memory(),
             sql: None,
             outbound: Arc::new(Outbound::new(Authentication::default())),
+            health: Arc::default(),
+            sql_ready: Readiness::ready(),
         }
     }
 }
@@ -46,17 +53,109 @@ impl Backends {
     /// Connects what the app's connections call for. Errors name the connection and its place
     /// in the Directive, never its credentials.
     pub async fn connect(app: &App) -> Result<Self, ConnectError> {
+        let health = Arc::new(BackendHealth::default());
         let cache = CacheBackend::for_connections(&app.connections).await?;
+        if matches!(cache, CacheBackend::Redis(_)) {
+            health.set("cache", BackendState::Ready);
+        }
         let sql = match &app.connections.database {
-            Some(database) => Some(SqlBackend::connect(database).await?),
+            Some(database) => {
+                let backend = SqlBackend::connect(database).await?;
+                health.set("sql", BackendState::Ready);
+                Some(backend)
+            }
             None => None,
         };
-        let outbound = Arc::new(Outbound::new(app.authentication.clone()));
         Ok(Self {
             cache,
             sql,
-            outbound,
+            outbound: Arc::new(Outbound::new(app.authentication.clone())),
+            health,
+            sql_ready: Readiness::ready(),
         })
+    }
+
+    /// Like [`Self::connect`], but a backend that cannot be reached does not fail: it is
+    /// retried in the background and reported as connecting in [`Self::health`] until it
+    /// answers (its calls fail with `unavailable` meanwhile). A malformed address still fails.
+    pub async fn connect_in_background(app: &App) -> Result<Self, ConnectError> {
+        let health = Arc::new(BackendHealth::default());
+        let cache = match &app.connections.redis {
+            None => CacheBackend::in_memory(),
+            Some(settings) => {
+                let redis = RedisCache::unconnected(settings)
+                    .map_err(|e| CacheError::Invalid(format!("{}: {e}", settings.location)))?;
+                let location = settings.location.clone();
+                let connecting = redis.clone();
+                Self::connect_later(&health, "cache", Readiness::pending(), move || {
+                    let (redis, location) = (connecting.clone(), location.clone());
+                    async move {
+                        redis
+                            .establish()
+                            .await
+                            .map_err(|e| format!("{location}: {e}"))
+                    }
+                })
+                .await;
+                CacheBackend::Redis(redis)
+            }
+        };
+        let sql_ready = Readiness::pending();
+        let sql = match &app.connections.database {
+            None => None,
+            Some(database) => {
+                let backend = SqlBackend::connect_lazy(database)?;
+                let connecting = backend.clone();
+                let location = database.location.clone();
+                let url = database.redacted_url();
+                Self::connect_later(&health, "sql", sql_ready.clone(), move || {
+                    let (backend, location, url) =
+                        (connecting.clone(), location.clone(), url.clone());
+                    async move {
+                        backend.ping().await.map_err(|e| {
+                            format!("{location}: cannot connect to the database {url}: {e}")
+                        })
+                    }
+                })
+                .await;
+                Some(backend)
+            }
+        };
+        Ok(Self {
+            cache,
+            sql,
+            outbound: Arc::new(Outbound::new(app.authentication.clone())),
+            health,
+            sql_ready,
+        })
+    }
+
+    /// Tries once now; on failure, keeps trying in a background task.
+    async fn connect_later<F, Fut>(
+        health: &Arc<BackendHealth>,
+        backend: &'static str,
+        readiness: Readiness,
+        mut attempt: F,
+    ) where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        match attempt().await {
+            Ok(()) => {
+                readiness.mark_ready();
+                health.set(backend, BackendState::Ready);
+            }
+            Err(error) => {
+                tracing::warn!(backend, %error, "not connected at start-up: retrying in the background");
+                health.set(backend, BackendState::Connecting { error });
+                tokio::spawn(retry_until_connected(
+                    health.clone(),
+                    backend,
+                    readiness,
+                    attempt,
+                ));
+            }
+        }
     }
 
     /// What each backend is, for logs and `karman check`.

@@ -142,7 +142,12 @@ pub(crate) fn load(
     }
 
     let sql = match (&spec.grants.sql, &backends.sql) {
-        (Some(grant), Some(backend)) => Some(SqlAccess::new(backend.clone(), grant, queries)),
+        (Some(grant), Some(backend)) => Some(SqlAccess::new(
+            backend.clone(),
+            backends.sql_ready.clone(),
+            grant,
+            queries,
+        )),
         (Some(_), None) => {
             return Err(fail(
                 "it is granted `sql`, but no database is connected".into(),

@@ -24,6 +24,7 @@ mod bindings;
 mod capabilities;
 mod component;
 mod engine;
+pub mod health;
 mod instance;
 mod request;
 mod sequence;
@@ -73,6 +74,7 @@ pub struct Runtime {
     app: Arc<App>,
     plans: Vec<Plan>,
     reports: Vec<ComponentReport>,
+    health: Arc<health::BackendHealth>,
 }
 
 impl Runtime {
@@ -150,6 +152,7 @@ impl Runtime {
             app: Arc::new(app),
             plans,
             reports,
+            health: config.backends.health.clone(),
         })
     }
 
@@ -161,6 +164,11 @@ impl Runtime {
     /// What loading found out about each component, in Directive order.
     pub fn reports(&self) -> &[ComponentReport] {
         &self.reports
+    }
+
+    /// Whether each backend is connected (for `/health`).
+    pub fn health(&self) -> &health::BackendHealth {
+        &self.health
     }
 
     /// The engine (for its compiled-code cache statistics).

@@ -87,6 +87,11 @@ struct ServeArgs {
     /// How long a shutdown (SIGINT/SIGTERM) waits for in-flight requests (e.g. `30s`).
     #[arg(long, env = "KARMAN_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     shutdown_grace: Duration,
+    /// Start even when a backend (Redis, the database) cannot be reached: retry it in the
+    /// background, report it on `/health` (503 until connected), and fail its calls with
+    /// `unavailable` meanwhile. Without it, an unreachable backend stops start-up.
+    #[arg(long, env = "KARMAN_BACKGROUND_CONNECT")]
+    background_connect: bool,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -151,7 +156,11 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let identifier = format!("{} {}", app.identifier, app.app_version);
         let mut config = args.engine.runtime_config();
-        config.backends = Backends::connect(&app).await?;
+        config.backends = if args.background_connect {
+            Backends::connect_in_background(&app).await?
+        } else {
+            Backends::connect(&app).await?
+        };
         tracing::info!(backends = %config.backends.describe(), "connected");
         let loaded = tokio::task::spawn_blocking(move || Runtime::load(app, config))
             .await

@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use karman_runtime::health::{BackendHealth, BackendState};
 use karman_runtime::{Failure, Runtime};
 use tokio::net::TcpListener;
 
@@ -89,7 +90,7 @@ impl Service {
         let path = request.uri().path();
         if path == "/health" {
             return match *request.method() {
-                Method::GET | Method::HEAD => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
+                Method::GET | Method::HEAD => health(self.runtime.health()),
                 _ => error(
                     StatusCode::METHOD_NOT_ALLOWED,
                     405,
@@ -254,6 +255,31 @@ fn failure_response(failure: &Failure, request_id: &str) -> Response<Full<Bytes>
 /// A JSON error body: `{"code": …, "message": …, "requestId": …}`.
 fn error(status: StatusCode, code: u16, message: &str, request_id: &str) -> Response<Full<Bytes>> {
     let body = serde_json::json!({ "code": code, "message": message, "requestId": request_id });
+    json(status, body.to_string())
+}
+
+/// `/health`: 200 when every backend is connected, else 503 with the state of each (a
+/// background connect still trying).
+fn health(health: &BackendHealth) -> Response<Full<Bytes>> {
+    let backends: serde_json::Map<String, serde_json::Value> = health
+        .snapshot()
+        .into_iter()
+        .map(|(name, state)| {
+            let state = match state {
+                BackendState::Ready => serde_json::json!({ "state": "ready" }),
+                BackendState::Connecting { error } => {
+                    serde_json::json!({ "state": "connecting", "error": error })
+                }
+            };
+            (name.to_string(), state)
+        })
+        .collect();
+    let (status, text) = if health.ready() {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "connecting")
+    };
+    let body = serde_json::json!({ "status": text, "backends": backends });
     json(status, body.to_string())
 }
 

@@ -1,12 +1,14 @@
 //! The Redis cache backend (`connections.redis`): one multiplexed connection, shared by all
 //! instances, that reconnects by itself after Redis restarts.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use karman_directive::RedisConnection;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, IntoConnectionInfo};
+use tokio::sync::OnceCell;
 
 use super::CacheError;
 
@@ -18,7 +20,9 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A cache in Redis.
 #[derive(Clone)]
 pub struct RedisCache {
-    connection: ConnectionManager,
+    client: Client,
+    /// Set once connected; the manager reconnects by itself afterwards.
+    connection: Arc<OnceCell<ConnectionManager>>,
     /// Where it points, for messages (no credentials).
     address: String,
 }
@@ -34,6 +38,15 @@ impl std::fmt::Debug for RedisCache {
 impl RedisCache {
     /// Connects, failing with a message naming the address when Redis cannot be reached.
     pub async fn connect(settings: &RedisConnection) -> Result<Self, CacheError> {
+        let cache = Self::unconnected(settings)?;
+        cache.establish().await?;
+        Ok(cache)
+    }
+
+    /// A cache whose connection is made later by [`Self::establish`] (for a background
+    /// connect): only a malformed address fails here. Until connected, calls fail with
+    /// `unavailable`.
+    pub fn unconnected(settings: &RedisConnection) -> Result<Self, CacheError> {
         let address = settings.address.trim();
         let url = if address.contains("://") {
             address.to_string()
@@ -41,9 +54,6 @@ impl RedisCache {
             format!("redis://{address}")
         };
         let shown = redact(&url);
-        let unavailable = |e: redis::RedisError| {
-            CacheError::Unavailable(format!("cannot connect to Redis at {shown}: {e}"))
-        };
         let mut info = url
             .as_str()
             .into_connection_info()
@@ -59,23 +69,48 @@ impl RedisCache {
             redis_settings = redis_settings.set_db(database);
         }
         info = info.set_redis_settings(redis_settings);
-        let client = Client::open(info).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(2);
-        let connection = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| {
-            CacheError::Unavailable(format!("cannot connect to Redis at {shown}: timed out"))
-        })?
-        .map_err(unavailable)?;
+        let client = Client::open(info).map_err(|e| {
+            CacheError::Invalid(format!("`{shown}` is not a usable Redis address: {e}"))
+        })?;
         Ok(Self {
-            connection,
+            client,
+            connection: Arc::new(OnceCell::new()),
             address: shown,
+        })
+    }
+
+    /// Makes the connection (once; later calls return at once), which then reconnects by
+    /// itself.
+    pub async fn establish(&self) -> Result<(), CacheError> {
+        let shown = &self.address;
+        self.connection
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_number_of_retries(2);
+                tokio::time::timeout(
+                    CONNECT_TIMEOUT,
+                    ConnectionManager::new_with_config(self.client.clone(), config),
+                )
+                .await
+                .map_err(|_| {
+                    CacheError::Unavailable(format!(
+                        "cannot connect to Redis at {shown}: timed out"
+                    ))
+                })?
+                .map_err(|e| {
+                    CacheError::Unavailable(format!("cannot connect to Redis at {shown}: {e}"))
+                })
+            })
+            .await
+            .map(drop)
+    }
+
+    /// The shared connection, once made.
+    fn connection(&self) -> Result<ConnectionManager, CacheError> {
+        self.connection.get().cloned().ok_or_else(|| {
+            CacheError::Unavailable("cache: the cache backend is not connected yet".into())
         })
     }
 
@@ -85,7 +120,7 @@ impl RedisCache {
     }
 
     pub(super) async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection()?;
         let value: Option<Vec<u8>> = redis::cmd("GET")
             .arg(key)
             .query_async(&mut connection)
@@ -100,7 +135,7 @@ impl RedisCache {
         value: &[u8],
         ttl: Option<Duration>,
     ) -> Result<(), CacheError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection()?;
         let mut command = redis::cmd("SET");
         command.arg(key).arg(value);
         if let Some(ttl) = ttl {
@@ -115,7 +150,7 @@ impl RedisCache {
     }
 
     pub(super) async fn delete(&self, key: &str) -> Result<(), CacheError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection()?;
         redis::cmd("DEL")
             .arg(key)
             .query_async::<()>(&mut connection)

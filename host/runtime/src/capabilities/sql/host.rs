@@ -36,7 +36,10 @@ impl Host for SqlView<'_> {
         };
         Ok(async {
             let sql = access.named(&name, &params)?;
-            Ok(access.backend.query(sql, &params, access.read_only).await?)
+            Ok(access
+                .backend()?
+                .query(sql, &params, access.read_only)
+                .await?)
         }
         .await)
     }
@@ -49,7 +52,7 @@ impl Host for SqlView<'_> {
         Ok(async {
             let sql = access.named(&name, &params)?;
             Ok(access
-                .backend
+                .backend()?
                 .execute(sql, &params, access.read_only)
                 .await?)
         }
@@ -64,7 +67,7 @@ impl Host for SqlView<'_> {
         Ok(async {
             access.raw()?;
             Ok(access
-                .backend
+                .backend()?
                 .query(&sql, &params, access.read_only)
                 .await?)
         }
@@ -79,7 +82,7 @@ impl Host for SqlView<'_> {
         Ok(async {
             access.raw()?;
             Ok(access
-                .backend
+                .backend()?
                 .execute(&sql, &params, access.read_only)
                 .await?)
         }
@@ -91,7 +94,7 @@ impl Host for SqlView<'_> {
             Ok(access) => access,
             Err(e) => return Ok(Err(e)),
         };
-        let tx = match access.backend.begin(access.read_only).await {
+        let tx = match access.backend()?.begin(access.read_only).await {
             Ok(tx) => tx,
             Err(e) => return Ok(Err(e.into())),
         };
@@ -122,7 +125,7 @@ impl Host for SqlView<'_> {
                 Err(e) => return Ok(Err(at(index, e))),
             }
         }
-        let mut tx = match access.backend.begin(access.read_only).await {
+        let mut tx = match access.backend()?.begin(access.read_only).await {
             Ok(tx) => tx,
             Err(e) => return Ok(Err(at(0, e.into()))),
         };

@@ -29,6 +29,7 @@ pub(crate) use host::{Sql, SqlView};
 
 use crate::bindings::sql::{Rows, Value};
 use crate::bindings::types::CapError;
+use crate::health::Readiness;
 
 /// Time to wait for a pooled connection before a call fails with `unavailable`.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -120,6 +121,33 @@ impl SqlBackend {
                 connection.redacted_url()
             ))
         })
+    }
+
+    /// Pools that connect when first used, for a background connect: only a malformed URL
+    /// fails here. Until the database answers, calls fail with `unavailable`.
+    pub fn connect_lazy(connection: &DatabaseConnection) -> Result<Self, SqlError> {
+        let result = match connection.kind {
+            DatabaseKind::Sqlite => sqlite::connect_lazy(connection),
+            DatabaseKind::Postgres => postgres::connect_lazy(connection).map(Self::Postgres),
+            DatabaseKind::MySql => mysql::connect_lazy(connection).map(Self::MySql),
+        };
+        result.map_err(|e| {
+            SqlError::Invalid(format!(
+                "{}: the database URL {} is not valid: {e}",
+                connection.location,
+                connection.redacted_url()
+            ))
+        })
+    }
+
+    /// Opens (and returns to the pool) one connection: whether the database answers.
+    pub async fn ping(&self) -> Result<(), SqlError> {
+        match self {
+            Self::Sqlite { writer, .. } => drop(writer.acquire().await?),
+            Self::Postgres(pool) => drop(pool.acquire().await?),
+            Self::MySql(pool) => drop(pool.acquire().await?),
+        }
+        Ok(())
     }
 
     /// What the backend is, for logs and `karman check`.
@@ -225,6 +253,7 @@ impl Tx {
 #[derive(Clone, Debug)]
 pub(crate) struct SqlAccess {
     backend: SqlBackend,
+    ready: Readiness,
     queries: Arc<HashMap<String, Query>>,
     raw: bool,
     read_only: bool,
@@ -232,7 +261,12 @@ pub(crate) struct SqlAccess {
 
 impl SqlAccess {
     /// The access a grant gives, resolved once at load.
-    pub(crate) fn new(backend: SqlBackend, grant: &SqlGrant, declared: &[Query]) -> Self {
+    pub(crate) fn new(
+        backend: SqlBackend,
+        ready: Readiness,
+        grant: &SqlGrant,
+        declared: &[Query],
+    ) -> Self {
         let queries = declared
             .iter()
             .filter(|q| grant.queries.contains(&q.name))
@@ -240,9 +274,21 @@ impl SqlAccess {
             .collect();
         Self {
             backend,
+            ready,
             queries: Arc::new(queries),
             raw: grant.raw,
             read_only: !grant.write,
+        }
+    }
+
+    /// The database, once connected (a background connect may still be trying).
+    fn backend(&self) -> Result<&SqlBackend, CapError> {
+        if self.ready.is_ready() {
+            Ok(&self.backend)
+        } else {
+            Err(CapError::Unavailable(
+                "sql: the database is not connected yet".into(),
+            ))
         }
     }
 

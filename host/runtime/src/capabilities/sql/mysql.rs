@@ -20,11 +20,21 @@ pub(super) async fn connect(
     .await
     .map_err(|_| sqlx::Error::PoolTimedOut)??;
     probe.close().await?;
+    pool_options(connection).connect_with(options).await
+}
+
+/// A pool that connects when first used (for a background connect).
+pub(super) fn connect_lazy(
+    connection: &karman_directive::DatabaseConnection,
+) -> Result<sqlx::MySqlPool, sqlx::Error> {
+    let options: sqlx::mysql::MySqlConnectOptions = connection.url.parse()?;
+    Ok(pool_options(connection).connect_lazy_with(options))
+}
+
+fn pool_options(connection: &karman_directive::DatabaseConnection) -> MySqlPoolOptions {
     MySqlPoolOptions::new()
         .max_connections(connection.max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await
 }
 
 fn statement(

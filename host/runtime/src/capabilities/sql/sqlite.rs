@@ -15,6 +15,30 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 pub(super) async fn connect(
     connection: &karman_directive::DatabaseConnection,
 ) -> Result<SqlBackend, sqlx::Error> {
+    let options = connect_options(connection)?;
+    let writer = pool_options(connection)
+        .connect_with(options.clone())
+        .await?;
+    let reader = pool_options(connection)
+        .connect_with(options.pragma("query_only", "ON"))
+        .await?;
+    Ok(SqlBackend::Sqlite { writer, reader })
+}
+
+/// Pools that connect when first used (for a background connect).
+pub(super) fn connect_lazy(
+    connection: &karman_directive::DatabaseConnection,
+) -> Result<SqlBackend, sqlx::Error> {
+    let options = connect_options(connection)?;
+    Ok(SqlBackend::Sqlite {
+        writer: pool_options(connection).connect_lazy_with(options.clone()),
+        reader: pool_options(connection).connect_lazy_with(options.pragma("query_only", "ON")),
+    })
+}
+
+fn connect_options(
+    connection: &karman_directive::DatabaseConnection,
+) -> Result<SqliteConnectOptions, sqlx::Error> {
     // `sqlite::memory:` would give every pooled connection a database of its own.
     let url = if connection.url == "sqlite::memory:" {
         "sqlite:file:karman?mode=memory&cache=shared".to_string()
@@ -24,24 +48,19 @@ pub(super) async fn connect(
     let options = SqliteConnectOptions::from_str(&url)?
         .busy_timeout(BUSY_TIMEOUT)
         .foreign_keys(true);
-    let options = if url.contains("mode=memory") {
+    Ok(if url.contains("mode=memory") {
         options
     } else {
         options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-    };
-    let writer = SqlitePoolOptions::new()
+    })
+}
+
+fn pool_options(connection: &karman_directive::DatabaseConnection) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
         .max_connections(connection.max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options.clone())
-        .await?;
-    let reader = SqlitePoolOptions::new()
-        .max_connections(connection.max_connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options.pragma("query_only", "ON"))
-        .await?;
-    Ok(SqlBackend::Sqlite { writer, reader })
 }
 
 fn statement(
