@@ -177,6 +177,11 @@ struct Binary {
 
 impl Binary {
     fn serve(yaml: &str) -> Self {
+        Self::serve_with(yaml, "info", &[])
+    }
+
+    /// Serves with a log filter and extra environment variables.
+    fn serve_with(yaml: &str, log_filter: &str, env: &[(&str, &str)]) -> Self {
         let directive = write_directive(yaml);
         let mut child = Command::new(env!("CARGO_BIN_EXE_karman"))
             .arg("serve")
@@ -184,7 +189,8 @@ impl Binary {
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
             .arg("--cache-dir")
             .arg(repo_root().join("target/karman-test-cache"))
-            .env("KARMAN_LOG", "info")
+            .env("KARMAN_LOG", log_filter)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -349,4 +355,55 @@ async fn guest_logs_and_stdio_reach_the_host_log_tagged_and_rate_limited() {
             .logs_matching(|e| e["fields"]["dropped"].as_u64().is_some_and(|d| d > 0))
             .is_empty()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbound_credential_never_reaches_the_log_even_at_debug() {
+    const SECRET: &str = "log-probe-secret-9f2c";
+    let upstream = crate::upstream::Upstream::start().await;
+    let yaml = format!(
+        r#"
+identifier: test.secrets
+appVersion: v1
+components:
+  - name: fetcher
+    source: guest(http-user)
+    capabilities: {{ http: {{ allow: ["127.0.0.1:{port}"], allowPrivate: true }} }}
+handlers:
+  - {{ type: request, method: GET, resource: /fetch, steps: [ {{ fn: fetcher }} ] }}
+authentication:
+  domains:
+    127.0.0.1: {{ headerType: "header:X-Api-Key", value: env(KARMAN_TEST_API_KEY) }}
+"#,
+        port = upstream.port
+    );
+    let binary = Binary::serve_with(&yaml, "debug", &[("KARMAN_TEST_API_KEY", SECRET)]);
+    let target = |path: &str| -> String {
+        form_urlencoded::byte_serialize(upstream.url(path).as_bytes()).collect()
+    };
+    for path in ["/hello", "/redirect?to=/hello", "/no-such-path"] {
+        let reply = client()
+            .get(binary.url(&format!("/fetch?url={}", target(path))))
+            .send()
+            .await
+            .unwrap();
+        assert!(reply.status().is_success(), "{path}: {}", reply.status());
+        assert!(!reply.text().await.unwrap().contains(SECRET));
+    }
+    // A refused one too (another port).
+    let refused = client()
+        .get(binary.url("/fetch?url=http%3A%2F%2F127.0.0.1%3A1%2F"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let seen = upstream.seen();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen.iter().all(|s| s.header("x-api-key") == Some(SECRET)));
+    let logs = binary.logs_matching(|_| true);
+    assert!(logs.len() > 10, "debug logging is on: {logs:?}");
+    let text = serde_json::Value::from(logs).to_string();
+    assert!(!text.contains(SECRET), "the secret is in the log");
 }
