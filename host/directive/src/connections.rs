@@ -18,6 +18,14 @@
 //!     maxConnections: 10                  # optional
 //! ```
 //!
+//!
+//! ```yaml
+//! connections:
+//!   nats:
+//!     serverAddress: env(NATS_URL, nats://127.0.0.1:4222)   # or host:port; a list: a,b
+//!     token: env(NATS_TOKEN)              # optional (or user:password in the URL)
+//! ```
+//!
 //! Every value may be written `env(NAME)`. Credentials stay in the host: no component sees them.
 //! Without a `database` connection, an app that declares queries or grants `sql` uses SQLite in
 //! the file `karman.sqlite` beside the Directive.
@@ -30,9 +38,10 @@ use marked_yaml::Node;
 use crate::Location;
 use crate::yaml::{Reader, start};
 
-const CONNECTIONS: &[&str] = &["redis", "database"];
+const CONNECTIONS: &[&str] = &["redis", "database", "nats"];
 /// Connections that later versions of Karman read.
-const NOT_YET: &[&str] = &["nats", "kafka"];
+const NOT_YET: &[&str] = &["kafka"];
+const NATS: &[&str] = &["serverAddress", "token"];
 const REDIS: &[&str] = &["serverAddress", "username", "password", "database"];
 const DATABASE: &[&str] = &["type", "connectionString", "maxConnections"];
 /// The SQLite file of an app that uses `sql` without a `database` connection.
@@ -47,6 +56,46 @@ pub struct Connections {
     pub redis: Option<RedisConnection>,
     /// The SQL database of the `sql` capability.
     pub database: Option<DatabaseConnection>,
+    /// NATS, for stream handlers with `source: nats`.
+    pub nats: Option<NatsConnection>,
+}
+
+/// How to reach NATS.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NatsConnection {
+    /// Server addresses (`host:port` or `nats://…` URLs; several for a cluster).
+    pub addresses: Vec<String>,
+    /// An authentication token (never printed).
+    pub token: Option<String>,
+    /// Where the connection is declared.
+    pub location: Location,
+}
+
+impl fmt::Debug for NatsConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsConnection")
+            .field(
+                "addresses",
+                &self
+                    .addresses
+                    .iter()
+                    .map(|a| redact_url(a))
+                    .collect::<Vec<_>>(),
+            )
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// `url` without the credentials it may hold, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}<credentials>@{}", &url[..scheme_end + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// The kinds of SQL database.
@@ -96,16 +145,7 @@ impl DatabaseConnection {
 
     /// The URL without credentials, for messages.
     pub fn redacted_url(&self) -> String {
-        match (self.url.find("://"), self.url.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                format!(
-                    "{}<credentials>@{}",
-                    &self.url[..scheme_end + 3],
-                    &self.url[at + 1..]
-                )
-            }
-            _ => self.url.clone(),
-        }
+        redact_url(&self.url)
     }
 }
 
@@ -172,9 +212,14 @@ pub(crate) fn parse(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Op
         Some(node) => parse_database(reader, node, base_dir).map(Some),
         None => Some(None),
     };
+    let nats = match fields.get("nats") {
+        Some(node) => parse_nats(reader, node).map(Some),
+        None => Some(None),
+    };
     Some(Connections {
         redis: redis?,
         database: database?,
+        nats: nats?,
     })
 }
 
@@ -306,6 +351,34 @@ fn parse_database(
         url,
         max_connections: max_connections?,
         location,
+    })
+}
+
+fn parse_nats(reader: &mut Reader<'_>, node: &Node) -> Option<NatsConnection> {
+    let fields = reader.mapping(node, "the `nats` connection", NATS)?;
+    let address_node = reader.required(fields, "serverAddress", "the `nats` connection")?;
+    let text = reader.string_or_env(address_node, "`serverAddress`")?;
+    let addresses: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    if addresses.is_empty() {
+        reader.error(
+            address_node.span(),
+            "`serverAddress` of the `nats` connection is empty",
+        );
+        return None;
+    }
+    let token = match fields.get("token") {
+        Some(n) => Some(reader.string_or_env(n, "`token`")?),
+        None => None,
+    };
+    Some(NatsConnection {
+        addresses,
+        token,
+        location: reader.location_or_start(start(node)),
     })
 }
 

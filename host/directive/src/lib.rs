@@ -36,6 +36,7 @@ mod outbound;
 mod parse;
 mod resource;
 mod sql;
+mod streams;
 mod units;
 mod yaml;
 
@@ -46,7 +47,7 @@ use marked_yaml::LoaderOptions;
 
 pub use connections::{
     Connections, DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_FILE, DatabaseConnection, DatabaseKind,
-    RedisConnection,
+    NatsConnection, RedisConnection, redact_url,
 };
 pub(crate) use error::did_you_mean;
 pub use error::{Diagnostic, DirectiveError, Location};

@@ -23,16 +23,31 @@ const TOP_LEVEL: &[&str] = &[
     "connections",
     "queries",
     "authentication",
+    "schedules",
 ];
 /// Sections of the Directive that later versions of Karman read.
-const NOT_YET: &[&str] = &["schedules", "routes"];
+const NOT_YET: &[&str] = &["routes"];
 const COMPONENT: &[&str] = &["name", "source", "capabilities", "limits", "reuse"];
 const REUSE: &[&str] = &["maxUses", "idleTimeout", "poolSize"];
 const CAPABILITIES: &[&str] = &["cache", "log", "sql", "http", "graphql"];
 const FUTURE_CAPABILITIES: &[&str] = &[];
 const CACHE_GRANT: &[&str] = &["prefix"];
 const LIMITS: &[&str] = &["timeout", "memory"];
-const HANDLER: &[&str] = &["type", "method", "resource", "state", "steps", "response"];
+const HANDLER: &[&str] = &[
+    "type",
+    "method",
+    "resource",
+    "state",
+    "steps",
+    "response",
+    "source",
+    "respondTo",
+    "stream",
+    "durable",
+    "maxDeliver",
+    "deadLetter",
+    "maxInFlight",
+];
 const STEP: &[&str] = &["fn", "group", "as", "with", "onErr"];
 const GROUP_MEMBER: &[&str] = &["fn", "as", "with", "onErr"];
 const ON_ERR: &[&str] = &["any", "code", "other"];
@@ -72,7 +87,14 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         None => Vec::new(),
     };
     let handlers = match top.get("handlers") {
-        Some(node) => parse_handlers(reader, node, &components),
+        Some(node) => parse_handlers(reader, node, &components, connections.as_ref()),
+        None => Handlers {
+            requests: Vec::new(),
+            streams: Vec::new(),
+        },
+    };
+    let schedules = match top.get("schedules") {
+        Some(node) => crate::streams::parse_schedules(reader, node, &components),
         None => Vec::new(),
     };
     let authentication = match top.get("authentication") {
@@ -95,7 +117,9 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         identifier: identifier?,
         app_version: app_version?,
         components,
-        handlers,
+        handlers: handlers.requests,
+        streams: handlers.streams,
+        schedules,
         connections,
         queries,
         authentication: authentication?,
@@ -469,18 +493,60 @@ fn parse_memory(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<u64>
 // ---------------------------------------------------------------------------------------------
 // handlers
 
+/// Both kinds of handler, in Directive order.
+pub(crate) struct Handlers {
+    pub(crate) requests: Vec<RequestHandler>,
+    pub(crate) streams: Vec<StreamHandler>,
+}
+
 fn parse_handlers(
     reader: &mut Reader<'_>,
     node: &Node,
     components: &[Component],
-) -> Vec<RequestHandler> {
-    let Some(items) = reader.sequence(node, "`handlers`") else {
-        return Vec::new();
+    connections: Option<&Connections>,
+) -> Handlers {
+    let mut handlers = Handlers {
+        requests: Vec::new(),
+        streams: Vec::new(),
     };
-    let mut handlers = Vec::new();
+    let Some(items) = reader.sequence(node, "`handlers`") else {
+        return handlers;
+    };
     let mut routes: HashMap<(String, String), Location> = HashMap::new();
     for item in items {
-        let Some(handler) = parse_handler(reader, item, components) else {
+        let Some(fields) = reader.mapping(item, "a handler", HANDLER) else {
+            continue;
+        };
+        let Some(kind) = reader.required(fields, "type", "a handler") else {
+            continue;
+        };
+        let Some(kind_text) = reader.string(kind, "a handler's `type`") else {
+            continue;
+        };
+        match kind_text.as_str() {
+            "request" => {}
+            "stream" => {
+                if let Some(stream) = crate::streams::parse_stream_handler(
+                    reader,
+                    item,
+                    fields,
+                    components,
+                    connections,
+                ) {
+                    handlers.streams.push(stream);
+                }
+                continue;
+            }
+            other => {
+                reader.error_with_hint(
+                    kind.span(),
+                    format!("unknown handler type `{other}`"),
+                    "use `type: request` or `type: stream`",
+                );
+                continue;
+            }
+        }
+        let Some(handler) = parse_request_handler(reader, item, fields, components) else {
             continue;
         };
         let route = (handler.method.clone(), handler.resource.shape());
@@ -496,36 +562,24 @@ fn parse_handlers(
             continue;
         }
         routes.insert(route, handler.location.clone());
-        handlers.push(handler);
+        handlers.requests.push(handler);
     }
     handlers
 }
 
-fn parse_handler(
+fn parse_request_handler(
     reader: &mut Reader<'_>,
     node: &Node,
+    fields: Fields<'_>,
     components: &[Component],
 ) -> Option<RequestHandler> {
-    let fields = reader.mapping(node, "a handler", HANDLER)?;
-    let kind = reader.required(fields, "type", "a handler")?;
-    let kind_text = reader.string(kind, "a handler's `type`")?;
-    match kind_text.as_str() {
-        "request" => {}
-        "stream" => {
+    for key in crate::streams::STREAM_ONLY {
+        if let Some(value) = fields.get(key) {
             reader.error_with_hint(
-                kind.span(),
-                "stream handlers are not supported by this version of Karman",
-                "use `type: request`",
+                start(value),
+                format!("`{key}` applies to stream handlers, not to request handlers"),
+                "remove it, or use `type: stream`",
             );
-            return None;
-        }
-        other => {
-            reader.error_with_hint(
-                kind.span(),
-                format!("unknown handler type `{other}`"),
-                "use `type: request`",
-            );
-            return None;
         }
     }
     let method = reader
@@ -538,11 +592,27 @@ fn parse_handler(
         (Some(m), Some(r)) => format!("handler `{m} {r}`"),
         _ => "a handler".to_string(),
     };
+    let sequence = parse_sequence(reader, fields, &what, components)?;
+    Some(RequestHandler {
+        method: method?,
+        resource: resource?,
+        sequence,
+        location: reader.location_or_start(start(node)),
+    })
+}
+
+/// `state`, `steps` and `response` of a handler or schedule.
+pub(crate) fn parse_sequence(
+    reader: &mut Reader<'_>,
+    fields: Fields<'_>,
+    what: &str,
+    components: &[Component],
+) -> Option<Sequence> {
     let state = match fields.get("state") {
-        Some(node) => parse_initial_state(reader, node, &what)?,
+        Some(node) => parse_initial_state(reader, node, what)?,
         None => BTreeMap::new(),
     };
-    let steps_node = reader.required(fields, "steps", &what)?;
+    let steps_node = reader.required(fields, "steps", what)?;
     let items = reader.sequence(steps_node, &format!("the `steps` of {what}"))?;
     if items.is_empty() {
         reader.error(steps_node.span(), format!("{what} has no steps"));
@@ -599,13 +669,10 @@ fn parse_handler(
         }
         (None, None) => return None,
     };
-    Some(RequestHandler {
-        method: method?,
-        resource: resource?,
+    Some(Sequence {
         state,
         steps,
         response,
-        location: reader.location_or_start(start(node)),
     })
 }
 
@@ -688,7 +755,7 @@ fn parse_resource(reader: &mut Reader<'_>, node: &Node) -> Option<Resource> {
     Some(resource)
 }
 
-fn parse_step(
+pub(crate) fn parse_step(
     reader: &mut Reader<'_>,
     node: &Node,
     components: &[Component],

@@ -7,7 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use karman_directive::{App, DirectiveError, ErrAction, ParseOptions, Segment, Step};
+use karman_directive::{
+    App, DEFAULT_MAX_DELIVER, DEFAULT_MAX_IN_FLIGHT, DirectiveError, ErrAction, ParseOptions,
+    Segment, Step, StreamSource, Trigger,
+};
 
 fn ui_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")
@@ -102,15 +105,18 @@ fn a_full_directive_resolves_every_key() {
             Segment::Wildcard("path".into()),
         ]
     );
-    assert_eq!(handler.response, "render", "the last step's key by default");
-    let Step::Group(group) = &handler.steps[1] else {
+    assert_eq!(
+        handler.sequence.response, "render",
+        "the last step's key by default"
+    );
+    let Step::Group(group) = &handler.sequence.steps[1] else {
         panic!("a group")
     };
     assert_eq!(group[0].on_err.action(404), ErrAction::Continue);
     assert_eq!(group[0].on_err.action(500), ErrAction::Return);
     assert_eq!(group[1].key, "audited");
     assert_eq!(group[1].on_err.action(500), ErrAction::Continue);
-    let Step::Fn(render) = &handler.steps[2] else {
+    let Step::Fn(render) = &handler.sequence.steps[2] else {
         panic!("a fn step")
     };
     let with = render.with.as_ref().unwrap();
@@ -118,7 +124,7 @@ fn a_full_directive_resolves_every_key() {
     assert_eq!(with["extra"], "enrich");
     assert_eq!(render.location.line, 32);
 
-    assert_eq!(app.handlers[1].response, "enrich");
+    assert_eq!(app.handlers[1].sequence.response, "enrich");
     assert_eq!(app.handlers[1].resource.to_matchit(), "/");
 }
 
@@ -203,7 +209,53 @@ fn outbound_grants_and_credentials_resolve() {
         "credentials are never printed"
     );
 
-    let state = &app.handlers[0].state;
+    let state = &app.handlers[0].sequence.state;
     assert_eq!(state["endpoint"], "https://api.github.com/graphql");
     assert_eq!(state["release"], "v2.0.0");
+}
+
+#[test]
+fn stream_handlers_and_schedules_resolve() {
+    let app = parse_case("ok-streams").unwrap_or_else(|e| panic!("{e}"));
+    let nats = app.connections.nats.as_ref().unwrap();
+    assert_eq!(
+        nats.addresses,
+        ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]
+    );
+    assert_eq!(nats.token.as_deref(), Some("v2.0.0"));
+    assert!(
+        !format!("{nats:?}").contains("v2.0.0"),
+        "tokens are never printed"
+    );
+
+    assert!(app.handlers.is_empty());
+    let [login, orders, socket] = &app.streams[..] else {
+        panic!("three stream handlers: {:?}", app.streams);
+    };
+    assert_eq!(login.source, StreamSource::Nats);
+    assert_eq!(login.resource, "user.login");
+    assert_eq!(login.respond_to.as_deref(), Some("user.login.done"));
+    let jetstream = login.jetstream.as_ref().unwrap();
+    assert_eq!(
+        (jetstream.stream.as_str(), jetstream.durable.as_str()),
+        ("LOGINS", "karman-LOGINS")
+    );
+    assert_eq!((login.max_deliver, login.max_in_flight), (3, 4));
+    assert_eq!(login.dead_letter.as_deref(), Some("user.login.dead"));
+    assert_eq!(login.sequence.response, "email");
+    assert_eq!(
+        orders.source,
+        StreamSource::Bus,
+        "the bus is the default source"
+    );
+    assert_eq!(orders.max_deliver, DEFAULT_MAX_DELIVER);
+    assert_eq!(orders.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
+    assert_eq!(socket.source, StreamSource::Server);
+
+    let [tick, nightly] = &app.schedules[..] else {
+        panic!("two schedules");
+    };
+    assert_eq!(tick.trigger, Trigger::Every(Duration::from_secs(90)));
+    assert_eq!(tick.sequence.state["kind"], "tick");
+    assert_eq!(nightly.trigger, Trigger::Cron("0 0 3 * * *".into()));
 }

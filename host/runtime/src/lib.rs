@@ -32,8 +32,7 @@ mod store;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use karman_directive::{App, Step};
+use karman_directive::{App, Sequence};
 use wasmtime::component::Linker;
 
 pub use backends::{Backends, ConnectError};
@@ -46,7 +45,7 @@ pub use engine::{
 };
 pub use request::{Failure, FailureKind, Reply, Request};
 
-use sequence::{Call, Plan, PlannedStep};
+use sequence::Plan;
 
 /// Settings of the runtime.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +71,10 @@ pub enum LoadError {
 pub struct Runtime {
     engine: KarmanEngine,
     app: Arc<App>,
+    /// One plan per request handler, stream handler and schedule, in Directive order.
     plans: Vec<Plan>,
+    stream_plans: Vec<Plan>,
+    schedule_plans: Vec<Plan>,
     reports: Vec<ComponentReport>,
     health: Arc<health::BackendHealth>,
 }
@@ -114,43 +116,17 @@ impl Runtime {
             return Err(LoadError::Components(errors));
         }
 
-        let plans = app
-            .handlers
-            .iter()
-            .map(|handler| {
-                let call = |step: &karman_directive::FnStep| {
-                    Arc::new(Call {
-                        component: loaded[step.component.0].clone(),
-                        key: step.key.clone(),
-                        with: step.with.clone().map(Arc::new),
-                        on_err: step.on_err.clone(),
-                    })
-                };
-                Plan {
-                    steps: handler
-                        .steps
-                        .iter()
-                        .map(|step| match step {
-                            Step::Fn(fn_step) => PlannedStep::Single(call(fn_step)),
-                            Step::Group(group) => {
-                                PlannedStep::Group(group.iter().map(call).collect())
-                            }
-                        })
-                        .collect(),
-                    response: handler.response.clone(),
-                    initial_state: handler
-                        .state
-                        .iter()
-                        .map(|(key, value)| (key.clone(), Bytes::from(value.clone())))
-                        .collect(),
-                }
-            })
-            .collect();
+        let plan = |sequence: &Sequence| Plan::new(sequence, &loaded);
+        let plans = app.handlers.iter().map(|h| plan(&h.sequence)).collect();
+        let stream_plans = app.streams.iter().map(|h| plan(&h.sequence)).collect();
+        let schedule_plans = app.schedules.iter().map(|s| plan(&s.sequence)).collect();
 
         Ok(Self {
             engine,
             app: Arc::new(app),
             plans,
+            stream_plans,
+            schedule_plans,
             reports,
             health: config.backends.health.clone(),
         })
@@ -183,5 +159,23 @@ impl Runtime {
     /// If `index` is not a handler of the app.
     pub async fn run_handler(&self, index: usize, request: Request) -> Result<Reply, Failure> {
         sequence::run(&self.plans[index], Arc::new(request)).await
+    }
+
+    /// Runs the stream handler at `index` (in [`App::streams`]) for a message.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not a stream handler of the app.
+    pub async fn run_stream(&self, index: usize, message: Request) -> Result<Reply, Failure> {
+        sequence::run(&self.stream_plans[index], Arc::new(message)).await
+    }
+
+    /// Runs the schedule at `index` (in [`App::schedules`]).
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not a schedule of the app.
+    pub async fn run_schedule(&self, index: usize, run: Request) -> Result<Reply, Failure> {
+        sequence::run(&self.schedule_plans[index], Arc::new(run)).await
     }
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use karman_directive::{ErrAction, OnErr};
+use karman_directive::{ErrAction, FnStep, OnErr, Sequence, Step};
 
 use crate::capabilities::request::RequestCtx;
 use crate::component::LoadedComponent;
@@ -37,6 +37,36 @@ pub(crate) struct Plan {
 pub(crate) enum PlannedStep {
     Single(Arc<Call>),
     Group(Vec<Arc<Call>>),
+}
+
+impl Plan {
+    /// Resolves a Directive sequence to the loaded components (by index in `components`).
+    pub(crate) fn new(sequence: &Sequence, components: &[Arc<LoadedComponent>]) -> Self {
+        let call = |step: &FnStep| {
+            Arc::new(Call {
+                component: components[step.component.0].clone(),
+                key: step.key.clone(),
+                with: step.with.clone().map(Arc::new),
+                on_err: step.on_err.clone(),
+            })
+        };
+        Self {
+            steps: sequence
+                .steps
+                .iter()
+                .map(|step| match step {
+                    Step::Fn(fn_step) => PlannedStep::Single(call(fn_step)),
+                    Step::Group(group) => PlannedStep::Group(group.iter().map(call).collect()),
+                })
+                .collect(),
+            response: sequence.response.clone(),
+            initial_state: sequence
+                .state
+                .iter()
+                .map(|(key, value)| (key.clone(), Bytes::from(value.clone())))
+                .collect(),
+        }
+    }
 }
 
 /// One component call of a plan.

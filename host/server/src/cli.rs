@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use karman_directive::{App, Step};
+use karman_directive::{App, Sequence, Step, Trigger};
 use karman_runtime::{Backends, EngineConfig, Runtime, RuntimeConfig};
 
 use crate::{ServerConfig, Service, serve};
@@ -297,29 +297,50 @@ fn summary(runtime: &Runtime, backends: &str) -> String {
     }
     let _ = writeln!(out, "\nhandlers ({}):", app.handlers.len());
     for handler in &app.handlers {
-        let steps: Vec<String> = handler
-            .steps
-            .iter()
-            .map(|step| match step {
-                Step::Fn(call) => call.key.clone(),
-                Step::Group(calls) => format!(
-                    "group({})",
-                    calls
-                        .iter()
-                        .map(|c| c.key.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            })
-            .collect();
         let _ = writeln!(
             out,
-            "  {} {} -> {} (response: {})",
+            "  {} {} -> {}",
             handler.method,
             handler.resource,
-            steps.join(" -> "),
-            handler.response
+            describe_sequence(&handler.sequence)
         );
+    }
+    if !app.streams.is_empty() {
+        let _ = writeln!(out, "\nstream handlers ({}):", app.streams.len());
+        for stream in &app.streams {
+            let respond = stream
+                .respond_to
+                .as_ref()
+                .map(|r| format!(", respondTo: {r}"))
+                .unwrap_or_default();
+            let jetstream = stream
+                .jetstream
+                .as_ref()
+                .map(|j| format!(", JetStream {}/{}", j.stream, j.durable))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} {} -> {}{respond}{jetstream}",
+                stream.source,
+                stream.resource,
+                describe_sequence(&stream.sequence)
+            );
+        }
+    }
+    if !app.schedules.is_empty() {
+        let _ = writeln!(out, "\nschedules ({}):", app.schedules.len());
+        for schedule in &app.schedules {
+            let when = match &schedule.trigger {
+                Trigger::Every(every) => format!("every {}", humantime::format_duration(*every)),
+                Trigger::Cron(cron) => format!("cron `{cron}`"),
+            };
+            let _ = writeln!(
+                out,
+                "  {} ({when}) -> {}",
+                schedule.name,
+                describe_sequence(&schedule.sequence)
+            );
+        }
     }
     let engine = runtime.engine();
     let _ = writeln!(
@@ -329,4 +350,24 @@ fn summary(runtime: &Runtime, backends: &str) -> String {
         engine.cache_misses()
     );
     out
+}
+
+/// `a -> group(b, c) -> d (response: d)`.
+fn describe_sequence(sequence: &Sequence) -> String {
+    let steps: Vec<String> = sequence
+        .steps
+        .iter()
+        .map(|step| match step {
+            Step::Fn(call) => call.key.clone(),
+            Step::Group(calls) => format!(
+                "group({})",
+                calls
+                    .iter()
+                    .map(|c| c.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+        .collect();
+    format!("{} (response: {})", steps.join(" -> "), sequence.response)
 }

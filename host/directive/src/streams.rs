@@ -1,0 +1,432 @@
+//! Stream handlers (`type: stream`) and `schedules:`: the same step sequences as request
+//! handlers, started by a message or a timer.
+//!
+//! ```yaml
+//! handlers:
+//!   - type: stream
+//!     source: nats                 # bus (default), nats, server (WebSocket)
+//!     resource: user.login         # subject (wildcards allowed), or a path for `server`
+//!     respondTo: user.login.done   # publish the result here (bus, nats)
+//!     stream: LOGINS               # nats only: consume through JetStream …
+//!     durable: karman-logins       # … with this durable consumer
+//!     maxDeliver: 5                # JetStream deliveries before `deadLetter`
+//!     deadLetter: user.login.dead
+//!     maxInFlight: 16              # messages run at once (backpressure)
+//!     steps: [ { fn: record }, { fn: send-email } ]
+//! schedules:
+//!   - name: cleanup
+//!     every: { minutes: 5 }        # or cron: "0 */5 * * * *" (seconds first, UTC)
+//!     state: { olderThan: 30d }
+//!     steps: [ { fn: cleanup } ]
+//! ```
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use marked_yaml::Node;
+
+use crate::model::*;
+use crate::parse::parse_sequence;
+use crate::yaml::{Fields, Reader, start};
+use crate::{Connections, Location};
+
+/// Keys of a handler that only stream handlers take.
+pub(crate) const STREAM_ONLY: &[&str] = &[
+    "source",
+    "respondTo",
+    "stream",
+    "durable",
+    "maxDeliver",
+    "deadLetter",
+    "maxInFlight",
+];
+const SOURCES: &[&str] = &["bus", "nats", "server"];
+const NOT_YET_SOURCES: &[&str] = &["kafka"];
+const SCHEDULE: &[&str] = &["name", "every", "cron", "state", "steps", "response"];
+const EVERY: &[&str] = &["seconds", "minutes", "hours", "days"];
+/// Shortest `every` interval.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+pub(crate) fn parse_stream_handler(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    fields: Fields<'_>,
+    components: &[Component],
+    connections: Option<&Connections>,
+) -> Option<StreamHandler> {
+    if let Some(method) = fields.get("method") {
+        reader.error_with_hint(
+            start(method),
+            "`method` applies to request handlers, not to stream handlers",
+            "remove it: a stream handler's `req.method()` is `STREAM`",
+        );
+    }
+    let source = match fields.get("source") {
+        None => Some(StreamSource::Bus),
+        Some(n) => parse_source(reader, n),
+    };
+    let resource_node = reader.required(fields, "resource", "a stream handler")?;
+    let resource = reader.non_empty_string(resource_node, "`resource`")?;
+    let resource = resource.trim().to_string();
+    let source = source?;
+    let what = format!("stream handler `{source} {resource}`");
+    let mut ok = true;
+
+    match source {
+        StreamSource::Server => {
+            if !resource.starts_with('/') {
+                reader.error_with_hint(
+                    resource_node.span(),
+                    format!("the resource of {what} must be a path"),
+                    "a WebSocket endpoint is served at `GET <resource>`, e.g. `/ws/chat`",
+                );
+                ok = false;
+            }
+        }
+        StreamSource::Bus | StreamSource::Nats => {
+            if !valid_subject(&resource) {
+                reader.error_with_hint(
+                    resource_node.span(),
+                    format!("`{resource}` is not a subject"),
+                    "write tokens separated by dots, e.g. `user.login`; `*` matches one token, a final `>` the rest",
+                );
+                ok = false;
+            }
+        }
+    }
+    if source == StreamSource::Nats && connections.is_some_and(|c| c.nats.is_none()) {
+        reader.error_with_hint(
+            resource_node.span(),
+            format!("{what} needs a NATS connection"),
+            "add `connections: { nats: { serverAddress: 127.0.0.1:4222 } }`",
+        );
+        ok = false;
+    }
+
+    let respond_to = match fields.get("respondTo") {
+        None => None,
+        Some(n) => {
+            let subject = reader.string_or_env(n, "`respondTo`")?.trim().to_string();
+            if source == StreamSource::Server {
+                reader.error_with_hint(
+                    start(n),
+                    "`respondTo` does not apply to `source: server`",
+                    "a WebSocket handler answers on the same socket",
+                );
+                ok = false;
+            } else if !valid_subject(&subject) || subject.contains('*') || subject.ends_with('>') {
+                reader.error(
+                    start(n),
+                    format!("`respondTo: {subject}` is not a subject to publish to"),
+                );
+                ok = false;
+            }
+            Some(subject)
+        }
+    };
+
+    let jetstream = match (fields.get("stream"), fields.get("durable")) {
+        (None, None) => None,
+        (stream, durable) => {
+            if source != StreamSource::Nats {
+                let key = if stream.is_some() {
+                    "stream"
+                } else {
+                    "durable"
+                };
+                reader.error(
+                    start(stream.or(durable).expect("one is set")),
+                    format!("`{key}` (JetStream) applies to `source: nats` only"),
+                );
+                ok = false;
+            }
+            let name = |reader: &mut Reader<'_>, n: &Node, key: &str| -> Option<String> {
+                let text = reader
+                    .string_or_env(n, &format!("`{key}`"))?
+                    .trim()
+                    .to_string();
+                let valid = !text.is_empty()
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !valid {
+                    reader.error(
+                        start(n),
+                        format!("`{key}: {text}`: use letters, digits, `-` and `_`"),
+                    );
+                    return None;
+                }
+                Some(text)
+            };
+            let stream_name = match stream {
+                Some(n) => name(reader, n, "stream"),
+                None => {
+                    reader.error(
+                        start(durable.expect("set")),
+                        "`durable` needs `stream` (the JetStream stream to consume)",
+                    );
+                    None
+                }
+            };
+            let durable_name = match durable {
+                Some(n) => name(reader, n, "durable"),
+                None => stream_name.as_ref().map(|s| format!("karman-{s}")),
+            };
+            Some(JetStreamOptions {
+                stream: stream_name?,
+                durable: durable_name?,
+            })
+        }
+    };
+    let max_deliver = match fields.get("maxDeliver") {
+        None => Some(DEFAULT_MAX_DELIVER),
+        Some(n) => positive(reader, n, "`maxDeliver`", 1000).map(|n| n as u32),
+    };
+    let dead_letter = match fields.get("deadLetter") {
+        None => None,
+        Some(n) => {
+            let subject = reader.string_or_env(n, "`deadLetter`")?.trim().to_string();
+            if !valid_subject(&subject) || subject.contains('*') || subject.ends_with('>') {
+                reader.error(
+                    start(n),
+                    format!("`deadLetter: {subject}` is not a subject to publish to"),
+                );
+                ok = false;
+            }
+            Some(subject)
+        }
+    };
+    if (fields.get("maxDeliver").is_some() || dead_letter.is_some()) && jetstream.is_none() {
+        let n = fields
+            .get("maxDeliver")
+            .or(fields.get("deadLetter"))
+            .expect("one is set");
+        reader.error_with_hint(
+            start(n),
+            "`maxDeliver` and `deadLetter` need an at-least-once source",
+            "add `stream:` to consume through JetStream (`source: nats`)",
+        );
+        ok = false;
+    }
+    let max_in_flight = match fields.get("maxInFlight") {
+        None => Some(DEFAULT_MAX_IN_FLIGHT),
+        Some(n) => positive(reader, n, "`maxInFlight`", 10_000).map(|n| n as usize),
+    };
+    let sequence = parse_sequence(reader, fields, &what, components)?;
+    ok.then_some(())?;
+    Some(StreamHandler {
+        source,
+        resource,
+        respond_to,
+        jetstream,
+        max_deliver: max_deliver?,
+        dead_letter,
+        max_in_flight: max_in_flight?,
+        sequence,
+        location: reader.location_or_start(start(node)),
+    })
+}
+
+fn parse_source(reader: &mut Reader<'_>, node: &Node) -> Option<StreamSource> {
+    let text = reader.non_empty_string(node, "`source`")?;
+    match text.trim() {
+        "bus" => Some(StreamSource::Bus),
+        "nats" => Some(StreamSource::Nats),
+        "server" => Some(StreamSource::Server),
+        other if NOT_YET_SOURCES.contains(&other) => {
+            reader.error_with_hint(
+                start(node),
+                format!("`source: {other}` is not supported by this version of Karman"),
+                format!("available sources: {}", SOURCES.join(", ")),
+            );
+            None
+        }
+        other => {
+            let hint = match crate::did_you_mean(other, SOURCES.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!("use one of: {}", SOURCES.join(", ")),
+            };
+            reader.error_with_hint(
+                start(node),
+                format!("unknown stream source `{other}`"),
+                hint,
+            );
+            None
+        }
+    }
+}
+
+/// A NATS-style subject: dot-separated tokens, `*` for one token, a final `>` for the rest.
+pub fn valid_subject(subject: &str) -> bool {
+    let tokens: Vec<&str> = subject.split('.').collect();
+    tokens.iter().enumerate().all(|(i, token)| {
+        !token.is_empty()
+            && (*token == "*"
+                || (*token == ">" && i == tokens.len() - 1)
+                || token
+                    .chars()
+                    .all(|c| !c.is_whitespace() && c != '*' && c != '>'))
+    })
+}
+
+fn positive(reader: &mut Reader<'_>, node: &Node, what: &str, max: u64) -> Option<u64> {
+    let text = reader.string(node, what)?;
+    match text.trim().parse::<u64>() {
+        Ok(n) if (1..=max).contains(&n) => Some(n),
+        _ => {
+            reader.error(
+                start(node),
+                format!("{what} must be a whole number from 1 to {max}, not `{text}`"),
+            );
+            None
+        }
+    }
+}
+
+pub(crate) fn parse_schedules(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    components: &[Component],
+) -> Vec<Schedule> {
+    let Some(items) = reader.sequence(node, "`schedules`") else {
+        return Vec::new();
+    };
+    let mut schedules = Vec::new();
+    let mut names: HashMap<String, Location> = HashMap::new();
+    for item in items {
+        let Some(fields) = reader.mapping(item, "a schedule", SCHEDULE) else {
+            continue;
+        };
+        let Some(name_node) = reader.required(fields, "name", "a schedule") else {
+            continue;
+        };
+        let Some(name) = reader.non_empty_string(name_node, "a schedule's `name`") else {
+            continue;
+        };
+        let name = name.trim().to_string();
+        let location = reader.location_or_start(start(item));
+        if let Some(first) = names.get(&name) {
+            reader.error(
+                start(name_node),
+                format!("duplicate schedule `{name}` (first at {first})"),
+            );
+            continue;
+        }
+        names.insert(name.clone(), location.clone());
+        let what = format!("schedule `{name}`");
+        let trigger = match (fields.get("every"), fields.get("cron")) {
+            (Some(every), None) => parse_every(reader, every, &what),
+            (None, Some(cron)) => parse_cron(reader, cron),
+            (Some(_), Some(cron)) => {
+                reader.error(
+                    start(cron),
+                    format!("{what} has both `every` and `cron`: give one"),
+                );
+                None
+            }
+            (None, None) => {
+                reader.error_with_hint(
+                    start(item),
+                    format!("{what} needs `every` or `cron`"),
+                    "e.g. `every: { minutes: 5 }` or `cron: \"0 */5 * * * *\"`",
+                );
+                None
+            }
+        };
+        let sequence = parse_sequence(reader, fields, &what, components);
+        if let (Some(trigger), Some(sequence)) = (trigger, sequence) {
+            schedules.push(Schedule {
+                name,
+                trigger,
+                sequence,
+                location,
+            });
+        }
+    }
+    schedules
+}
+
+fn parse_every(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Trigger> {
+    let fields = reader.mapping(node, &format!("`every` of {what}"), EVERY)?;
+    let mut total = Duration::ZERO;
+    let given: Vec<&str> = EVERY
+        .iter()
+        .copied()
+        .filter(|k| fields.get(k).is_some())
+        .collect();
+    if given.is_empty() {
+        if node.as_mapping().is_some_and(|m| m.is_empty()) {
+            reader.error(
+                start(node),
+                format!("`every` of {what} needs `seconds`, `minutes`, `hours` or `days`"),
+            );
+        }
+        return None;
+    }
+    for (key, unit) in [
+        ("seconds", 1),
+        ("minutes", 60),
+        ("hours", 3600),
+        ("days", 86_400),
+    ] {
+        if let Some(n) = fields.get(key) {
+            let text = reader.string(n, &format!("`{key}`"))?;
+            match text.trim().parse::<f64>() {
+                Ok(value) if value > 0.0 && value.is_finite() => {
+                    total += Duration::from_secs_f64(value * f64::from(unit));
+                }
+                _ => {
+                    reader.error(
+                        start(n),
+                        format!("`{key}` must be a positive number, not `{text}`"),
+                    );
+                    return None;
+                }
+            }
+        }
+    }
+    if total < MIN_INTERVAL {
+        reader.error_with_hint(
+            start(node),
+            format!("`every` of {what} must be at least 100ms"),
+            "e.g. `every: { seconds: 30 }`",
+        );
+        return None;
+    }
+    Some(Trigger::Every(total))
+}
+
+fn parse_cron(reader: &mut Reader<'_>, node: &Node) -> Option<Trigger> {
+    let text = reader.non_empty_string(node, "`cron`")?;
+    let text = text.trim().to_string();
+    match cron::Schedule::from_str(&text) {
+        Ok(_) => Some(Trigger::Cron(text)),
+        Err(error) => {
+            // The parser's message repeats the expression with a caret; keep its last line.
+            let error = error.to_string();
+            let reason = error.lines().last().unwrap_or_default().trim().to_string();
+            reader.error_with_hint(
+                start(node),
+                format!("`{text}` is not a cron expression: {reason}"),
+                "six fields, seconds first: `sec min hour day-of-month month day-of-week`, e.g. `0 */5 * * * *`",
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_subject;
+
+    #[test]
+    fn subjects_are_dot_separated_tokens_with_wildcards() {
+        for ok in ["user.login", "a", "orders.*.created", "events.>", "*"] {
+            assert!(valid_subject(ok), "{ok}");
+        }
+        for bad in ["", "a..b", ".a", "a.", "a b", "a.>.b", "a*", "we>"] {
+            assert!(!valid_subject(bad), "{bad}");
+        }
+    }
+}
