@@ -14,5 +14,6 @@ mod reuse;
 mod sequences;
 mod server;
 mod sql;
+mod streams;
 mod support;
 mod upstream;

@@ -4,7 +4,7 @@
 //! ```yaml
 //! handlers:
 //!   - type: stream
-//!     source: nats                 # bus (default), nats, server (WebSocket)
+//!     source: nats                 # bus (default), nats (kafka and server/WebSocket: later)
 //!     resource: user.login         # subject (wildcards allowed), or a path for `server`
 //!     respondTo: user.login.done   # publish the result here (bus, nats)
 //!     stream: LOGINS               # nats only: consume through JetStream …
@@ -41,8 +41,8 @@ pub(crate) const STREAM_ONLY: &[&str] = &[
     "deadLetter",
     "maxInFlight",
 ];
-const SOURCES: &[&str] = &["bus", "nats", "server"];
-const NOT_YET_SOURCES: &[&str] = &["kafka"];
+const SOURCES: &[&str] = &["bus", "nats"];
+const NOT_YET_SOURCES: &[&str] = &["kafka", "server"];
 const SCHEDULE: &[&str] = &["name", "every", "cron", "state", "steps", "response"];
 const EVERY: &[&str] = &["seconds", "minutes", "hours", "days"];
 /// Shortest `every` interval.
@@ -233,7 +233,6 @@ fn parse_source(reader: &mut Reader<'_>, node: &Node) -> Option<StreamSource> {
     match text.trim() {
         "bus" => Some(StreamSource::Bus),
         "nats" => Some(StreamSource::Nats),
-        "server" => Some(StreamSource::Server),
         other if NOT_YET_SOURCES.contains(&other) => {
             reader.error_with_hint(
                 start(node),

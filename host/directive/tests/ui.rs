@@ -250,7 +250,7 @@ fn stream_handlers_and_schedules_resolve() {
     );
     assert_eq!(orders.max_deliver, DEFAULT_MAX_DELIVER);
     assert_eq!(orders.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
-    assert_eq!(socket.source, StreamSource::Server);
+    assert_eq!(socket.resource, "audit.>");
 
     let [tick, nightly] = &app.schedules[..] else {
         panic!("two schedules");

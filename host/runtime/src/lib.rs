@@ -170,6 +170,16 @@ impl Runtime {
         sequence::run(&self.stream_plans[index], Arc::new(message)).await
     }
 
+    /// The longest a run of the stream handler at `index` can take: the sum of its steps'
+    /// timeouts (a group counts its slowest member).
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not a stream handler of the app.
+    pub fn stream_timeout(&self, index: usize) -> std::time::Duration {
+        self.stream_plans[index].longest_run()
+    }
+
     /// Runs the schedule at `index` (in [`App::schedules`]).
     ///
     /// # Panics

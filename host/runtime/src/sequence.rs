@@ -69,6 +69,23 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The sum of the steps' timeouts (a group counts its slowest member).
+    pub(crate) fn longest_run(&self) -> std::time::Duration {
+        self.steps
+            .iter()
+            .map(|step| match step {
+                PlannedStep::Single(call) => call.component.limits.timeout,
+                PlannedStep::Group(calls) => calls
+                    .iter()
+                    .map(|c| c.component.limits.timeout)
+                    .max()
+                    .unwrap_or_default(),
+            })
+            .sum()
+    }
+}
+
 /// One component call of a plan.
 pub(crate) struct Call {
     pub(crate) component: Arc<LoadedComponent>,

@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use karman_directive::{App, Sequence, Step, Trigger};
 use karman_runtime::{Backends, EngineConfig, Runtime, RuntimeConfig};
+use karman_streams::{Streams, StreamsConfig};
 
 use crate::{ServerConfig, Service, serve};
 
@@ -92,6 +93,10 @@ struct ServeArgs {
     /// `unavailable` meanwhile. Without it, an unreachable backend stops start-up.
     #[arg(long, env = "KARMAN_BACKGROUND_CONNECT")]
     background_connect: bool,
+    /// Whether this process runs the Directive's schedules; set `false` on all processes of a
+    /// deployment but one, so each scheduled run happens once.
+    #[arg(long, env = "KARMAN_RUN_SCHEDULES", default_value_t = true, action = clap::ArgAction::Set)]
+    run_schedules: bool,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -169,13 +174,24 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             max_body_bytes: args.max_body,
             shutdown_grace: args.shutdown_grace,
         };
-        let service = Arc::new(Service::new(Arc::new(loaded), server_config)?);
+        let loaded = Arc::new(loaded);
+        let service = Arc::new(Service::new(loaded.clone(), server_config)?);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let streams = Streams::start(
+            loaded,
+            StreamsConfig {
+                run_schedules: args.run_schedules,
+                ..StreamsConfig::default()
+            },
+        )
+        .await?;
         let address = listener.local_addr()?;
         tracing::info!(app = %identifier, "listening on http://{address}");
         serve(listener, service, shutdown_signal()).await?;
+        // The HTTP side has drained; now stop taking messages and finish those in flight.
+        streams.shutdown().await;
         Ok(())
     })
 }

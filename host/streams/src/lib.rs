@@ -1,0 +1,248 @@
+//! Karman's message and timer inputs: stream handlers (`type: stream`) and `schedules:` run
+//! the same step sequences as HTTP requests.
+//!
+//! | source | delivery | shared by several processes |
+//! |--------|----------|-----------------------------|
+//! | `bus` (default) | in process; `respondTo` of one handler feeds another | no |
+//! | `nats` | core NATS queue group named after the app: at most once | yes, each message to one process |
+//! | `nats` + `stream:` | JetStream durable consumer: at least once, acked after the steps succeed | yes |
+//!
+//! Every handler takes at most `maxInFlight` messages at once; a slow step slows consumption.
+//! [`Streams::shutdown`] stops taking messages and waits for those in flight (JetStream acks
+//! them as they finish).
+//!
+//! ```ignore
+//! let streams = Streams::start(runtime.clone(), StreamsConfig::default()).await?;
+//! streams.bus().publish(BusMessage::new("user.login", r#"{"user":"ada"}"#)).await;
+//! streams.shutdown().await;
+//! ```
+
+mod bus;
+mod consume;
+mod handler;
+mod nats;
+mod schedule;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use karman_directive::StreamSource;
+use karman_runtime::Runtime;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use bus::{Bus, BusMessage, subject_matches};
+pub use handler::HandlerStats;
+pub use schedule::ScheduleStats;
+
+use handler::{Handler, Incoming, Outlet};
+
+/// How to start the streams.
+#[derive(Debug, Clone)]
+pub struct StreamsConfig {
+    /// Whether this process runs the schedules (`KARMAN_RUN_SCHEDULES=false` on all processes
+    /// but one, so a schedule runs once per deployment).
+    pub run_schedules: bool,
+    /// The in-process bus (shared with whoever publishes to it).
+    pub bus: Bus,
+}
+
+impl Default for StreamsConfig {
+    fn default() -> Self {
+        Self {
+            run_schedules: true,
+            bus: Bus::default(),
+        }
+    }
+}
+
+/// A stream source that cannot be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamsError {
+    /// The broker cannot be reached.
+    #[error("{location}: {message}")]
+    Connect {
+        /// Where the connection is declared.
+        location: String,
+        /// What went wrong (no credentials).
+        message: String,
+    },
+    /// A subscription or consumer cannot be set up.
+    #[error("{location}: {message}")]
+    Subscribe {
+        /// Where the handler is declared.
+        location: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The running stream handlers and schedules.
+pub struct Streams {
+    tasks: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+    bus: Bus,
+    handler_stats: Vec<Arc<HandlerStats>>,
+    schedule_stats: HashMap<String, Arc<ScheduleStats>>,
+    nats: Option<async_nats::Client>,
+}
+
+impl Streams {
+    /// Subscribes every stream handler of the runtime's app and starts the schedules.
+    pub async fn start(runtime: Arc<Runtime>, config: StreamsConfig) -> Result<Self, StreamsError> {
+        let app = runtime.app().clone();
+        let (stop, shutdown) = watch::channel(false);
+        let nats = match (
+            &app.connections.nats,
+            app.streams.iter().any(|s| s.source == StreamSource::Nats),
+        ) {
+            (Some(connection), true) => Some(nats::connect(connection).await?),
+            _ => None,
+        };
+        let mut tasks = Vec::new();
+        let mut handler_stats = Vec::new();
+        for (index, spec) in app.streams.iter().enumerate() {
+            let stats = Arc::new(HandlerStats::default());
+            handler_stats.push(stats.clone());
+            let outlet = match spec.source {
+                StreamSource::Nats => Outlet::Nats(nats.clone().expect("connected above")),
+                StreamSource::Bus | StreamSource::Server => Outlet::Bus(config.bus.clone()),
+            };
+            let handler = Arc::new(Handler {
+                index,
+                spec: spec.clone(),
+                runtime: runtime.clone(),
+                outlet,
+                stats,
+            });
+            let task = match spec.source {
+                StreamSource::Bus => serve_bus(handler, &config.bus, shutdown.clone()),
+                StreamSource::Nats => {
+                    let client = nats.clone().expect("connected above");
+                    match &spec.jetstream {
+                        None => {
+                            nats::serve_core(
+                                handler,
+                                client,
+                                app.identifier.clone(),
+                                shutdown.clone(),
+                            )
+                            .await?
+                        }
+                        Some(options) => {
+                            nats::serve_jetstream(
+                                handler,
+                                client,
+                                options.clone(),
+                                shutdown.clone(),
+                            )
+                            .await?
+                        }
+                    }
+                }
+                StreamSource::Server => continue,
+            };
+            tracing::info!(source = %spec.source, resource = %spec.resource, "stream handler started");
+            tasks.push(task);
+        }
+        let mut schedule_stats = HashMap::new();
+        if config.run_schedules {
+            for (index, spec) in app.schedules.iter().enumerate() {
+                let stats = Arc::new(ScheduleStats::default());
+                schedule_stats.insert(spec.name.clone(), stats.clone());
+                tasks.push(tokio::spawn(schedule::run(
+                    runtime.clone(),
+                    index,
+                    spec.clone(),
+                    stats,
+                    shutdown.clone(),
+                )));
+            }
+        } else if !app.schedules.is_empty() {
+            tracing::info!(
+                count = app.schedules.len(),
+                "schedules are off in this process"
+            );
+        }
+        Ok(Self {
+            tasks,
+            stop,
+            bus: config.bus,
+            handler_stats,
+            schedule_stats,
+            nats,
+        })
+    }
+
+    /// The in-process bus.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Counts of the stream handler at `index` (in `App::streams`).
+    pub fn handler_stats(&self, index: usize) -> Option<&HandlerStats> {
+        self.handler_stats.get(index).map(|s| &**s)
+    }
+
+    /// Counts of the schedule named `name` (when this process runs schedules).
+    pub fn schedule_stats(&self, name: &str) -> Option<&ScheduleStats> {
+        self.schedule_stats.get(name).map(|s| &**s)
+    }
+
+    /// Stops taking messages and starting scheduled runs, waits for those in flight, and
+    /// flushes what they published.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        if let Some(client) = &self.nats
+            && let Err(error) = client.flush().await
+        {
+            tracing::warn!(%error, "cannot flush NATS");
+        }
+    }
+
+    /// Stops at once, abandoning messages in flight (as a crash would: JetStream redelivers
+    /// what was not acked). For tests of at-least-once delivery.
+    pub fn abort(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn serve_bus(handler: Arc<Handler>, bus: &Bus, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    let receiver = bus.subscribe(&handler.spec.resource, handler.spec.max_in_flight);
+    let messages = tokio_stream_of(receiver);
+    tokio::spawn(async move {
+        let max_in_flight = handler.spec.max_in_flight;
+        consume::consume(
+            messages,
+            max_in_flight,
+            shutdown,
+            move |message: BusMessage| {
+                let handler = handler.clone();
+                async move {
+                    let _ = handler
+                        .run(Incoming {
+                            subject: message.subject,
+                            payload: message.payload,
+                            headers: message.headers,
+                        })
+                        .await;
+                }
+            },
+        )
+        .await;
+    })
+}
+
+/// A receiver as a stream.
+fn tokio_stream_of<T: Send + 'static>(
+    mut receiver: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Unpin {
+    Box::pin(futures_util::stream::poll_fn(move |cx| {
+        receiver.poll_recv(cx)
+    }))
+}

@@ -1,0 +1,230 @@
+//! `source: nats`: a core NATS queue-group subscription (several Karman processes of one app
+//! share the messages; at most once), or, with `stream:`, a durable JetStream pull consumer
+//! (at least once: acked after the steps succeed, redelivered after a failure or a crash, and
+//! sent to `deadLetter` after `maxDeliver` deliveries).
+//!
+//! A message with a reply subject (a NATS request) gets the result as its reply, or, when the
+//! steps fail, a JSON error with the header `Karman-Error: <status>`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer, stream};
+use bytes::Bytes;
+use karman_directive::{JetStreamOptions, NatsConnection, redact_url};
+use karman_runtime::Failure;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::StreamsError;
+use crate::consume::consume;
+use crate::handler::{Handler, Incoming};
+
+/// Connects to NATS, naming the connection and its address when it cannot.
+pub(crate) async fn connect(
+    connection: &NatsConnection,
+) -> Result<async_nats::Client, StreamsError> {
+    let shown: Vec<String> = connection.addresses.iter().map(|a| redact_url(a)).collect();
+    let mut options = async_nats::ConnectOptions::new()
+        .name("karman")
+        .connection_timeout(Duration::from_secs(5));
+    if let Some(token) = &connection.token {
+        options = options.token(token.clone());
+    }
+    let addresses: Vec<async_nats::ServerAddr> = connection
+        .addresses
+        .iter()
+        .map(|a| a.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|e| StreamsError::Connect {
+            location: connection.location.to_string(),
+            message: format!("`{}` is not a NATS address: {e}", shown.join(", ")),
+        })?;
+    options
+        .connect(addresses)
+        .await
+        .map_err(|e| StreamsError::Connect {
+            location: connection.location.to_string(),
+            message: format!("cannot connect to NATS at {}: {e}", shown.join(", ")),
+        })
+}
+
+fn headers_of(message: &async_nats::Message) -> Vec<(String, String)> {
+    message
+        .headers
+        .iter()
+        .flat_map(|headers| headers.iter())
+        .flat_map(|(name, values)| {
+            values
+                .iter()
+                .map(move |value| (name.to_string().to_ascii_lowercase(), value.to_string()))
+        })
+        .collect()
+}
+
+fn error_body(failure: &Failure) -> Bytes {
+    serde_json::json!({ "code": failure.code, "message": failure.message })
+        .to_string()
+        .into()
+}
+
+/// Core NATS: a queue subscription named after the app.
+pub(crate) async fn serve_core(
+    handler: Arc<Handler>,
+    client: async_nats::Client,
+    queue_group: String,
+    shutdown: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, StreamsError> {
+    let subject = handler.spec.resource.clone();
+    let subscriber = client
+        .queue_subscribe(subject.clone(), queue_group)
+        .await
+        .map_err(|e| StreamsError::Subscribe {
+            location: handler.spec.location.to_string(),
+            message: format!("cannot subscribe to `{subject}`: {e}"),
+        })?;
+    Ok(tokio::spawn(async move {
+        consume(
+            subscriber,
+            handler.spec.max_in_flight,
+            shutdown,
+            move |message| {
+                let (handler, client) = (handler.clone(), client.clone());
+                async move {
+                    let reply_to = message.reply.clone();
+                    let incoming = Incoming {
+                        subject: message.subject.to_string(),
+                        headers: headers_of(&message),
+                        payload: message.payload,
+                    };
+                    let result = handler.run(incoming).await;
+                    if let Some(reply_to) = reply_to {
+                        let sent = match result {
+                            Ok(reply) => client.publish(reply_to, reply.body).await,
+                            Err(failure) => {
+                                let mut headers = async_nats::HeaderMap::new();
+                                headers.insert("Karman-Error", failure.status.to_string().as_str());
+                                client
+                                    .publish_with_headers(reply_to, headers, error_body(&failure))
+                                    .await
+                            }
+                        };
+                        if let Err(error) = sent {
+                            tracing::warn!(%error, "cannot send the reply");
+                        }
+                    }
+                }
+            },
+        )
+        .await;
+    }))
+}
+
+/// JetStream: a durable pull consumer on a stream over the handler's subject (both created
+/// when absent), acked after the steps succeed.
+pub(crate) async fn serve_jetstream(
+    handler: Arc<Handler>,
+    client: async_nats::Client,
+    options: JetStreamOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, StreamsError> {
+    let spec = &handler.spec;
+    let setup = |message: String| StreamsError::Subscribe {
+        location: spec.location.to_string(),
+        message,
+    };
+    let context = jetstream::new(client.clone());
+    let stream = context
+        .get_or_create_stream(stream::Config {
+            name: options.stream.clone(),
+            subjects: vec![spec.resource.clone()],
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| {
+            setup(format!(
+                "cannot open the JetStream stream `{}`: {e}",
+                options.stream
+            ))
+        })?;
+    // Long enough for the steps to finish: a message is redelivered only when its run is lost.
+    let ack_wait = handler.runtime.stream_timeout(handler.index) + Duration::from_secs(5);
+    let consumer = stream
+        .get_or_create_consumer(
+            &options.durable,
+            consumer::pull::Config {
+                durable_name: Some(options.durable.clone()),
+                filter_subject: spec.resource.clone(),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait,
+                max_deliver: i64::from(spec.max_deliver),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| {
+            setup(format!(
+                "cannot open the JetStream consumer `{}`: {e}",
+                options.durable
+            ))
+        })?;
+    let messages = consumer
+        .stream()
+        .max_messages_per_batch(spec.max_in_flight)
+        .messages()
+        .await
+        .map_err(|e| setup(format!("cannot consume from `{}`: {e}", options.stream)))?;
+    let max_deliver = spec.max_deliver;
+    Ok(tokio::spawn(async move {
+        let max_in_flight = handler.spec.max_in_flight;
+        consume(messages, max_in_flight, shutdown, move |message| {
+            let handler = handler.clone();
+            async move {
+                let message = match message {
+                    Ok(message) => message,
+                    Err(error) => {
+                        tracing::warn!(%error, "JetStream consumer error");
+                        return;
+                    }
+                };
+                let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+                let incoming = Incoming {
+                    subject: message.subject.to_string(),
+                    headers: headers_of(&message.message),
+                    payload: message.payload.clone(),
+                };
+                let acked = match handler.run(incoming).await {
+                    Ok(_) => message.ack().await,
+                    Err(failure) if delivered >= i64::from(max_deliver) => {
+                        if let Some(dead_letter) = &handler.spec.dead_letter {
+                            let headers = [
+                                ("karman-error".to_string(), failure.status.to_string()),
+                                ("karman-error-message".to_string(), failure.message.clone()),
+                                ("karman-subject".to_string(), message.subject.to_string()),
+                                ("karman-deliveries".to_string(), delivered.to_string()),
+                            ];
+                            if let Err(error) = handler
+                                .outlet
+                                .publish(dead_letter, message.payload.clone(), &headers)
+                                .await
+                            {
+                                tracing::warn!(%error, "cannot publish to the dead letter subject");
+                                return;
+                            }
+                        }
+                        tracing::warn!(subject = %message.subject, delivered, "giving up on a message");
+                        message.ack_with(AckKind::Term).await
+                    }
+                    Err(_) => {
+                        let backoff = Duration::from_millis(100 * 2u64.pow(delivered.clamp(1, 8) as u32 - 1));
+                        message.ack_with(AckKind::Nak(Some(backoff))).await
+                    }
+                };
+                if let Err(error) = acked {
+                    tracing::warn!(%error, "cannot acknowledge a JetStream message");
+                }
+            }
+        })
+        .await;
+    }))
+}

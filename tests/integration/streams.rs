@@ -1,0 +1,338 @@
+//! Stream handlers and schedules: the in-process bus, core NATS (request-reply, respondTo, a
+//! queue group shared by two processes), JetStream (at least once across a crash, dead
+//! letters), and schedules (every, cron, skip on overlap) — against the NATS server of this
+//! machine.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use karman_runtime::{Backends, Runtime};
+use karman_streams::{BusMessage, Streams, StreamsConfig};
+
+use crate::support::{app, runtime_config};
+
+const NATS: &str = "127.0.0.1:4222";
+
+/// Loads the app of `yaml` and starts its streams.
+async fn start(yaml: &str) -> Streams {
+    let app = app(yaml);
+    let mut config = runtime_config();
+    config.backends = Backends::connect(&app)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, config))
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the app does not load:\n{e}"));
+    Streams::start(Arc::new(runtime), StreamsConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A subject prefix no other test (or run) uses.
+fn unique() -> String {
+    format!("karman-test.{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn nats() -> async_nats::Client {
+    async_nats::connect(NATS)
+        .await
+        .expect("NATS runs on 127.0.0.1:4222 (scripts/services)")
+}
+
+/// Waits (bounded) until `done` holds.
+async fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn bus_handlers_chain_through_respond_to_and_see_the_message_as_a_request() {
+    let streams = start(
+        r#"
+identifier: test.streams.bus
+appVersion: v1
+components:
+  - { name: inspect, source: guest(inspect) }
+  - { name: echo, source: guest(echo) }
+handlers:
+  - { type: stream, resource: "orders.*", respondTo: audit.orders, steps: [ { fn: inspect } ] }
+  - { type: stream, resource: audit.orders, respondTo: audit.done, steps: [ { fn: echo } ] }
+"#,
+    )
+    .await;
+    let mut done = streams.bus().subscribe("audit.done", 4);
+    let mut message = BusMessage::new("orders.created", r#"{"order":42}"#);
+    message
+        .headers
+        .push(("x-test".into(), "from the bus".into()));
+    assert_eq!(
+        streams.bus().publish(message).await,
+        1,
+        "one handler listens on orders.*"
+    );
+
+    let result = tokio::time::timeout(Duration::from_secs(10), done.recv())
+        .await
+        .expect("the chain finishes")
+        .unwrap();
+    let seen: serde_json::Value = serde_json::from_slice(&result.payload).unwrap();
+    assert_eq!(seen["method"], "STREAM");
+    assert_eq!(seen["url"], "orders.created");
+    assert_eq!(seen["body"], r#"{"order":42}"#);
+    assert_eq!(seen["input"], r#"{"order":42}"#);
+    assert_eq!(seen["header"], "from the bus");
+    assert_eq!(streams.handler_stats(0).unwrap().succeeded(), 1);
+    assert_eq!(streams.handler_stats(1).unwrap().succeeded(), 1);
+    streams.shutdown().await;
+}
+
+#[tokio::test]
+async fn nats_requests_get_the_result_or_the_error_as_their_reply() {
+    let prefix = unique();
+    let streams = start(&format!(
+        r#"
+identifier: test.streams.reply
+appVersion: v1
+connections: {{ nats: {{ serverAddress: "{NATS}" }} }}
+components:
+  - {{ name: echo, source: guest(echo) }}
+  - {{ name: fail, source: guest(fail) }}
+handlers:
+  - {{ type: stream, source: nats, resource: {prefix}.echo, steps: [ {{ fn: echo }} ] }}
+  - {{ type: stream, source: nats, resource: {prefix}.fail, steps: [ {{ fn: fail }} ] }}
+"#
+    ))
+    .await;
+    let client = nats().await;
+    let reply = client
+        .request(format!("{prefix}.echo"), "ping".into())
+        .await
+        .unwrap();
+    assert_eq!(reply.payload, "ping");
+
+    let reply = client
+        .request(format!("{prefix}.fail"), "x".into())
+        .await
+        .unwrap();
+    let headers = reply.headers.expect("an error reply has headers");
+    assert_eq!(headers.get("Karman-Error").map(|v| v.as_str()), Some("500"));
+    let error: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+    assert_eq!(error["message"], "failed");
+    streams.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_in_one_queue_group_split_the_messages_without_duplicates() {
+    let prefix = unique();
+    let yaml = format!(
+        r#"
+identifier: test.streams.group.{suffix}
+appVersion: v1
+connections: {{ nats: {{ serverAddress: "{NATS}" }} }}
+components:
+  - {{ name: echo, source: guest(echo) }}
+handlers:
+  - {{ type: stream, source: nats, resource: {prefix}.work, respondTo: {prefix}.results, steps: [ {{ fn: echo }} ] }}
+"#,
+        suffix = prefix.replace('.', "-")
+    );
+    let first = start(&yaml).await;
+    let second = start(&yaml).await;
+    let client = nats().await;
+    let mut results = client.subscribe(format!("{prefix}.results")).await.unwrap();
+    client.flush().await.unwrap();
+
+    const MESSAGES: usize = 200;
+    for n in 0..MESSAGES {
+        client
+            .publish(format!("{prefix}.work"), n.to_string().into())
+            .await
+            .unwrap();
+    }
+    client.flush().await.unwrap();
+    let mut seen = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < MESSAGES {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let message = tokio::time::timeout(remaining, results.next())
+            .await
+            .expect("every message is handled")
+            .unwrap();
+        assert!(
+            seen.insert(String::from_utf8(message.payload.to_vec()).unwrap()),
+            "a message was handled twice"
+        );
+    }
+    // Nothing more arrives: no message was handled by both.
+    let extra = tokio::time::timeout(Duration::from_millis(300), results.next()).await;
+    assert!(extra.is_err(), "an extra result: {extra:?}");
+    let (a, b) = (
+        first.handler_stats(0).unwrap().succeeded(),
+        second.handler_stats(0).unwrap().succeeded(),
+    );
+    assert_eq!(a + b, MESSAGES as u64);
+    assert!(a > 0 && b > 0, "both processes took messages: {a} + {b}");
+    first.shutdown().await;
+    second.shutdown().await;
+}
+
+fn jetstream_app(prefix: &str, stream: &str) -> String {
+    format!(
+        r#"
+identifier: test.streams.jetstream
+appVersion: v1
+connections: {{ nats: {{ serverAddress: "{NATS}" }} }}
+components:
+  - {{ name: slow, source: guest(slow), limits: {{ timeout: 2s }} }}
+  - {{ name: echo, source: guest(echo), limits: {{ timeout: 1s }} }}
+  - {{ name: fail, source: guest(fail), limits: {{ timeout: 1s }} }}
+handlers:
+  - type: stream
+    source: nats
+    resource: {prefix}.jobs
+    stream: {stream}
+    durable: workers
+    respondTo: {prefix}.done
+    maxInFlight: 2
+    steps: [ {{ fn: slow }}, {{ fn: echo }} ]
+  - type: stream
+    source: nats
+    resource: {prefix}.poison
+    stream: {stream}-poison
+    durable: workers
+    maxDeliver: 3
+    deadLetter: {prefix}.dead
+    steps: [ {{ fn: fail }} ]
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_delivers_every_message_at_least_once_across_a_crash() {
+    let prefix = unique();
+    let stream = format!("KARMAN-TEST-{}", prefix.trim_start_matches("karman-test."));
+    let yaml = jetstream_app(&prefix, &stream);
+    let client = nats().await;
+    let mut done = client.subscribe(format!("{prefix}.done")).await.unwrap();
+    client.flush().await.unwrap();
+
+    let crashed = start(&yaml).await;
+    let jetstream = async_nats::jetstream::new(client.clone());
+    const MESSAGES: usize = 12;
+    for n in 0..MESSAGES {
+        jetstream
+            .publish(format!("{prefix}.jobs"), format!("job-{n}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    // Let a few finish (2 at a time, ~0.5 s each), then crash with others in flight.
+    let mut processed = HashSet::new();
+    while processed.len() < 3 {
+        let message = tokio::time::timeout(Duration::from_secs(20), done.next())
+            .await
+            .expect("results arrive")
+            .unwrap();
+        processed.insert(String::from_utf8(message.payload.to_vec()).unwrap());
+    }
+    crashed.abort();
+
+    let restarted = start(&yaml).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while processed.len() < MESSAGES {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let message = tokio::time::timeout(remaining, done.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {MESSAGES} processed", processed.len()))
+            .unwrap();
+        processed.insert(String::from_utf8(message.payload.to_vec()).unwrap());
+    }
+    let expected: HashSet<String> = (0..MESSAGES).map(|n| format!("job-{n}")).collect();
+    assert_eq!(processed, expected);
+    restarted.shutdown().await;
+    let _ = jetstream.delete_stream(&stream).await;
+    let _ = jetstream.delete_stream(format!("{stream}-poison")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_ends_in_the_dead_letter_subject_after_max_deliver() {
+    let prefix = unique();
+    let stream = format!("KARMAN-TEST-{}", prefix.trim_start_matches("karman-test."));
+    let client = nats().await;
+    let mut dead = client.subscribe(format!("{prefix}.dead")).await.unwrap();
+    client.flush().await.unwrap();
+    let streams = start(&jetstream_app(&prefix, &stream)).await;
+    let jetstream = async_nats::jetstream::new(client.clone());
+    jetstream
+        .publish(format!("{prefix}.poison"), "bad input".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let message = tokio::time::timeout(Duration::from_secs(30), dead.next())
+        .await
+        .expect("the message reaches the dead letter subject")
+        .unwrap();
+    assert_eq!(message.payload, "bad input");
+    let headers = message.headers.expect("dead letters carry why");
+    assert_eq!(headers.get("karman-error").map(|v| v.as_str()), Some("500"));
+    assert_eq!(
+        headers.get("karman-deliveries").map(|v| v.as_str()),
+        Some("3")
+    );
+    assert_eq!(
+        headers.get("karman-subject").map(|v| v.as_str()),
+        Some(format!("{prefix}.poison").as_str())
+    );
+    eventually("three failed deliveries", Duration::from_secs(5), || {
+        streams.handler_stats(1).unwrap().failed() == 3
+    })
+    .await;
+    // It does not come back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(streams.handler_stats(1).unwrap().failed(), 3);
+    streams.shutdown().await;
+    let _ = jetstream.delete_stream(&stream).await;
+    let _ = jetstream.delete_stream(format!("{stream}-poison")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_run_every_interval_and_by_cron_and_skip_overlapping_runs() {
+    let streams = start(
+        r#"
+identifier: test.schedules
+appVersion: v1
+components:
+  - { name: echo, source: guest(echo) }
+  - { name: slow, source: guest(slow) }
+schedules:
+  - { name: fast, every: { seconds: 0.1 }, steps: [ { fn: echo } ] }
+  - { name: overlapping, every: { seconds: 0.1 }, steps: [ { fn: slow } ] }
+  - { name: each-second, cron: "* * * * * *", steps: [ { fn: echo } ] }
+"#,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let fast = streams.schedule_stats("fast").unwrap();
+    assert!(fast.started() >= 10, "fast ran {} times", fast.started());
+    assert_eq!((fast.skipped(), fast.failed()), (0, 0));
+    let overlapping = streams.schedule_stats("overlapping").unwrap();
+    // Each run takes 0.5 s: about one run in five ticks, the others skipped.
+    assert!(
+        (2..=6).contains(&overlapping.started()),
+        "{}",
+        overlapping.started()
+    );
+    assert!(overlapping.skipped() >= 10, "{}", overlapping.skipped());
+    let cron = streams.schedule_stats("each-second").unwrap();
+    assert!((1..=3).contains(&cron.started()), "{}", cron.started());
+    streams.shutdown().await;
+}
