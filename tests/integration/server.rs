@@ -407,3 +407,44 @@ authentication:
     let text = serde_json::Value::from(logs).to_string();
     assert!(!text.contains(SECRET), "the secret is in the log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_stream_message_in_flight_finish_and_publish_its_result() {
+    let prefix = format!("karman-test.{}", uuid::Uuid::new_v4().simple());
+    let mut binary = Binary::serve(&format!(
+        r#"
+identifier: test.binary.streams
+appVersion: v1
+connections: {{ nats: {{ serverAddress: "127.0.0.1:4222" }} }}
+components:
+  - {{ name: slow, source: guest(slow) }}
+handlers:
+  - {{ type: stream, source: nats, resource: {prefix}.work, respondTo: {prefix}.done, steps: [ {{ fn: slow }} ] }}
+schedules:
+  - {{ name: idle, every: {{ hours: 1 }}, steps: [ {{ fn: slow }} ] }}
+"#
+    ));
+    let client = async_nats::connect("127.0.0.1:4222").await.unwrap();
+    let mut done = client.subscribe(format!("{prefix}.done")).await.unwrap();
+    client.flush().await.unwrap();
+    // The binary subscribes before it reports its address; give the subscription a moment to
+    // reach the server.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client
+        .publish(format!("{prefix}.work"), "job".into())
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    binary.terminate();
+    let result = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures_util::StreamExt::next(&mut done),
+    )
+    .await
+    .expect("the message in flight finishes")
+    .unwrap();
+    assert_eq!(result.payload, "done");
+    let status = binary.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "karman exited with {status}");
+}

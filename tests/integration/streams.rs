@@ -336,3 +336,26 @@ schedules:
     assert!((1..=3).contains(&cron.started()), "{}", cron.started());
     streams.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_process_told_not_to_run_schedules_does_not() {
+    let app = app(r#"
+identifier: test.schedules.off
+appVersion: v1
+components:
+  - { name: echo, source: guest(echo) }
+schedules:
+  - { name: fast, every: { seconds: 0.1 }, steps: [ { fn: echo } ] }
+"#);
+    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config()))
+        .await
+        .unwrap()
+        .unwrap();
+    let config = StreamsConfig {
+        run_schedules: false,
+        ..StreamsConfig::default()
+    };
+    let streams = Streams::start(Arc::new(runtime), config).await.unwrap();
+    assert!(streams.schedule_stats("fast").is_none());
+    streams.shutdown().await;
+}
