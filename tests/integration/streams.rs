@@ -359,3 +359,135 @@ schedules:
     assert!(streams.schedule_stats("fast").is_none());
     streams.shutdown().await;
 }
+
+mod websocket {
+    use futures_util::{SinkExt, StreamExt};
+    use karman::ServerConfig;
+    use tokio_tungstenite::tungstenite::Message;
+
+    use crate::support::TestServer;
+
+    const APP: &str = r#"
+identifier: test.websocket
+appVersion: v1
+components:
+  - { name: inspect, source: guest(inspect) }
+  - { name: fail, source: guest(fail) }
+handlers:
+  - { type: stream, source: server, resource: /ws/inspect, steps: [ { fn: inspect } ] }
+  - { type: stream, source: server, resource: /ws/fail, steps: [ { fn: fail } ] }
+"#;
+
+    async fn open(
+        server: &TestServer,
+        path: &str,
+    ) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+        let address = server.base.trim_start_matches("http://");
+        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (socket, response) =
+            tokio_tungstenite::client_async(format!("ws://{address}{path}"), stream)
+                .await
+                .expect("the WebSocket opens");
+        assert_eq!(response.status(), 101);
+        socket
+    }
+
+    #[tokio::test]
+    async fn each_message_runs_the_steps_and_the_result_comes_back_on_the_socket() {
+        let server = TestServer::start_with(
+            APP,
+            ServerConfig {
+                max_body_bytes: 4096,
+                ..ServerConfig::default()
+            },
+        )
+        .await;
+        let mut socket = open(&server, "/ws/inspect").await;
+
+        socket.send(Message::text("hello")).await.unwrap();
+        let Some(Ok(Message::Text(answer))) = socket.next().await else {
+            panic!("a text answer to a text message");
+        };
+        let seen: serde_json::Value = serde_json::from_str(answer.as_str()).unwrap();
+        assert_eq!(seen["method"], "STREAM");
+        assert_eq!(seen["url"], "/ws/inspect");
+        assert_eq!(seen["body"], "hello");
+
+        socket
+            .send(Message::binary(vec![b'h', b'i']))
+            .await
+            .unwrap();
+        let Some(Ok(Message::Binary(answer))) = socket.next().await else {
+            panic!("a binary answer to a binary message");
+        };
+        let seen: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(seen["body"], "hi");
+
+        socket.send(Message::Ping(vec![7].into())).await.unwrap();
+        let Some(Ok(Message::Pong(payload))) = socket.next().await else {
+            panic!("a pong");
+        };
+        assert_eq!(&payload[..], [7]);
+
+        // Over the size cap: the socket is closed with an error, the server goes on.
+        socket.send(Message::text("x".repeat(5000))).await.unwrap();
+        let closed = socket.next().await;
+        assert!(
+            matches!(closed, Some(Ok(Message::Close(_))) | Some(Err(_)) | None),
+            "{closed:?}"
+        );
+        let mut again = open(&server, "/ws/inspect").await;
+        again.send(Message::text("still here")).await.unwrap();
+        assert!(matches!(again.next().await, Some(Ok(Message::Text(_)))));
+        again.close(None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_run_answers_an_error_and_keeps_the_socket_open() {
+        let server = TestServer::start(APP).await;
+        let mut socket = open(&server, "/ws/fail").await;
+        for _ in 0..2 {
+            socket.send(Message::text("x")).await.unwrap();
+            let Some(Ok(Message::Text(answer))) = socket.next().await else {
+                panic!("an error answer");
+            };
+            let error: serde_json::Value = serde_json::from_str(answer.as_str()).unwrap();
+            assert_eq!(error["code"], 500);
+            assert_eq!(error["message"], "failed");
+        }
+        // A plain GET is told to upgrade.
+        let plain = server.get("/ws/fail").await;
+        assert_eq!(plain.status, 426, "{}", plain.body);
+        assert_eq!(plain.header("upgrade"), Some("websocket"));
+    }
+
+    #[tokio::test]
+    async fn a_websocket_endpoint_cannot_take_the_path_of_a_get_handler() {
+        let app = crate::support::app(
+            r#"
+identifier: test.websocket.clash
+appVersion: v1
+components:
+  - { name: inspect, source: guest(inspect) }
+handlers:
+  - { type: request, method: GET, resource: /live, steps: [ { fn: inspect } ] }
+  - { type: stream, source: server, resource: /live, steps: [ { fn: inspect } ] }
+"#,
+        );
+        let runtime = tokio::task::spawn_blocking(move || {
+            karman_runtime::Runtime::load(app, crate::support::runtime_config())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let error = karman::Service::new(std::sync::Arc::new(runtime), ServerConfig::default())
+            .err()
+            .expect("the clash is refused")
+            .to_string();
+        assert!(
+            error
+                == "test.yaml:8:7: the WebSocket endpoint `/live` is also the request handler `GET /live` at test.yaml:7:7",
+            "{error}"
+        );
+    }
+}

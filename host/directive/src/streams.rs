@@ -4,7 +4,7 @@
 //! ```yaml
 //! handlers:
 //!   - type: stream
-//!     source: nats                 # bus (default), nats (kafka and server/WebSocket: later)
+//!     source: nats                 # bus (default), nats, server (a WebSocket endpoint)
 //!     resource: user.login         # subject (wildcards allowed), or a path for `server`
 //!     respondTo: user.login.done   # publish the result here (bus, nats)
 //!     stream: LOGINS               # nats only: consume through JetStream …
@@ -41,8 +41,8 @@ pub(crate) const STREAM_ONLY: &[&str] = &[
     "deadLetter",
     "maxInFlight",
 ];
-const SOURCES: &[&str] = &["bus", "nats"];
-const NOT_YET_SOURCES: &[&str] = &["kafka", "server"];
+const SOURCES: &[&str] = &["bus", "nats", "server"];
+const NOT_YET_SOURCES: &[&str] = &["kafka"];
 const SCHEDULE: &[&str] = &["name", "every", "cron", "state", "steps", "response"];
 const EVERY: &[&str] = &["seconds", "minutes", "hours", "days"];
 /// Shortest `every` interval.
@@ -75,11 +75,17 @@ pub(crate) fn parse_stream_handler(
 
     match source {
         StreamSource::Server => {
-            if !resource.starts_with('/') {
+            if !resource.starts_with('/') || resource.contains(char::is_whitespace) {
                 reader.error_with_hint(
                     resource_node.span(),
                     format!("the resource of {what} must be a path"),
                     "a WebSocket endpoint is served at `GET <resource>`, e.g. `/ws/chat`",
+                );
+                ok = false;
+            } else if resource == "/health" || resource.starts_with("/ext/") {
+                reader.error(
+                    resource_node.span(),
+                    format!("`{resource}` is reserved by Karman"),
                 );
                 ok = false;
             }
@@ -233,6 +239,7 @@ fn parse_source(reader: &mut Reader<'_>, node: &Node) -> Option<StreamSource> {
     match text.trim() {
         "bus" => Some(StreamSource::Bus),
         "nats" => Some(StreamSource::Nats),
+        "server" => Some(StreamSource::Server),
         other if NOT_YET_SOURCES.contains(&other) => {
             reader.error_with_hint(
                 start(node),

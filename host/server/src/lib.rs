@@ -23,6 +23,7 @@
 pub mod cli;
 mod router;
 mod server;
+mod websocket;
 
 pub use server::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE, HEADER_READ_TIMEOUT, REQUEST_ID_HEADER,

@@ -1,6 +1,7 @@
 //! The HTTP server: request ids, body limits, `/health`, routing to handlers, error bodies,
 //! and graceful shutdown.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -14,11 +15,13 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use karman_directive::StreamSource;
 use karman_runtime::health::{BackendHealth, BackendState};
 use karman_runtime::{Failure, Runtime};
 use tokio::net::TcpListener;
 
 use crate::router::{Route, Router};
+use crate::websocket;
 
 /// The response header carrying the request id (and the request header honoured for it).
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -54,16 +57,42 @@ impl Default for ServerConfig {
 pub struct Service {
     runtime: Arc<Runtime>,
     router: Router,
+    /// WebSocket endpoints (`source: server` stream handlers): path → stream handler index.
+    websockets: HashMap<String, usize>,
     config: ServerConfig,
 }
 
 impl Service {
     /// Builds the routes of the runtime's app.
     pub fn new(runtime: Arc<Runtime>, config: ServerConfig) -> anyhow::Result<Self> {
-        let router = Router::new(runtime.app()).map_err(anyhow::Error::msg)?;
+        let app = runtime.app();
+        let router = Router::new(app).map_err(anyhow::Error::msg)?;
+        let mut websockets = HashMap::new();
+        for (index, stream) in app.streams.iter().enumerate() {
+            if stream.source != StreamSource::Server {
+                continue;
+            }
+            if let Route::Handler { index: other, .. } = router.route("GET", &stream.resource) {
+                anyhow::bail!(
+                    "{}: the WebSocket endpoint `{}` is also the request handler `GET {}` at {}",
+                    stream.location,
+                    stream.resource,
+                    app.handlers[other].resource,
+                    app.handlers[other].location
+                );
+            }
+            if websockets.insert(stream.resource.clone(), index).is_some() {
+                anyhow::bail!(
+                    "{}: a second WebSocket endpoint at `{}`",
+                    stream.location,
+                    stream.resource
+                );
+            }
+        }
         Ok(Self {
             runtime,
             router,
+            websockets,
             config,
         })
     }
@@ -98,6 +127,22 @@ impl Service {
                     request_id,
                 ),
             };
+        }
+        if let Some(&index) = self.websockets.get(path) {
+            if websocket::is_upgrade(&request) {
+                let max = usize::try_from(self.config.max_body_bytes).unwrap_or(usize::MAX);
+                return websocket::accept(self.runtime.clone(), index, max, request);
+            }
+            let mut response = error(
+                StatusCode::UPGRADE_REQUIRED,
+                426,
+                "this path is a WebSocket endpoint: open it with a WebSocket client",
+                request_id,
+            );
+            response
+                .headers_mut()
+                .insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+            return response;
         }
         let (index, params) = match self.router.route(request.method().as_str(), path) {
             Route::Handler { index, params } => (index, params),
@@ -325,7 +370,9 @@ pub async fn serve(
                     let service = service.clone();
                     async move { Ok::<_, Infallible>(service.handle(request).await) }
                 });
-                let connection = builder.serve_connection(TokioIo::new(stream), handler).into_owned();
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), handler)
+                    .into_owned();
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
                     if let Err(error) = connection.await {

@@ -1,0 +1,147 @@
+//! `source: server` stream handlers: WebSocket endpoints at `GET <resource>`.
+//!
+//! Each text or binary message runs the handler's steps (`req.method()` is `STREAM`, `req.url()`
+//! the path, the headers those of the opening request, the body the message) and the result is
+//! sent back on the same socket, as text when the message was text and the result is UTF-8.
+//! A failed run sends `{"code": …, "message": …}` as text and the socket stays open. Messages of
+//! one socket run one at a time, in order. Pings are answered, a close is returned, and a
+//! message larger than the body cap (`--max-body`) closes the socket with an error.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::header::{
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use karman_runtime::{Request as RunRequest, Runtime};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+/// Whether the request asks to open a WebSocket (RFC 6455 §4.2.1).
+pub(crate) fn is_upgrade<B>(request: &Request<B>) -> bool {
+    let has_token = |name, token: &str| {
+        request.headers().get_all(name).iter().any(|value| {
+            value
+                .to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    request.method() == http::Method::GET
+        && has_token(CONNECTION, "upgrade")
+        && has_token(UPGRADE, "websocket")
+        && request
+            .headers()
+            .get(SEC_WEBSOCKET_VERSION)
+            .is_some_and(|v| v == "13")
+        && request.headers().contains_key(SEC_WEBSOCKET_KEY)
+}
+
+/// Answers the opening request with 101 and runs the socket's session in its own task.
+pub(crate) fn accept<B>(
+    runtime: Arc<Runtime>,
+    index: usize,
+    max_message_bytes: usize,
+    mut request: Request<B>,
+) -> Response<Full<Bytes>> {
+    let accept_key = derive_accept_key(
+        request
+            .headers()
+            .get(SEC_WEBSOCKET_KEY)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default(),
+    );
+    let path = request.uri().path().to_string();
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        match upgrade.await {
+            Ok(upgraded) => {
+                let config = WebSocketConfig::default()
+                    .max_message_size(Some(max_message_bytes))
+                    .max_frame_size(Some(max_message_bytes));
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                session(runtime, index, path, headers, socket).await;
+            }
+            Err(error) => tracing::debug!(%error, "the WebSocket upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(value) = HeaderValue::from_str(&accept_key) {
+        headers.insert(SEC_WEBSOCKET_ACCEPT, value);
+    }
+    response
+}
+
+async fn session<S>(
+    runtime: Arc<Runtime>,
+    index: usize,
+    path: String,
+    headers: Vec<(String, String)>,
+    mut socket: WebSocketStream<S>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    while let Some(frame) = socket.next().await {
+        let (body, text) = match frame {
+            Ok(Message::Text(text)) => (Bytes::copy_from_slice(text.as_bytes()), true),
+            Ok(Message::Binary(bytes)) => (bytes, false),
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {
+                // Pongs are queued by the protocol; send them now.
+                if socket.flush().await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            Ok(Message::Close(_)) => break,
+            Err(error) => {
+                tracing::debug!(%path, %error, "WebSocket closed with an error");
+                break;
+            }
+        };
+        let request = RunRequest {
+            method: "STREAM".into(),
+            url: path.clone(),
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            headers: headers.clone(),
+            body,
+            params: Vec::new(),
+        };
+        let answer = match runtime.run_stream(index, request).await {
+            Ok(reply) => match (text, String::from_utf8(reply.body.to_vec())) {
+                (true, Ok(text)) => Message::text(text),
+                _ => Message::binary(reply.body),
+            },
+            Err(failure) => Message::text(
+                serde_json::json!({ "code": failure.code, "message": failure.message }).to_string(),
+            ),
+        };
+        if socket.send(answer).await.is_err() {
+            break;
+        }
+    }
+    let _ = socket.close(None).await;
+}
