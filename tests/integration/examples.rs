@@ -6,8 +6,16 @@ use karman_directive::ParseOptions;
 use crate::support::{TestServer, repo_root, runtime_config};
 use crate::upstream::{GITHUB_TOKEN, Upstream};
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use karman_runtime::{Backends, Runtime};
+use karman_streams::{BusMessage, Streams, StreamsConfig};
+
 /// Serves `examples/<name>/Directive.yaml` with the given environment variables.
-async fn example(name: &str, env: &[(&str, String)]) -> TestServer {
+/// Parses `examples/<name>/Directive.yaml` with the given environment variables.
+fn example_app(name: &str, env: &[(&str, String)]) -> karman_directive::App {
     let dir = repo_root().join("examples").join(name);
     let text = std::fs::read_to_string(dir.join("Directive.yaml")).unwrap();
     let lookup = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
@@ -16,8 +24,32 @@ async fn example(name: &str, env: &[(&str, String)]) -> TestServer {
         base_dir: dir,
         env: &lookup,
     };
-    let app = karman_directive::parse(&text, &options).unwrap_or_else(|e| panic!("{e}"));
-    TestServer::start_app(app, runtime_config(), ServerConfig::default()).await
+    karman_directive::parse(&text, &options).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn example(name: &str, env: &[(&str, String)]) -> TestServer {
+    TestServer::start_app(
+        example_app(name, env),
+        runtime_config(),
+        ServerConfig::default(),
+    )
+    .await
+}
+
+/// Starts the streams of an example app.
+async fn example_streams(name: &str, env: &[(&str, String)]) -> Streams {
+    let app = example_app(name, env);
+    let mut config = runtime_config();
+    config.backends = Backends::connect(&app)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, config))
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{e}"));
+    Streams::start(Arc::new(runtime), StreamsConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[tokio::test]
@@ -167,4 +199,84 @@ async fn the_github_card_example_calls_both_apis_with_the_host_held_token() {
     let refused = server.get("/card/ada").await;
     assert_eq!(refused.status, 502, "{}", refused.body);
     assert!(refused.body.contains("answered 401"), "{}", refused.body);
+}
+
+fn login(user: &str, email: &str) -> String {
+    serde_json::json!({ "user": user, "email": email, "at": "2026-11-22T10:00:00Z" }).to_string()
+}
+
+#[tokio::test]
+async fn the_login_events_example_runs_on_the_bus_by_default() {
+    let streams = example_streams("login-events", &[]).await;
+    let mut completed = streams.bus().subscribe("user.login-completed", 8);
+    for _ in 0..2 {
+        streams
+            .bus()
+            .publish(BusMessage::new(
+                "user.login",
+                login("ada", "ada@example.com"),
+            ))
+            .await;
+    }
+    let mut subjects = Vec::new();
+    for _ in 0..2 {
+        let message = tokio::time::timeout(Duration::from_secs(10), completed.recv())
+            .await
+            .expect("the pipeline completes")
+            .unwrap();
+        let email: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+        assert_eq!(
+            (email["user"].as_str(), email["to"].as_str()),
+            (Some("ada"), Some("ada@example.com"))
+        );
+        subjects.push(email["subject"].as_str().unwrap().to_string());
+    }
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "New sign-in to your account (sign-in #2)",
+            "Welcome! This was your first sign-in"
+        ]
+    );
+    // An event without an email address fails in `send-email`: nothing is published.
+    streams
+        .bus()
+        .publish(BusMessage::new("user.login", login("bob", "")))
+        .await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), completed.recv())
+            .await
+            .is_err(),
+        "a failed run publishes nothing"
+    );
+    assert_eq!(streams.handler_stats(0).unwrap().failed(), 1);
+    streams.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_events_example_runs_on_nats_with_one_variable() {
+    let streams = example_streams("login-events", &[("LOGIN_EVENTS", "nats".into())]).await;
+    let client = async_nats::connect("127.0.0.1:4222").await.unwrap();
+    let mut completed = client.subscribe("user.login-completed").await.unwrap();
+    client.flush().await.unwrap();
+    let user = format!("grace-{}", uuid::Uuid::new_v4().simple());
+    client
+        .publish("user.login", login(&user, "grace@example.com").into())
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let message = tokio::time::timeout_at(deadline, completed.next())
+            .await
+            .expect("the pipeline completes on NATS")
+            .unwrap();
+        let email: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+        if email["user"] == user.as_str() {
+            assert_eq!(email["subject"], "Welcome! This was your first sign-in");
+            break;
+        }
+    }
+    streams.shutdown().await;
 }

@@ -235,7 +235,7 @@ pub(crate) fn parse_stream_handler(
 }
 
 fn parse_source(reader: &mut Reader<'_>, node: &Node) -> Option<StreamSource> {
-    let text = reader.non_empty_string(node, "`source`")?;
+    let text = reader.string_or_env(node, "`source`")?;
     match text.trim() {
         "bus" => Some(StreamSource::Bus),
         "nats" => Some(StreamSource::Nats),
