@@ -448,3 +448,66 @@ schedules:
     let status = binary.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "karman exited with {status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_messages_survive_a_killed_process() {
+    let prefix = format!("karman-test.{}", uuid::Uuid::new_v4().simple());
+    let stream = format!("KARMAN-TEST-{}", prefix.trim_start_matches("karman-test."));
+    let yaml = format!(
+        r#"
+identifier: test.binary.jetstream
+appVersion: v1
+connections: {{ nats: {{ serverAddress: "127.0.0.1:4222" }} }}
+components:
+  - {{ name: slow, source: guest(slow), limits: {{ timeout: 2s }} }}
+  - {{ name: echo, source: guest(echo), limits: {{ timeout: 1s }} }}
+handlers:
+  - type: stream
+    source: nats
+    resource: {prefix}.jobs
+    stream: {stream}
+    respondTo: {prefix}.done
+    maxInFlight: 2
+    steps: [ {{ fn: slow }}, {{ fn: echo }} ]
+"#
+    );
+    let client = async_nats::connect("127.0.0.1:4222").await.unwrap();
+    let mut done = client.subscribe(format!("{prefix}.done")).await.unwrap();
+    client.flush().await.unwrap();
+    let mut first = Binary::serve(&yaml);
+    let jetstream = async_nats::jetstream::new(client.clone());
+    const MESSAGES: usize = 8;
+    for n in 0..MESSAGES {
+        jetstream
+            .publish(format!("{prefix}.jobs"), format!("job-{n}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let mut processed = std::collections::HashSet::new();
+    processed.insert(next_payload(&mut done).await);
+    // SIGKILL with messages in flight: no graceful anything.
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let _second = Binary::serve(&yaml);
+    while processed.len() < MESSAGES {
+        processed.insert(next_payload(&mut done).await);
+    }
+    let expected: std::collections::HashSet<String> =
+        (0..MESSAGES).map(|n| format!("job-{n}")).collect();
+    assert_eq!(processed, expected);
+    let _ = jetstream.delete_stream(&stream).await;
+}
+
+async fn next_payload(subscriber: &mut async_nats::Subscriber) -> String {
+    let message = tokio::time::timeout(
+        Duration::from_secs(30),
+        futures_util::StreamExt::next(subscriber),
+    )
+    .await
+    .expect("results keep arriving")
+    .unwrap();
+    String::from_utf8(message.payload.to_vec()).unwrap()
+}

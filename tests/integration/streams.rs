@@ -491,3 +491,81 @@ handlers:
         );
     }
 }
+
+/// A private `nats-server` on `port` (core NATS), stopped on drop.
+struct PrivateNats {
+    child: std::process::Child,
+}
+
+impl PrivateNats {
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_resume_after_the_nats_server_restarts() {
+    let port = crate::support::free_port();
+    let broker = PrivateNats::start(port);
+    let streams = start(&format!(
+        r#"
+identifier: test.streams.reconnect
+appVersion: v1
+connections: {{ nats: {{ serverAddress: "127.0.0.1:{port}" }} }}
+components:
+  - {{ name: echo, source: guest(echo) }}
+handlers:
+  - {{ type: stream, source: nats, resource: work, steps: [ {{ fn: echo }} ] }}
+"#
+    ))
+    .await;
+    let ask = |payload: &'static str| async move {
+        let client = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(1))
+            .connect(format!("127.0.0.1:{port}"))
+            .await
+            .ok()?;
+        let reply = tokio::time::timeout(
+            Duration::from_secs(1),
+            client.request("work", payload.into()),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        Some(reply.payload)
+    };
+    assert_eq!(ask("before").await.as_deref(), Some(&b"before"[..]));
+
+    drop(broker);
+    let _broker = PrivateNats::start(port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if ask("after").await.as_deref() == Some(&b"after"[..]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the handler did not resubscribe after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    streams.shutdown().await;
+}
