@@ -8,7 +8,6 @@ mod capabilities;
 mod examples;
 mod faults;
 mod guests;
-mod kafka;
 mod loading;
 mod outbound;
 mod reuse;

@@ -198,8 +198,6 @@ pub enum StreamSource {
     Nats,
     /// A WebSocket endpoint of the HTTP server at `GET resource`.
     Server,
-    /// Kafka (`connections.kafka`): a consumer group, offsets committed after success.
-    Kafka,
 }
 
 impl fmt::Display for StreamSource {
@@ -208,7 +206,6 @@ impl fmt::Display for StreamSource {
             Self::Bus => "bus",
             Self::Nats => "nats",
             Self::Server => "server",
-            Self::Kafka => "kafka",
         })
     }
 }

@@ -11,11 +11,10 @@ use karman_runtime::{Failure, Reply, Request, Runtime};
 use crate::bus::{Bus, BusMessage};
 
 /// Where results are published: the handler's own source.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) enum Outlet {
     Bus(Bus),
     Nats(async_nats::Client),
-    Kafka(rdkafka::producer::FutureProducer),
 }
 
 impl Outlet {
@@ -34,9 +33,6 @@ impl Outlet {
                 })
                 .await;
                 Ok(())
-            }
-            Self::Kafka(producer) => {
-                crate::kafka::produce(producer, subject, payload, headers).await
             }
             Self::Nats(client) => {
                 let mut map = async_nats::HeaderMap::new();
