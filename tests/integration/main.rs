@@ -8,6 +8,7 @@ mod capabilities;
 mod examples;
 mod faults;
 mod guests;
+mod kafka;
 mod loading;
 mod outbound;
 mod reuse;

@@ -38,10 +38,13 @@ use marked_yaml::Node;
 use crate::Location;
 use crate::yaml::{Reader, start};
 
-const CONNECTIONS: &[&str] = &["redis", "database", "nats"];
+const CONNECTIONS: &[&str] = &["redis", "database", "nats", "kafka"];
 /// Connections that later versions of Karman read.
-const NOT_YET: &[&str] = &["kafka"];
+const NOT_YET: &[&str] = &[];
 const NATS: &[&str] = &["serverAddress", "token"];
+const KAFKA: &[&str] = &["brokers", "group", "sessionTimeout"];
+/// Default for `kafka.sessionTimeout`.
+pub const DEFAULT_KAFKA_SESSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6);
 const REDIS: &[&str] = &["serverAddress", "username", "password", "database"];
 const DATABASE: &[&str] = &["type", "connectionString", "maxConnections"];
 /// The SQLite file of an app that uses `sql` without a `database` connection.
@@ -58,6 +61,22 @@ pub struct Connections {
     pub database: Option<DatabaseConnection>,
     /// NATS, for stream handlers with `source: nats`.
     pub nats: Option<NatsConnection>,
+    /// Kafka, for stream handlers with `source: kafka`.
+    pub kafka: Option<KafkaConnection>,
+}
+
+/// How to reach Kafka.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConnection {
+    /// Bootstrap brokers, `host:port`.
+    pub brokers: Vec<String>,
+    /// The consumer group; default: the app's identifier (so the app's processes share the
+    /// partitions).
+    pub group: Option<String>,
+    /// How long the group waits for a silent consumer before moving its partitions.
+    pub session_timeout: std::time::Duration,
+    /// Where the connection is declared.
+    pub location: Location,
 }
 
 /// How to reach NATS.
@@ -216,10 +235,15 @@ pub(crate) fn parse(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Op
         Some(node) => parse_nats(reader, node).map(Some),
         None => Some(None),
     };
+    let kafka = match fields.get("kafka") {
+        Some(node) => parse_kafka(reader, node).map(Some),
+        None => Some(None),
+    };
     Some(Connections {
         redis: redis?,
         database: database?,
         nats: nats?,
+        kafka: kafka?,
     })
 }
 
@@ -351,6 +375,71 @@ fn parse_database(
         url,
         max_connections: max_connections?,
         location,
+    })
+}
+
+fn parse_kafka(reader: &mut Reader<'_>, node: &Node) -> Option<KafkaConnection> {
+    let fields = reader.mapping(node, "the `kafka` connection", KAFKA)?;
+    let brokers_node = reader.required(fields, "brokers", "the `kafka` connection")?;
+    let mut brokers = Vec::new();
+    let texts: Vec<(String, &Node)> = match brokers_node.as_sequence() {
+        Some(_) => {
+            let mut texts = Vec::new();
+            for item in reader.sequence(brokers_node, "`brokers`")? {
+                texts.push((reader.string_or_env(item, "a broker")?, item));
+            }
+            texts
+        }
+        None => vec![(
+            reader.string_or_env(brokers_node, "`brokers`")?,
+            brokers_node,
+        )],
+    };
+    for (text, at) in texts {
+        for broker in text.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+            if !broker.contains(':') || broker.contains("://") {
+                reader.error_with_hint(
+                    at.span(),
+                    format!("`{broker}` is not a broker address"),
+                    "write `host:port`, e.g. `127.0.0.1:9092`",
+                );
+                return None;
+            }
+            brokers.push(broker.to_string());
+        }
+    }
+    if brokers.is_empty() {
+        reader.error(
+            brokers_node.span(),
+            "`brokers` of the `kafka` connection is empty",
+        );
+        return None;
+    }
+    let group = match fields.get("group") {
+        Some(n) => Some(reader.string_or_env(n, "`group`")?.trim().to_string()),
+        None => None,
+    };
+    let session_timeout = match fields.get("sessionTimeout") {
+        None => DEFAULT_KAFKA_SESSION_TIMEOUT,
+        Some(n) => {
+            let text = reader.string_or_env(n, "`sessionTimeout`")?;
+            match crate::units::parse_duration(&text) {
+                Ok(d) if d >= std::time::Duration::from_secs(1) => d,
+                _ => {
+                    reader.error(
+                        n.span(),
+                        format!("`sessionTimeout` must be a duration of at least 1s, not `{text}`"),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    Some(KafkaConnection {
+        brokers,
+        group,
+        session_timeout,
+        location: reader.location_or_start(start(node)),
     })
 }
 

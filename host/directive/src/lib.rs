@@ -46,8 +46,8 @@ use std::sync::Arc;
 use marked_yaml::LoaderOptions;
 
 pub use connections::{
-    Connections, DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_FILE, DatabaseConnection, DatabaseKind,
-    NatsConnection, RedisConnection, redact_url,
+    Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_FILE,
+    DatabaseConnection, DatabaseKind, KafkaConnection, NatsConnection, RedisConnection, redact_url,
 };
 pub(crate) use error::did_you_mean;
 pub use error::{Diagnostic, DirectiveError, Location};

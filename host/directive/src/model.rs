@@ -198,6 +198,8 @@ pub enum StreamSource {
     Nats,
     /// A WebSocket endpoint of the HTTP server at `GET resource`.
     Server,
+    /// Kafka (`connections.kafka`): a consumer group, offsets committed after success.
+    Kafka,
 }
 
 impl fmt::Display for StreamSource {
@@ -206,6 +208,7 @@ impl fmt::Display for StreamSource {
             Self::Bus => "bus",
             Self::Nats => "nats",
             Self::Server => "server",
+            Self::Kafka => "kafka",
         })
     }
 }

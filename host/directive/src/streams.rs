@@ -4,7 +4,7 @@
 //! ```yaml
 //! handlers:
 //!   - type: stream
-//!     source: nats                 # bus (default), nats, server (a WebSocket endpoint)
+//!     source: nats                 # bus (default), nats, kafka, server (a WebSocket endpoint)
 //!     resource: user.login         # subject (wildcards allowed), or a path for `server`
 //!     respondTo: user.login.done   # publish the result here (bus, nats)
 //!     stream: LOGINS               # nats only: consume through JetStream …
@@ -41,8 +41,8 @@ pub(crate) const STREAM_ONLY: &[&str] = &[
     "deadLetter",
     "maxInFlight",
 ];
-const SOURCES: &[&str] = &["bus", "nats", "server"];
-const NOT_YET_SOURCES: &[&str] = &["kafka"];
+const SOURCES: &[&str] = &["bus", "nats", "kafka", "server"];
+const NOT_YET_SOURCES: &[&str] = &[];
 const SCHEDULE: &[&str] = &["name", "every", "cron", "state", "steps", "response"];
 const EVERY: &[&str] = &["seconds", "minutes", "hours", "days"];
 /// Shortest `every` interval.
@@ -90,6 +90,16 @@ pub(crate) fn parse_stream_handler(
                 ok = false;
             }
         }
+        StreamSource::Kafka => {
+            if !valid_topic(&resource) {
+                reader.error_with_hint(
+                    resource_node.span(),
+                    format!("`{resource}` is not a Kafka topic"),
+                    "use letters, digits, `.`, `_` and `-` (no wildcards)",
+                );
+                ok = false;
+            }
+        }
         StreamSource::Bus | StreamSource::Nats => {
             if !valid_subject(&resource) {
                 reader.error_with_hint(
@@ -100,6 +110,14 @@ pub(crate) fn parse_stream_handler(
                 ok = false;
             }
         }
+    }
+    if source == StreamSource::Kafka && connections.is_some_and(|c| c.kafka.is_none()) {
+        reader.error_with_hint(
+            resource_node.span(),
+            format!("{what} needs a Kafka connection"),
+            "add `connections: { kafka: { brokers: 127.0.0.1:9092 } }`",
+        );
+        ok = false;
     }
     if source == StreamSource::Nats && connections.is_some_and(|c| c.nats.is_none()) {
         reader.error_with_hint(
@@ -121,10 +139,13 @@ pub(crate) fn parse_stream_handler(
                     "a WebSocket handler answers on the same socket",
                 );
                 ok = false;
-            } else if !valid_subject(&subject) || subject.contains('*') || subject.ends_with('>') {
+            } else if !publishable(source.clone(), &subject) {
                 reader.error(
                     start(n),
-                    format!("`respondTo: {subject}` is not a subject to publish to"),
+                    format!(
+                        "`respondTo: {subject}` is not a {} to publish to",
+                        target_kind(&source)
+                    ),
                 );
                 ok = false;
             }
@@ -193,17 +214,23 @@ pub(crate) fn parse_stream_handler(
         None => None,
         Some(n) => {
             let subject = reader.string_or_env(n, "`deadLetter`")?.trim().to_string();
-            if !valid_subject(&subject) || subject.contains('*') || subject.ends_with('>') {
+            if !publishable(source.clone(), &subject) {
                 reader.error(
                     start(n),
-                    format!("`deadLetter: {subject}` is not a subject to publish to"),
+                    format!(
+                        "`deadLetter: {subject}` is not a {} to publish to",
+                        target_kind(&source)
+                    ),
                 );
                 ok = false;
             }
             Some(subject)
         }
     };
-    if (fields.get("maxDeliver").is_some() || dead_letter.is_some()) && jetstream.is_none() {
+    if (fields.get("maxDeliver").is_some() || dead_letter.is_some())
+        && jetstream.is_none()
+        && source != StreamSource::Kafka
+    {
         let n = fields
             .get("maxDeliver")
             .or(fields.get("deadLetter"))
@@ -211,7 +238,7 @@ pub(crate) fn parse_stream_handler(
         reader.error_with_hint(
             start(n),
             "`maxDeliver` and `deadLetter` need an at-least-once source",
-            "add `stream:` to consume through JetStream (`source: nats`)",
+            "use `source: kafka`, or add `stream:` to consume through JetStream (`source: nats`)",
         );
         ok = false;
     }
@@ -240,6 +267,7 @@ fn parse_source(reader: &mut Reader<'_>, node: &Node) -> Option<StreamSource> {
         "bus" => Some(StreamSource::Bus),
         "nats" => Some(StreamSource::Nats),
         "server" => Some(StreamSource::Server),
+        "kafka" => Some(StreamSource::Kafka),
         other if NOT_YET_SOURCES.contains(&other) => {
             reader.error_with_hint(
                 start(node),
@@ -260,6 +288,31 @@ fn parse_source(reader: &mut Reader<'_>, node: &Node) -> Option<StreamSource> {
             );
             None
         }
+    }
+}
+
+/// A Kafka topic name: letters, digits, `.`, `_`, `-`, at most 249 characters.
+pub fn valid_topic(topic: &str) -> bool {
+    (1..=249).contains(&topic.len())
+        && topic != "."
+        && topic != ".."
+        && topic
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn publishable(source: StreamSource, target: &str) -> bool {
+    match source {
+        StreamSource::Kafka => valid_topic(target),
+        _ => valid_subject(target) && !target.contains('*') && !target.ends_with('>'),
+    }
+}
+
+fn target_kind(source: &StreamSource) -> &'static str {
+    if *source == StreamSource::Kafka {
+        "topic"
+    } else {
+        "subject"
     }
 }
 

@@ -229,9 +229,15 @@ fn stream_handlers_and_schedules_resolve() {
     );
 
     assert!(app.handlers.is_empty());
-    let [login, orders, socket] = &app.streams[..] else {
-        panic!("three stream handlers: {:?}", app.streams);
+    let [login, orders, socket, kafka] = &app.streams[..] else {
+        panic!("four stream handlers: {:?}", app.streams);
     };
+    assert_eq!(kafka.source, StreamSource::Kafka);
+    assert_eq!(kafka.dead_letter.as_deref(), Some("orders.dead"));
+    let connection = app.connections.kafka.as_ref().unwrap();
+    assert_eq!(connection.brokers, ["127.0.0.1:9092", "127.0.0.1:9093"]);
+    assert_eq!(connection.session_timeout, Duration::from_secs(10));
+    assert_eq!(connection.group, None, "the app's identifier by default");
     assert_eq!(login.source, StreamSource::Nats);
     assert_eq!(login.resource, "user.login");
     assert_eq!(login.respond_to.as_deref(), Some("user.login.done"));

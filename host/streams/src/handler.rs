@@ -11,10 +11,11 @@ use karman_runtime::{Failure, Reply, Request, Runtime};
 use crate::bus::{Bus, BusMessage};
 
 /// Where results are published: the handler's own source.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) enum Outlet {
     Bus(Bus),
     Nats(async_nats::Client),
+    Kafka(rdkafka::producer::FutureProducer),
 }
 
 impl Outlet {
@@ -33,6 +34,9 @@ impl Outlet {
                 })
                 .await;
                 Ok(())
+            }
+            Self::Kafka(producer) => {
+                crate::kafka::produce(producer, subject, payload, headers).await
             }
             Self::Nats(client) => {
                 let mut map = async_nats::HeaderMap::new();

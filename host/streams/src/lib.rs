@@ -6,6 +6,7 @@
 //! | `bus` (default) | in process; `respondTo` of one handler feeds another | no |
 //! | `nats` | core NATS queue group named after the app: at most once | yes, each message to one process |
 //! | `nats` + `stream:` | JetStream durable consumer: at least once, acked after the steps succeed | yes |
+//! | `kafka` | consumer group: at least once, offsets committed after the steps succeed | yes |
 //!
 //! Every handler takes at most `maxInFlight` messages at once; a slow step slows consumption.
 //! [`Streams::shutdown`] stops taking messages and waits for those in flight (JetStream acks
@@ -20,6 +21,7 @@
 mod bus;
 mod consume;
 mod handler;
+mod kafka;
 mod nats;
 mod schedule;
 
@@ -99,6 +101,13 @@ impl Streams {
             (Some(connection), true) => Some(nats::connect(connection).await?),
             _ => None,
         };
+        let kafka = match (
+            &app.connections.kafka,
+            app.streams.iter().any(|s| s.source == StreamSource::Kafka),
+        ) {
+            (Some(connection), true) => Some((connection.clone(), kafka::producer(connection)?)),
+            _ => None,
+        };
         let mut tasks = Vec::new();
         let mut handler_stats = Vec::new();
         for (index, spec) in app.streams.iter().enumerate() {
@@ -106,6 +115,9 @@ impl Streams {
             handler_stats.push(stats.clone());
             let outlet = match spec.source {
                 StreamSource::Nats => Outlet::Nats(nats.clone().expect("connected above")),
+                StreamSource::Kafka => {
+                    Outlet::Kafka(kafka.as_ref().expect("created above").1.clone())
+                }
                 StreamSource::Bus | StreamSource::Server => Outlet::Bus(config.bus.clone()),
             };
             let handler = Arc::new(Handler {
@@ -139,6 +151,22 @@ impl Streams {
                             .await?
                         }
                     }
+                }
+                StreamSource::Kafka => {
+                    let (connection, producer) = kafka.as_ref().expect("created above");
+                    // One group per handler: each handler is its own consumer function.
+                    let group = format!(
+                        "{}.{}",
+                        connection.group.as_deref().unwrap_or(&app.identifier),
+                        spec.resource
+                    );
+                    kafka::serve(
+                        handler,
+                        connection,
+                        &group,
+                        producer.clone(),
+                        shutdown.clone(),
+                    )?
                 }
                 StreamSource::Server => continue,
             };

@@ -1,0 +1,248 @@
+//! `source: kafka`: a consumer in the app's consumer group (`connections.kafka.group`, default
+//! the app's identifier), so several Karman processes share the partitions.
+//!
+//! At least once: a message's offset is committed only after its steps succeed (or it went to
+//! `deadLetter`). Messages of a partition may run concurrently (`maxInFlight`), so the offset
+//! committed for a partition is the lowest one still running: a crash redelivers every message
+//! that had not finished, never skips one. A failed run is retried in place (`maxDeliver` runs
+//! in all, with a backoff), then the message is produced to `deadLetter` with headers saying
+//! why, and the partition moves on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use karman_directive::KafkaConnection;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::StreamsError;
+use crate::consume::consume;
+use crate::handler::{Handler, Incoming};
+
+/// A producer for results and dead letters.
+pub(crate) fn producer(connection: &KafkaConnection) -> Result<FutureProducer, StreamsError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", connection.brokers.join(","))
+        .set("message.timeout.ms", "10000")
+        .create()
+        .map_err(|e| StreamsError::Connect {
+            location: connection.location.to_string(),
+            message: format!(
+                "cannot create a Kafka producer for {}: {e}",
+                connection.brokers.join(",")
+            ),
+        })
+}
+
+/// Produces `payload` to `topic`.
+pub(crate) async fn produce(
+    producer: &FutureProducer,
+    topic: &str,
+    payload: Bytes,
+    headers: &[(String, String)],
+) -> Result<(), String> {
+    let mut owned = OwnedHeaders::new();
+    for (key, value) in headers {
+        owned = owned.insert(Header {
+            key,
+            value: Some(value.as_str()),
+        });
+    }
+    let record = FutureRecord::<(), [u8]>::to(topic)
+        .payload(&payload[..])
+        .headers(owned);
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .map(drop)
+        .map_err(|(error, _)| error.to_string())
+}
+
+/// Offsets of one consumer: per partition, those running, and the next after the last done.
+#[derive(Default)]
+struct Offsets {
+    running: BTreeMap<(String, i32), BTreeSet<i64>>,
+    next_after_done: BTreeMap<(String, i32), i64>,
+}
+
+impl Offsets {
+    fn started(&mut self, topic: &str, partition: i32, offset: i64) {
+        self.running
+            .entry((topic.to_string(), partition))
+            .or_default()
+            .insert(offset);
+    }
+
+    /// Marks `offset` done; returns the offset now safe to commit for its partition.
+    fn finished(&mut self, topic: &str, partition: i32, offset: i64) -> i64 {
+        let key = (topic.to_string(), partition);
+        let running = self.running.entry(key.clone()).or_default();
+        running.remove(&offset);
+        let next = self.next_after_done.entry(key).or_insert(0);
+        *next = (*next).max(offset + 1);
+        running.first().copied().unwrap_or(*next)
+    }
+}
+
+fn headers_of(message: &OwnedMessage) -> Vec<(String, String)> {
+    let mut headers = vec![
+        (
+            "kafka-partition".to_string(),
+            message.partition().to_string(),
+        ),
+        ("kafka-offset".to_string(), message.offset().to_string()),
+    ];
+    if let Some(key) = message.key() {
+        headers.push((
+            "kafka-key".to_string(),
+            String::from_utf8_lossy(key).into_owned(),
+        ));
+    }
+    if let Some(own) = message.headers() {
+        for header in own.iter() {
+            headers.push((
+                header.key.to_ascii_lowercase(),
+                String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
+            ));
+        }
+    }
+    headers
+}
+
+/// Subscribes the handler's topic in the app's consumer group and runs its messages.
+pub(crate) fn serve(
+    handler: Arc<Handler>,
+    connection: &KafkaConnection,
+    group: &str,
+    producer: FutureProducer,
+    shutdown: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, StreamsError> {
+    let spec = &handler.spec;
+    let setup = |message: String| StreamsError::Subscribe {
+        location: spec.location.to_string(),
+        message,
+    };
+    let longest_run = handler.runtime.stream_timeout(handler.index);
+    let session = connection.session_timeout;
+    let max_poll = (longest_run * 2 + Duration::from_secs(5)).max(session);
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", connection.brokers.join(","))
+        .set("group.id", group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "500")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", session.as_millis().to_string())
+        .set("max.poll.interval.ms", max_poll.as_millis().to_string())
+        .create()
+        .map_err(|e| setup(format!("cannot create a Kafka consumer: {e}")))?;
+    consumer.subscribe(&[spec.resource.as_str()]).map_err(|e| {
+        setup(format!(
+            "cannot subscribe to the topic `{}`: {e}",
+            spec.resource
+        ))
+    })?;
+    let consumer = Arc::new(consumer);
+    let offsets = Arc::new(Mutex::new(Offsets::default()));
+    let max_deliver = spec.max_deliver;
+    Ok(tokio::spawn(async move {
+        let messages = consumer.stream().filter_map(|received| async move {
+            match received {
+                Ok(message) => Some(message.detach()),
+                Err(error) => {
+                    tracing::warn!(%error, "Kafka consumer error");
+                    None
+                }
+            }
+        });
+        let max_in_flight = handler.spec.max_in_flight;
+        let run_consumer = consumer.clone();
+        consume(Box::pin(messages), max_in_flight, shutdown, move |message: OwnedMessage| {
+            let (handler, consumer, offsets, producer) =
+                (handler.clone(), run_consumer.clone(), offsets.clone(), producer.clone());
+            let (topic, partition, offset) =
+                (message.topic().to_string(), message.partition(), message.offset());
+            offsets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .started(&topic, partition, offset);
+            async move {
+                let payload = Bytes::copy_from_slice(message.payload().unwrap_or_default());
+                let headers = headers_of(&message);
+                let mut attempt = 1;
+                loop {
+                    let incoming = Incoming {
+                        subject: topic.clone(),
+                        payload: payload.clone(),
+                        headers: headers.clone(),
+                    };
+                    match handler.run(incoming).await {
+                        Ok(_) => break,
+                        Err(failure) if attempt >= max_deliver => {
+                            if let Some(dead_letter) = &handler.spec.dead_letter {
+                                let why = [
+                                    ("karman-error".to_string(), failure.status.to_string()),
+                                    ("karman-error-message".to_string(), failure.message.clone()),
+                                    ("karman-topic".to_string(), topic.clone()),
+                                    ("karman-deliveries".to_string(), attempt.to_string()),
+                                ];
+                                if let Err(error) = produce(&producer, dead_letter, payload.clone(), &why).await {
+                                    // Not committed: the message comes back after a restart.
+                                    tracing::error!(%error, "cannot produce to the dead letter topic");
+                                    return;
+                                }
+                            }
+                            tracing::warn!(%topic, partition, offset, attempt, "giving up on a message");
+                            break;
+                        }
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
+                            attempt += 1;
+                        }
+                    }
+                }
+                let safe = offsets
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .finished(&topic, partition, offset);
+                // librdkafka commits the stored offset + 1: store the last one to skip.
+                if safe > 0
+                    && let Err(error) = consumer.store_offset(&topic, partition, safe - 1)
+                {
+                    tracing::warn!(%error, "cannot store a Kafka offset");
+                }
+            }
+        })
+        .await;
+        if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::debug!(%error, "final Kafka commit");
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Offsets;
+
+    #[test]
+    fn the_committed_offset_never_passes_a_running_message() {
+        let mut offsets = Offsets::default();
+        for offset in [10, 11, 12] {
+            offsets.started("t", 0, offset);
+        }
+        assert_eq!(offsets.finished("t", 0, 12), 10, "10 and 11 still run");
+        assert_eq!(offsets.finished("t", 0, 10), 11);
+        assert_eq!(
+            offsets.finished("t", 0, 11),
+            13,
+            "all done: after the highest"
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! `source: kafka` against a real Kafka-protocol broker: tansu 0.6 with in-memory storage,
+//! started by each test on a free port (`scripts/services` installs it).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use karman_runtime::{Backends, Runtime};
+use karman_streams::{Streams, StreamsConfig};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::support::{app, free_port, runtime_config};
+
+/// A private tansu broker, stopped on drop.
+struct Tansu {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Tansu {
+    fn start() -> Self {
+        let binary = std::env::var("KARMAN_TOOLS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| {
+                std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/karman/tools")
+            })
+            .join("tansu");
+        assert!(
+            binary.exists(),
+            "{} is missing: run scripts/services",
+            binary.display()
+        );
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = std::process::Command::new(&binary)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            address: format!("127.0.0.1:{port}"),
+        }
+    }
+
+    async fn create_topics(&self, names: &[&str]) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.address)
+            .create()
+            .unwrap();
+        let topics: Vec<NewTopic> = names
+            .iter()
+            .map(|name| NewTopic::new(name, 1, TopicReplication::Fixed(1)))
+            .collect();
+        for result in admin
+            .create_topics(&topics, &AdminOptions::new())
+            .await
+            .unwrap()
+        {
+            result.unwrap_or_else(|(topic, e)| panic!("cannot create {topic}: {e}"));
+        }
+    }
+
+    fn producer(&self) -> FutureProducer {
+        ClientConfig::new()
+            .set("bootstrap.servers", &self.address)
+            .create()
+            .unwrap()
+    }
+
+    async fn produce(&self, topic: &str, payload: &str) {
+        self.producer()
+            .send(
+                FutureRecord::<str, str>::to(topic)
+                    .key("k")
+                    .payload(payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap_or_else(|(e, _)| panic!("{e}"));
+    }
+
+    /// A consumer of `topic` in a fresh group, from the start.
+    fn reader(&self, topic: &str) -> StreamConsumer {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.address)
+            .set(
+                "group.id",
+                format!("test-{}", uuid::Uuid::new_v4().simple()),
+            )
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .set("max.poll.interval.ms", "6000")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[topic]).unwrap();
+        consumer
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start(yaml: &str) -> Streams {
+    let app = app(yaml);
+    let mut config = runtime_config();
+    config.backends = Backends::connect(&app).await.unwrap();
+    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, config))
+        .await
+        .unwrap()
+        .unwrap();
+    Streams::start(Arc::new(runtime), StreamsConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn kafka_app(address: &str, group: &str) -> String {
+    format!(
+        r#"
+identifier: test.kafka
+appVersion: v1
+connections: {{ kafka: {{ brokers: "{address}", group: {group} }} }}
+components:
+  - {{ name: echo, source: guest(echo), limits: {{ timeout: 1s }} }}
+  - {{ name: fail, source: guest(fail), limits: {{ timeout: 1s }} }}
+handlers:
+  - {{ type: stream, source: kafka, resource: jobs, respondTo: results, steps: [ {{ fn: echo }} ] }}
+  - {{ type: stream, source: kafka, resource: poison, maxDeliver: 3, deadLetter: poison.dead, steps: [ {{ fn: fail }} ] }}
+"#
+    )
+}
+
+async fn next_payload(consumer: &StreamConsumer) -> (String, Vec<(String, String)>) {
+    let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+        .await
+        .expect("a message arrives")
+        .unwrap();
+    let headers = message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| {
+                    (
+                        h.key.to_string(),
+                        String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (
+        String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned(),
+        headers,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_messages_run_once_and_offsets_are_committed_after_success() {
+    let broker = Tansu::start();
+    broker
+        .create_topics(&["jobs", "results", "poison", "poison.dead"])
+        .await;
+    let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
+    let yaml = kafka_app(&broker.address, &group);
+    let results = broker.reader("results");
+    let streams = start(&yaml).await;
+    for n in 0..5 {
+        broker.produce("jobs", &format!("job-{n}")).await;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 5 {
+        seen.insert(next_payload(&results).await.0);
+    }
+    assert_eq!(seen, (0..5).map(|n| format!("job-{n}")).collect());
+    streams.shutdown().await;
+
+    // A new process of the group resumes after the committed offsets: nothing runs twice.
+    let streams = start(&yaml).await;
+    broker.produce("jobs", "job-5").await;
+    assert_eq!(next_payload(&results).await.0, "job-5");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(streams.handler_stats(0).unwrap().succeeded(), 1);
+    streams.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_kafka_message_goes_to_the_dead_letter_topic_after_its_retries() {
+    let broker = Tansu::start();
+    broker
+        .create_topics(&["jobs", "results", "poison", "poison.dead"])
+        .await;
+    let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
+    let dead = broker.reader("poison.dead");
+    let streams = start(&kafka_app(&broker.address, &group)).await;
+    broker.produce("poison", "bad input").await;
+    let (payload, headers) = next_payload(&dead).await;
+    assert_eq!(payload, "bad input");
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("karman-error"), Some("500"));
+    assert_eq!(header("karman-deliveries"), Some("3"));
+    assert_eq!(header("karman-topic"), Some("poison"));
+    assert_eq!(streams.handler_stats(1).unwrap().failed(), 3);
+    streams.shutdown().await;
+}
