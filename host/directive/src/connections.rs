@@ -70,8 +70,8 @@ pub struct Connections {
 pub struct KafkaConnection {
     /// Bootstrap brokers, `host:port`.
     pub brokers: Vec<String>,
-    /// The consumer group; default: the app's identifier (so the app's processes share the
-    /// partitions).
+    /// The consumer group prefix; default: the app's identifier. Each handler consumes in the
+    /// group `<group>.<topic>`, so the app's processes share each topic's partitions.
     pub group: Option<String>,
     /// How long the group waits for a silent consumer before moving its partitions.
     pub session_timeout: std::time::Duration,
