@@ -6,7 +6,8 @@
 //! committed for a partition is the lowest one still running: a crash redelivers every message
 //! that had not finished, never skips one. A failed run is retried in place (`maxDeliver` runs
 //! in all, with a backoff), then the message is produced to `deadLetter` with headers saying
-//! why, and the partition moves on.
+//! why, and the partition moves on. Offsets are committed every 500 ms while running, and
+//! explicitly, synchronously, at shutdown once the messages in flight are done.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -15,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use karman_directive::KafkaConnection;
-use rdkafka::ClientConfig;
+use rdkafka::{ClientConfig, TopicPartitionList};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -88,6 +89,21 @@ impl Offsets {
         let next = self.next_after_done.entry(key).or_insert(0);
         *next = (*next).max(offset + 1);
         running.first().copied().unwrap_or(*next)
+    }
+
+    /// Per partition that finished a message, the offset safe to commit: the lowest one still
+    /// running, or the one after the last done.
+    fn safe_positions(&self) -> Vec<(String, i32, i64)> {
+        self.next_after_done
+            .iter()
+            .map(|((topic, partition), next)| {
+                let running = self
+                    .running
+                    .get(&(topic.clone(), *partition))
+                    .and_then(|running| running.first().copied());
+                (topic.clone(), *partition, running.unwrap_or(*next))
+            })
+            .collect()
     }
 }
 
@@ -164,6 +180,7 @@ pub(crate) fn serve(
         });
         let max_in_flight = handler.spec.max_in_flight;
         let run_consumer = consumer.clone();
+        let finished = offsets.clone();
         consume(Box::pin(messages), max_in_flight, shutdown, move |message: OwnedMessage| {
             let (handler, consumer, offsets, producer) =
                 (handler.clone(), run_consumer.clone(), offsets.clone(), producer.clone());
@@ -221,10 +238,27 @@ pub(crate) fn serve(
             }
         })
         .await;
-        if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
-            tracing::debug!(%error, "final Kafka commit");
-        }
+        commit_final(&consumer, &finished.lock().unwrap_or_else(|e| e.into_inner()));
     }))
+}
+
+/// On shutdown, commits what finished explicitly and synchronously, so that the next member of
+/// the group starts right after it (auto-commit alone may not have run since the last message).
+fn commit_final(consumer: &StreamConsumer, offsets: &Offsets) {
+    let mut positions = TopicPartitionList::new();
+    for (topic, partition, offset) in offsets.safe_positions() {
+        if let Err(error) =
+            positions.add_partition_offset(&topic, partition, rdkafka::Offset::Offset(offset))
+        {
+            tracing::warn!(%error, %topic, partition, "cannot record a Kafka offset to commit");
+        }
+    }
+    if positions.count() == 0 {
+        return;
+    }
+    if let Err(error) = consumer.commit(&positions, CommitMode::Sync) {
+        tracing::warn!(%error, "final Kafka commit failed: messages after the last automatic commit will run again");
+    }
 }
 
 #[cfg(test)]
@@ -244,5 +278,23 @@ mod tests {
             13,
             "all done: after the highest"
         );
+    }
+
+    #[test]
+    fn the_final_commit_stops_at_the_lowest_running_message() {
+        let mut offsets = Offsets::default();
+        for offset in [0, 1, 2] {
+            offsets.started("t", 0, offset);
+        }
+        offsets.started("t", 1, 7);
+        offsets.finished("t", 0, 0);
+        offsets.finished("t", 0, 2);
+        assert_eq!(
+            offsets.safe_positions(),
+            vec![("t".to_string(), 0, 1)],
+            "partition 1 finished nothing: nothing to commit there"
+        );
+        offsets.finished("t", 0, 1);
+        assert_eq!(offsets.safe_positions(), vec![("t".to_string(), 0, 3)]);
     }
 }
