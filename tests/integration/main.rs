@@ -12,6 +12,7 @@ mod kafka;
 mod loading;
 mod outbound;
 mod reuse;
+mod routes;
 mod sequences;
 mod server;
 mod sql;

@@ -9,7 +9,7 @@ use sqlx::AssertSqlSafe;
 use crate::support::{TestServer, repo_root, runtime_config};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Db {
+pub(crate) enum Db {
     Sqlite,
     Postgres,
     MySql,
@@ -19,7 +19,7 @@ const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
 
 /// Names no other test (or test run) uses: tables live on in the shared databases.
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -31,7 +31,7 @@ fn unique(prefix: &str) -> String {
 
 impl Db {
     /// The `connections.database` of a test app.
-    fn connection(self, sqlite_file: &str) -> String {
+    pub(crate) fn connection(self, sqlite_file: &str) -> String {
         match self {
             Db::Sqlite => format!(
                 "connections:\n  database: {{ type: sqlite, connectionString: {sqlite_file} }}\n"
@@ -46,7 +46,7 @@ impl Db {
     }
 
     /// The `n`-th parameter placeholder.
-    fn p(self, n: usize) -> String {
+    pub(crate) fn p(self, n: usize) -> String {
         match self {
             Db::MySql => "?".into(),
             _ => format!("${n}"),
@@ -54,7 +54,7 @@ impl Db {
     }
 
     /// Runs setup statements directly (not through Karman).
-    async fn setup(self, sqlite_file: &str, statements: &[String]) {
+    pub(crate) async fn setup(self, sqlite_file: &str, statements: &[String]) {
         match self {
             Db::Sqlite => {
                 let url = format!(
@@ -91,7 +91,7 @@ impl Db {
     }
 
     /// A single integer from the database.
-    async fn scalar(self, sqlite_file: &str, sql: &str) -> i64 {
+    pub(crate) async fn scalar(self, sqlite_file: &str, sql: &str) -> i64 {
         let sql = AssertSqlSafe(sql.to_string());
         match self {
             Db::Sqlite => {
@@ -120,7 +120,7 @@ impl Db {
     }
 }
 
-fn sqlite_file() -> String {
+pub(crate) fn sqlite_file() -> String {
     std::fs::create_dir_all(repo_root().join("target/karman-test-tmp")).unwrap();
     format!("target/karman-test-tmp/{}.sqlite", unique("db"))
 }

@@ -373,9 +373,11 @@ appVersion: v1
 components:
   - { name: inspect, source: guest(inspect) }
   - { name: fail, source: guest(fail) }
+  - { name: slow, source: guest(slow), limits: { timeout: 5s } }
 handlers:
   - { type: stream, source: server, resource: /ws/inspect, steps: [ { fn: inspect } ] }
   - { type: stream, source: server, resource: /ws/fail, steps: [ { fn: fail } ] }
+  - { type: stream, source: server, resource: /ws/slow, steps: [ { fn: slow } ] }
 "#;
 
     async fn open(
@@ -459,6 +461,32 @@ handlers:
         let plain = server.get("/ws/fail").await;
         assert_eq!(plain.status, 426, "{}", plain.body);
         assert_eq!(plain.header("upgrade"), Some("websocket"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_shutdown_answers_the_message_in_flight_then_closes_the_socket_going_away() {
+        let mut server = TestServer::start(APP).await;
+        let mut busy = open(&server, "/ws/slow").await;
+        let mut idle = open(&server, "/ws/inspect").await;
+        busy.send(Message::text("take your time")).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        let stopped = server.signal_shutdown();
+
+        let Some(Ok(Message::Text(answer))) = busy.next().await else {
+            panic!("the message in flight is answered before the close");
+        };
+        assert_eq!(answer.as_str(), "done");
+        for socket in [&mut busy, &mut idle] {
+            let Some(Ok(Message::Close(Some(frame)))) = socket.next().await else {
+                panic!("a close frame");
+            };
+            assert_eq!(u16::from(frame.code), 1001, "going away");
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(10), stopped)
+            .await
+            .expect("the server stops once the sessions closed")
+            .unwrap()
+            .unwrap();
     }
 
     #[tokio::test]

@@ -111,7 +111,12 @@ impl TestServer {
             .await
             .unwrap()
             .unwrap_or_else(|e| panic!("the app does not load:\n{e}"));
-        let service = Arc::new(Service::new(Arc::new(runtime), config).unwrap());
+        Self::serve(Service::new(Arc::new(runtime), config).unwrap()).await
+    }
+
+    /// Serves `service` on a free port.
+    pub async fn serve(service: Service) -> Self {
+        let service = Arc::new(service);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stopped) = oneshot::channel::<()>();

@@ -35,6 +35,7 @@ mod model;
 mod outbound;
 mod parse;
 mod resource;
+mod routes;
 mod sql;
 mod streams;
 mod units;
@@ -54,6 +55,9 @@ pub use error::{Diagnostic, DirectiveError, Location};
 pub use model::*;
 pub use outbound::{Authentication, DomainCredential, HostPattern, OutboundGrant};
 pub use resource::{Resource, Segment};
+pub use routes::{
+    Access, DEFAULT_JWT_LEEWAY, DEFAULT_ROLES_CLAIM, Endpoint, Jwt, JwtKey, RateLimit, Route,
+};
 pub use sql::{Query, SqlGrant};
 pub use units::{parse_byte_size, parse_duration};
 

@@ -10,6 +10,7 @@ use crate::Location;
 use crate::connections::Connections;
 use crate::outbound::{Authentication, OutboundGrant};
 use crate::resource::Resource;
+use crate::routes::Route;
 use crate::sql::{Query, SqlGrant};
 
 /// Default for `limits.timeout`.
@@ -40,8 +41,10 @@ pub struct App {
     pub connections: Connections,
     /// The named SQL queries.
     pub queries: Vec<Query>,
-    /// Credentials the host adds to outbound requests.
+    /// Credentials the host adds to outbound requests, and how tokens of callers are verified.
     pub authentication: Authentication,
+    /// Custom routes: `wasi:http` components mounted at `/ext/<plugin>/`.
+    pub routes: Vec<Route>,
 }
 
 impl App {

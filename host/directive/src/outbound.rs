@@ -24,15 +24,17 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
 use marked_yaml::Node;
 
 use crate::Location;
+use crate::routes::Jwt;
 use crate::yaml::{Reader, start};
 
 const OUTBOUND_GRANT: &[&str] = &["allow", "allowPrivate"];
-const AUTHENTICATION: &[&str] = &["domains"];
-const NOT_YET_AUTHENTICATION: &[&str] = &["jwt"];
+const AUTHENTICATION: &[&str] = &["domains", "jwt"];
+const NOT_YET_AUTHENTICATION: &[&str] = &[];
 const DOMAIN: &[&str] = &["headerType", "value"];
 
 /// A grant of `http` or `graphql`.
@@ -159,10 +161,12 @@ impl fmt::Debug for DomainCredential {
 }
 
 /// `authentication:` of the Directive.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Authentication {
     /// Host (lower case, or `*.domain`) → the credential the host adds to requests to it.
     pub domains: BTreeMap<String, DomainCredential>,
+    /// How bearer tokens of callers of custom routes are verified.
+    pub jwt: Option<Jwt>,
 }
 
 impl Authentication {
@@ -215,7 +219,11 @@ pub(crate) fn parse_grant(
     ok.then_some(grant)
 }
 
-pub(crate) fn parse_authentication(reader: &mut Reader<'_>, node: &Node) -> Option<Authentication> {
+pub(crate) fn parse_authentication(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    base_dir: &Path,
+) -> Option<Authentication> {
     if let Some(map) = node.as_mapping() {
         for key in map.keys() {
             if NOT_YET_AUTHENTICATION.contains(&key.as_str()) {
@@ -237,6 +245,9 @@ pub(crate) fn parse_authentication(reader: &mut Reader<'_>, node: &Node) -> Opti
         .collect();
     let fields = reader.mapping(node, "`authentication`", &allowed)?;
     let mut authentication = Authentication::default();
+    if let Some(jwt) = fields.get("jwt") {
+        authentication.jwt = Some(crate::routes::parse_jwt(reader, jwt, base_dir)?);
+    }
     let Some(domains) = fields.get("domains") else {
         return Some(authentication);
     };

@@ -10,6 +10,7 @@ use crate::connections::{Connections, DatabaseConnection, DatabaseKind};
 use crate::model::*;
 use crate::outbound::Authentication;
 use crate::resource::Resource;
+use crate::routes::{Access, Route};
 use crate::sql::Query;
 use crate::units::{parse_byte_size, parse_duration};
 use crate::yaml::{Fields, Reader, start};
@@ -24,9 +25,10 @@ const TOP_LEVEL: &[&str] = &[
     "queries",
     "authentication",
     "schedules",
+    "routes",
 ];
 /// Sections of the Directive that later versions of Karman read.
-const NOT_YET: &[&str] = &["routes"];
+const NOT_YET: &[&str] = &[];
 const COMPONENT: &[&str] = &["name", "source", "capabilities", "limits", "reuse"];
 const REUSE: &[&str] = &["maxUses", "idleTimeout", "poolSize"];
 const CAPABILITIES: &[&str] = &["cache", "log", "sql", "http", "graphql"];
@@ -98,9 +100,21 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         None => Vec::new(),
     };
     let authentication = match top.get("authentication") {
-        Some(node) => crate::outbound::parse_authentication(reader, node),
+        Some(node) => crate::outbound::parse_authentication(reader, node, base_dir),
         None => Some(Authentication::default()),
     };
+    let routes = match top.get("routes") {
+        Some(node) => crate::routes::parse_routes(reader, node, &components),
+        None => Vec::new(),
+    };
+    check_routes(
+        reader,
+        &routes,
+        &handlers,
+        &schedules,
+        &components,
+        authentication.as_ref(),
+    );
     let mut connections = connections?;
     let uses_sql = !queries.is_empty() || components.iter().any(|c| c.grants.sql.is_some());
     if uses_sql && connections.database.is_none() {
@@ -123,7 +137,65 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         connections,
         queries,
         authentication: authentication?,
+        routes,
     })
+}
+
+/// A route's component serves HTTP (`wasi:http`) and is no step; an endpoint that needs a
+/// caller needs `authentication.jwt`.
+fn check_routes(
+    reader: &mut Reader<'_>,
+    routes: &[Route],
+    handlers: &Handlers,
+    schedules: &[Schedule],
+    components: &[Component],
+    authentication: Option<&Authentication>,
+) {
+    let sequences = handlers
+        .requests
+        .iter()
+        .map(|h| &h.sequence)
+        .chain(handlers.streams.iter().map(|h| &h.sequence))
+        .chain(schedules.iter().map(|s| &s.sequence));
+    let mut step_uses: HashMap<ComponentId, Location> = HashMap::new();
+    for sequence in sequences {
+        for call in sequence.steps.iter().flat_map(Step::calls) {
+            step_uses
+                .entry(call.component)
+                .or_insert_with(|| call.location.clone());
+        }
+    }
+    for route in routes {
+        if let Some(step) = step_uses.get(&route.component) {
+            let name = &components[route.component.0].name;
+            reader.error_at(
+                &route.location,
+                format!(
+                    "component `{name}` serves the routes of plugin `{}`, so it cannot also run as a step (at {step})",
+                    route.plugin
+                ),
+                "a route's component exports wasi:http/incoming-handler; a step's component exports `run`: declare two components",
+            );
+        }
+        let Some(authentication) = authentication else {
+            continue;
+        };
+        if authentication.jwt.is_some() {
+            continue;
+        }
+        for endpoint in &route.endpoints {
+            if endpoint.auth != Access::Public {
+                reader.error_at(
+                    &endpoint.location,
+                    format!(
+                        "`{} {}` of plugin `{}` is `{}`, but `authentication.jwt` is not configured",
+                        endpoint.method, endpoint.path, route.plugin, endpoint.auth
+                    ),
+                    "add `authentication: { jwt: { algorithm: HS256, secret: env(JWT_SECRET) } }`, or make the endpoint `public`",
+                );
+            }
+        }
+    }
 }
 
 fn top_level<'n>(reader: &mut Reader<'_>, root: &'n Node) -> Option<Fields<'n>> {
@@ -156,26 +228,39 @@ fn parse_components(
     let Some(items) = reader.sequence(node, "`components`") else {
         return Vec::new();
     };
-    let mut components: Vec<Component> = Vec::new();
+    unique_by_name(
+        reader,
+        items,
+        |reader, item| parse_component(reader, item, base_dir, queries),
+        |component| ("component", &component.name, &component.location),
+    )
+}
+
+/// Parses each item of a list whose entries are named, reporting a name used twice.
+pub(crate) fn unique_by_name<T>(
+    reader: &mut Reader<'_>,
+    items: &[Node],
+    mut parse: impl FnMut(&mut Reader<'_>, &Node) -> Option<T>,
+    name_of: impl Fn(&T) -> (&'static str, &String, &Location),
+) -> Vec<T> {
+    let mut parsed: Vec<T> = Vec::new();
     let mut seen: HashMap<String, Location> = HashMap::new();
     for item in items {
-        let Some(component) = parse_component(reader, item, base_dir, queries) else {
+        let Some(value) = parse(reader, item) else {
             continue;
         };
-        if let Some(first) = seen.get(&component.name) {
+        let (kind, name, location) = name_of(&value);
+        if let Some(first) = seen.get(name) {
             reader.error(
                 start(item),
-                format!(
-                    "component `{}` is declared twice (first at {first})",
-                    component.name
-                ),
+                format!("{kind} `{name}` is declared twice (first at {first})"),
             );
             continue;
         }
-        seen.insert(component.name.clone(), component.location.clone());
-        components.push(component);
+        seen.insert(name.clone(), location.clone());
+        parsed.push(value);
     }
-    components
+    parsed
 }
 
 fn parse_component(

@@ -92,6 +92,17 @@ impl<'a> Reader<'a> {
         self.diagnostics.push(diagnostic);
     }
 
+    /// Reports an error at an already resolved location (for checks across sections).
+    pub(crate) fn error_at(
+        &mut self,
+        location: &Location,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let diagnostic = Diagnostic::new(Some(location.clone()), message).with_hint(hint);
+        self.diagnostics.push(diagnostic);
+    }
+
     /// `node` as a mapping whose keys are all in `allowed`; every other key is reported
     /// (with the closest allowed key as a hint).
     pub(crate) fn mapping<'n>(

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use karman_directive::{
-    App, DEFAULT_MAX_DELIVER, DEFAULT_MAX_IN_FLIGHT, DirectiveError, ErrAction, ParseOptions,
-    Segment, Step, StreamSource, Trigger,
+    Access, App, DEFAULT_MAX_DELIVER, DEFAULT_MAX_IN_FLIGHT, DirectiveError, ErrAction,
+    ParseOptions, RateLimit, Segment, Step, StreamSource, Trigger,
 };
 
 fn ui_dir() -> PathBuf {
@@ -19,6 +19,7 @@ fn ui_dir() -> PathBuf {
 fn test_env(name: &str) -> Option<String> {
     match name {
         "APP_VERSION" => Some("v2.0.0".to_string()),
+        "JWT_SECRET" => Some("a-test-secret-of-at-least-32-bytes!".to_string()),
         "DATABASE_URL" => Some("postgres://app@db.internal:5432/notes".to_string()),
         _ => None,
     }
@@ -264,4 +265,49 @@ fn stream_handlers_and_schedules_resolve() {
     assert_eq!(tick.trigger, Trigger::Every(Duration::from_secs(90)));
     assert_eq!(tick.sequence.state["kind"], "tick");
     assert_eq!(nightly.trigger, Trigger::Cron("0 0 3 * * *".into()));
+}
+
+#[test]
+fn custom_routes_and_jwt_resolve() {
+    let app = parse_case("ok-routes").unwrap_or_else(|e| panic!("{e}"));
+    let jwt = app.authentication.jwt.as_ref().unwrap();
+    assert_eq!(jwt.key.algorithm(), "HS256");
+    assert_eq!(jwt.issuer.as_deref(), Some("https://id.example.com"));
+    assert_eq!(jwt.audience.as_deref(), Some("billing"));
+    assert_eq!(jwt.leeway, Duration::from_secs(10));
+    assert_eq!(jwt.roles_claim, "groups");
+    assert!(
+        !format!("{jwt:?}").contains("a-test-secret"),
+        "secrets are never printed"
+    );
+
+    let [route] = &app.routes[..] else {
+        panic!("one route: {:?}", app.routes);
+    };
+    assert_eq!(route.plugin, "billing");
+    assert_eq!(app.component(route.component).name, "billing");
+    let [debit, balance, status] = &route.endpoints[..] else {
+        panic!("three endpoints");
+    };
+    assert_eq!(
+        (debit.method.as_str(), debit.auth.clone()),
+        ("POST", Access::Authenticated)
+    );
+    assert_eq!(debit.mounted_path("billing"), "/ext/billing/debit");
+    assert_eq!(balance.method, "GET");
+    assert_eq!(balance.auth, Access::Role("reader".into()));
+    assert_eq!(
+        balance.rate_limit,
+        Some(RateLimit {
+            count: 50,
+            per: Duration::from_secs(1)
+        })
+    );
+    assert_eq!(balance.max_body, Some(16 << 10));
+    assert_eq!(balance.timeout, Some(Duration::from_secs(2)));
+    assert_eq!(status.auth, Access::Public);
+    assert_eq!(
+        (status.max_body, status.timeout, status.rate_limit),
+        (None, None, None)
+    );
 }

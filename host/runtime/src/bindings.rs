@@ -4,6 +4,10 @@
 //! `http`, `graphql`); `run` is called
 //! asynchronously so that a guest can be interrupted (epoch yields) and timed out. `sql` is
 //! trappable: a transaction handle the guest does not own traps, as resource misuse should.
+//!
+//! The `route` world (custom routes) adds `principal` to what a `wasi:http` proxy imports; its
+//! other interfaces are those generated here and by wasmtime-wasi(-http), so only `principal`
+//! is generated for it.
 
 wasmtime::component::bindgen!({
     path: "../../wit",
@@ -20,4 +24,26 @@ wasmtime::component::bindgen!({
     },
 });
 
+/// The `route` world: only `principal` is new.
+mod route {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "karman:runnable/route",
+        exports: { default: async },
+        with: {
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:random": wasmtime_wasi::p2::bindings::random,
+            "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "karman:runnable/types": super::karman::runnable::types,
+            "karman:runnable/cache": super::karman::runnable::cache,
+            "karman:runnable/sql": super::karman::runnable::sql,
+            "karman:runnable/graphql": super::karman::runnable::graphql,
+            "karman:runnable/log": super::karman::runnable::log,
+        },
+    });
+}
+
 pub(crate) use karman::runnable::{cache, graphql, http, log, req, resp, sql, types};
+pub(crate) use route::karman::runnable::principal;

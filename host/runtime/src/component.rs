@@ -7,6 +7,7 @@ use std::sync::Arc;
 use karman_directive::{Component as ComponentSpec, Limits, Location, Query};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::backends::Backends;
 use crate::bindings::RunnablePre;
@@ -19,13 +20,22 @@ use crate::instance::WarmPool;
 use crate::store::StepState;
 
 /// Capabilities of the WIT package that this version does not provide yet.
-const NOT_YET_PROVIDED: &[&str] = &["karman:runnable/principal"];
+const NOT_YET_PROVIDED: &[&str] = &[];
+
+/// What a component exports, prepared for instantiation.
+pub(crate) enum Entry {
+    /// A Runnable: `run` of the `karman:runnable/runnable` world (a step).
+    Runnable(RunnablePre<StepState>),
+    /// A `wasi:http` proxy: `wasi:http/incoming-handler` (a custom route, or `karman serve
+    /// component.wasm`).
+    Http(ProxyPre<StepState>),
+}
 
 /// A component ready to run: its prepared instance, limits and granted capabilities.
 pub(crate) struct LoadedComponent {
     pub(crate) name: Arc<str>,
     pub(crate) engine: Engine,
-    pub(crate) pre: RunnablePre<StepState>,
+    pub(crate) entry: Entry,
     pub(crate) limits: Limits,
     pub(crate) cache: Option<CacheAccess>,
     pub(crate) sql: Option<SqlAccess>,
@@ -47,6 +57,9 @@ pub struct ComponentReport {
     pub imports: Vec<String>,
     /// Problems worth knowing that do not stop the app (e.g. an import without a grant).
     pub warnings: Vec<String>,
+    /// Whether it is a `wasi:http` component (exports `wasi:http/incoming-handler`) rather
+    /// than a Runnable.
+    pub serves_http: bool,
 }
 
 /// A component that cannot be loaded.
@@ -91,14 +104,6 @@ pub(crate) fn load(
         .component_type()
         .exports(engine)
         .any(|(name, _)| name.starts_with("wasi:http/incoming-handler"));
-    if serves_http {
-        return Err(fail(
-            "it exports `wasi:http/incoming-handler`: a wasi:http server component is not a \
-             Runnable (a Runnable exports `run` of the karman:runnable/runnable world); custom \
-             routes for wasi:http components come in a later version"
-                .into(),
-        ));
-    }
     let mut warnings = Vec::new();
     for import in &imports {
         let interface = import.split('@').next().unwrap_or(import);
@@ -106,7 +111,7 @@ pub(crate) fn load(
             return Err(fail(format!(
                 "it imports `{import}`, which this version of Karman does not provide yet \
                  (available: {})",
-                PROVIDED[1..].join(", ")
+                PROVIDED.join(", ")
             )));
         }
         if interface == "wasi:http/outgoing-handler" && spec.grants.http.is_none() {
@@ -158,17 +163,26 @@ pub(crate) fn load(
     let instance_pre = linker
         .instantiate_pre(&component)
         .map_err(|e| fail(format!("cannot be linked: {e:#}")))?;
-    let pre = RunnablePre::new(instance_pre).map_err(|e| {
-        fail(format!(
-            "does not export `run` of the karman:runnable/runnable world ({e:#}); \
-             build it with the Karman SDK"
-        ))
-    })?;
+    let entry = if serves_http {
+        Entry::Http(ProxyPre::new(instance_pre).map_err(|e| {
+            fail(format!(
+                "exports `wasi:http/incoming-handler` but not as wasi:http 0.2 defines it ({e:#})"
+            ))
+        })?)
+    } else {
+        Entry::Runnable(RunnablePre::new(instance_pre).map_err(|e| {
+            fail(format!(
+                "does not export `run` of the karman:runnable/runnable world ({e:#}); \
+                 build it with the Karman SDK (or export `wasi:http/incoming-handler` and \
+                 serve it under `routes:`)"
+            ))
+        })?)
+    };
 
     let name: Arc<str> = spec.name.as_str().into();
     let loaded = LoadedComponent {
         engine: engine.clone(),
-        pre,
+        entry,
         limits: spec.limits,
         cache: spec
             .grants
@@ -195,6 +209,7 @@ pub(crate) fn load(
         size_bytes: bytes.len() as u64,
         imports,
         warnings,
+        serves_http,
     };
     Ok((loaded, report))
 }

@@ -21,7 +21,7 @@ use crate::capabilities::http::{HttpCtx, WasiHttpHooks};
 use crate::capabilities::log::{CurrentRequest, GuestOutput, LogCtx};
 use crate::capabilities::request::RequestCtx;
 use crate::capabilities::sql::SqlCtx;
-use crate::component::LoadedComponent;
+use crate::component::{Entry, LoadedComponent};
 use crate::request::{Failure, FailureKind};
 use crate::store::{MemoryLimit, MemoryLimitExceeded, StepState};
 
@@ -85,7 +85,7 @@ impl WarmPool {
 /// The store of a new instance of `component`, serving `request`: WASI with nothing granted
 /// (stdout and stderr to the log), the component's capabilities, its memory limit, and epoch
 /// yields.
-fn new_store(
+pub(crate) fn new_store(
     component: &LoadedComponent,
     request: RequestCtx,
     current: CurrentRequest,
@@ -120,6 +120,7 @@ fn new_store(
         graphql: GraphqlCtx {
             access: component.graphql.clone(),
         },
+        principal: Default::default(),
         wasi_http: Default::default(),
         wasi_http_hooks: WasiHttpHooks {
             access: component.http.clone(),
@@ -157,10 +158,17 @@ pub(crate) async fn run(
                 (store, warm.runnable, warm.uses)
             }
             None => {
+                let Entry::Runnable(pre) = &component.entry else {
+                    // The runtime refuses such an app at load; never run a proxy as a step.
+                    return Err(wasmtime::format_err!(
+                        "component `{}` is not a Runnable",
+                        component.name
+                    ));
+                };
                 let mut store =
                     new_store(component, request, CurrentRequest::new(request_id.clone()));
                 store.set_epoch_deadline(1);
-                let runnable = component.pre.instantiate_async(&mut store).await?;
+                let runnable = pre.instantiate_async(&mut store).await?;
                 (store, runnable, 0)
             }
         };
@@ -190,7 +198,7 @@ pub(crate) async fn run(
 }
 
 /// Classifies an error of instantiation or `run`, logging the details the client does not see.
-fn fault(component: &str, request_id: &str, error: wasmtime::Error) -> Failure {
+pub(crate) fn fault(component: &str, request_id: &str, error: wasmtime::Error) -> Failure {
     if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
         tracing::warn!(
             component,

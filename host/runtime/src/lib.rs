@@ -26,23 +26,26 @@ mod component;
 mod engine;
 pub mod health;
 mod instance;
+mod proxy;
 mod request;
 mod sequence;
 mod store;
 
 use std::sync::Arc;
 
-use karman_directive::{App, Sequence};
+use karman_directive::{App, ComponentId, Sequence};
 use wasmtime::component::Linker;
 
 pub use backends::{Backends, ConnectError};
 pub use capabilities::cache::{CacheBackend, CacheError, memory::MemoryCache};
 pub use capabilities::http::Outbound;
+pub use capabilities::principal::Principal;
 pub use capabilities::sql::{SqlBackend, SqlError};
 pub use component::{ComponentError, ComponentReport};
 pub use engine::{
     DEFAULT_MAX_INSTANCES, EPOCH_TICK, EngineConfig, KarmanEngine, default_cache_dir,
 };
+pub use proxy::{HttpBody, HttpBodyError, HttpCall};
 pub use request::{Failure, FailureKind, Reply, Request};
 
 use sequence::Plan;
@@ -77,6 +80,8 @@ pub struct Runtime {
     schedule_plans: Vec<Plan>,
     reports: Vec<ComponentReport>,
     health: Arc<health::BackendHealth>,
+    /// Every component, in Directive order (routes call `wasi:http` ones directly).
+    components: Vec<Arc<component::LoadedComponent>>,
 }
 
 impl Runtime {
@@ -115,6 +120,10 @@ impl Runtime {
         if !errors.is_empty() {
             return Err(LoadError::Components(errors));
         }
+        let errors = check_roles(&app, &loaded);
+        if !errors.is_empty() {
+            return Err(LoadError::Components(errors));
+        }
 
         let plan = |sequence: &Sequence| Plan::new(sequence, &loaded);
         let plans = app.handlers.iter().map(|h| plan(&h.sequence)).collect();
@@ -129,6 +138,7 @@ impl Runtime {
             schedule_plans,
             reports,
             health: config.backends.health.clone(),
+            components: loaded,
         })
     }
 
@@ -180,6 +190,22 @@ impl Runtime {
         self.stream_plans[index].longest_run()
     }
 
+    /// Serves one request with the `wasi:http` component `component` (a custom route, or
+    /// `karman serve component.wasm`): a fresh instance runs its `incoming-handler`. The
+    /// response body streams from the instance.
+    ///
+    /// # Panics
+    ///
+    /// If `component` is not a component of the app.
+    pub async fn serve_http(
+        &self,
+        component: ComponentId,
+        request: http::Request<HttpBody>,
+        call: HttpCall,
+    ) -> Result<http::Response<HttpBody>, Failure> {
+        proxy::serve(&self.components[component.0], request, call).await
+    }
+
     /// Runs the schedule at `index` (in [`App::schedules`]).
     ///
     /// # Panics
@@ -188,4 +214,52 @@ impl Runtime {
     pub async fn run_schedule(&self, index: usize, run: Request) -> Result<Reply, Failure> {
         sequence::run(&self.schedule_plans[index], Arc::new(run)).await
     }
+}
+
+/// Steps must run Runnables, routes must be served by `wasi:http` components; a `wasi:http`
+/// component no route uses is loaded for nothing (a warning).
+fn check_roles(app: &App, loaded: &[Arc<component::LoadedComponent>]) -> Vec<ComponentError> {
+    let mut errors = Vec::new();
+    let serves_http = |id: ComponentId| matches!(loaded[id.0].entry, component::Entry::Http(_));
+    let sequences = app
+        .handlers
+        .iter()
+        .map(|h| &h.sequence)
+        .chain(app.streams.iter().map(|h| &h.sequence))
+        .chain(app.schedules.iter().map(|s| &s.sequence));
+    for sequence in sequences {
+        for call in sequence.steps.iter().flat_map(|step| step.calls()) {
+            if serves_http(call.component) {
+                let spec = app.component(call.component);
+                errors.push(ComponentError {
+                    name: spec.name.clone(),
+                    location: call.location.clone(),
+                    message: "this step runs a wasi:http component (it exports \
+                              `wasi:http/incoming-handler`, not `run`): serve it under `routes:`"
+                        .into(),
+                });
+            }
+        }
+    }
+    for route in &app.routes {
+        if !serves_http(route.component) {
+            let spec = app.component(route.component);
+            errors.push(ComponentError {
+                name: spec.name.clone(),
+                location: route.location.clone(),
+                message: format!(
+                    "plugin `{}` needs a component that exports `wasi:http/incoming-handler`; \
+                     this one is a Runnable (it exports `run`)",
+                    route.plugin
+                ),
+            });
+        }
+    }
+    for (index, spec) in app.components.iter().enumerate() {
+        let id = ComponentId(index);
+        if serves_http(id) && !app.routes.iter().any(|r| r.component == id) {
+            tracing::warn!(component = %spec.name, "a wasi:http component that no route serves");
+        }
+    }
+    errors
 }

@@ -99,6 +99,8 @@ pub enum FailureKind {
     Overloaded,
     /// Karman itself failed (a bug, or a resource of the host).
     Internal,
+    /// The request cannot be given to a `wasi:http` component (e.g. it names no host).
+    BadRequest,
 }
 
 impl fmt::Display for Failure {

@@ -10,6 +10,7 @@ use crate::capabilities::cache::CacheCtx;
 use crate::capabilities::graphql::GraphqlCtx;
 use crate::capabilities::http::{HttpCtx, WasiHttpHooks};
 use crate::capabilities::log::LogCtx;
+use crate::capabilities::principal::PrincipalCtx;
 use crate::capabilities::request::RequestCtx;
 use crate::capabilities::sql::SqlCtx;
 
@@ -24,6 +25,8 @@ pub(crate) struct StepState {
     pub(crate) sql: SqlCtx,
     pub(crate) http: HttpCtx,
     pub(crate) graphql: GraphqlCtx,
+    /// The verified caller of a custom route.
+    pub(crate) principal: PrincipalCtx,
     /// `wasi:http/outgoing-handler`, under the `http` grant.
     pub(crate) wasi_http: WasiHttpCtx,
     pub(crate) wasi_http_hooks: WasiHttpHooks,

@@ -77,11 +77,23 @@ impl EngineArgs {
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
-    /// The Directive (YAML) of the app.
+    /// The Directive (YAML) of the app, or a `wasi:http` component (`.wasm`) to serve every
+    /// request with, as `wasmtime serve` does.
     directive: PathBuf,
     /// Address to listen on.
-    #[arg(long, env = "KARMAN_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        visible_alias = "addr",
+        env = "KARMAN_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     listen: SocketAddr,
+    /// Serving a component: how long one request may take, body included (e.g. `30s`).
+    #[arg(long, env = "KARMAN_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    request_timeout: Duration,
+    /// Serving a component: the most linear memory one instance may use (e.g. `256MiB`).
+    #[arg(long, env = "KARMAN_MEMORY", default_value = "128MiB", value_parser = parse_size)]
+    memory: u64,
     /// Largest request body accepted (e.g. `10MiB`); larger ones get 413.
     #[arg(long, env = "KARMAN_MAX_BODY", default_value = "10MiB", value_parser = parse_size)]
     max_body: u64,
@@ -151,8 +163,56 @@ fn load_directive(path: &Path) -> anyhow::Result<App> {
     karman_directive::load(path).map_err(|error| anyhow::anyhow!("invalid Directive\n{error}"))
 }
 
+/// Whether `path` names a component (`.wasm`) rather than a Directive.
+fn is_component(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "wasm")
+}
+
+/// The app `karman serve component.wasm` serves: the one component, with nothing granted but
+/// `log` (its stdout and stderr go to the log), and the request timeout and memory limit.
+pub fn component_app(path: &Path, timeout: Duration, memory: u64) -> anyhow::Result<App> {
+    let source =
+        std::fs::canonicalize(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let name = source
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "component".to_string());
+    let location = karman_directive::Location {
+        file: path.display().to_string().into(),
+        line: 1,
+        column: 1,
+    };
+    Ok(App {
+        identifier: name.clone(),
+        app_version: "-".into(),
+        components: vec![karman_directive::Component {
+            name,
+            source,
+            grants: karman_directive::Grants::default(),
+            limits: karman_directive::Limits { timeout, memory },
+            reuse: None,
+            location,
+        }],
+        handlers: Vec::new(),
+        streams: Vec::new(),
+        schedules: Vec::new(),
+        connections: karman_directive::Connections::default(),
+        queries: Vec::new(),
+        authentication: karman_directive::Authentication::default(),
+        routes: Vec::new(),
+    })
+}
+
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
-    let app = load_directive(&args.directive)?;
+    let serves_component = is_component(&args.directive);
+    let app = if serves_component {
+        if !(1..=karman_directive::MAX_MEMORY).contains(&args.memory) {
+            anyhow::bail!("--memory must be at most 4GiB");
+        }
+        component_app(&args.directive, args.request_timeout, args.memory)?
+    } else {
+        load_directive(&args.directive)?
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("karman")
@@ -175,7 +235,23 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             shutdown_grace: args.shutdown_grace,
         };
         let loaded = Arc::new(loaded);
-        let service = Arc::new(Service::new(loaded.clone(), server_config)?);
+        let service = if serves_component {
+            if !loaded.reports()[0].serves_http {
+                anyhow::bail!(
+                    "`{}` does not export `wasi:http/incoming-handler`: only a wasi:http \
+                     component can be served without a Directive",
+                    args.directive.display()
+                );
+            }
+            Service::proxy(
+                loaded.clone(),
+                karman_directive::ComponentId(0),
+                server_config,
+            )?
+        } else {
+            Service::new(loaded.clone(), server_config)?
+        };
+        let service = Arc::new(service);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -20,7 +20,9 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 pub mod cli;
+mod ext;
 mod router;
 mod server;
 mod websocket;

@@ -1,12 +1,13 @@
-//! Routes of the Directive's request handlers, built once at start-up.
+//! Method and path routing, built once at start-up: the Directive's request handlers, and the
+//! endpoints of its custom routes.
 
 use std::collections::HashMap;
 
-use karman_directive::App;
+use karman_directive::{App, Location, Resource};
 
 /// What a request path resolved to.
 pub(crate) enum Route {
-    /// A handler (index in `App::handlers`) with the resource's parameters.
+    /// A handler (its index among the routed entries) with the resource's parameters.
     Handler {
         index: usize,
         params: Vec<(String, String)>,
@@ -17,23 +18,40 @@ pub(crate) enum Route {
     NotFound,
 }
 
+/// One routed method and resource.
+pub(crate) struct Entry<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) resource: &'a Resource,
+    pub(crate) location: &'a Location,
+}
+
 /// Method → path router.
 pub(crate) struct Router {
     by_method: HashMap<String, matchit::Router<usize>>,
 }
 
 impl Router {
-    /// Builds the router; fails (naming both handlers) when two resources conflict.
+    /// Routes the request handlers of `app` (indexes in `App::handlers`).
     pub(crate) fn new(app: &App) -> Result<Self, String> {
+        Self::build(app.handlers.iter().map(|handler| Entry {
+            method: &handler.method,
+            resource: &handler.resource,
+            location: &handler.location,
+        }))
+    }
+
+    /// Routes `entries` (indexes in their order); fails, naming the entry, when two resources
+    /// conflict.
+    pub(crate) fn build<'a>(entries: impl IntoIterator<Item = Entry<'a>>) -> Result<Self, String> {
         let mut by_method: HashMap<String, matchit::Router<usize>> = HashMap::new();
-        for (index, handler) in app.handlers.iter().enumerate() {
-            let router = by_method.entry(handler.method.clone()).or_default();
+        for (index, entry) in entries.into_iter().enumerate() {
+            let router = by_method.entry(entry.method.to_string()).or_default();
             router
-                .insert(handler.resource.to_matchit(), index)
+                .insert(entry.resource.to_matchit(), index)
                 .map_err(|e| {
                     format!(
-                        "{}: `{} {}` conflicts with another handler: {e}",
-                        handler.location, handler.method, handler.resource
+                        "{}: `{} {}` conflicts with another route: {e}",
+                        entry.location, entry.method, entry.resource
                     )
                 })?;
         }

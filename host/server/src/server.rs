@@ -1,5 +1,5 @@
-//! The HTTP server: request ids, body limits, `/health`, routing to handlers, error bodies,
-//! and graceful shutdown.
+//! The HTTP server: request ids, body limits, `/health`, routing to handlers, custom routes
+//! (`/ext/`), WebSocket endpoints, error bodies, and graceful shutdown.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -15,11 +15,13 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use karman_directive::ComponentId;
 use karman_directive::StreamSource;
 use karman_runtime::health::{BackendHealth, BackendState};
-use karman_runtime::{Failure, Runtime};
+use karman_runtime::{Failure, HttpBody, HttpCall, Runtime};
 use tokio::net::TcpListener;
 
+use crate::ext::Extensions;
 use crate::router::{Route, Router};
 use crate::websocket;
 
@@ -59,6 +61,12 @@ pub struct Service {
     router: Router,
     /// WebSocket endpoints (`source: server` stream handlers): path → stream handler index.
     websockets: HashMap<String, usize>,
+    /// The open WebSocket sessions, closed on shutdown.
+    sessions: websocket::Sessions,
+    /// Custom routes (`/ext/<plugin>/…`).
+    extensions: Option<Extensions>,
+    /// Set by [`Service::proxy`]: every request goes to this `wasi:http` component.
+    proxy: Option<ComponentId>,
     config: ServerConfig,
 }
 
@@ -89,18 +97,34 @@ impl Service {
                 );
             }
         }
+        let extensions = Extensions::new(app).map_err(anyhow::Error::msg)?;
         Ok(Self {
             runtime,
             router,
             websockets,
+            sessions: websocket::Sessions::default(),
+            extensions,
+            proxy: None,
             config,
         })
     }
 
+    /// A service that hands every request, whatever its path, to the `wasi:http` component
+    /// `component`, as `wasmtime serve` does (`karman serve component.wasm`).
+    pub fn proxy(
+        runtime: Arc<Runtime>,
+        component: ComponentId,
+        config: ServerConfig,
+    ) -> anyhow::Result<Self> {
+        let mut service = Self::new(runtime, config)?;
+        service.proxy = Some(component);
+        Ok(service)
+    }
+
     /// Answers one request.
-    pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<HttpBody>
     where
-        B: hyper::body::Body<Data = Bytes>,
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let request_id = request_id(&request);
@@ -111,11 +135,14 @@ impl Service {
         response
     }
 
-    async fn answer<B>(&self, request: Request<B>, request_id: &str) -> Response<Full<Bytes>>
+    async fn answer<B>(&self, request: Request<B>, request_id: &str) -> Response<HttpBody>
     where
-        B: hyper::body::Body<Data = Bytes>,
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
+        if let Some(component) = self.proxy {
+            return self.pass_to(component, request, request_id).await;
+        }
         let path = request.uri().path();
         if path == "/health" {
             return match *request.method() {
@@ -128,10 +155,37 @@ impl Service {
                 ),
             };
         }
+        if path == "/ext" || path.starts_with("/ext/") {
+            return match &self.extensions {
+                Some(extensions) => {
+                    extensions
+                        .handle(
+                            &self.runtime,
+                            request,
+                            request_id,
+                            self.config.max_body_bytes,
+                        )
+                        .await
+                }
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    404,
+                    "no route for this path",
+                    request_id,
+                ),
+            };
+        }
         if let Some(&index) = self.websockets.get(path) {
             if websocket::is_upgrade(&request) {
                 let max = usize::try_from(self.config.max_body_bytes).unwrap_or(usize::MAX);
-                return websocket::accept(self.runtime.clone(), index, max, request);
+                return websocket::accept(
+                    &self.sessions,
+                    self.runtime.clone(),
+                    index,
+                    max,
+                    request,
+                )
+                .map(|body| body.map_err(|never| match never {}).boxed_unsync());
             }
             let mut response = error(
                 StatusCode::UPGRADE_REQUIRED,
@@ -154,25 +208,17 @@ impl Service {
                     request_id,
                 );
             }
-            Route::MethodNotAllowed { allow } => {
-                let mut response = error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    405,
-                    &format!("this path is handled for {allow}"),
-                    request_id,
-                );
-                if let Ok(allow) = HeaderValue::from_str(&allow) {
-                    response.headers_mut().insert(http::header::ALLOW, allow);
-                }
-                return response;
-            }
+            Route::MethodNotAllowed { allow } => return method_not_allowed(&allow, request_id),
         };
 
         let (parts, body) = request.into_parts();
-        let body = match self.read_body(&parts, body, request_id).await {
-            Ok(body) => body,
-            Err(response) => return response,
-        };
+        let body =
+            match read_whole_body(&parts.headers, body, self.config.max_body_bytes, request_id)
+                .await
+            {
+                Ok(body) => body,
+                Err(response) => return response,
+            };
         let headers = parts
             .headers
             .iter()
@@ -196,7 +242,7 @@ impl Service {
         };
         match self.runtime.run_handler(index, run).await {
             Ok(reply) => {
-                let mut response = Response::new(Full::new(reply.body.clone()));
+                let mut response = Response::new(full(reply.body.clone()));
                 *response.status_mut() =
                     StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
                 let headers = response.headers_mut();
@@ -211,52 +257,110 @@ impl Service {
             Err(failure) => failure_response(&failure, request_id),
         }
     }
+}
 
-    /// Reads the body within the size cap.
-    async fn read_body<B>(
+impl Service {
+    /// Proxy mode: the request as it came (path, headers, streaming body within the cap).
+    async fn pass_to<B>(
         &self,
-        parts: &http::request::Parts,
-        body: B,
+        component: ComponentId,
+        request: Request<B>,
         request_id: &str,
-    ) -> Result<Bytes, Response<Full<Bytes>>>
+    ) -> Response<HttpBody>
     where
-        B: hyper::body::Body<Data = Bytes>,
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let declared = parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > self.config.max_body_bytes) {
-            return Err(too_large(request_id));
+        if declared_length(request.headers())
+            .is_some_and(|length| length > self.config.max_body_bytes)
+        {
+            return too_large(request_id, self.config.max_body_bytes);
         }
         let limit = usize::try_from(self.config.max_body_bytes).unwrap_or(usize::MAX);
-        match Limited::new(body, limit).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e)
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                Err(too_large(request_id))
-            }
-            Err(_) => Err(error(
-                StatusCode::BAD_REQUEST,
-                400,
-                "the request body could not be read",
-                request_id,
-            )),
+        let request = request.map(|body| {
+            Limited::new(body, limit)
+                .map_err(|error| karman_runtime::HttpBodyError(error.to_string()))
+                .boxed_unsync()
+        });
+        let call = HttpCall {
+            request_id: request_id.to_string(),
+            ..HttpCall::default()
+        };
+        match self.runtime.serve_http(component, request, call).await {
+            Ok(response) => response,
+            Err(failure) => failure_response(&failure, request_id),
         }
     }
 }
 
-fn too_large(request_id: &str) -> Response<Full<Bytes>> {
+/// A whole body.
+pub(crate) fn full(bytes: Bytes) -> HttpBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// Reads a whole request body, up to `max` bytes: 413 beyond, 400 when it cannot be read.
+pub(crate) async fn read_whole_body<B>(
+    headers: &http::HeaderMap,
+    body: B,
+    max: u64,
+    request_id: &str,
+) -> Result<Bytes, Response<HttpBody>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    if declared_length(headers).is_some_and(|length| length > max) {
+        return Err(too_large(request_id, max));
+    }
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large(request_id, max))
+        }
+        Err(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            400,
+            "the request body could not be read",
+            request_id,
+        )),
+    }
+}
+
+/// The `content-length` the client declared.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+fn too_large(request_id: &str, max: u64) -> Response<HttpBody> {
     error(
         StatusCode::PAYLOAD_TOO_LARGE,
         413,
-        "the request body is too large",
+        &format!("the request body is larger than {max} bytes"),
         request_id,
     )
+}
+
+/// 405 with the methods the path has, in `allow`.
+pub(crate) fn method_not_allowed(allow: &str, request_id: &str) -> Response<HttpBody> {
+    let mut response = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        405,
+        &format!("this path is routed for {allow}"),
+        request_id,
+    );
+    if let Ok(allow) = HeaderValue::from_str(allow) {
+        response.headers_mut().insert(http::header::ALLOW, allow);
+    }
+    response
 }
 
 /// The client's `x-request-id` when it is short and plain, else a new one.
@@ -286,7 +390,7 @@ fn default_content_type(body: &[u8]) -> HeaderValue {
     }
 }
 
-fn failure_response(failure: &Failure, request_id: &str) -> Response<Full<Bytes>> {
+pub(crate) fn failure_response(failure: &Failure, request_id: &str) -> Response<HttpBody> {
     let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = error(status, failure.code, &failure.message, request_id);
     if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -298,14 +402,19 @@ fn failure_response(failure: &Failure, request_id: &str) -> Response<Full<Bytes>
 }
 
 /// A JSON error body: `{"code": …, "message": …, "requestId": …}`.
-fn error(status: StatusCode, code: u16, message: &str, request_id: &str) -> Response<Full<Bytes>> {
+pub(crate) fn error(
+    status: StatusCode,
+    code: u16,
+    message: &str,
+    request_id: &str,
+) -> Response<HttpBody> {
     let body = serde_json::json!({ "code": code, "message": message, "requestId": request_id });
     json(status, body.to_string())
 }
 
 /// `/health`: 200 when every backend is connected, else 503 with the state of each (a
 /// background connect still trying).
-fn health(health: &BackendHealth) -> Response<Full<Bytes>> {
+fn health(health: &BackendHealth) -> Response<HttpBody> {
     let backends: serde_json::Map<String, serde_json::Value> = health
         .snapshot()
         .into_iter()
@@ -328,8 +437,8 @@ fn health(health: &BackendHealth) -> Response<Full<Bytes>> {
     json(status, body.to_string())
 }
 
-fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+fn json(status: StatusCode, body: String) -> Response<HttpBody> {
+    let mut response = Response::new(full(Bytes::from(body)));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -386,10 +495,14 @@ pub async fn serve(
     drop(listener);
     tracing::info!(
         in_flight_connections = graceful.count(),
+        websocket_sessions = service.sessions.len(),
         "shutting down: finishing in-flight requests"
     );
+    let finished = async {
+        tokio::join!(graceful.shutdown(), service.sessions.close_all());
+    };
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = finished => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!(grace = ?grace, "shutdown grace elapsed; dropping remaining connections"),
     }
     Ok(())

@@ -6,6 +6,9 @@
 //! A failed run sends `{"code": …, "message": …}` as text and the socket stays open. Messages of
 //! one socket run one at a time, in order. Pings are answered, a close is returned, and a
 //! message larger than the body cap (`--max-body`) closes the socket with an error.
+//!
+//! On shutdown ([`Sessions::close_all`]) every socket finishes the message it is running, sends
+//! its answer, then closes with 1001 (going away); no message in flight is lost.
 
 use std::sync::Arc;
 
@@ -21,7 +24,32 @@ use karman_runtime::{Request as RunRequest, Runtime};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The open WebSocket sessions of a server, so that a shutdown can close them cleanly.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    tasks: TaskTracker,
+    closing: CancellationToken,
+}
+
+impl Sessions {
+    /// Asks every session to close after the message it is running, and waits until all have.
+    pub(crate) async fn close_all(&self) {
+        self.closing.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    /// How many sessions are open.
+    pub(crate) fn len(&self) -> usize {
+        self.tasks.len()
+    }
+}
 
 /// Whether the request asks to open a WebSocket (RFC 6455 §4.2.1).
 pub(crate) fn is_upgrade<B>(request: &Request<B>) -> bool {
@@ -44,6 +72,7 @@ pub(crate) fn is_upgrade<B>(request: &Request<B>) -> bool {
 
 /// Answers the opening request with 101 and runs the socket's session in its own task.
 pub(crate) fn accept<B>(
+    sessions: &Sessions,
     runtime: Arc<Runtime>,
     index: usize,
     max_message_bytes: usize,
@@ -68,7 +97,8 @@ pub(crate) fn accept<B>(
         })
         .collect();
     let upgrade = hyper::upgrade::on(&mut request);
-    tokio::spawn(async move {
+    let closing = sessions.closing.clone();
+    sessions.tasks.spawn(async move {
         match upgrade.await {
             Ok(upgraded) => {
                 let config = WebSocketConfig::default()
@@ -80,7 +110,7 @@ pub(crate) fn accept<B>(
                     Some(config),
                 )
                 .await;
-                session(runtime, index, path, headers, socket).await;
+                session(runtime, index, path, headers, socket, closing).await;
             }
             Err(error) => tracing::debug!(%error, "the WebSocket upgrade failed"),
         }
@@ -102,10 +132,26 @@ async fn session<S>(
     path: String,
     headers: Vec<(String, String)>,
     mut socket: WebSocketStream<S>,
+    closing: CancellationToken,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    while let Some(frame) = socket.next().await {
+    let mut close = None;
+    loop {
+        let frame = tokio::select! {
+            biased;
+            () = closing.cancelled() => {
+                close = Some(CloseFrame {
+                    code: CloseCode::Away,
+                    reason: "the server is shutting down".into(),
+                });
+                break;
+            }
+            frame = socket.next() => match frame {
+                Some(frame) => frame,
+                None => break,
+            },
+        };
         let (body, text) = match frame {
             Ok(Message::Text(text)) => (Bytes::copy_from_slice(text.as_bytes()), true),
             Ok(Message::Binary(bytes)) => (bytes, false),
@@ -143,5 +189,5 @@ async fn session<S>(
             break;
         }
     }
-    let _ = socket.close(None).await;
+    let _ = socket.close(close).await;
 }

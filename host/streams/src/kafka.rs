@@ -16,10 +16,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use karman_directive::KafkaConnection;
-use rdkafka::{ClientConfig, TopicPartitionList};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -238,7 +238,10 @@ pub(crate) fn serve(
             }
         })
         .await;
-        commit_final(&consumer, &finished.lock().unwrap_or_else(|e| e.into_inner()));
+        commit_final(
+            &consumer,
+            &finished.lock().unwrap_or_else(|e| e.into_inner()),
+        );
     }))
 }
 

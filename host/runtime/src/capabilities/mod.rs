@@ -10,14 +10,13 @@
 //! | `http` | [`http`] | reqwest (rustls), credentials per domain | `http: { allow, allowPrivate }` |
 //! | `graphql` | [`graphql`] | POST JSON over [`http`]'s policy | `graphql: { allow, allowPrivate }` |
 //! | `wasi:http/outgoing-handler` | [`http`] (`wasi`) | the same policy as `http` | `http: { … }` |
-//!
-//! `principal` (the `route` world) is part of the WIT package but not provided yet: a
-//! component importing it is refused when the app loads ([`crate::component`]).
+//! | `principal` | [`principal`] | the verified JWT of a custom route's caller | always (empty outside routes) |
 
 pub(crate) mod cache;
 pub(crate) mod graphql;
 pub(crate) mod http;
 pub(crate) mod log;
+pub(crate) mod principal;
 pub(crate) mod request;
 pub(crate) mod sql;
 
@@ -36,6 +35,7 @@ pub(crate) const PROVIDED: &[&str] = &[
     "karman:runnable/sql",
     "karman:runnable/http",
     "karman:runnable/graphql",
+    "karman:runnable/principal",
 ];
 
 /// Adds WASI and every provided capability to the linker.
@@ -66,5 +66,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StepState>) -> wasmtime::Result<
     bindings::graphql::add_to_linker::<StepState, HasSelf<graphql::GraphqlCtx>>(linker, |state| {
         &mut state.graphql
     })?;
+    bindings::principal::add_to_linker::<StepState, HasSelf<principal::PrincipalCtx>>(
+        linker,
+        |state| &mut state.principal,
+    )?;
     Ok(())
 }

@@ -1,0 +1,314 @@
+//! Custom routes: `/ext/<plugin><path>` answered by the plugin's `wasi:http` component.
+//!
+//! Before the component runs, in this order: the endpoint is found (404/405), its rate limit
+//! is taken (429), the caller is authorized (401/403), and the body is read within `maxBody`
+//! (413). The component then sees the request with the path within the plugin (`/debit` for
+//! `/ext/billing/debit`), without the caller's `Authorization` header, and with the verified
+//! principal in headers the host sets after removing any copy the client sent:
+//!
+//! | header | value |
+//! |--------|-------|
+//! | `karman-principal-subject` | the `sub` claim |
+//! | `karman-principal-roles` | the roles, comma-separated |
+//! | `karman-principal-claims` | every claim, as JSON |
+//!
+//! The same principal is given to the `karman:runnable/principal` interface.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{Request, Response, StatusCode, Uri};
+use karman_directive::{App, ComponentId, Endpoint, RateLimit, Resource};
+use karman_runtime::{HttpBody, HttpCall, Principal, Runtime};
+
+use crate::auth::{Denied, Verifier, authorize};
+use crate::router::{Entry, Route, Router};
+use crate::server::{error, failure_response, full, method_not_allowed, read_whole_body};
+
+/// Headers only the host sets.
+const PRINCIPAL_SUBJECT: &str = "karman-principal-subject";
+const PRINCIPAL_ROLES: &str = "karman-principal-roles";
+const PRINCIPAL_CLAIMS: &str = "karman-principal-claims";
+const PRINCIPAL_PREFIX: &str = "karman-principal";
+
+/// The custom routes of an app.
+pub(crate) struct Extensions {
+    router: Router,
+    endpoints: Vec<Mounted>,
+    verifier: Option<Verifier>,
+}
+
+/// One endpoint, where it is mounted.
+struct Mounted {
+    /// `/ext/<plugin>`.
+    mount: String,
+    component: ComponentId,
+    endpoint: Endpoint,
+    limiter: Option<RateLimiter>,
+}
+
+impl Extensions {
+    /// Mounts every endpoint of `app.routes`; `None` when there are none.
+    pub(crate) fn new(app: &App) -> Result<Option<Self>, String> {
+        if app.routes.is_empty() {
+            return Ok(None);
+        }
+        let verifier = app
+            .authentication
+            .jwt
+            .as_ref()
+            .map(Verifier::new)
+            .transpose()?;
+        let mut endpoints = Vec::new();
+        let mut paths = Vec::new();
+        for route in &app.routes {
+            for endpoint in &route.endpoints {
+                let mounted = endpoint.mounted_path(&route.plugin);
+                paths.push(Resource::parse(&mounted).map_err(|e| {
+                    format!("{}: `{mounted}` cannot be mounted: {e}", endpoint.location)
+                })?);
+                endpoints.push(Mounted {
+                    mount: format!("/ext/{}", route.plugin),
+                    component: route.component,
+                    limiter: endpoint.rate_limit.map(RateLimiter::new),
+                    endpoint: endpoint.clone(),
+                });
+            }
+        }
+        let router = Router::build(endpoints.iter().zip(&paths).map(|(mounted, path)| Entry {
+            method: &mounted.endpoint.method,
+            resource: path,
+            location: &mounted.endpoint.location,
+        }))?;
+        Ok(Some(Self {
+            router,
+            endpoints,
+            verifier,
+        }))
+    }
+
+    /// Answers a request under `/ext/`.
+    pub(crate) async fn handle<B>(
+        &self,
+        runtime: &Runtime,
+        request: Request<B>,
+        request_id: &str,
+        server_max_body: u64,
+    ) -> Response<HttpBody>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let mounted = match self
+            .router
+            .route(request.method().as_str(), request.uri().path())
+        {
+            Route::Handler { index, .. } => &self.endpoints[index],
+            Route::NotFound => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    404,
+                    "no route for this path",
+                    request_id,
+                );
+            }
+            Route::MethodNotAllowed { allow } => return method_not_allowed(&allow, request_id),
+        };
+        if let Some(limiter) = &mounted.limiter
+            && let Err(retry_after) = limiter.try_take()
+        {
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                429,
+                "this endpoint's rate limit is reached; retry later",
+                request_id,
+            );
+            let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            return response;
+        }
+        let authorization = request
+            .headers()
+            .get(AUTHORIZATION)
+            .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+        let principal = match authorize(
+            self.verifier.as_ref(),
+            &mounted.endpoint.auth,
+            authorization,
+        ) {
+            Ok(principal) => principal,
+            Err(Denied::Unauthenticated(why)) => {
+                tracing::debug!(request_id, %why, "unauthenticated call of a custom route");
+                let mut response = error(StatusCode::UNAUTHORIZED, 401, &why, request_id);
+                response
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return response;
+            }
+            Err(Denied::Forbidden(why)) => {
+                return error(StatusCode::FORBIDDEN, 403, &why, request_id);
+            }
+        };
+
+        let (mut parts, body) = request.into_parts();
+        let max_body = mounted
+            .endpoint
+            .max_body
+            .unwrap_or(server_max_body)
+            .min(server_max_body);
+        let body = match read_whole_body(&parts.headers, body, max_body, request_id).await {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+
+        parts.uri = within_plugin(&parts.uri, &mounted.mount);
+        parts.headers.remove(AUTHORIZATION);
+        set_principal_headers(&mut parts.headers, principal.as_deref());
+        let request = Request::from_parts(parts, full(body));
+        let call = HttpCall {
+            request_id: request_id.to_string(),
+            principal,
+            timeout: mounted.endpoint.timeout,
+        };
+        match runtime.serve_http(mounted.component, request, call).await {
+            Ok(response) => response,
+            Err(failure) => failure_response(&failure, request_id),
+        }
+    }
+}
+
+/// `/ext/billing/debit?x=1` → `/debit?x=1`.
+fn within_plugin(uri: &Uri, mount: &str) -> Uri {
+    let path = uri.path().strip_prefix(mount).unwrap_or("/");
+    let path = if path.is_empty() { "/" } else { path };
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    };
+    Uri::builder()
+        .path_and_query(path_and_query)
+        .build()
+        .unwrap_or_else(|_| Uri::from_static("/"))
+}
+
+/// Removes every `karman-principal*` header the client sent, then sets the verified ones.
+fn set_principal_headers(headers: &mut http::HeaderMap, principal: Option<&Principal>) {
+    let forged: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with(PRINCIPAL_PREFIX))
+        .cloned()
+        .collect();
+    for name in forged {
+        headers.remove(name);
+    }
+    let Some(principal) = principal else {
+        return;
+    };
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    if let Some(subject) = &principal.subject {
+        set(PRINCIPAL_SUBJECT, subject.clone());
+    }
+    set(PRINCIPAL_ROLES, principal.roles.join(","));
+    set(
+        PRINCIPAL_CLAIMS,
+        serde_json::Value::Object(principal.claims.clone()).to_string(),
+    );
+}
+
+/// A token bucket: `count` requests per `per`, with bursts of up to `count`.
+struct RateLimiter {
+    capacity: f64,
+    per_second: f64,
+    bucket: Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    fn new(limit: RateLimit) -> Self {
+        let capacity = f64::from(limit.count);
+        Self {
+            capacity,
+            per_second: capacity / limit.per.as_secs_f64(),
+            bucket: Mutex::new((capacity, Instant::now())),
+        }
+    }
+
+    /// Takes a token, or says how long until one is available.
+    fn try_take(&self) -> Result<(), Duration> {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let (tokens, last) = *bucket;
+        let tokens =
+            (tokens + now.duration_since(last).as_secs_f64() * self.per_second).min(self.capacity);
+        if tokens >= 1.0 {
+            *bucket = (tokens - 1.0, now);
+            Ok(())
+        } else {
+            *bucket = (tokens, now);
+            Err(Duration::from_secs_f64((1.0 - tokens) / self.per_second))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plugin_sees_its_own_path_and_the_query() {
+        let uri: Uri = "/ext/billing/balance/a1?full=1".parse().unwrap();
+        assert_eq!(
+            within_plugin(&uri, "/ext/billing").to_string(),
+            "/balance/a1?full=1"
+        );
+        let root: Uri = "/ext/billing".parse().unwrap();
+        assert_eq!(within_plugin(&root, "/ext/billing").to_string(), "/");
+    }
+
+    #[test]
+    fn forged_principal_headers_are_removed_and_the_verified_ones_set() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("karman-principal-subject", "admin".parse().unwrap());
+        headers.insert("karman-principal-roles-extra", "root".parse().unwrap());
+        headers.insert("accept", "*/*".parse().unwrap());
+        set_principal_headers(&mut headers, None);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+
+        let principal = Principal {
+            subject: Some("ada".into()),
+            roles: vec!["reader".into(), "writer".into()],
+            claims: serde_json::json!({"sub": "ada"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        };
+        headers.insert("karman-principal-subject", "admin".parse().unwrap());
+        set_principal_headers(&mut headers, Some(&principal));
+        assert_eq!(headers[PRINCIPAL_SUBJECT], "ada");
+        assert_eq!(headers[PRINCIPAL_ROLES], "reader,writer");
+        assert_eq!(headers[PRINCIPAL_CLAIMS], r#"{"sub":"ada"}"#);
+    }
+
+    #[test]
+    fn the_rate_limiter_allows_a_burst_then_refuses_until_refilled() {
+        let limiter = RateLimiter::new(RateLimit {
+            count: 3,
+            per: Duration::from_secs(3600),
+        });
+        for _ in 0..3 {
+            assert!(limiter.try_take().is_ok());
+        }
+        let wait = limiter.try_take().unwrap_err();
+        assert!(
+            wait > Duration::from_secs(1000),
+            "one token per 1200 s: {wait:?}"
+        );
+    }
+}
