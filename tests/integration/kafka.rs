@@ -23,6 +23,10 @@ struct Tansu {
 
 impl Tansu {
     fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    fn start_on(port: u16) -> Self {
         let binary = std::env::var("KARMAN_TOOLS")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|_| {
@@ -34,7 +38,6 @@ impl Tansu {
             "{} is missing: run scripts/services",
             binary.display()
         );
-        let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let child = std::process::Command::new(&binary)
             .args([
@@ -226,5 +229,32 @@ async fn a_failing_kafka_message_goes_to_the_dead_letter_topic_after_its_retries
     assert_eq!(header("karman-deliveries"), Some("3"));
     assert_eq!(header("karman-topic"), Some("poison"));
     assert_eq!(streams.handler_stats(1).unwrap().failed(), 3);
+    streams.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_handlers_reconnect_after_the_broker_restarts() {
+    let port = free_port();
+    let broker = Tansu::start_on(port);
+    let topics = ["jobs", "results", "poison", "poison.dead"];
+    broker.create_topics(&topics).await;
+    let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
+    let yaml = kafka_app(&broker.address, &group);
+    let streams = start(&yaml).await;
+    let results = broker.reader("results");
+    broker.produce("jobs", "before").await;
+    assert_eq!(next_payload(&results).await.0, "before");
+
+    // The broker goes away (its in-memory topics with it) and comes back on the same port.
+    drop(results);
+    drop(broker);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let broker = Tansu::start_on(port);
+    broker.create_topics(&topics).await;
+    let results = broker.reader("results");
+    broker.produce("jobs", "after").await;
+    let (payload, _) = next_payload(&results).await;
+    assert_eq!(payload, "after", "consumed and answered through the new broker");
+    assert_eq!(streams.handler_stats(0).unwrap().succeeded(), 2);
     streams.shutdown().await;
 }
