@@ -280,3 +280,116 @@ async fn the_login_events_example_runs_on_nats_with_one_variable() {
     }
     streams.shutdown().await;
 }
+
+/// A token from the example's own `mint-token.sh`, as its README mints them.
+fn billing_token(secret: &str, subject: &str, roles: &str) -> String {
+    let output = std::process::Command::new(repo_root().join("examples/billing/mint-token.sh"))
+        .args([subject, roles])
+        .env("BILLING_JWT_SECRET", secret)
+        .output()
+        .expect("mint-token.sh runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+async fn billing_round_trip(database_url: String) {
+    let secret = format!("{:032x}", rand_u128());
+    let server = example(
+        "billing",
+        &[
+            ("BILLING_JWT_SECRET", secret.clone()),
+            ("BILLING_DATABASE_URL", database_url),
+        ],
+    )
+    .await;
+    let admin = billing_token(&secret, "root", "admin");
+    let ada = billing_token(&secret, "ada", "reader");
+    let call =
+        |method: reqwest::Method, path: &str, token: &str, body: Option<serde_json::Value>| {
+            let mut request = server
+                .client
+                .request(method, server.url(&format!("/ext/billing{path}")))
+                .bearer_auth(token);
+            if let Some(body) = body {
+                request = request.body(body.to_string());
+            }
+            async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                (status, response.json::<serde_json::Value>().await.unwrap())
+            }
+        };
+    // Fresh numbers: the PostgreSQL database outlives test runs.
+    let account = (rand_u128() % 1_000_000_000) as i64;
+    let key = format!("order-{account}");
+    let post = reqwest::Method::POST;
+
+    assert_eq!(call(post.clone(), "/setup", &admin, None).await.0, 200);
+    assert_eq!(
+        call(post.clone(), "/setup", &ada, None).await.0,
+        403,
+        "admins only"
+    );
+    let opened = call(
+        post.clone(),
+        "/accounts",
+        &admin,
+        Some(serde_json::json!({ "account": account, "balance": 100 })),
+    )
+    .await;
+    assert_eq!(opened.0, 201, "{}", opened.1);
+    let order = serde_json::json!({ "account": account, "amount": 30, "key": key });
+    let (status, body) = call(post.clone(), "/debit", &ada, Some(order.clone())).await;
+    assert_eq!(
+        (status, body["balance"].clone(), body["by"].clone()),
+        (200, 70.into(), "ada".into()),
+        "{body}"
+    );
+    let (status, body) = call(post.clone(), "/debit", &ada, Some(order)).await;
+    assert_eq!(
+        (status, body["duplicate"].clone()),
+        (200, true.into()),
+        "{body}"
+    );
+    let short = serde_json::json!({ "account": account, "amount": 500, "key": format!("{key}-2") });
+    let (status, body) = call(post.clone(), "/debit", &ada, Some(short)).await;
+    assert_eq!(
+        (status, body["balance"].clone()),
+        (402, 70.into()),
+        "{body}"
+    );
+    let (status, body) = call(
+        reqwest::Method::GET,
+        &format!("/balance/{account}"),
+        &ada,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["balance"].clone()),
+        (200, 70.into()),
+        "{body}"
+    );
+    let anonymous = server.post("/ext/billing/debit", "{}").await;
+    assert_eq!(anonymous.status, 401);
+}
+
+/// Good enough randomness for test names and secrets.
+fn rand_u128() -> u128 {
+    uuid::Uuid::new_v4().as_u128()
+}
+
+#[tokio::test]
+async fn the_billing_example_works_on_sqlite_by_default() {
+    std::fs::create_dir_all(repo_root().join("target/karman-test-tmp")).unwrap();
+    let file = repo_root().join(format!(
+        "target/karman-test-tmp/billing-{}.sqlite",
+        rand_u128()
+    ));
+    billing_round_trip(file.display().to_string()).await;
+}
+
+#[tokio::test]
+async fn the_billing_example_works_on_postgres_with_one_variable() {
+    billing_round_trip("postgres://postgres@127.0.0.1:5432/test".into()).await;
+}

@@ -254,7 +254,10 @@ async fn kafka_handlers_reconnect_after_the_broker_restarts() {
     let results = broker.reader("results");
     broker.produce("jobs", "after").await;
     let (payload, _) = next_payload(&results).await;
-    assert_eq!(payload, "after", "consumed and answered through the new broker");
+    assert_eq!(
+        payload, "after",
+        "consumed and answered through the new broker"
+    );
     assert_eq!(streams.handler_stats(0).unwrap().succeeded(), 2);
     streams.shutdown().await;
 }

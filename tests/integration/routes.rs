@@ -258,7 +258,6 @@ async fn billing(db: Db, balance: i64, jwt: &str) -> Billing {
         ],
     )
     .await;
-    let lock = if db == Db::Sqlite { "" } else { " FOR UPDATE" };
     let p = |n| db.p(n);
     let (p1, p2, p3) = (p(1), p(2), p(3));
     let yaml = format!(
@@ -266,18 +265,17 @@ async fn billing(db: Db, balance: i64, jwt: &str) -> Billing {
 identifier: test.billing
 appVersion: v1
 {connection}queries:
-  - {{ name: lock-account, query: "SELECT balance FROM {accounts} WHERE id = {p1}{lock}" }}
   - {{ name: read-balance, query: "SELECT balance FROM {accounts} WHERE id = {p1}" }}
   - {{ name: find-debit, query: "SELECT amount FROM {ledger} WHERE idem = {p1}" }}
   - {{ name: insert-debit, query: "INSERT INTO {ledger} (idem, account, amount) VALUES ({p1}, {p2}, {p3})" }}
-  - {{ name: update-balance, query: "UPDATE {accounts} SET balance = balance - {p1} WHERE id = {p2}" }}
+  - {{ name: debit-balance, query: "UPDATE {accounts} SET balance = balance - {p1} WHERE id = {p2} AND balance >= {p3}" }}
   - {{ name: insert-credit, query: "INSERT INTO {ledger} (idem, account, amount) VALUES ({p1}, {p2}, -{p3})" }}
   - {{ name: raise-balance, query: "UPDATE {accounts} SET balance = balance + {p1} WHERE id = {p2}" }}
 components:
   - name: billing
     source: guest(billing)
     capabilities:
-      sql: {{ queries: [lock-account, read-balance, find-debit, insert-debit, update-balance, insert-credit, raise-balance] }}
+      sql: {{ queries: [read-balance, find-debit, insert-debit, debit-balance, insert-credit, raise-balance] }}
     limits: {{ timeout: 5s }}
 authentication:
   jwt: {jwt}

@@ -4,15 +4,17 @@
 //!
 //! | request | does |
 //! |---------|------|
-//! | `POST /debit` `{"account", "amount", "key"}` | in one transaction: lock the account, answer the earlier result for a known `key` (idempotent), 402 when the balance is short, else record the debit and lower the balance; `?sleep=<ms>` sleeps before committing |
+//! | `POST /debit` `{"account", "amount", "key"}` | in one transaction: answer the earlier result for a known `key` (idempotent), record the debit (the key is the ledger's primary key), lower the balance only where it covers the amount (402 otherwise, rolled back); `?sleep=<ms>` sleeps with the transaction open |
 //! | `POST /credit` `{"account", "amount", "key"}` | one atomic `batch`: record the credit, raise the balance (which must touch a row: 404 otherwise) |
 //! | `GET /balance/<account>` | `{"account", "balance"}` |
 //! | `GET /whoami` | the principal from the `principal` interface and the `karman-principal-*` headers |
+//! | `POST /setup` | creates the tables when absent (`create-accounts`, `create-ledger`) |
+//! | `POST /accounts` `{"account", "balance"}` | opens an account (409 when it exists) |
 //!
 //! Answers are JSON; errors are `{"error": …}` with a fitting status.
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../../../wit",
     world: "karman:runnable/route",
     generate_all,
 });
@@ -76,35 +78,58 @@ fn order(body: &[u8]) -> Result<(i64, i64, String), Answer> {
 
 fn debit(body: &[u8], sleep_ms: Option<u64>) -> Result<Answer, Answer> {
     let (account, amount, key) = order(body)?;
-    let tx = sql::begin()?;
-    let balance = first_int(&tx.query("lock-account", &[Value::Int(account)])?)
-        .ok_or_else(|| Answer(404, json!({ "error": "no such account" })))?;
-    if let Some(earlier) = first_int(&tx.query("find-debit", &[Value::Text(key.clone())])?) {
-        tx.rollback()?;
-        return Ok(Answer(
+    let duplicate = |earlier: i64| {
+        Answer(
             200,
             json!({ "account": account, "debited": earlier, "duplicate": true }),
-        ));
-    }
-    if balance < amount {
+        )
+    };
+    let tx = sql::begin()?;
+    if let Some(earlier) = first_int(&tx.query("find-debit", &[Value::Text(key.clone())])?) {
         tx.rollback()?;
-        return Err(Answer(
-            402,
-            json!({ "error": "insufficient funds", "balance": balance }),
-        ));
+        return Ok(duplicate(earlier));
     }
-    tx.execute(
+    let recorded = tx.execute(
         "insert-debit",
-        &[Value::Text(key), Value::Int(account), Value::Int(amount)],
-    )?;
+        &[
+            Value::Text(key.clone()),
+            Value::Int(account),
+            Value::Int(amount),
+        ],
+    );
+    if let Err(error) = recorded {
+        drop(tx);
+        // A concurrent debit under the same key committed first: answer as a replay does.
+        return match first_int(&sql::query("find-debit", &[Value::Text(key)])?) {
+            Some(earlier) => Ok(duplicate(earlier)),
+            None => Err(error.into()),
+        };
+    }
     if let Some(ms) = sleep_ms {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
-    tx.execute("update-balance", &[Value::Int(amount), Value::Int(account)])?;
+    // Lowers the balance only if it covers the amount: the database decides, row by row.
+    let covered = tx.execute(
+        "debit-balance",
+        &[Value::Int(amount), Value::Int(account), Value::Int(amount)],
+    )?;
+    if covered == 0 {
+        tx.rollback()?;
+        return Err(
+            match first_int(&sql::query("read-balance", &[Value::Int(account)])?) {
+                Some(balance) => Answer(
+                    402,
+                    json!({ "error": "insufficient funds", "balance": balance }),
+                ),
+                None => Answer(404, json!({ "error": "no such account" })),
+            },
+        );
+    }
+    let balance = first_int(&tx.query("read-balance", &[Value::Int(account)])?);
     tx.commit()?;
     Ok(Answer(
         200,
-        json!({ "account": account, "debited": amount, "balance": balance - amount, "by": principal::subject() }),
+        json!({ "account": account, "debited": amount, "balance": balance, "by": principal::subject() }),
     ))
 }
 
@@ -137,6 +162,35 @@ fn credit(body: &[u8]) -> Result<Answer, Answer> {
             Err(Answer(status, body))
         }
     }
+}
+
+fn setup() -> Result<Answer, Answer> {
+    sql::execute("create-accounts", &[])?;
+    sql::execute("create-ledger", &[])?;
+    Ok(Answer(200, json!({ "ready": true })))
+}
+
+fn open_account(body: &[u8]) -> Result<Answer, Answer> {
+    let bad = |why: &str| Answer(400, json!({ "error": why }));
+    let order: Json = serde_json::from_slice(body).map_err(|_| bad("the body must be JSON"))?;
+    let account = order["account"]
+        .as_i64()
+        .ok_or_else(|| bad("`account` must be a number"))?;
+    let balance = order["balance"]
+        .as_i64()
+        .filter(|&b| b >= 0)
+        .ok_or_else(|| bad("`balance` must be a number, at least 0"))?;
+    let tx = sql::begin()?;
+    if first_int(&tx.query("read-balance", &[Value::Int(account)])?).is_some() {
+        tx.rollback()?;
+        return Err(Answer(409, json!({ "error": "the account exists" })));
+    }
+    tx.execute("open-account", &[Value::Int(account), Value::Int(balance)])?;
+    tx.commit()?;
+    Ok(Answer(
+        201,
+        json!({ "account": account, "balance": balance }),
+    ))
 }
 
 fn balance(account: &str) -> Result<Answer, Answer> {
@@ -220,6 +274,8 @@ impl exports::wasi::http::incoming_handler::Guest for Billing {
         let answer = match (is_post, route.as_str()) {
             (true, "/debit") => debit(&read_body(request), sleep_ms),
             (true, "/credit") => credit(&read_body(request)),
+            (true, "/setup") => setup(),
+            (true, "/accounts") => open_account(&read_body(request)),
             (false, "/whoami") => Ok(whoami(&request)),
             (false, account) if account.starts_with("/balance/") => {
                 balance(&account["/balance/".len()..])
