@@ -19,3 +19,4 @@ mod sql;
 mod streams;
 mod support;
 mod upstream;
+mod wasmtime_serve;

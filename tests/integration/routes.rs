@@ -17,7 +17,11 @@ use crate::support::{TestServer, client, guest, repo_root, runtime_config};
 // ---------------------------------------------------------------------------------------------
 // serving a component, as `wasmtime serve` does
 
-async fn serve_component(crate_name: &str, timeout: Duration, max_body: u64) -> TestServer {
+pub(crate) async fn serve_component(
+    crate_name: &str,
+    timeout: Duration,
+    max_body: u64,
+) -> TestServer {
     let app = karman::cli::component_app(&guest(crate_name), timeout, 64 << 20).unwrap();
     let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config()))
         .await

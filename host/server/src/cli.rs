@@ -319,10 +319,15 @@ fn summary(runtime: &Runtime, backends: &str) -> String {
     for (component, report) in app.components.iter().zip(runtime.reports()) {
         let _ = writeln!(
             out,
-            "  {}  {} ({} KiB)",
+            "  {}  {} ({} KiB{})",
             component.name,
             component.source.display(),
-            report.size_bytes.div_ceil(1024)
+            report.size_bytes.div_ceil(1024),
+            if report.serves_http {
+                ", wasi:http"
+            } else {
+                ""
+            }
         );
         let mut grants = Vec::new();
         if let Some(cache) = &component.grants.cache {
@@ -432,6 +437,44 @@ fn summary(runtime: &Runtime, backends: &str) -> String {
                 schedule.name,
                 describe_sequence(&schedule.sequence)
             );
+        }
+    }
+    if !app.routes.is_empty() {
+        let _ = writeln!(out, "\nroutes ({}):", app.routes.len());
+        for route in &app.routes {
+            let component = &app.component(route.component).name;
+            for endpoint in &route.endpoints {
+                let mut limits = Vec::new();
+                if let Some(rate) = endpoint.rate_limit {
+                    let per = match rate.per.as_secs() {
+                        1 => "s",
+                        60 => "m",
+                        _ => "h",
+                    };
+                    limits.push(format!("rate {}/{per}", rate.count));
+                }
+                if let Some(max) = endpoint.max_body {
+                    limits.push(format!("maxBody {max} B"));
+                }
+                if let Some(timeout) = endpoint.timeout {
+                    limits.push(format!("timeout {}", humantime::format_duration(timeout)));
+                }
+                let limits = if limits.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", limits.join(", "))
+                };
+                let _ = writeln!(
+                    out,
+                    "  {} {} -> {component} ({}{limits})",
+                    endpoint.method,
+                    endpoint.mounted_path(&route.plugin),
+                    endpoint.auth
+                );
+            }
+        }
+        if let Some(jwt) = &app.authentication.jwt {
+            let _ = writeln!(out, "  tokens: {}", jwt.key.algorithm());
         }
     }
     let engine = runtime.engine();

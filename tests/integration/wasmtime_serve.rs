@@ -1,0 +1,199 @@
+//! `karman serve component.wasm` against `wasmtime serve` on the same component
+//! (`components/http-echo`): the same requests, byte-level HTTP/1.1 exchanges, the same
+//! observations (status, headers, body framing, trailers).
+//!
+//! `wasmtime serve` (wasmtime-cli 48.0.8) takes 18 minutes to build, so the test compares with
+//! it live when it is installed (`$KARMAN_TOOLS/bin/wasmtime`, installed by `bench/http.sh`), and
+//! otherwise with `tests/fixtures/wasmtime-serve/http-echo.txt`, recorded from it. With
+//! `KARMAN_BLESS=1` and wasmtime present, the recording is rewritten.
+//!
+//! Observations leave out what differs by design: `date` (the clock), `x-request-id` (Karman
+//! adds one), the port in `authority`, and the bodies of error answers (wasmtime serve sends an
+//! empty 500, Karman a JSON error); their status is compared.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{free_port, guest, repo_root};
+
+/// The exchanges compared: a name, the raw request, and whether only the status counts.
+const EXCHANGES: &[(&str, &str, bool)] = &[
+    (
+        "get",
+        "GET /hello HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "post with a body",
+        "POST /echo HTTP/1.1\r\nHost: HOST\r\nContent-Type: application/x-test\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello there",
+        false,
+    ),
+    (
+        "chunked request body",
+        "POST /echo HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n there\r\n0\r\n\r\n",
+        false,
+    ),
+    (
+        "request as the component sees it",
+        "GET /inspect?x=1&y=%20 HTTP/1.1\r\nHost: HOST\r\nX-Custom: yes\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "streamed body with trailers",
+        "GET /stream?chunks=4 HTTP/1.1\r\nHost: HOST\r\nTE: trailers\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "streamed body, trailers not accepted",
+        "GET /stream?chunks=2 HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "status",
+        "GET /status/418 HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "head",
+        "HEAD /hello HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "not found",
+        "GET /nowhere HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "trap",
+        "GET /trap HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        true,
+    ),
+    (
+        "error code",
+        "GET /error HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        true,
+    ),
+];
+
+/// Sends each exchange to `address` and describes what came back.
+async fn observe(address: &str) -> String {
+    let mut out = String::new();
+    for (name, request, status_only) in EXCHANGES {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(request.replace("HOST", address).as_bytes())
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("`{name}`: the server closes the connection"))
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer).replace(address, "HOST");
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let mut lines = head.lines();
+        let status = lines.next().unwrap_or_default();
+        out.push_str(&format!("== {name}\n{status}\n"));
+        if *status_only {
+            continue;
+        }
+        let mut headers: Vec<String> = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_string()))
+            .filter(|(name, _)| name != "date" && name != "x-request-id")
+            .map(|(name, value)| format!("{name}: {value}"))
+            .collect();
+        headers.sort();
+        for header in headers {
+            out.push_str(&format!("{header}\n"));
+        }
+        out.push_str(&format!("body: {body:?}\n"));
+    }
+    out
+}
+
+/// `wasmtime serve` on a free port, stopped on drop.
+struct WasmtimeServe {
+    child: Child,
+    address: String,
+}
+
+impl WasmtimeServe {
+    fn binary() -> PathBuf {
+        std::env::var("KARMAN_TOOLS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/karman/tools")
+            })
+            .join("bin/wasmtime")
+    }
+
+    fn start(component: &std::path::Path) -> Self {
+        let address = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(Self::binary())
+            .args([
+                "serve",
+                "-S",
+                "cli=y",
+                "-O",
+                "pooling-allocator=y",
+                "--addr",
+                &address,
+            ])
+            .arg(component)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("wasmtime serve starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&address).is_err() {
+            assert!(Instant::now() < deadline, "wasmtime serve did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, address }
+    }
+}
+
+impl Drop for WasmtimeServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn karman_serves_a_wasi_http_component_as_wasmtime_serve_does() {
+    let component = guest("http-echo");
+    let karman = crate::routes::serve_component("http-echo", Duration::from_secs(5), 1 << 20).await;
+    let karman_seen = observe(karman.base.trim_start_matches("http://")).await;
+
+    let recording = repo_root().join("tests/fixtures/wasmtime-serve/http-echo.txt");
+    let reference = if WasmtimeServe::binary().exists() {
+        let wasmtime = WasmtimeServe::start(&component);
+        let seen = observe(&wasmtime.address).await;
+        if std::env::var_os("KARMAN_BLESS").is_some() {
+            std::fs::create_dir_all(recording.parent().unwrap()).unwrap();
+            std::fs::write(&recording, &seen).unwrap();
+        }
+        let recorded = std::fs::read_to_string(&recording).unwrap_or_default();
+        assert_eq!(
+            recorded, seen,
+            "the recording is out of date: rerun with KARMAN_BLESS=1 and review the diff"
+        );
+        seen
+    } else {
+        std::fs::read_to_string(&recording).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (record it with wasmtime-cli installed and KARMAN_BLESS=1)",
+                recording.display()
+            )
+        })
+    };
+    assert_eq!(
+        karman_seen, reference,
+        "karman serve differs from wasmtime serve (left: karman)"
+    );
+}
