@@ -22,8 +22,17 @@ pub(crate) async fn serve_component(
     timeout: Duration,
     max_body: u64,
 ) -> TestServer {
+    serve_component_with(crate_name, timeout, max_body, runtime_config()).await
+}
+
+async fn serve_component_with(
+    crate_name: &str,
+    timeout: Duration,
+    max_body: u64,
+    runtime_config: karman_runtime::RuntimeConfig,
+) -> TestServer {
     let app = karman::cli::component_app(&guest(crate_name), timeout, 64 << 20).unwrap();
-    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config()))
+    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config))
         .await
         .unwrap()
         .unwrap();
@@ -155,6 +164,30 @@ async fn traps_error_codes_timeouts_and_oversize_bodies_are_errors_never_200() {
 
     // The server is unharmed.
     assert_eq!(server.get("/hello").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_the_instance_limit_get_503_and_in_flight_ones_finish_on_shutdown() {
+    let mut config = runtime_config();
+    config.engine.max_instances = 1;
+    let mut server = serve_component_with("http-echo", Duration::from_secs(5), 1024, config).await;
+    let slow = tokio::spawn(client().get(server.url("/sleep?ms=1500")).send());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let busy = server.get("/hello").await;
+    assert_eq!(busy.status, 503, "{}", busy.body);
+    assert_eq!(busy.header("retry-after"), Some("1"));
+
+    // A graceful shutdown lets the request in flight finish.
+    let stopped = server.signal_shutdown();
+    let slow = slow.await.unwrap().unwrap();
+    assert_eq!(slow.status(), 200);
+    assert_eq!(slow.text().await.unwrap(), "slept");
+    tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test]
