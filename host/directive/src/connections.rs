@@ -39,8 +39,6 @@ use crate::Location;
 use crate::yaml::{Reader, start};
 
 const CONNECTIONS: &[&str] = &["redis", "database", "nats", "kafka"];
-/// Connections that later versions of Karman read.
-const NOT_YET: &[&str] = &[];
 const NATS: &[&str] = &["serverAddress", "token"];
 const KAFKA: &[&str] = &["brokers", "group", "sessionTimeout"];
 /// Default for `kafka.sessionTimeout`.
@@ -207,22 +205,7 @@ impl fmt::Debug for RedisConnection {
 }
 
 pub(crate) fn parse(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<Connections> {
-    if let Some(map) = node.as_mapping() {
-        for key in map.keys() {
-            if NOT_YET.contains(&key.as_str()) {
-                reader.error_with_hint(
-                    key.span(),
-                    format!(
-                        "the `{}` connection is not supported by this version of Karman",
-                        key.as_str()
-                    ),
-                    format!("available connections: {}", CONNECTIONS.join(", ")),
-                );
-            }
-        }
-    }
-    let allowed: Vec<&str> = CONNECTIONS.iter().chain(NOT_YET).copied().collect();
-    let fields = reader.mapping(node, "`connections`", &allowed)?;
+    let fields = reader.mapping(node, "`connections`", CONNECTIONS)?;
     let redis = match fields.get("redis") {
         Some(node) => parse_redis(reader, node).map(Some),
         None => Some(None),

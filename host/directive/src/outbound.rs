@@ -34,7 +34,6 @@ use crate::yaml::{Reader, start};
 
 const OUTBOUND_GRANT: &[&str] = &["allow", "allowPrivate"];
 const AUTHENTICATION: &[&str] = &["domains", "jwt"];
-const NOT_YET_AUTHENTICATION: &[&str] = &[];
 const DOMAIN: &[&str] = &["headerType", "value"];
 
 /// A grant of `http` or `graphql`.
@@ -224,26 +223,7 @@ pub(crate) fn parse_authentication(
     node: &Node,
     base_dir: &Path,
 ) -> Option<Authentication> {
-    if let Some(map) = node.as_mapping() {
-        for key in map.keys() {
-            if NOT_YET_AUTHENTICATION.contains(&key.as_str()) {
-                reader.error_with_hint(
-                    key.span(),
-                    format!(
-                        "`authentication.{}` is not supported by this version of Karman",
-                        key.as_str()
-                    ),
-                    "remove it, or upgrade Karman",
-                );
-            }
-        }
-    }
-    let allowed: Vec<&str> = AUTHENTICATION
-        .iter()
-        .chain(NOT_YET_AUTHENTICATION)
-        .copied()
-        .collect();
-    let fields = reader.mapping(node, "`authentication`", &allowed)?;
+    let fields = reader.mapping(node, "`authentication`", AUTHENTICATION)?;
     let mut authentication = Authentication::default();
     if let Some(jwt) = fields.get("jwt") {
         authentication.jwt = Some(crate::routes::parse_jwt(reader, jwt, base_dir)?);

@@ -27,12 +27,9 @@ const TOP_LEVEL: &[&str] = &[
     "schedules",
     "routes",
 ];
-/// Sections of the Directive that later versions of Karman read.
-const NOT_YET: &[&str] = &[];
 const COMPONENT: &[&str] = &["name", "source", "capabilities", "limits", "reuse"];
 const REUSE: &[&str] = &["maxUses", "idleTimeout", "poolSize"];
 const CAPABILITIES: &[&str] = &["cache", "log", "sql", "http", "graphql"];
-const FUTURE_CAPABILITIES: &[&str] = &[];
 const CACHE_GRANT: &[&str] = &["prefix"];
 const LIMITS: &[&str] = &["timeout", "memory"];
 const HANDLER: &[&str] = &[
@@ -199,21 +196,7 @@ fn check_routes(
 }
 
 fn top_level<'n>(reader: &mut Reader<'_>, root: &'n Node) -> Option<Fields<'n>> {
-    let map = root.as_mapping()?;
-    for key in map.keys() {
-        if NOT_YET.contains(&key.as_str()) {
-            reader.error_with_hint(
-                key.span(),
-                format!(
-                    "`{}` is not supported by this version of Karman",
-                    key.as_str()
-                ),
-                "remove the section, or upgrade Karman",
-            );
-        }
-    }
-    let allowed: Vec<&str> = TOP_LEVEL.iter().chain(NOT_YET).copied().collect();
-    reader.mapping(root, "the Directive", &allowed)
+    reader.mapping(root, "the Directive", TOP_LEVEL)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,27 +368,7 @@ fn parse_grants(
     queries: &[Query],
 ) -> Option<Grants> {
     let context = format!("the capabilities of {what}");
-    let map = node.as_mapping();
-    if let Some(map) = map {
-        for key in map.keys() {
-            if FUTURE_CAPABILITIES.contains(&key.as_str()) {
-                reader.error_with_hint(
-                    key.span(),
-                    format!(
-                        "{what} is granted `{}`, which this version of Karman does not provide yet",
-                        key.as_str()
-                    ),
-                    format!("available capabilities: {}", CAPABILITIES.join(", ")),
-                );
-            }
-        }
-    }
-    let allowed: Vec<&str> = CAPABILITIES
-        .iter()
-        .chain(FUTURE_CAPABILITIES)
-        .copied()
-        .collect();
-    let fields = reader.mapping(node, &context, &allowed)?;
+    let fields = reader.mapping(node, &context, CAPABILITIES)?;
     let cache = match fields.get("cache") {
         Some(node) => parse_cache_grant(reader, node, what),
         None => Some(None),

@@ -42,7 +42,6 @@ pub(crate) const STREAM_ONLY: &[&str] = &[
     "maxInFlight",
 ];
 const SOURCES: &[&str] = &["bus", "nats", "kafka", "server"];
-const NOT_YET_SOURCES: &[&str] = &[];
 const SCHEDULE: &[&str] = &["name", "every", "cron", "state", "steps", "response"];
 const EVERY: &[&str] = &["seconds", "minutes", "hours", "days"];
 /// Shortest `every` interval.
@@ -268,14 +267,6 @@ fn parse_source(reader: &mut Reader<'_>, node: &Node) -> Option<StreamSource> {
         "nats" => Some(StreamSource::Nats),
         "server" => Some(StreamSource::Server),
         "kafka" => Some(StreamSource::Kafka),
-        other if NOT_YET_SOURCES.contains(&other) => {
-            reader.error_with_hint(
-                start(node),
-                format!("`source: {other}` is not supported by this version of Karman"),
-                format!("available sources: {}", SOURCES.join(", ")),
-            );
-            None
-        }
         other => {
             let hint = match crate::did_you_mean(other, SOURCES.iter().copied()) {
                 Some(close) => format!("did you mean `{close}`?"),

@@ -11,16 +11,12 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::backends::Backends;
 use crate::bindings::RunnablePre;
-use crate::capabilities::PROVIDED;
 use crate::capabilities::cache::CacheAccess;
 use crate::capabilities::http::OutboundAccess;
 use crate::capabilities::log::ComponentLog;
 use crate::capabilities::sql::SqlAccess;
 use crate::instance::WarmPool;
 use crate::store::StepState;
-
-/// Capabilities of the WIT package that this version does not provide yet.
-const NOT_YET_PROVIDED: &[&str] = &[];
 
 /// What a component exports, prepared for instantiation.
 pub(crate) enum Entry {
@@ -107,13 +103,6 @@ pub(crate) fn load(
     let mut warnings = Vec::new();
     for import in &imports {
         let interface = import.split('@').next().unwrap_or(import);
-        if NOT_YET_PROVIDED.contains(&interface) {
-            return Err(fail(format!(
-                "it imports `{import}`, which this version of Karman does not provide yet \
-                 (available: {})",
-                PROVIDED.join(", ")
-            )));
-        }
         if interface == "wasi:http/outgoing-handler" && spec.grants.http.is_none() {
             warnings.push(format!(
                 "imports `{import}` but is not granted `http`: its requests will fail with `HTTP-request-denied`"

@@ -25,19 +25,6 @@ use wasmtime::component::{HasSelf, Linker};
 use crate::bindings;
 use crate::store::StepState;
 
-/// The `karman:runnable` interfaces this host provides (unversioned names).
-pub(crate) const PROVIDED: &[&str] = &[
-    "karman:runnable/types",
-    "karman:runnable/req",
-    "karman:runnable/resp",
-    "karman:runnable/log",
-    "karman:runnable/cache",
-    "karman:runnable/sql",
-    "karman:runnable/http",
-    "karman:runnable/graphql",
-    "karman:runnable/principal",
-];
-
 /// Adds WASI and every provided capability to the linker.
 pub(crate) fn add_to_linker(linker: &mut Linker<StepState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
