@@ -4,7 +4,8 @@
 #   2. Karman: the hello Runnable, one step, fresh instance per request
 #   3. Karman: the same Runnable in a three-step sequence
 #   4. Karman with opt-in instance reuse (`reuse:`), one and three steps
-#   5. a native hyper hello (the ceiling)
+#   5. `karman serve` on the same wasi:http component as 1 (bench/guests/hello-http)
+#   6. a native hyper hello (the ceiling)
 # Prints req/s, p50 and p99 latency, and the ratios. Everything listens on 127.0.0.1 and stops
 # when the script ends.
 #
@@ -21,7 +22,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 TOOLS=${KARMAN_TOOLS:-$HOME/.cache/karman/tools}
 WASMTIME="$TOOLS/bin/wasmtime"
-PORT_WASMTIME=18081 PORT_KARMAN=18082 PORT_NATIVE=18083
+PORT_WASMTIME=18081 PORT_KARMAN=18082 PORT_NATIVE=18083 PORT_KARMAN_WASI=18084
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 if [ ! -x "$WASMTIME" ]; then
@@ -68,13 +69,17 @@ wait_for() {
   > "$work/wasmtime.log" 2>&1 & pids+=($!)
 KARMAN_LOG=warn target/release/karman serve "$work/Directive.yaml" --listen "127.0.0.1:$PORT_KARMAN" \
   --cache-dir "$work/cache" > "$work/karman.log" 2>&1 & pids+=($!)
+KARMAN_LOG=warn target/release/karman serve "$GUESTS/hello_http.wasm" --addr "127.0.0.1:$PORT_KARMAN_WASI" \
+  --cache-dir "$work/cache" > "$work/karman-wasi.log" 2>&1 & pids+=($!)
 target/release/native-hello "127.0.0.1:$PORT_NATIVE" & pids+=($!)
 wait_for "http://127.0.0.1:$PORT_WASMTIME/hello/bench"
 wait_for "http://127.0.0.1:$PORT_KARMAN/hello/bench"
+wait_for "http://127.0.0.1:$PORT_KARMAN_WASI/hello/bench"
 wait_for "http://127.0.0.1:$PORT_NATIVE/hello/bench"
 
 # Each target must answer the same thing before it is measured.
-for url in "127.0.0.1:$PORT_WASMTIME/hello/bench" "127.0.0.1:$PORT_KARMAN/hello/bench" "127.0.0.1:$PORT_NATIVE/hello/bench"; do
+for url in "127.0.0.1:$PORT_WASMTIME/hello/bench" "127.0.0.1:$PORT_KARMAN/hello/bench" \
+  "127.0.0.1:$PORT_KARMAN_WASI/hello/bench" "127.0.0.1:$PORT_NATIVE/hello/bench"; do
   [ "$(curl -s "http://$url")" = "Hello, bench!" ] || { echo "unexpected answer from $url" >&2; exit 1; }
 done
 
@@ -101,6 +106,7 @@ load karman-1-step "http://127.0.0.1:$PORT_KARMAN/hello/bench"
 load karman-3-steps "http://127.0.0.1:$PORT_KARMAN/three/bench"
 load karman-reuse-1-step "http://127.0.0.1:$PORT_KARMAN/warm/bench"
 load karman-reuse-3-steps "http://127.0.0.1:$PORT_KARMAN/warm3/bench"
+load karman-serve-wasi-http "http://127.0.0.1:$PORT_KARMAN_WASI/hello/bench"
 load native-hyper "http://127.0.0.1:$PORT_NATIVE/hello/bench"
 echo
 echo "one connection (latency without queueing): wrk -t1 -c1 -d${DURATION}s"
@@ -113,6 +119,7 @@ ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
 echo "karman 1 step / wasmtime serve (throughput): $(ratio "$(cat "$work/karman-1-step")" "$(cat "$work/wasmtime-serve")")x   (target >= 1.5x)"
+echo "karman serve x.wasm / wasmtime serve, same component (throughput): $(ratio "$(cat "$work/karman-serve-wasi-http")" "$(cat "$work/wasmtime-serve")")x"
 echo "karman 1 step / native hyper (throughput):   $(ratio "$(cat "$work/karman-1-step")" "$(cat "$work/native-hyper")")x"
 echo "karman reuse / native hyper (throughput):    $(ratio "$(cat "$work/karman-reuse-1-step")" "$(cat "$work/native-hyper")")x   (target >= 0.35x)"
 echo "karman 3 steps / 1 step (p50, 1 connection): $(ratio "$(ms "$work/karman-3-steps-c1.p50")" "$(ms "$work/karman-1-step-c1.p50")")x   (target <= 1.5x)"
