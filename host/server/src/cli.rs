@@ -40,6 +40,20 @@ enum Command {
     Serve(ServeArgs),
     /// Validate a Directive and its components, and print a summary.
     Check(CheckArgs),
+    /// Print the WIT package of the capability API (`karman:runnable`), or write it as files
+    /// to vendor or as a binary package to publish.
+    Wit(WitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct WitArgs {
+    /// Write the `.wit` files under this directory (`runnable.wit` and `deps/`), e.g.
+    /// `wit/deps/karman-runnable` of a guest project.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the package as a binary WIT package (`.wasm`).
+    #[arg(long)]
+    wasm: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -136,6 +150,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => run_serve(args),
         Command::Check(args) => run_check(&args),
+        Command::Wit(args) => run_wit(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -292,6 +307,27 @@ async fn shutdown_signal() {
         () = interrupt => tracing::info!("received SIGINT"),
         () = terminate => tracing::info!("received SIGTERM"),
     }
+}
+
+fn run_wit(args: &WitArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.out {
+        crate::wit::write_files(dir)?;
+        eprintln!("wrote {} to {}", crate::wit::PACKAGE, dir.display());
+    }
+    if let Some(file) = &args.wasm {
+        let package = crate::wit::encode_package()?;
+        std::fs::write(file, package)
+            .with_context(|| format!("cannot write `{}`", file.display()))?;
+        eprintln!("wrote {} to {}", crate::wit::PACKAGE, file.display());
+    }
+    if args.out.is_none() && args.wasm.is_none() {
+        let (_, text) = crate::wit::FILES
+            .iter()
+            .find(|(name, _)| *name == "runnable.wit")
+            .expect("the package's own file");
+        print!("{text}");
+    }
+    Ok(())
 }
 
 fn run_check(args: &CheckArgs) -> anyhow::Result<()> {

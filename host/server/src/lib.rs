@@ -26,6 +26,7 @@ mod ext;
 mod router;
 mod server;
 mod websocket;
+pub mod wit;
 
 pub use server::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE, HEADER_READ_TIMEOUT, REQUEST_ID_HEADER,
