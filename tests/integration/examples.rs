@@ -23,6 +23,7 @@ fn example_app(name: &str, env: &[(&str, String)]) -> karman_directive::App {
         file_name: format!("examples/{name}/Directive.yaml"),
         base_dir: dir,
         env: &lookup,
+        unbuilt_sources: false,
     };
     karman_directive::parse(&text, &options).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -69,6 +69,8 @@ pub struct ParseOptions<'a> {
     pub base_dir: PathBuf,
     /// Looks up environment variables for `env(NAME)` values.
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Accept a component `source` that does not exist yet (for `karman build`, which makes it).
+    pub unbuilt_sources: bool,
 }
 
 impl ParseOptions<'static> {
@@ -78,6 +80,7 @@ impl ParseOptions<'static> {
             file_name: file_name.into(),
             base_dir: base_dir.into(),
             env: &process_env,
+            unbuilt_sources: false,
         }
     }
 }
@@ -88,6 +91,16 @@ fn process_env(name: &str) -> Option<String> {
 
 /// Reads, validates and resolves the Directive at `path`.
 pub fn load(path: &Path) -> Result<App, DirectiveError> {
+    load_with(path, false)
+}
+
+/// As [`load`], but a component `source` that does not exist yet is accepted: for
+/// `karman build`, which makes it.
+pub fn load_unbuilt(path: &Path) -> Result<App, DirectiveError> {
+    load_with(path, true)
+}
+
+fn load_with(path: &Path, unbuilt_sources: bool) -> Result<App, DirectiveError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         DirectiveError::single(Diagnostic::new(
             None,
@@ -100,10 +113,9 @@ pub fn load(path: &Path) -> Result<App, DirectiveError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("."));
     let base_dir = std::path::absolute(&base_dir).unwrap_or(base_dir);
-    parse(
-        &text,
-        &ParseOptions::new(path.display().to_string(), base_dir),
-    )
+    let mut options = ParseOptions::new(path.display().to_string(), base_dir);
+    options.unbuilt_sources = unbuilt_sources;
+    parse(&text, &options)
 }
 
 /// Validates and resolves a Directive given as text.
@@ -115,6 +127,7 @@ pub fn parse(text: &str, options: &ParseOptions<'_>) -> Result<App, DirectiveErr
     let root = marked_yaml::parse_yaml_with_options(0, text, loader)
         .map_err(|e| DirectiveError::single(load_error(&file, &e)))?;
     let mut reader = yaml::Reader::new(file, options.env);
+    reader.unbuilt_sources = options.unbuilt_sources;
     let app = parse::parse_app(&mut reader, &root, &options.base_dir);
     let mut diagnostics = reader.into_diagnostics();
     // In file order, whatever order the checks ran in.

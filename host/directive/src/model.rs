@@ -80,6 +80,8 @@ pub struct Component {
     pub limits: Limits,
     /// Opt-in reuse of warm instances; `None`: a fresh instance for every step.
     pub reuse: Option<Reuse>,
+    /// The directory of the component's source, which `karman build` builds into `source`.
+    pub build: Option<PathBuf>,
     /// Where the component is declared.
     pub location: Location,
 }

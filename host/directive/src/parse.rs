@@ -27,7 +27,7 @@ const TOP_LEVEL: &[&str] = &[
     "schedules",
     "routes",
 ];
-const COMPONENT: &[&str] = &["name", "source", "capabilities", "limits", "reuse"];
+const COMPONENT: &[&str] = &["name", "source", "build", "capabilities", "limits", "reuse"];
 const REUSE: &[&str] = &["maxUses", "idleTimeout", "poolSize"];
 const CAPABILITIES: &[&str] = &["cache", "log", "sql", "http", "graphql"];
 const CACHE_GRANT: &[&str] = &["prefix"];
@@ -262,6 +262,12 @@ fn parse_component(
     let source = reader
         .required(fields, "source", &what)
         .and_then(|n| component_source(reader, n, base_dir, &what));
+    let build = match fields.get("build") {
+        Some(n) => reader
+            .non_empty_string(n, &format!("the `build` directory of {what}"))
+            .map(|dir| Some(base_dir.join(dir))),
+        None => Some(None),
+    };
     let grants = match fields.get("capabilities") {
         Some(n) => parse_grants(reader, n, &what, queries),
         None => Some(Grants::default()),
@@ -280,6 +286,7 @@ fn parse_component(
         grants: grants?,
         limits: limits?,
         reuse: reuse?,
+        build: build?,
         location: reader.location_or_start(start(node)),
     })
 }
@@ -318,6 +325,7 @@ fn component_source(
         file.read_exact(&mut header)
     });
     match read {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && reader.unbuilt_sources => Some(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             reader.error_with_hint(
                 start(node),

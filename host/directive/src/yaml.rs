@@ -16,6 +16,8 @@ pub(crate) struct Reader<'a> {
     file: Arc<str>,
     env: EnvLookup<'a>,
     diagnostics: Vec<Diagnostic>,
+    /// A component `source` that does not exist yet is not an error (`karman build` makes it).
+    pub(crate) unbuilt_sources: bool,
 }
 
 /// The fields of a mapping whose keys were checked against the allowed ones.
@@ -46,6 +48,7 @@ impl<'a> Reader<'a> {
             file,
             env,
             diagnostics: Vec::new(),
+            unbuilt_sources: false,
         }
     }
 

@@ -32,6 +32,7 @@ fn parse_case(name: &str) -> Result<App, DirectiveError> {
         file_name: file,
         base_dir: ui_dir(),
         env: &test_env,
+        unbuilt_sources: false,
     };
     karman_directive::parse(&text, &options)
 }

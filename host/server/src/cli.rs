@@ -40,9 +40,42 @@ enum Command {
     Serve(ServeArgs),
     /// Validate a Directive and its components, and print a summary.
     Check(CheckArgs),
+    /// Build the components of a Directive that name their source directory (`build:`).
+    Build(BuildArgs),
+    /// Create a Runnable from a template, and add it to a Directive.
+    New(NewArgs),
     /// Print the WIT package of the capability API (`karman:runnable`), or write it as files
     /// to vendor or as a binary package to publish.
     Wit(WitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct NewArgs {
+    /// The component's name (lower-case letters, digits and `-`).
+    name: String,
+    /// The language to write it in.
+    #[arg(long, value_enum)]
+    lang: Lang,
+    /// The directory to create it in (as `<dir>/<name>`).
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
+    /// A Directive to add it to (`source: build/<name>.wasm`, `build: <its directory>`).
+    #[arg(long)]
+    directive: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Lang {
+    Rust,
+    Js,
+    Python,
+}
+
+#[derive(Debug, clap::Args)]
+struct BuildArgs {
+    /// The Directive (YAML) of the app.
+    #[arg(default_value = "Directive.yaml")]
+    directive: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -151,6 +184,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => run_serve(args),
         Command::Check(args) => run_check(&args),
         Command::Wit(args) => run_wit(&args),
+        Command::Build(args) => run_build(&args),
+        Command::New(args) => run_new(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -206,6 +241,7 @@ pub fn component_app(path: &Path, timeout: Duration, memory: u64) -> anyhow::Res
             grants: karman_directive::Grants::default(),
             limits: karman_directive::Limits { timeout, memory },
             reuse: None,
+            build: None,
             location,
         }],
         handlers: Vec::new(),
@@ -307,6 +343,32 @@ async fn shutdown_signal() {
         () = interrupt => tracing::info!("received SIGINT"),
         () = terminate => tracing::info!("received SIGTERM"),
     }
+}
+
+fn run_new(args: &NewArgs) -> anyhow::Result<()> {
+    let language = match args.lang {
+        Lang::Rust => crate::build::Language::Rust,
+        Lang::Js => crate::build::Language::JavaScript,
+        Lang::Python => crate::build::Language::Python,
+    };
+    let created = crate::new::create(&args.name, language, &args.dir, args.directive.as_deref())?;
+    eprintln!("created {}", created.display());
+    match &args.directive {
+        Some(directive) => eprintln!(
+            "added `{}` to {}: build it with `karman build {}`",
+            args.name,
+            directive.display(),
+            directive.display()
+        ),
+        None => eprintln!("add it to a Directive with `build: {}`", created.display()),
+    }
+    Ok(())
+}
+
+fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
+    let app = karman_directive::load_unbuilt(&args.directive)
+        .map_err(|error| anyhow::anyhow!("invalid Directive\n{error}"))?;
+    crate::build::build_app(&app, &args.directive)
 }
 
 fn run_wit(args: &WitArgs) -> anyhow::Result<()> {

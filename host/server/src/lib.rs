@@ -21,8 +21,10 @@
 //! ```
 
 mod auth;
+pub mod build;
 pub mod cli;
 mod ext;
+pub mod new;
 mod router;
 mod server;
 mod websocket;

@@ -1,0 +1,146 @@
+//! `karman new <name> --lang rust|js|python`: a new Runnable from the SDK's template, and, with
+//! `--directive`, its entry in a Directive (`source: build/<name>.wasm`, `build: <dir>`), ready
+//! for `karman build`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+
+use crate::build::{Language, sdk_dir};
+
+/// Creates the component `name` in `parent/name` from the template of `language`.
+pub fn create(
+    name: &str,
+    language: Language,
+    parent: &Path,
+    directive: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid {
+        bail!(
+            "`{name}` is not a component name: use lower-case letters, digits and `-`, starting with a letter"
+        );
+    }
+    let target = parent.join(name);
+    if target.exists() {
+        bail!("`{}` exists already", target.display());
+    }
+    let sdks = sdk_dir(directive.unwrap_or(parent))?;
+    let sdk = sdks.join(match language {
+        Language::Rust => "rust",
+        Language::JavaScript => "js",
+        Language::Python => "python",
+    });
+    let template = sdk.join("templates/runnable");
+    if !template.is_dir() {
+        bail!("the template `{}` is missing", template.display());
+    }
+    let sdk = std::fs::canonicalize(&sdk)?;
+    copy_template(
+        &template,
+        &target,
+        &[("{{name}}", name), ("{{sdk}}", &sdk.display().to_string())],
+    )?;
+    if let Some(directive) = directive {
+        add_to_directive(directive, name, &target)?;
+    }
+    Ok(target)
+}
+
+/// Copies `from` to `to`, replacing the placeholders in every file; `x.template` becomes `x`.
+fn copy_template(from: &Path, to: &Path, values: &[(&str, &str)]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create `{}`", to.display()))?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let source = entry.path();
+        if entry.file_type()?.is_dir() {
+            copy_template(&source, &to.join(&name), values)?;
+            continue;
+        }
+        let mut text = std::fs::read_to_string(&source)
+            .with_context(|| format!("cannot read `{}`", source.display()))?;
+        for (placeholder, value) in values {
+            text = text.replace(placeholder, value);
+        }
+        let name = name.strip_suffix(".template").unwrap_or(&name);
+        std::fs::write(to.join(name), text)?;
+    }
+    Ok(())
+}
+
+/// Adds the component under `components:` of the Directive (creating the section when absent).
+fn add_to_directive(directive: &Path, name: &str, dir: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(directive)
+        .with_context(|| format!("cannot read `{}`", directive.display()))?;
+    let base = directive.parent().unwrap_or(Path::new("."));
+    let base = std::fs::canonicalize(if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    })?;
+    let dir = std::fs::canonicalize(dir)?;
+    let relative = dir
+        .strip_prefix(&base)
+        .map(Path::to_path_buf)
+        .unwrap_or(dir);
+    let entry = format!(
+        "  - {{ name: {name}, source: build/{}.wasm, build: {} }}\n",
+        name.replace('-', "_"),
+        relative.display()
+    );
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let text = match lines
+        .iter()
+        .position(|line| line.trim_end() == "components:")
+    {
+        Some(index) => {
+            lines.insert(index + 1, &entry);
+            lines.concat()
+        }
+        None => {
+            let separator = if text.ends_with('\n') || text.is_empty() {
+                ""
+            } else {
+                "\n"
+            };
+            format!("{text}{separator}components:\n{entry}")
+        }
+    };
+    std::fs::write(directive, text)
+        .with_context(|| format!("cannot write `{}`", directive.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_component_is_added_under_components_or_in_a_new_section() {
+        let dir = std::env::temp_dir().join(format!("karman-new-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("greet")).unwrap();
+        let directive = dir.join("Directive.yaml");
+
+        std::fs::write(
+            &directive,
+            "identifier: x\ncomponents:\n  - { name: a, source: a.wasm }\n",
+        )
+        .unwrap();
+        add_to_directive(&directive, "greet", &dir.join("greet")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&directive).unwrap(),
+            "identifier: x\ncomponents:\n  - { name: greet, source: build/greet.wasm, build: greet }\n  - { name: a, source: a.wasm }\n"
+        );
+
+        std::fs::write(&directive, "identifier: x").unwrap();
+        add_to_directive(&directive, "greet", &dir.join("greet")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&directive).unwrap(),
+            "identifier: x\ncomponents:\n  - { name: greet, source: build/greet.wasm, build: greet }\n"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
