@@ -394,3 +394,25 @@ async fn the_billing_example_works_on_sqlite_by_default() {
 async fn the_billing_example_works_on_postgres_with_one_variable() {
     billing_round_trip("postgres://postgres@127.0.0.1:5432/test".into()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_polyglot_example_runs_python_then_javascript_then_rust() {
+    let server = example("polyglot", &[]).await;
+    let answer = server.get("/greet/ada").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({
+            "greeting": "Hello, ada",
+            "shouted": "HELLO, ADA!",
+            "languages": { "greet": "python", "shout": "javascript", "frame": "rust" },
+        })
+    );
+    let refused = server.get(&format!("/greet/{}", "x".repeat(65))).await;
+    assert_eq!(
+        refused.status, 400,
+        "the Python step's RunError: {}",
+        refused.body
+    );
+}

@@ -5,6 +5,7 @@
 
 mod background;
 mod capabilities;
+mod conformance;
 mod examples;
 mod faults;
 mod guests;

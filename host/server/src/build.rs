@@ -206,12 +206,10 @@ fn build_javascript(dir: &Path, out: &Path, directive: &Path) -> anyhow::Result<
                 .find(|path| path.exists())
         })
         .context("package.json names no `main`, and there is no app.js or index.js")?;
-    if !sdk.join("node_modules").is_dir() {
-        run(
-            Command::new("npm").arg("ci").current_dir(&sdk),
-            "install Node.js 20 or later with npm",
-        )?;
-    }
+    run(
+        &mut Command::new(sdk.join("scripts/ensure-deps.sh")),
+        "install Node.js 20 or later with npm",
+    )?;
     run(
         Command::new("node")
             .arg(sdk.join("build.mjs"))

@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+/**
+ * karman-js-build: builds a Karman Runnable (a component of the `karman:runnable/runnable`
+ * world) from a JavaScript module.
+ *
+ *     node build.mjs <entry.js> -o <out.wasm> [--wit <dir>]
+ *
+ * 1. esbuild bundles the entry and what it imports (`@karman/sdk` resolves to this SDK) into
+ *    one ES module, since componentize-js takes a single source file; the `karman:*` modules
+ *    stay imports.
+ * 2. The world is narrowed to the interfaces the bundle imports, so the component imports only
+ *    the capabilities it calls, as a Rust Runnable does (Karman warns about an imported
+ *    capability the Directive does not grant).
+ * 3. componentize-js (StarlingMonkey) builds the component with every WASI feature disabled:
+ *    it imports no `wasi:*` interface. Hence `console.log` writes nowhere, `Date.now()` is
+ *    frozen at build time and `Math.random()` has a fixed seed.
+ *
+ * Dependencies: `scripts/ensure-deps.sh` installs them (as package-lock.json pins them) when
+ * needed.
+ */
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const SDK_DIR = dirname(fileURLToPath(import.meta.url));
+const DEFAULT_WIT = resolve(SDK_DIR, '../../wit');
+const WORLD = 'runnable';
+const USAGE = `usage: karman-js-build <entry.js> -o <out.wasm> [--wit <dir>]
+
+Builds a Karman Runnable from a JavaScript module.
+  -o, --out <file>   the component to write (its directory is created)
+  --wit <dir>        the WIT package karman:runnable (default: ${DEFAULT_WIT})`;
+
+/**
+ * The WASI features componentize-js 0.23 leaves out: a Runnable has no stdio, and reaches HTTP
+ * through the `http` capability. Clocks and random stay: the host provides them (as to a Rust
+ * guest), so `Date.now()`, `Math.random()` and `crypto.randomUUID()` differ per run.
+ */
+const DISABLED_FEATURES = ['stdio', 'http', 'fetch-event'];
+
+class BuildError extends Error {}
+
+async function main() {
+  const { entry, out, wit } = parseCommandLine();
+  const started = performance.now();
+  const [esbuild, { componentize }] = await Promise.all([
+    dependency('esbuild'),
+    dependency('@bytecodealliance/componentize-js'),
+  ]);
+  await preopenRoot();
+
+  const work = await mkdtemp(join(tmpdir(), 'karman-js-build-'));
+  try {
+    const { source, imports } = await bundle(esbuild, entry);
+    const sourcePath = join(work, 'runnable.js');
+    await writeFile(sourcePath, source);
+    const witPath = join(work, 'wit');
+    const version = await narrowWorld(wit, witPath, imports);
+
+    let component;
+    try {
+      ({ component } = await componentize({
+        sourcePath,
+        witPath,
+        worldName: `karman:runnable/${WORLD}`,
+        disableFeatures: DISABLED_FEATURES,
+      }));
+    } catch (error) {
+      throw new BuildError(`componentize-js failed: ${error.message}`);
+    }
+
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, component);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const names = [...imports].map((i) => i.slice('karman:runnable/'.length, -version.length - 1));
+    const shown = relative(process.cwd(), out);
+    console.log(
+      `${shown.startsWith('..') ? out : shown}: ${mebibytes(component.length)} in ${seconds} s` +
+        ` (imports: ${names.join(', ') || 'none'})`,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function parseCommandLine() {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        out: { type: 'string', short: 'o' },
+        wit: { type: 'string', default: DEFAULT_WIT },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new BuildError(`${error.message}\n\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (positionals.length !== 1 || !values.out) throw new BuildError(USAGE);
+  const entry = resolve(positionals[0]);
+  const wit = resolve(values.wit);
+  if (!existsSync(entry)) throw new BuildError(`${entry}: no such file`);
+  if (!existsSync(join(wit, 'runnable.wit'))) {
+    throw new BuildError(
+      `${wit}/runnable.wit not found: pass --wit <dir>, the wit/ folder of the Karman repository`,
+    );
+  }
+  return { entry, out: resolve(values.out), wit };
+}
+
+/** Imports an npm dependency of the SDK, naming the install command when it is missing. */
+async function dependency(name) {
+  try {
+    return await import(name);
+  } catch (error) {
+    if (error.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new BuildError(
+      `${name} is not installed: run ${join(SDK_DIR, 'scripts/ensure-deps.sh')} ` +
+        `(or \`npm install\` in ${SDK_DIR})`,
+    );
+  }
+}
+
+/**
+ * componentize-js reads the WIT through a WASI component run by the preview2-shim it imports;
+ * the shim must preopen "/" (0.25 does by default, 0.26+ preopens nothing and the read fails
+ * with "os error 44"). Preopen it on the shim instance componentize-js itself resolves.
+ */
+async function preopenRoot() {
+  const require = createRequire(import.meta.resolve('@bytecodealliance/componentize-js'));
+  const shim = require.resolve('@bytecodealliance/preview2-shim/filesystem');
+  const { _getPreopens, _addPreopen } = await import(pathToFileURL(shim));
+  if (_getPreopens().length === 0) _addPreopen('/', '/');
+}
+
+/** Bundles `entry` into one ES module; returns it and the `karman:*` modules it imports. */
+async function bundle(esbuild, entry) {
+  let result;
+  try {
+    result = await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      external: ['karman:*'],
+      alias: { '@karman/sdk': join(SDK_DIR, 'src/index.js') },
+      outfile: 'runnable.js',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+  } catch (error) {
+    const messages = await esbuild.formatMessages(error.errors ?? [], { kind: 'error' });
+    throw new BuildError(`cannot bundle ${entry}:\n${messages.join('') || error.message}`);
+  }
+  const [output] = Object.values(result.metafile.outputs);
+  const imports = new Set(
+    output.imports.filter((i) => i.external && i.path.startsWith('karman:')).map((i) => i.path),
+  );
+  return { source: result.outputFiles[0].text, imports };
+}
+
+/**
+ * Copies the WIT package `wit` to `dest` with the `runnable` world importing only the
+ * interfaces in `imports` (each `karman:runnable/<name>@<version>`); returns the version.
+ */
+async function narrowWorld(wit, dest, imports) {
+  await cp(wit, dest, { recursive: true });
+  const file = join(dest, 'runnable.wit');
+  const text = await readFile(file, 'utf8');
+  const version = text.match(/^package karman:runnable@([^;\s]+);/m)?.[1];
+  const world = text.match(new RegExp(`^world ${WORLD} \\{\\n[\\s\\S]*?^\\}`, 'm'));
+  if (!version || !world) {
+    throw new BuildError(`${wit}/runnable.wit: no package karman:runnable or world ${WORLD}`);
+  }
+  const declared = new Set(
+    [...world[0].matchAll(/^\s*import ([\w-]+);$/gm)].map(([, name]) => name),
+  );
+  const wanted = new Set();
+  for (const specifier of imports) {
+    const [, name, at] = specifier.match(/^karman:runnable\/([\w-]+)(@.*)?$/) ?? [];
+    if (at !== `@${version}`) {
+      throw new BuildError(
+        `import '${specifier}': import karman interfaces with their version, ` +
+          `e.g. 'karman:runnable/${name ?? 'req'}@${version}'`,
+      );
+    }
+    if (name !== 'types' && !declared.has(name)) {
+      throw new BuildError(`import '${specifier}': the ${WORLD} world has no such import`);
+    }
+    wanted.add(name);
+  }
+  const narrowed = world[0].replace(/^\s*import ([\w-]+);\n/gm, (line, name) =>
+    wanted.has(name) ? line : '',
+  );
+  await writeFile(file, text.replace(world[0], narrowed));
+  return version;
+}
+
+function mebibytes(bytes) {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+main().catch((error) => {
+  console.error(`karman-js-build: ${error instanceof BuildError ? error.message : error.stack}`);
+  process.exit(1);
+});
