@@ -19,5 +19,6 @@ mod server;
 mod sql;
 mod streams;
 mod support;
+mod toolchain;
 mod upstream;
 mod wasmtime_serve;
