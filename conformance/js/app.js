@@ -56,6 +56,11 @@ export const run = runnable((input) => {
       const gone = cache.get('k');
       return `set;get=${orDash(got)};delete;get=${gone === undefined ? 'none' : 'some'}`;
     }
+    case 'cache-ttl-set':
+      cache.set('t', 'v', { ttlMs: 100 });
+      return 'set';
+    case 'cache-ttl-get':
+      return `get=${cache.getText('t') ?? 'none'}`;
     case 'sql':
     case 'sql-denied':
       return sqlCase();

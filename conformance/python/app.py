@@ -56,6 +56,12 @@ def run(input: bytes) -> bytes | str:
         gone = cache.get("k")
         shown = "-" if got is None else got.decode("utf-8", "replace")
         return f"set;get={shown};delete;get={'none' if gone is None else 'some'}"
+    if case == "cache-ttl-set":
+        cache.set("t", b"v", ttl_ms=100)
+        return "set"
+    if case == "cache-ttl-get":
+        value = cache.get("t")
+        return "get=none" if value is None else f"get={value.decode('utf-8', 'replace')}"
     if case in ("sql", "sql-denied"):
         return sql_case()
     if case == "http":

@@ -121,7 +121,19 @@ async fn run_cases(server: &TestServer, upstream: &Upstream, key: &str) -> Strin
         ),
     ];
     let mut out = String::new();
-    for (name, request) in cases {
+    let mut exchanges: Vec<(String, reqwest::RequestBuilder)> = cases
+        .into_iter()
+        .map(|(name, request)| (name.to_string(), request))
+        .collect();
+    // An entry with a 100 ms TTL: there at once, gone 400 ms later.
+    let ttl = |case: &str| server.client.post(server.url(&format!("/run?case={case}")));
+    exchanges.push(("ttl set".into(), ttl("cache-ttl-set")));
+    exchanges.push(("ttl get at once".into(), ttl("cache-ttl-get")));
+    exchanges.push(("ttl get after expiry".into(), ttl("cache-ttl-get")));
+    for (name, request) in exchanges {
+        if name == "ttl get after expiry" {
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let header = response
@@ -160,6 +172,9 @@ log: 200 "logged" x-conformance=None
 error: 418 {"code":418,"message":"teapot"} x-conformance=None
 cache denied: 403 {"code":403,"message":"cache: this component is not granted the cache capability"} x-conformance=None
 sql denied: 403 {"code":403,"message":"sql: this component is not granted the sql capability"} x-conformance=None
+ttl set: 200 "set" x-conformance=None
+ttl get at once: 200 "get=v" x-conformance=None
+ttl get after expiry: 200 "get=none" x-conformance=None
 "#;
 
 async fn conforms(language: &str) {

@@ -77,6 +77,14 @@ impl Runnable for Conformance {
                     if gone.is_none() { "none" } else { "some" }
                 )
             }
+            "cache-ttl-set" => {
+                cache::set("t", b"v", Some(100))?;
+                "set".to_string()
+            }
+            "cache-ttl-get" => match cache::get("t")? {
+                Some(value) => format!("get={}", String::from_utf8_lossy(&value)),
+                None => "get=none".to_string(),
+            },
             "sql" | "sql-denied" => sql_case()?,
             "http" => {
                 let response = http::get(&or_dash(req::query_param("url")))?;
