@@ -27,6 +27,10 @@ const CORE_INSTANCES_PER_COMPONENT: u32 = 10;
 const DECOMMIT_BATCH_SIZE: usize = 16;
 /// Bytes at the start of each memory, table and stack kept resident between instances.
 const KEEP_RESIDENT_BYTES: usize = 64 << 10;
+/// Bytes of each linear memory kept resident where the kernel has `PAGEMAP_SCAN` (Linux 6.7+):
+/// only the pages an instance dirtied are reset, so this can cover a guest's stack (1 MiB for
+/// Rust) and data. Each pool slot in use keeps at most this much resident.
+const MEMORY_KEEP_RESIDENT_BYTES: usize = 2 << 20;
 
 /// Settings of the engine.
 #[derive(Debug, Clone)]
@@ -85,7 +89,14 @@ impl KarmanEngine {
         // of memories, tables and stacks resident (reset with memset instead). Measured with
         // bench/benches/steps.rs: about 30% less per step.
         pool.decommit_batch_size(DECOMMIT_BATCH_SIZE);
-        pool.linear_memory_keep_resident(KEEP_RESIDENT_BYTES);
+        if has_pagemap_scan() {
+            // Only the pages an instance dirtied are reset: no page faults when the slot is
+            // reused, no madvise. 1-step p50 93 → 71 µs, 3 steps 163 → 102 µs (bench/http.sh).
+            pool.pagemap_scan(wasmtime::Enabled::Auto);
+            pool.linear_memory_keep_resident(MEMORY_KEEP_RESIDENT_BYTES);
+        } else {
+            pool.linear_memory_keep_resident(KEEP_RESIDENT_BYTES);
+        }
         pool.table_keep_resident(KEEP_RESIDENT_BYTES);
         pool.async_stack_keep_resident(KEEP_RESIDENT_BYTES);
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -164,5 +175,20 @@ impl EpochTicker {
     fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.thread.join();
+    }
+}
+
+/// Whether the kernel has the `PAGEMAP_SCAN` ioctl (Linux 6.7 or later).
+fn has_pagemap_scan() -> bool {
+    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    let mut numbers = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|part| part.parse::<u32>().ok());
+    match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (6, 7),
+        _ => false,
     }
 }
