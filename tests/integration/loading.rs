@@ -44,7 +44,7 @@ components:
         report
             .warnings
             .iter()
-            .any(|w| w.contains("is not granted `http`")),
+            .any(|w| w.starts_with("imports `http` without a grant")),
         "{:?}",
         report.warnings
     );

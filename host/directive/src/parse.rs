@@ -214,7 +214,18 @@ fn parse_components(
     unique_by_name(
         reader,
         items,
-        |reader, item| parse_component(reader, item, base_dir, queries),
+        |reader, item| {
+            let component = parse_component(reader, item, base_dir, queries);
+            if component.is_none()
+                && let Some(name) = item
+                    .as_mapping()
+                    .and_then(|map| map.get_scalar("name"))
+                    .map(|name| name.as_str().to_string())
+            {
+                reader.invalid_components.insert(name);
+            }
+            component
+        },
         |component| ("component", &component.name, &component.location),
     )
 }
@@ -900,6 +911,9 @@ fn parse_call(
     let fn_node = fields.get("fn")?;
     let name = reader.non_empty_string(fn_node, "`fn`")?;
     let Some(index) = components.iter().position(|c| c.name == name) else {
+        if reader.invalid_components.contains(&name) {
+            return None;
+        }
         let message = format!("step runs `{name}`, which is not a declared component");
         match did_you_mean(&name, components.iter().map(|c| c.name.as_str())) {
             Some(close) => {

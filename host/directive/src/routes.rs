@@ -368,6 +368,7 @@ fn parse_route(reader: &mut Reader<'_>, node: &Node, components: &[Component]) -
             let name = reader.non_empty_string(node, "`component`")?;
             match components.iter().position(|c| c.name == name) {
                 Some(index) => Some(ComponentId(index)),
+                None if reader.invalid_components.contains(&name) => None,
                 None => {
                     let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
                     let hint = match crate::did_you_mean(&name, names.iter().copied()) {

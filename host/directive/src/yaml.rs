@@ -18,6 +18,9 @@ pub(crate) struct Reader<'a> {
     diagnostics: Vec<Diagnostic>,
     /// A component `source` that does not exist yet is not an error (`karman build` makes it).
     pub(crate) unbuilt_sources: bool,
+    /// Names of components declared but invalid: their own errors are reported, so a step or
+    /// route naming them is not reported again as naming an undeclared component.
+    pub(crate) invalid_components: std::collections::BTreeSet<String>,
 }
 
 /// The fields of a mapping whose keys were checked against the allowed ones.
@@ -49,6 +52,7 @@ impl<'a> Reader<'a> {
             env,
             diagnostics: Vec::new(),
             unbuilt_sources: false,
+            invalid_components: Default::default(),
         }
     }
 

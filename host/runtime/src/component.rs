@@ -101,38 +101,45 @@ pub(crate) fn load(
         .exports(engine)
         .any(|(name, _)| name.starts_with("wasi:http/incoming-handler"));
     let mut warnings = Vec::new();
+    // Capabilities imported without a grant (JavaScript and Python toolchains import every
+    // interface of the world): one warning, not one per interface.
+    let mut ungranted: Vec<&str> = Vec::new();
+    let mut wasi_http_denied = false;
     for import in &imports {
         let interface = import.split('@').next().unwrap_or(import);
-        if interface == "wasi:http/outgoing-handler" && spec.grants.http.is_none() {
-            warnings.push(format!(
-                "imports `{import}` but is not granted `http`: its requests will fail with `HTTP-request-denied`"
-            ));
-        }
-        if interface == "karman:runnable/cache" && spec.grants.cache.is_none() {
-            warnings.push(format!(
-                "imports `{import}` but is not granted `cache`: its cache calls will fail with `denied`"
-            ));
-        }
-        if interface == "karman:runnable/sql" && spec.grants.sql.is_none() {
-            warnings.push(format!(
-                "imports `{import}` but is not granted `sql`: its sql calls will fail with `denied`"
-            ));
-        }
-        if interface == "karman:runnable/http" && spec.grants.http.is_none() {
-            warnings.push(format!(
-                "imports `{import}` but is not granted `http`: its requests will fail with `denied`"
-            ));
-        }
-        if interface == "karman:runnable/graphql" && spec.grants.graphql.is_none() {
-            warnings.push(format!(
-                "imports `{import}` but is not granted `graphql`: its queries will fail with `denied`"
-            ));
+        let capability = match interface {
+            "karman:runnable/cache" if spec.grants.cache.is_none() => Some("cache"),
+            "karman:runnable/sql" if spec.grants.sql.is_none() => Some("sql"),
+            "karman:runnable/http" if spec.grants.http.is_none() => Some("http"),
+            "karman:runnable/graphql" if spec.grants.graphql.is_none() => Some("graphql"),
+            "wasi:http/outgoing-handler" if spec.grants.http.is_none() => {
+                wasi_http_denied = true;
+                Some("http")
+            }
+            _ => None,
+        };
+        if let Some(capability) = capability
+            && !ungranted.contains(&capability)
+        {
+            ungranted.push(capability);
         }
         if interface == "karman:runnable/log" && !spec.grants.log {
             warnings.push(format!(
                 "imports `{import}` but has `log: false`: its log lines are dropped"
             ));
         }
+    }
+    if !ungranted.is_empty() {
+        let names: Vec<String> = ungranted.iter().map(|c| format!("`{c}`")).collect();
+        warnings.push(format!(
+            "imports {} without a grant: those calls fail with `denied`{}",
+            names.join(", "),
+            if wasi_http_denied {
+                " (wasi:http requests with `HTTP-request-denied`)"
+            } else {
+                ""
+            }
+        ));
     }
 
     let sql = match (&spec.grants.sql, &backends.sql) {

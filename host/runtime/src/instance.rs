@@ -232,7 +232,7 @@ pub(crate) fn fault(component: &str, request_id: &str, error: wasmtime::Error) -
         component,
         request_id,
         error = format!("{error:?}"),
-        "step trapped"
+        "component trapped"
     );
     Failure {
         status: 500,
