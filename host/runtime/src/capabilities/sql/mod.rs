@@ -340,13 +340,28 @@ pub struct SqlTransaction {
     access: SqlAccess,
 }
 
-/// Checks the size of a result before it is handed to the guest.
-fn check_rows(rows: &Rows) -> Result<(), SqlError> {
-    if rows.rows.len() > MAX_ROWS {
+/// A backend's row, read back as `value`s.
+trait DecodeRow: sqlx::Row {
+    /// The value of column `index`.
+    fn value(&self, index: usize) -> Result<Value, sqlx::Error>;
+}
+
+/// The rows of a result as the guest gets them: column names, then values, within the size cap.
+fn to_rows<R: DecodeRow>(rows: &[R]) -> Result<Rows, SqlError> {
+    use sqlx::Column as _;
+    if rows.len() > MAX_ROWS {
         return Err(SqlError::Invalid(format!(
             "sql: the query returned {} rows, more than {MAX_ROWS}; add a LIMIT",
-            rows.rows.len()
+            rows.len()
         )));
     }
-    Ok(())
+    let columns = rows
+        .first()
+        .map(|row| row.columns().iter().map(|c| c.name().to_string()).collect())
+        .unwrap_or_default();
+    let rows = rows
+        .iter()
+        .map(|row| (0..row.len()).map(|i| row.value(i)).collect())
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(Rows { columns, rows })
 }

@@ -3,9 +3,9 @@
 use sqlx::postgres::{PgArgumentBuffer, PgPoolOptions, PgRow, PgTypeInfo, Postgres};
 use sqlx::types::chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use sqlx::types::{Decimal, JsonValue, Uuid};
-use sqlx::{AssertSqlSafe, Column, Connection, Executor, Row, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Connection, Executor, Row, TypeInfo, ValueRef};
 
-use super::{ACQUIRE_TIMEOUT, SqlError, check_rows};
+use super::{ACQUIRE_TIMEOUT, DecodeRow, SqlError, to_rows};
 use crate::bindings::sql::{Rows, Value};
 
 pub(super) async fn connect(
@@ -80,16 +80,7 @@ pub(super) async fn query<'e, E: Executor<'e, Database = Postgres>>(
     params: &[Value],
 ) -> Result<Rows, SqlError> {
     let rows = statement(sql, params).fetch_all(executor).await?;
-    let columns = rows
-        .first()
-        .map(|row| row.columns().iter().map(|c| c.name().to_string()).collect())
-        .unwrap_or_default();
-    let rows = Rows {
-        columns,
-        rows: rows.iter().map(decode_row).collect::<Result<_, _>>()?,
-    };
-    check_rows(&rows)?;
-    Ok(rows)
+    to_rows(&rows)
 }
 
 pub(super) async fn execute<'e, E: Executor<'e, Database = Postgres>>(
@@ -103,10 +94,10 @@ pub(super) async fn execute<'e, E: Executor<'e, Database = Postgres>>(
         .rows_affected())
 }
 
-fn decode_row(row: &PgRow) -> Result<Vec<Value>, SqlError> {
-    (0..row.len())
-        .map(|i| decode(row, i).map_err(SqlError::from))
-        .collect()
+impl DecodeRow for PgRow {
+    fn value(&self, index: usize) -> Result<Value, sqlx::Error> {
+        decode(self, index)
+    }
 }
 
 fn decode(row: &PgRow, index: usize) -> Result<Value, sqlx::Error> {

@@ -4,9 +4,9 @@
 use std::str::FromStr;
 
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{AssertSqlSafe, Column, Executor, Row, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Executor, Row, TypeInfo, ValueRef};
 
-use super::{ACQUIRE_TIMEOUT, SqlBackend, SqlError, check_rows};
+use super::{ACQUIRE_TIMEOUT, DecodeRow, SqlBackend, SqlError, to_rows};
 use crate::bindings::sql::{Rows, Value};
 
 /// How long a statement waits for another connection's write lock.
@@ -87,16 +87,7 @@ pub(super) async fn query<'e, E: Executor<'e, Database = Sqlite>>(
     params: &[Value],
 ) -> Result<Rows, SqlError> {
     let rows = statement(sql, params).fetch_all(executor).await?;
-    let columns = rows
-        .first()
-        .map(|row| row.columns().iter().map(|c| c.name().to_string()).collect())
-        .unwrap_or_default();
-    let rows = Rows {
-        columns,
-        rows: rows.iter().map(decode_row).collect::<Result<_, _>>()?,
-    };
-    check_rows(&rows)?;
-    Ok(rows)
+    to_rows(&rows)
 }
 
 pub(super) async fn execute<'e, E: Executor<'e, Database = Sqlite>>(
@@ -110,10 +101,10 @@ pub(super) async fn execute<'e, E: Executor<'e, Database = Sqlite>>(
         .rows_affected())
 }
 
-fn decode_row(row: &SqliteRow) -> Result<Vec<Value>, SqlError> {
-    (0..row.len())
-        .map(|i| decode(row, i).map_err(SqlError::from))
-        .collect()
+impl DecodeRow for SqliteRow {
+    fn value(&self, index: usize) -> Result<Value, sqlx::Error> {
+        decode(self, index)
+    }
 }
 
 /// SQLite values carry their own storage class, whatever the column's declared type.
