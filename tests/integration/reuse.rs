@@ -74,3 +74,35 @@ async fn an_instance_that_timed_out_is_not_reused() {
         "a new instance replaced the one that timed out"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_warm_instance_gives_its_pool_slot_back_after_its_idle_timeout() {
+    // One instance slot: while the warm instance idles in its pool, nothing else can run.
+    let mut config = crate::support::runtime_config();
+    config.engine.max_instances = 1;
+    let server = TestServer::start_with_runtime(
+        r#"
+identifier: test.reuse.idle
+appVersion: v1
+components:
+  - { name: fresh, source: guest(counter) }
+  - { name: warm, source: guest(counter), reuse: { maxUses: 100, poolSize: 1, idleTimeout: 300ms } }
+handlers:
+  - { type: request, method: GET, resource: /fresh, steps: [ { fn: fresh } ] }
+  - { type: request, method: GET, resource: /warm, steps: [ { fn: warm } ] }
+"#,
+        config,
+        karman::ServerConfig::default(),
+    )
+    .await;
+    assert_eq!(server.get("/warm").await.body, "1");
+    assert_eq!(
+        server.get("/fresh").await.status,
+        503,
+        "the idle warm instance holds the only slot"
+    );
+    // No request touches the warm pool: the sweeper alone drops the idle instance.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let fresh = server.get("/fresh").await;
+    assert_eq!((fresh.status, fresh.body.as_str()), (200, "1"));
+}

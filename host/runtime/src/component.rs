@@ -39,7 +39,7 @@ pub(crate) struct LoadedComponent {
     pub(crate) graphql: Option<OutboundAccess>,
     pub(crate) log: Arc<ComponentLog>,
     /// Warm instances, for a component with `reuse:`.
-    pub(crate) warm: Option<WarmPool>,
+    pub(crate) warm: Option<Arc<WarmPool>>,
 }
 
 /// What loading found out about a component (printed by `karman check`).
@@ -197,7 +197,7 @@ pub(crate) fn load(
             .as_ref()
             .map(|grant| OutboundAccess::new(backends.outbound.clone(), grant, "graphql")),
         log: Arc::new(ComponentLog::new(name.clone(), spec.grants.log)),
-        warm: spec.reuse.map(WarmPool::new),
+        warm: spec.reuse.map(|reuse| Arc::new(WarmPool::new(reuse))),
         name,
     };
     let report = ComponentReport {

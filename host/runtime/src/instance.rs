@@ -4,8 +4,10 @@
 //! A fresh instance shares nothing with any other step. A warm instance keeps its linear memory
 //! between the steps it runs (so only components written for it opt in); between two steps it
 //! holds no request data, and it is dropped — never reused — after a trap, a timeout, its
-//! `maxUses`-th run, or `idleTimeout` without use.
+//! `maxUses`-th run, or `idleTimeout` without use (a sweeper task drops idle ones, so an idle
+//! warm instance does not keep its pool slot from other components).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -29,6 +31,8 @@ use crate::store::{MemoryLimit, MemoryLimitExceeded, StepState};
 pub(crate) struct WarmPool {
     reuse: Reuse,
     idle: Mutex<Vec<Warm>>,
+    /// Whether a sweeper task is watching the idle instances.
+    sweeping: AtomicBool,
 }
 
 /// An instance between two steps.
@@ -44,28 +48,62 @@ impl WarmPool {
         Self {
             reuse,
             idle: Mutex::new(Vec::new()),
+            sweeping: AtomicBool::new(false),
         }
     }
 
-    /// The most recently used warm instance that has not idled out, if any.
-    fn take(&self) -> Option<Warm> {
+    /// Drops the instances idle for `idleTimeout` or longer; returns how many stay.
+    fn sweep(&self) -> usize {
         let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        // Oldest first: drop the ones that idled out (after unlocking).
         let fresh_from = idle
             .iter()
             .position(|warm| now.duration_since(warm.idle_since) < self.reuse.idle_timeout)
             .unwrap_or(idle.len());
         let expired: Vec<Warm> = idle.drain(..fresh_from).collect();
-        let warm = idle.pop();
+        let left = idle.len();
         drop(idle);
         drop(expired);
-        warm
+        left
+    }
+
+    /// Starts a task that sweeps the pool every `idleTimeout` while it holds instances.
+    fn watch(self: &Arc<Self>) {
+        if self.sweeping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let pool = Arc::downgrade(self);
+        let period = self.reuse.idle_timeout;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(pool) = pool.upgrade() else { return };
+                if pool.sweep() == 0 {
+                    pool.sweeping.store(false, Ordering::Release);
+                    // An instance put back meanwhile started no sweeper of its own: look again.
+                    if pool
+                        .idle
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .is_empty()
+                        || pool.sweeping.swap(true, Ordering::AcqRel)
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    /// The most recently used warm instance that has not idled out, if any.
+    fn take(&self) -> Option<Warm> {
+        self.sweep();
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
     }
 
     /// Keeps an instance that ended a step cleanly, unless it has run its last use or the pool
     /// is full.
-    fn put(&self, mut store: Store<StepState>, runnable: Runnable, uses: u32) {
+    fn put(self: &Arc<Self>, mut store: Store<StepState>, runnable: Runnable, uses: u32) {
         if uses >= self.reuse.max_uses {
             return;
         }
@@ -78,6 +116,8 @@ impl WarmPool {
                 uses,
                 idle_since: Instant::now(),
             });
+            drop(idle);
+            self.watch();
         }
     }
 }
@@ -149,7 +189,8 @@ pub(crate) async fn run(
 ) -> Result<Result<Vec<u8>, RunError>, Failure> {
     let request_id: Arc<str> = request.request.id.as_str().into();
     let work = async {
-        let (mut store, runnable, uses) = match component.warm.as_ref().and_then(WarmPool::take) {
+        let (mut store, runnable, uses) = match component.warm.as_ref().and_then(|pool| pool.take())
+        {
             Some(warm) => {
                 let mut store = warm.store;
                 let data = store.data_mut();
