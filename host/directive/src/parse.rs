@@ -518,7 +518,11 @@ fn parse_reuse(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Optio
     }))
 }
 
-fn parse_timeout(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<std::time::Duration> {
+pub(crate) fn parse_timeout(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    what: &str,
+) -> Option<std::time::Duration> {
     let text = reader.string_or_env(node, "`timeout`")?;
     match parse_duration(&text) {
         Ok(timeout) if timeout.is_zero() || timeout > MAX_TIMEOUT => {
@@ -778,7 +782,7 @@ fn parse_initial_state(
     ok.then_some(state)
 }
 
-fn parse_method(reader: &mut Reader<'_>, node: &Node) -> Option<String> {
+pub(crate) fn parse_method(reader: &mut Reader<'_>, node: &Node) -> Option<String> {
     let text = reader.non_empty_string(node, "`method`")?;
     let upper = text.to_ascii_uppercase();
     if METHODS.contains(&upper.as_str()) {

@@ -24,7 +24,7 @@ use std::time::Duration;
 use marked_yaml::Node;
 
 use crate::Location;
-use crate::model::{Component, ComponentId, MAX_TIMEOUT};
+use crate::model::{Component, ComponentId};
 use crate::resource::Resource;
 use crate::units::{parse_byte_size, parse_duration};
 use crate::yaml::{Reader, start};
@@ -42,7 +42,6 @@ const JWT: &[&str] = &[
     "rolesClaim",
 ];
 const ALGORITHMS: &[&str] = &["HS256", "RS256", "ES256"];
-const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// Default for `authentication.jwt.leeway`: clock skew tolerated on `exp` and `nbf`.
 pub const DEFAULT_JWT_LEEWAY: Duration = Duration::from_secs(30);
@@ -453,20 +452,7 @@ fn parse_endpoint(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<En
     let fields = reader.mapping(node, &format!("an endpoint of {what}"), ENDPOINT)?;
     let method = reader
         .required(fields, "method", "an endpoint")
-        .and_then(|node| {
-            let text = reader.non_empty_string(node, "`method`")?;
-            let upper = text.to_ascii_uppercase();
-            if METHODS.contains(&upper.as_str()) {
-                Some(upper)
-            } else {
-                reader.error_with_hint(
-                    start(node),
-                    format!("`{text}` is not an HTTP method Karman routes"),
-                    format!("use one of: {}", METHODS.join(", ")),
-                );
-                None
-            }
-        });
+        .and_then(|node| crate::parse::parse_method(reader, node));
     let path = reader
         .required(fields, "path", "an endpoint")
         .and_then(|node| {
@@ -543,29 +529,7 @@ fn parse_endpoint(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<En
     };
     let timeout = match fields.get("timeout") {
         None => Some(None),
-        Some(node) => {
-            reader
-                .string(node, "`timeout`")
-                .and_then(|text| match parse_duration(&text) {
-                    Ok(timeout) if !timeout.is_zero() && timeout <= MAX_TIMEOUT => {
-                        Some(Some(timeout))
-                    }
-                    Ok(_) => {
-                        reader.error(
-                            node.span(),
-                            format!(
-                                "`timeout` must be above zero and at most {}",
-                                humantime::format_duration(MAX_TIMEOUT)
-                            ),
-                        );
-                        None
-                    }
-                    Err(message) => {
-                        reader.error(node.span(), message);
-                        None
-                    }
-                })
-        }
+        Some(node) => crate::parse::parse_timeout(reader, node, "an endpoint").map(Some),
     };
     Some(Endpoint {
         method: method?,

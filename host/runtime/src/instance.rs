@@ -52,15 +52,21 @@ impl WarmPool {
         }
     }
 
-    /// Drops the instances idle for `idleTimeout` or longer; returns how many stay.
-    fn sweep(&self) -> usize {
+    /// Takes the instances idle for `idleTimeout` or longer out of `idle` (oldest first), to be
+    /// dropped once the lock is released.
+    fn expired(&self, idle: &mut Vec<Warm>) -> Vec<Warm> {
         let now = Instant::now();
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let fresh_from = idle
             .iter()
             .position(|warm| now.duration_since(warm.idle_since) < self.reuse.idle_timeout)
             .unwrap_or(idle.len());
-        let expired: Vec<Warm> = idle.drain(..fresh_from).collect();
+        idle.drain(..fresh_from).collect()
+    }
+
+    /// Drops the instances idle for `idleTimeout` or longer; returns how many stay.
+    fn sweep(&self) -> usize {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let expired = self.expired(&mut idle);
         let left = idle.len();
         drop(idle);
         drop(expired);
@@ -97,8 +103,12 @@ impl WarmPool {
 
     /// The most recently used warm instance that has not idled out, if any.
     fn take(&self) -> Option<Warm> {
-        self.sweep();
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let expired = self.expired(&mut idle);
+        let warm = idle.pop();
+        drop(idle);
+        drop(expired);
+        warm
     }
 
     /// Keeps an instance that ended a step cleanly, unless it has run its last use or the pool
