@@ -34,7 +34,6 @@ mod error;
 mod model;
 mod outbound;
 mod parse;
-mod resource;
 mod routes;
 mod sql;
 mod streams;
@@ -46,19 +45,9 @@ use std::sync::Arc;
 
 use marked_yaml::LoaderOptions;
 
-pub use connections::{
-    Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_FILE,
-    DatabaseConnection, DatabaseKind, KafkaConnection, NatsConnection, RedisConnection, redact_url,
-};
 pub(crate) use error::did_you_mean;
 pub use error::{Diagnostic, DirectiveError, Location};
 pub use model::*;
-pub use outbound::{Authentication, DomainCredential, HostPattern, OutboundGrant};
-pub use resource::{Resource, Segment};
-pub use routes::{
-    Access, DEFAULT_JWT_LEEWAY, DEFAULT_ROLES_CLAIM, Endpoint, Jwt, JwtKey, RateLimit, Route,
-};
-pub use sql::{Query, SqlGrant};
 pub use units::{parse_byte_size, parse_duration};
 
 /// Where a Directive comes from and how to resolve what it refers to.

@@ -6,12 +6,7 @@ use std::path::Path;
 
 use marked_yaml::{Node, Span};
 
-use crate::connections::{Connections, DatabaseConnection, DatabaseKind};
 use crate::model::*;
-use crate::outbound::Authentication;
-use crate::resource::Resource;
-use crate::routes::{Access, Route};
-use crate::sql::Query;
 use crate::units::{parse_byte_size, parse_duration};
 use crate::yaml::{Fields, Reader, start};
 use crate::{Location, did_you_mean};
@@ -115,7 +110,7 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
     let mut connections = connections?;
     let uses_sql = !queries.is_empty() || components.iter().any(|c| c.grants.sql.is_some());
     if uses_sql && connections.database.is_none() {
-        let file = base_dir.join(crate::connections::DEFAULT_SQLITE_FILE);
+        let file = base_dir.join(DEFAULT_SQLITE_FILE);
         connections.database = Some(DatabaseConnection::sqlite_file(
             &file,
             reader.location_or_start(start(root)),

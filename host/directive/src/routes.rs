@@ -17,15 +17,16 @@
 //! `role:<name>` (a valid token whose roles include the name).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use marked_yaml::Node;
 
-use crate::Location;
-use crate::model::{Component, ComponentId};
-use crate::resource::Resource;
+use crate::error::Location;
+use crate::model::{
+    Access, Component, ComponentId, DEFAULT_JWT_LEEWAY, DEFAULT_ROLES_CLAIM, Endpoint, Jwt, JwtKey,
+    RateLimit, Resource, Route,
+};
 use crate::units::{parse_byte_size, parse_duration};
 use crate::yaml::{Reader, start};
 
@@ -42,161 +43,6 @@ const JWT: &[&str] = &[
     "rolesClaim",
 ];
 const ALGORITHMS: &[&str] = &["HS256", "RS256", "ES256"];
-
-/// Default for `authentication.jwt.leeway`: clock skew tolerated on `exp` and `nbf`.
-pub const DEFAULT_JWT_LEEWAY: Duration = Duration::from_secs(30);
-/// Default for `authentication.jwt.rolesClaim`.
-pub const DEFAULT_ROLES_CLAIM: &str = "roles";
-
-/// One `routes:` entry: a plugin and the endpoints its component serves.
-#[derive(Debug, Clone)]
-pub struct Route {
-    /// The plugin's name: the routes live under `/ext/<plugin>/`.
-    pub plugin: String,
-    /// The `wasi:http` component that serves every endpoint of the plugin.
-    pub component: ComponentId,
-    /// The endpoints, in Directive order.
-    pub endpoints: Vec<Endpoint>,
-    /// Where the route is declared.
-    pub location: Location,
-}
-
-/// One endpoint of a plugin.
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    /// The HTTP method, upper case.
-    pub method: String,
-    /// The path within the plugin, e.g. `/balance/:account`.
-    pub path: Resource,
-    /// Who may call it.
-    pub auth: Access,
-    /// Requests accepted per window, across all callers; beyond it, 429.
-    pub rate_limit: Option<RateLimit>,
-    /// Largest request body; `None`: the server's `--max-body`.
-    pub max_body: Option<u64>,
-    /// How long the handler may run; `None`: the component's `limits.timeout`.
-    pub timeout: Option<Duration>,
-    /// Where the endpoint is declared.
-    pub location: Location,
-}
-
-impl Endpoint {
-    /// The full path the endpoint is served at, e.g. `/ext/billing/balance/:account`.
-    pub fn mounted_path(&self, plugin: &str) -> String {
-        format!("/ext/{plugin}{}", self.path)
-    }
-}
-
-/// Who may call an endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone; a valid token, when sent, still gives the handler its principal.
-    Public,
-    /// A caller with a valid token.
-    Authenticated,
-    /// A caller with a valid token whose roles include this one.
-    Role(String),
-}
-
-impl fmt::Display for Access {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Access::Public => f.write_str("public"),
-            Access::Authenticated => f.write_str("authenticated"),
-            Access::Role(role) => write!(f, "role:{role}"),
-        }
-    }
-}
-
-/// `rateLimit: <count>/<s|m|h>`: a token bucket of `count` tokens refilled over `per`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Requests per window (also the burst allowed).
-    pub count: u32,
-    /// The window.
-    pub per: Duration,
-}
-
-/// `authentication.jwt`: how bearer tokens of custom routes are verified.
-#[derive(Clone)]
-pub struct Jwt {
-    /// The algorithm and key tokens must be signed with (`alg` of the token must match).
-    pub key: JwtKey,
-    /// Required `iss`, when set.
-    pub issuer: Option<String>,
-    /// Required `aud`, when set.
-    pub audience: Option<String>,
-    /// Clock skew tolerated on `exp` and `nbf`.
-    pub leeway: Duration,
-    /// The claim holding the roles (a list of strings, or one space-separated string).
-    pub roles_claim: String,
-    /// Where it is declared.
-    pub location: Location,
-}
-
-impl fmt::Debug for Jwt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Jwt")
-            .field("key", &self.key)
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("leeway", &self.leeway)
-            .field("roles_claim", &self.roles_claim)
-            .finish()
-    }
-}
-
-/// The key tokens are verified with.
-#[derive(Clone, PartialEq, Eq)]
-pub enum JwtKey {
-    /// HS256 with a shared secret (never printed).
-    Hs256 {
-        /// The secret.
-        secret: String,
-    },
-    /// RS256 or ES256 with a PEM public key.
-    PublicKey {
-        /// `RS256` or `ES256`.
-        algorithm: String,
-        /// The PEM text.
-        pem: String,
-        /// The file it was read from.
-        path: PathBuf,
-    },
-    /// RS256 or ES256 with the keys of a JWKS document, chosen by the token's `kid`.
-    Jwks {
-        /// `RS256` or `ES256`.
-        algorithm: String,
-        /// The JWKS JSON text.
-        json: String,
-        /// The file it was read from.
-        path: PathBuf,
-    },
-}
-
-impl JwtKey {
-    /// The algorithm tokens must use.
-    pub fn algorithm(&self) -> &str {
-        match self {
-            JwtKey::Hs256 { .. } => "HS256",
-            JwtKey::PublicKey { algorithm, .. } | JwtKey::Jwks { algorithm, .. } => algorithm,
-        }
-    }
-}
-
-impl fmt::Debug for JwtKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JwtKey::Hs256 { .. } => f.write_str("Hs256 { secret: <redacted> }"),
-            JwtKey::PublicKey {
-                algorithm, path, ..
-            } => write!(f, "PublicKey {{ algorithm: {algorithm}, path: {path:?} }}"),
-            JwtKey::Jwks {
-                algorithm, path, ..
-            } => write!(f, "Jwks {{ algorithm: {algorithm}, path: {path:?} }}"),
-        }
-    }
-}
 
 pub(crate) fn parse_jwt(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<Jwt> {
     let what = "`authentication.jwt`";

@@ -18,36 +18,12 @@ use std::collections::HashMap;
 
 use marked_yaml::Node;
 
-use crate::connections::DatabaseKind;
+use crate::model::{DatabaseKind, Query, SqlGrant};
 use crate::yaml::{Reader, start};
 use crate::{Location, did_you_mean};
 
 const QUERY: &[&str] = &["name", "query"];
 const SQL_GRANT: &[&str] = &["queries", "raw", "write"];
-
-/// A named query of the Directive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Query {
-    /// Unique name; grants and components refer to it.
-    pub name: String,
-    /// The SQL text.
-    pub sql: String,
-    /// How many parameters it takes.
-    pub params: usize,
-    /// Where it is declared.
-    pub location: Location,
-}
-
-/// A grant of the `sql` capability.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SqlGrant {
-    /// The named queries the component may run (each is declared under `queries:`).
-    pub queries: Vec<String>,
-    /// Whether it may run raw SQL (still with bound parameters).
-    pub raw: bool,
-    /// Whether it may write; without, every statement runs in a read-only transaction.
-    pub write: bool,
-}
 
 pub(crate) fn parse_queries(
     reader: &mut Reader<'_>,
@@ -87,7 +63,7 @@ pub(crate) fn parse_queries(
                 reader.error_with_hint(
                     at,
                     format!("query `{name}`: {message}"),
-                    kind.placeholder_hint(),
+                    placeholder_hint(kind),
                 );
                 continue;
             }
@@ -151,6 +127,14 @@ pub(crate) fn parse_grant(
         grant.write = reader.boolean(write, "`write`")?;
     }
     ok.then_some(grant)
+}
+
+/// How parameters are written for `kind`.
+fn placeholder_hint(kind: DatabaseKind) -> &'static str {
+    match kind {
+        DatabaseKind::MySql => "MySQL parameters are `?`, one per value",
+        _ => "parameters are `$1, $2…` (SQLite also takes `?`)",
+    }
 }
 
 /// Counts the parameters of `sql` in the placeholder style of `kind`, skipping quoted text and

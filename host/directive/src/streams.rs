@@ -26,10 +26,10 @@ use std::time::Duration;
 
 use marked_yaml::Node;
 
+use crate::error::Location;
 use crate::model::*;
 use crate::parse::parse_sequence;
 use crate::yaml::{Fields, Reader, start};
-use crate::{Connections, Location};
 
 /// Keys of a handler that only stream handlers take.
 pub(crate) const STREAM_ONLY: &[&str] = &[

@@ -1,0 +1,159 @@
+//! Connections: the backends the capabilities and stream handlers use (Redis, an SQL database,
+//! NATS, Kafka). Credentials stay in the host: `Debug` never prints them.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::error::Location;
+
+/// Default for `kafka.sessionTimeout`.
+pub const DEFAULT_KAFKA_SESSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6);
+/// The SQLite file of an app that uses `sql` without a `database` connection.
+pub const DEFAULT_SQLITE_FILE: &str = "karman.sqlite";
+/// Default for `maxConnections`.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
+/// The connections of an app.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connections {
+    /// Redis: the backend of the `cache` capability when present (else the in-memory cache).
+    pub redis: Option<RedisConnection>,
+    /// The SQL database of the `sql` capability.
+    pub database: Option<DatabaseConnection>,
+    /// NATS, for stream handlers with `source: nats`.
+    pub nats: Option<NatsConnection>,
+    /// Kafka, for stream handlers with `source: kafka`.
+    pub kafka: Option<KafkaConnection>,
+}
+
+/// How to reach Kafka.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConnection {
+    /// Bootstrap brokers, `host:port`.
+    pub brokers: Vec<String>,
+    /// The consumer group prefix; default: the app's identifier. Each handler consumes in the
+    /// group `<group>.<topic>`, so the app's processes share each topic's partitions.
+    pub group: Option<String>,
+    /// How long the group waits for a silent consumer before moving its partitions.
+    pub session_timeout: std::time::Duration,
+    /// Where the connection is declared.
+    pub location: Location,
+}
+
+/// How to reach NATS.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NatsConnection {
+    /// Server addresses (`host:port` or `nats://…` URLs; several for a cluster).
+    pub addresses: Vec<String>,
+    /// An authentication token (never printed).
+    pub token: Option<String>,
+    /// Where the connection is declared.
+    pub location: Location,
+}
+
+impl fmt::Debug for NatsConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsConnection")
+            .field(
+                "addresses",
+                &self
+                    .addresses
+                    .iter()
+                    .map(|a| redact_url(a))
+                    .collect::<Vec<_>>(),
+            )
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// `url` without the credentials it may hold, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}<credentials>@{}", &url[..scheme_end + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The kinds of SQL database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// SQLite (embedded): a file, created if absent, or `:memory:`.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    MySql,
+}
+
+/// How to reach the SQL database.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseConnection {
+    /// The kind of database.
+    pub kind: DatabaseKind,
+    /// The connection URL (`postgres://…`, `mysql://…`, `sqlite://<absolute path>`); may hold
+    /// a password, so it is never printed (see `Debug`).
+    pub url: String,
+    /// Connections the pool opens at most.
+    pub max_connections: u32,
+    /// Where the connection is declared (the Directive's start for the default SQLite).
+    pub location: Location,
+}
+
+impl DatabaseConnection {
+    /// SQLite in `file` (created if absent).
+    pub fn sqlite_file(file: &Path, location: Location) -> Self {
+        Self {
+            kind: DatabaseKind::Sqlite,
+            url: format!("sqlite://{}?mode=rwc", file.display()),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            location,
+        }
+    }
+
+    /// The URL without credentials, for messages.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+impl fmt::Debug for DatabaseConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConnection")
+            .field("kind", &self.kind)
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// How to reach Redis.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisConnection {
+    /// `host:port`, or a `redis://` / `rediss://` URL.
+    pub address: String,
+    /// ACL user name.
+    pub username: Option<String>,
+    /// Password (never printed: see the `Debug` implementation).
+    pub password: Option<String>,
+    /// Database number.
+    pub database: Option<i64>,
+    /// Where the connection is declared.
+    pub location: Location,
+}
+
+impl fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConnection")
+            .field("address", &self.address)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("database", &self.database)
+            .field("location", &self.location)
+            .finish()
+    }
+}

@@ -1,0 +1,36 @@
+//! The validated, resolved app: what the runtime reads. Built only by [`crate::load`] and
+//! [`crate::parse`], so every value here has passed validation. Types only: the parsers live
+//! in `crate::parse`.
+
+mod app;
+mod auth;
+mod component;
+mod connections;
+mod grants;
+mod handler;
+mod query;
+mod resource;
+mod route;
+mod sequence;
+
+pub use app::App;
+pub use auth::{
+    Authentication, DEFAULT_JWT_LEEWAY, DEFAULT_ROLES_CLAIM, DomainCredential, Jwt, JwtKey,
+};
+pub use component::{
+    Component, ComponentId, DEFAULT_MEMORY, DEFAULT_REUSE_IDLE_TIMEOUT, DEFAULT_REUSE_MAX_USES,
+    DEFAULT_REUSE_POOL_SIZE, DEFAULT_TIMEOUT, Limits, MAX_MEMORY, MAX_TIMEOUT, Reuse,
+};
+pub use connections::{
+    Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_FILE,
+    DatabaseConnection, DatabaseKind, KafkaConnection, NatsConnection, RedisConnection, redact_url,
+};
+pub use grants::{CacheGrant, Grants, HostPattern, OutboundGrant, SqlGrant};
+pub use handler::{
+    DEFAULT_MAX_DELIVER, DEFAULT_MAX_IN_FLIGHT, JetStreamOptions, RequestHandler, Schedule,
+    StreamHandler, StreamSource, Trigger,
+};
+pub use query::Query;
+pub use resource::{Resource, Segment};
+pub use route::{Access, Endpoint, RateLimit, Route};
+pub use sequence::{ErrAction, FnStep, OnErr, Sequence, Step};
