@@ -29,14 +29,9 @@
 //!
 //! See `docs/directive.md` for every key of the format.
 
-mod connections;
 mod error;
 mod model;
-mod outbound;
 mod parse;
-mod routes;
-mod sql;
-mod streams;
 mod units;
 mod yaml;
 
@@ -45,7 +40,6 @@ use std::sync::Arc;
 
 use marked_yaml::LoaderOptions;
 
-pub(crate) use error::did_you_mean;
 pub use error::{Diagnostic, DirectiveError, Location};
 pub use model::*;
 pub use units::{parse_byte_size, parse_duration};

@@ -1,5 +1,15 @@
 //! Grants: the capabilities a component may use (`cache`, `log`, `sql`, `http`, `graphql`),
 //! and the host patterns of the outbound allow lists.
+//!
+//! | allow entry               | matches                                        |
+//! |---------------------------|------------------------------------------------|
+//! | `api.github.com`          | that host, http or https, any port             |
+//! | `*.example.com`           | any subdomain of example.com (not example.com) |
+//! | `https://api.stripe.com`  | that host over https only                      |
+//! | `api.local:8080`          | that host on port 8080 only                    |
+//!
+//! An empty list allows nothing. Addresses in private, loopback, link-local and unique-local
+//! ranges are refused (after DNS resolution, at every redirect) unless `allowPrivate: true`.
 
 use std::fmt;
 

@@ -1,5 +1,5 @@
-//! Custom routes (`routes:`): `wasi:http` components mounted at `/ext/<plugin><path>`, and the
-//! JWT verification (`authentication.jwt`) their endpoints use.
+//! `routes:`: custom routes, `wasi:http` components mounted at `/ext/<plugin><path>`, and their
+//! endpoints (who may call them, rate limit, body size, timeout).
 //!
 //! ```yaml
 //! authentication:
@@ -11,177 +11,21 @@
 //!       - { method: POST, path: /debit, auth: authenticated }
 //!       - { method: GET, path: /balance/:account, auth: "role:reader", rateLimit: 50/s, maxBody: 16KiB, timeout: 2s }
 //! ```
-//!
-//! A plugin owns only `/ext/<plugin>/…`, so it can shadow neither Karman's own paths nor another
-//! plugin's. Each endpoint says who may call it: `public`, `authenticated` (a valid token) or
-//! `role:<name>` (a valid token whose roles include the name).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use marked_yaml::Node;
 
-use crate::error::Location;
-use crate::model::{
-    Access, Component, ComponentId, DEFAULT_JWT_LEEWAY, DEFAULT_ROLES_CLAIM, Endpoint, Jwt, JwtKey,
-    RateLimit, Resource, Route,
-};
-use crate::units::{parse_byte_size, parse_duration};
+use crate::error::{Location, did_you_mean};
+use crate::model::{Access, Component, ComponentId, Endpoint, Resource, Route};
+use crate::parse::values::{parse_method, parse_rate_limit, parse_timeout, unique_by_name};
+use crate::units::parse_byte_size;
 use crate::yaml::{Reader, start};
 
 const ROUTE: &[&str] = &["plugin", "component", "endpoints"];
 const ENDPOINT: &[&str] = &["method", "path", "auth", "rateLimit", "maxBody", "timeout"];
-const JWT: &[&str] = &[
-    "algorithm",
-    "secret",
-    "publicKey",
-    "jwks",
-    "issuer",
-    "audience",
-    "leeway",
-    "rolesClaim",
-];
-const ALGORITHMS: &[&str] = &["HS256", "RS256", "ES256"];
 
-pub(crate) fn parse_jwt(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<Jwt> {
-    let what = "`authentication.jwt`";
-    let fields = reader.mapping(node, what, JWT)?;
-    let algorithm_node = reader.required(fields, "algorithm", what)?;
-    let algorithm = reader
-        .non_empty_string(algorithm_node, "`algorithm`")?
-        .to_ascii_uppercase();
-    if !ALGORITHMS.contains(&algorithm.as_str()) {
-        reader.error_with_hint(
-            start(algorithm_node),
-            format!("`{algorithm}` is not a JWT algorithm Karman verifies"),
-            format!("use one of: {}", ALGORITHMS.join(", ")),
-        );
-        return None;
-    }
-    let given: Vec<&str> = ["secret", "publicKey", "jwks"]
-        .into_iter()
-        .filter(|key| fields.get(key).is_some())
-        .collect();
-    let wanted = if algorithm == "HS256" {
-        "`secret`"
-    } else {
-        "`publicKey` or `jwks`"
-    };
-    let key = match (algorithm.as_str(), given.as_slice()) {
-        ("HS256", ["secret"]) => {
-            let node = fields.get("secret")?;
-            let secret = reader.string_or_env(node, "`secret`")?;
-            if secret.len() < 32 {
-                reader.error_with_hint(
-                    start(node),
-                    "the HS256 `secret` is shorter than 32 bytes",
-                    "use a random secret of at least 32 bytes (e.g. `openssl rand -hex 32`)",
-                );
-                return None;
-            }
-            JwtKey::Hs256 { secret }
-        }
-        (_, ["publicKey"]) if algorithm != "HS256" => {
-            let node = fields.get("publicKey")?;
-            let (pem, path) = read_key_file(reader, node, base_dir, "`publicKey`")?;
-            if !pem.contains("-----BEGIN") {
-                reader.error_with_hint(
-                    start(node),
-                    format!("`{}` is not a PEM file", path.display()),
-                    "give the issuer's public key as PEM (`-----BEGIN PUBLIC KEY-----`)",
-                );
-                return None;
-            }
-            JwtKey::PublicKey {
-                algorithm: algorithm.clone(),
-                pem,
-                path,
-            }
-        }
-        (_, ["jwks"]) if algorithm != "HS256" => {
-            let node = fields.get("jwks")?;
-            let (json, path) = read_key_file(reader, node, base_dir, "`jwks`")?;
-            JwtKey::Jwks {
-                algorithm: algorithm.clone(),
-                json,
-                path,
-            }
-        }
-        _ => {
-            reader.error_with_hint(
-                start(algorithm_node),
-                format!(
-                    "{algorithm} needs {wanted}, and only it (given: {})",
-                    if given.is_empty() {
-                        "none".to_string()
-                    } else {
-                        given.join(", ")
-                    }
-                ),
-                "HS256 verifies with `secret: env(NAME)`; RS256 and ES256 with `publicKey: <file.pem>` or `jwks: <file.json>`",
-            );
-            return None;
-        }
-    };
-    let optional = |reader: &mut Reader<'_>, key: &str| match fields.get(key) {
-        Some(node) => reader
-            .string_or_env(node, &format!("`{key}`"))
-            .map(|value| Some(value).filter(|v| !v.is_empty())),
-        None => Some(None),
-    };
-    let issuer = optional(reader, "issuer");
-    let audience = optional(reader, "audience");
-    let roles_claim = optional(reader, "rolesClaim");
-    let leeway = match fields.get("leeway") {
-        None => Some(DEFAULT_JWT_LEEWAY),
-        Some(node) => {
-            reader
-                .string(node, "`leeway`")
-                .and_then(|text| match parse_duration(&text) {
-                    Ok(leeway) if leeway <= Duration::from_secs(300) => Some(leeway),
-                    Ok(_) => {
-                        reader.error(node.span(), "`leeway` must be at most 5m");
-                        None
-                    }
-                    Err(message) => {
-                        reader.error(node.span(), message);
-                        None
-                    }
-                })
-        }
-    };
-    Some(Jwt {
-        key,
-        issuer: issuer?,
-        audience: audience?,
-        leeway: leeway?,
-        roles_claim: roles_claim?.unwrap_or_else(|| DEFAULT_ROLES_CLAIM.to_string()),
-        location: reader.location_or_start(start(node)),
-    })
-}
-
-fn read_key_file(
-    reader: &mut Reader<'_>,
-    node: &Node,
-    base_dir: &Path,
-    what: &str,
-) -> Option<(String, PathBuf)> {
-    let text = reader.string_or_env(node, what)?;
-    let path = base_dir.join(&text);
-    match std::fs::read_to_string(&path) {
-        Ok(contents) => Some((contents, path)),
-        Err(error) => {
-            reader.error_with_hint(
-                start(node),
-                format!("cannot read {what} `{text}`: {error}"),
-                "paths are relative to the Directive",
-            );
-            None
-        }
-    }
-}
-
+/// `routes:`, each plugin declared once.
 pub(crate) fn parse_routes(
     reader: &mut Reader<'_>,
     node: &Node,
@@ -190,7 +34,7 @@ pub(crate) fn parse_routes(
     let Some(items) = reader.sequence(node, "`routes`") else {
         return Vec::new();
     };
-    crate::parse::unique_by_name(
+    unique_by_name(
         reader,
         items,
         |reader, item| parse_route(reader, item, components),
@@ -216,7 +60,7 @@ fn parse_route(reader: &mut Reader<'_>, node: &Node, components: &[Component]) -
                 None if reader.invalid_components.contains(&name) => None,
                 None => {
                     let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
-                    let hint = match crate::did_you_mean(&name, names.iter().copied()) {
+                    let hint = match did_you_mean(&name, names.iter().copied()) {
                         Some(close) => format!("did you mean `{close}`?"),
                         None => "declare it under `components:`".to_string(),
                     };
@@ -298,7 +142,7 @@ fn parse_endpoint(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<En
     let fields = reader.mapping(node, &format!("an endpoint of {what}"), ENDPOINT)?;
     let method = reader
         .required(fields, "method", "an endpoint")
-        .and_then(|node| crate::parse::parse_method(reader, node));
+        .and_then(|node| parse_method(reader, node));
     let path = reader
         .required(fields, "path", "an endpoint")
         .and_then(|node| {
@@ -375,7 +219,7 @@ fn parse_endpoint(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<En
     };
     let timeout = match fields.get("timeout") {
         None => Some(None),
-        Some(node) => crate::parse::parse_timeout(reader, node, "an endpoint").map(Some),
+        Some(node) => parse_timeout(reader, node, "an endpoint").map(Some),
     };
     Some(Endpoint {
         method: method?,
@@ -386,47 +230,4 @@ fn parse_endpoint(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<En
         timeout: timeout?,
         location: reader.location_or_start(start(node)),
     })
-}
-
-/// `50/s`, `600/m`, `1000/h`.
-pub(crate) fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
-    let (count, per) = text
-        .split_once('/')
-        .ok_or_else(|| format!("`{text}` is not a rate"))?;
-    let count: u32 = count
-        .trim()
-        .parse()
-        .ok()
-        .filter(|&count| count > 0)
-        .ok_or_else(|| format!("`{text}`: `{count}` is not a positive whole number"))?;
-    let per = match per.trim() {
-        "s" => Duration::from_secs(1),
-        "m" => Duration::from_secs(60),
-        "h" => Duration::from_secs(3600),
-        other => return Err(format!("`{text}`: `{other}` is not `s`, `m` or `h`")),
-    };
-    Ok(RateLimit { count, per })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_limits_are_a_count_per_second_minute_or_hour() {
-        assert_eq!(
-            parse_rate_limit("50/s"),
-            Ok(RateLimit {
-                count: 50,
-                per: Duration::from_secs(1)
-            })
-        );
-        assert_eq!(
-            parse_rate_limit(" 600 / m ").unwrap().per,
-            Duration::from_secs(60)
-        );
-        assert!(parse_rate_limit("0/s").is_err());
-        assert!(parse_rate_limit("5/d").is_err());
-        assert!(parse_rate_limit("fast").is_err());
-    }
 }

@@ -9,7 +9,6 @@
 //!     database: 0                        # optional
 //! ```
 //!
-//!
 //! ```yaml
 //! connections:
 //!   database:
@@ -17,7 +16,6 @@
 //!     connectionString: env(DATABASE_URL, app.sqlite)
 //!     maxConnections: 10                  # optional
 //! ```
-//!
 //!
 //! ```yaml
 //! connections:
@@ -38,6 +36,8 @@ use crate::model::{
     Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_FILE,
     DatabaseConnection, DatabaseKind, KafkaConnection, NatsConnection, RedisConnection,
 };
+
+use crate::units::parse_duration;
 use crate::yaml::{Reader, start};
 
 const CONNECTIONS: &[&str] = &["redis", "database", "nats", "kafka"];
@@ -46,7 +46,12 @@ const KAFKA: &[&str] = &["brokers", "group", "sessionTimeout"];
 const REDIS: &[&str] = &["serverAddress", "username", "password", "database"];
 const DATABASE: &[&str] = &["type", "connectionString", "maxConnections"];
 
-pub(crate) fn parse(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<Connections> {
+/// `connections:`.
+pub(crate) fn parse_connections(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    base_dir: &Path,
+) -> Option<Connections> {
     let fields = reader.mapping(node, "`connections`", CONNECTIONS)?;
     let redis = match fields.get("redis") {
         Some(node) => parse_redis(reader, node).map(Some),
@@ -248,7 +253,7 @@ fn parse_kafka(reader: &mut Reader<'_>, node: &Node) -> Option<KafkaConnection> 
         None => DEFAULT_KAFKA_SESSION_TIMEOUT,
         Some(n) => {
             let text = reader.string_or_env(n, "`sessionTimeout`")?;
-            match crate::units::parse_duration(&text) {
+            match parse_duration(&text) {
                 Ok(d) if d >= std::time::Duration::from_secs(1) => d,
                 _ => {
                     reader.error(

@@ -18,13 +18,14 @@ use std::collections::HashMap;
 
 use marked_yaml::Node;
 
+use crate::error::{Location, did_you_mean};
 use crate::model::{DatabaseKind, Query, SqlGrant};
 use crate::yaml::{Reader, start};
-use crate::{Location, did_you_mean};
 
 const QUERY: &[&str] = &["name", "query"];
 const SQL_GRANT: &[&str] = &["queries", "raw", "write"];
 
+/// `queries:`, each name declared once, with the parameters of each counted for `kind`.
 pub(crate) fn parse_queries(
     reader: &mut Reader<'_>,
     node: &Node,
@@ -80,7 +81,7 @@ pub(crate) fn parse_queries(
 }
 
 /// `sql: { queries: [...], raw: false, write: true }`.
-pub(crate) fn parse_grant(
+pub(crate) fn parse_sql_grant(
     reader: &mut Reader<'_>,
     node: &Node,
     what: &str,
@@ -139,7 +140,7 @@ fn placeholder_hint(kind: DatabaseKind) -> &'static str {
 
 /// Counts the parameters of `sql` in the placeholder style of `kind`, skipping quoted text and
 /// comments.
-pub(crate) fn count_params(sql: &str, kind: DatabaseKind) -> Result<usize, String> {
+fn count_params(sql: &str, kind: DatabaseKind) -> Result<usize, String> {
     let bytes = sql.as_bytes();
     let mut question_marks = 0usize;
     let mut highest_dollar = 0usize;
