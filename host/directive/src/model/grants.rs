@@ -28,6 +28,66 @@ pub struct Grants {
     pub graphql: Option<OutboundGrant>,
 }
 
+impl fmt::Display for Grants {
+    /// What is granted, for reports: `cache (prefix "users:"), log, sql (queries: a, b; raw;
+    /// read-only), http (allow: api.github.com, *.example.com; private allowed), graphql (allow:
+    /// api.github.com)`; `none` when nothing is.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(cache) = &self.cache {
+            parts.push(if cache.prefix.is_empty() {
+                "cache".to_string()
+            } else {
+                format!("cache (prefix {:?})", cache.prefix)
+            });
+        }
+        if self.log {
+            parts.push("log".to_string());
+        }
+        if let Some(sql) = &self.sql {
+            let mut text = format!("sql (queries: {}", list_or_none(&sql.queries));
+            if sql.raw {
+                text.push_str("; raw");
+            }
+            if !sql.write {
+                text.push_str("; read-only");
+            }
+            text.push(')');
+            parts.push(text);
+        }
+        for (capability, grant) in [("http", &self.http), ("graphql", &self.graphql)] {
+            if let Some(grant) = grant {
+                let private = if grant.allow_private {
+                    "; private allowed"
+                } else {
+                    ""
+                };
+                parts.push(format!(
+                    "{capability} (allow: {}{private})",
+                    list_or_none(&grant.allow)
+                ));
+            }
+        }
+        if parts.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+/// `a, b`, or `none` for an empty list.
+fn list_or_none(items: &[impl fmt::Display]) -> String {
+    if items.is_empty() {
+        return "none".to_string();
+    }
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Default for Grants {
     fn default() -> Self {
         Self {
@@ -192,5 +252,57 @@ mod tests {
         assert!(HostPattern::parse("ftp://x").is_err());
         assert!(HostPattern::parse("x.com/path").is_err());
         assert!(HostPattern::parse("a.*.com").is_err());
+    }
+
+    #[test]
+    fn grants_display_as_the_check_report_lists_them() {
+        assert_eq!(Grants::default().to_string(), "log");
+        let nothing = Grants {
+            log: false,
+            ..Grants::default()
+        };
+        assert_eq!(nothing.to_string(), "none");
+        let everything = Grants {
+            cache: Some(CacheGrant {
+                prefix: "users:".to_string(),
+            }),
+            log: true,
+            sql: Some(SqlGrant {
+                queries: vec!["a".to_string(), "b".to_string()],
+                raw: true,
+                write: false,
+            }),
+            http: Some(OutboundGrant {
+                allow: vec![
+                    HostPattern::parse("api.github.com").unwrap(),
+                    HostPattern::parse("*.example.com").unwrap(),
+                ],
+                allow_private: true,
+            }),
+            graphql: Some(OutboundGrant {
+                allow: vec![HostPattern::parse("api.github.com").unwrap()],
+                allow_private: false,
+            }),
+        };
+        assert_eq!(
+            everything.to_string(),
+            "cache (prefix \"users:\"), log, sql (queries: a, b; raw; read-only), \
+             http (allow: api.github.com, *.example.com; private allowed), \
+             graphql (allow: api.github.com)"
+        );
+        let bare = Grants {
+            cache: Some(CacheGrant::default()),
+            log: false,
+            sql: Some(SqlGrant {
+                write: true,
+                ..SqlGrant::default()
+            }),
+            http: Some(OutboundGrant::default()),
+            graphql: None,
+        };
+        assert_eq!(
+            bare.to_string(),
+            "cache, sql (queries: none), http (allow: none)"
+        );
     }
 }

@@ -90,6 +90,16 @@ pub enum Trigger {
     Cron(String),
 }
 
+impl fmt::Display for Trigger {
+    /// `every 5m` or ``cron `0 */5 * * * *` ``.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::Every(every) => write!(f, "every {}", humantime::format_duration(*every)),
+            Trigger::Cron(cron) => write!(f, "cron `{cron}`"),
+        }
+    }
+}
+
 /// `schedules:`: steps run on a timer (`method()` is `SCHED`).
 #[derive(Debug, Clone)]
 pub struct Schedule {
@@ -101,4 +111,25 @@ pub struct Schedule {
     pub sequence: Sequence,
     /// Where it is declared.
     pub location: Location,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_display_their_interval_or_cron_expression() {
+        assert_eq!(
+            Trigger::Every(Duration::from_secs(300)).to_string(),
+            "every 5m"
+        );
+        assert_eq!(
+            Trigger::Every(Duration::from_millis(1500)).to_string(),
+            "every 1s 500ms"
+        );
+        assert_eq!(
+            Trigger::Cron("0 */5 * * * *".to_string()).to_string(),
+            "cron `0 */5 * * * *`"
+        );
+    }
 }

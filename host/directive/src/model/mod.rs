@@ -1,6 +1,6 @@
-//! The validated, resolved app: what the runtime reads. Built only by [`crate::load`] and
-//! [`crate::parse`], so every value here has passed validation. Types only: the parsers live
-//! in `crate::parse`.
+//! The model: the types of a validated, resolved [`App`], which the runtime reads. No parsing
+//! here beyond a type's own small `parse` ([`Resource::parse`], [`HostPattern::parse`]): the
+//! parsers live in `crate::parse`, above.
 
 mod app;
 mod auth;
@@ -32,5 +32,5 @@ pub use handler::{
 };
 pub use query::Query;
 pub use resource::{Resource, Segment};
-pub use route::{Access, Endpoint, RateLimit, Route};
+pub use route::{Access, Endpoint, EndpointLimits, RateLimit, Route};
 pub use sequence::{ErrAction, FnStep, OnErr, Sequence, Step};

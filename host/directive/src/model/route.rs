@@ -49,6 +49,43 @@ impl Endpoint {
     pub fn mounted_path(&self, plugin: &str) -> String {
         format!("/ext/{plugin}{}", self.path)
     }
+
+    /// The limits the endpoint sets, for reports: `rate 50/s, maxBody 16384 B, timeout 2s`.
+    pub fn limits(&self) -> EndpointLimits<'_> {
+        EndpointLimits { endpoint: self }
+    }
+}
+
+/// The limits an [`Endpoint`] sets (rate, body size, timeout), displayed as `rate 50/s,
+/// maxBody 16384 B, timeout 2s`: only those set, nothing at all when none is.
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointLimits<'a> {
+    endpoint: &'a Endpoint,
+}
+
+impl EndpointLimits<'_> {
+    /// Whether the endpoint sets no limit of its own (it displays as nothing).
+    pub fn is_empty(&self) -> bool {
+        let endpoint = self.endpoint;
+        endpoint.rate_limit.is_none() && endpoint.max_body.is_none() && endpoint.timeout.is_none()
+    }
+}
+
+impl fmt::Display for EndpointLimits<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let endpoint = self.endpoint;
+        let mut parts = Vec::new();
+        if let Some(rate) = endpoint.rate_limit {
+            parts.push(format!("rate {rate}"));
+        }
+        if let Some(max) = endpoint.max_body {
+            parts.push(format!("maxBody {max} B"));
+        }
+        if let Some(timeout) = endpoint.timeout {
+            parts.push(format!("timeout {}", humantime::format_duration(timeout)));
+        }
+        f.write_str(&parts.join(", "))
+    }
 }
 
 /// Who may call an endpoint.
@@ -79,4 +116,65 @@ pub struct RateLimit {
     pub count: u32,
     /// The window.
     pub per: Duration,
+}
+
+impl fmt::Display for RateLimit {
+    /// `50/s`, `600/m`, `1000/h`, as written in the Directive (another window: `5/2s`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match (self.per.as_secs(), self.per.subsec_nanos()) {
+            (1, 0) => "s",
+            (60, 0) => "m",
+            (3600, 0) => "h",
+            _ => return write!(f, "{}/{}", self.count, humantime::format_duration(self.per)),
+        };
+        write!(f, "{}/{unit}", self.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate(count: u32, secs: u64) -> RateLimit {
+        RateLimit {
+            count,
+            per: Duration::from_secs(secs),
+        }
+    }
+
+    #[test]
+    fn rate_limits_display_as_written() {
+        assert_eq!(rate(50, 1).to_string(), "50/s");
+        assert_eq!(rate(600, 60).to_string(), "600/m");
+        assert_eq!(rate(1000, 3600).to_string(), "1000/h");
+        assert_eq!(rate(5, 2).to_string(), "5/2s");
+    }
+
+    #[test]
+    fn endpoint_limits_display_only_those_set() {
+        let mut endpoint = Endpoint {
+            method: "GET".to_string(),
+            path: Resource::parse("/balance/:account").unwrap(),
+            auth: Access::Public,
+            rate_limit: None,
+            max_body: None,
+            timeout: None,
+            location: Location {
+                file: "Directive.yaml".into(),
+                line: 1,
+                column: 1,
+            },
+        };
+        assert!(endpoint.limits().is_empty());
+        assert_eq!(endpoint.limits().to_string(), "");
+        endpoint.max_body = Some(16 << 10);
+        assert!(!endpoint.limits().is_empty());
+        assert_eq!(endpoint.limits().to_string(), "maxBody 16384 B");
+        endpoint.rate_limit = Some(rate(50, 1));
+        endpoint.timeout = Some(Duration::from_secs(2));
+        assert_eq!(
+            endpoint.limits().to_string(),
+            "rate 50/s, maxBody 16384 B, timeout 2s"
+        );
+    }
 }

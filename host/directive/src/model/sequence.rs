@@ -2,6 +2,7 @@
 //! does.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use crate::error::Location;
 use crate::model::component::ComponentId;
@@ -61,6 +62,26 @@ pub struct OnErr {
     pub other: ErrAction,
 }
 
+impl fmt::Display for Sequence {
+    /// The steps by the state keys they store, and the response: `a -> group(b, c) -> d
+    /// (response: d)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, step) in self.steps.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" -> ")?;
+            }
+            match step {
+                Step::Fn(call) => f.write_str(&call.key)?,
+                Step::Group(calls) => {
+                    let keys: Vec<&str> = calls.iter().map(|c| c.key.as_str()).collect();
+                    write!(f, "group({})", keys.join(", "))?;
+                }
+            }
+        }
+        write!(f, " (response: {})", self.response)
+    }
+}
+
 impl Default for OnErr {
     fn default() -> Self {
         Self {
@@ -84,4 +105,37 @@ pub enum ErrAction {
     Return,
     /// Store `{code, message}` under the step's key and go on.
     Continue,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(key: &str) -> FnStep {
+        FnStep {
+            component: ComponentId(0),
+            key: key.to_string(),
+            with: None,
+            on_err: OnErr::default(),
+            location: Location {
+                file: "Directive.yaml".into(),
+                line: 1,
+                column: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn sequences_display_their_steps_and_response() {
+        let sequence = Sequence {
+            state: BTreeMap::new(),
+            steps: vec![
+                Step::Fn(call("a")),
+                Step::Group(vec![call("b"), call("c")]),
+                Step::Fn(call("d")),
+            ],
+            response: "d".to_string(),
+        };
+        assert_eq!(sequence.to_string(), "a -> group(b, c) -> d (response: d)");
+    }
 }
