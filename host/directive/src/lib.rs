@@ -28,6 +28,21 @@
 //! ```
 //!
 //! See `docs/directive.md` for every key of the format.
+//!
+//! # Layout
+//!
+//! No module uses one above it:
+//!
+//! - at the bottom, `model` (the types of a validated [`App`], without parsing), `error`
+//!   (locations and diagnostics) and `units`;
+//! - above them, `yaml` (a reader of YAML nodes that records each problem at its position) and
+//!   `parse::values` (the value parsers the sections share: methods, timeouts, rate limits, …);
+//! - above those, one parser per section in `parse` (components, sequences, streams, schedules,
+//!   routes, authentication, connections, queries), and `parse::app`, which reads the top level
+//!   and the request handlers and runs the checks across sections;
+//! - at the top, this file: from a file or text to an [`App`].
+
+#![warn(missing_docs)]
 
 mod error;
 mod model;
