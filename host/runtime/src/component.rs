@@ -15,8 +15,8 @@ use crate::capabilities::cache::CacheAccess;
 use crate::capabilities::http::OutboundAccess;
 use crate::capabilities::log::ComponentLog;
 use crate::capabilities::sql::SqlAccess;
-use crate::instance::WarmPool;
 use crate::store::StepState;
+use crate::warm::WarmPool;
 
 /// What a component exports, prepared for instantiation.
 pub(crate) enum Entry {

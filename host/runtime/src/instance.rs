@@ -1,21 +1,12 @@
 //! Instances of a component for one step: a fresh one by default, or, for a component that opts
-//! in with `reuse:`, a warm one from its pool.
-//!
-//! A fresh instance shares nothing with any other step. A warm instance keeps its linear memory
-//! between the steps it runs (so only components written for it opt in); between two steps it
-//! holds no request data, and it is dropped — never reused — after a trap, a timeout, its
-//! `maxUses`-th run, or `idleTimeout` without use (a sweeper task drops idle ones, so an idle
-//! warm instance does not keep its pool slot from other components).
+//! in with `reuse:`, a warm one from its pool (see [`crate::warm`]). A fresh instance shares
+//! nothing with any other step.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
-use karman_directive::Reuse;
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::bindings::Runnable;
 use crate::bindings::types::RunError;
 use crate::capabilities::cache::CacheCtx;
 use crate::capabilities::graphql::GraphqlCtx;
@@ -26,111 +17,6 @@ use crate::capabilities::sql::SqlCtx;
 use crate::component::{Entry, LoadedComponent};
 use crate::request::{Failure, FailureKind};
 use crate::store::{MemoryLimit, MemoryLimitExceeded, StepState};
-
-/// The warm instances of a component that opted into reuse.
-pub(crate) struct WarmPool {
-    reuse: Reuse,
-    idle: Mutex<Vec<Warm>>,
-    /// Whether a sweeper task is watching the idle instances.
-    sweeping: AtomicBool,
-}
-
-/// An instance between two steps.
-pub(crate) struct Warm {
-    store: Store<StepState>,
-    runnable: Runnable,
-    uses: u32,
-    idle_since: Instant,
-}
-
-impl WarmPool {
-    pub(crate) fn new(reuse: Reuse) -> Self {
-        Self {
-            reuse,
-            idle: Mutex::new(Vec::new()),
-            sweeping: AtomicBool::new(false),
-        }
-    }
-
-    /// Takes the instances idle for `idleTimeout` or longer out of `idle` (oldest first), to be
-    /// dropped once the lock is released.
-    fn expired(&self, idle: &mut Vec<Warm>) -> Vec<Warm> {
-        let now = Instant::now();
-        let fresh_from = idle
-            .iter()
-            .position(|warm| now.duration_since(warm.idle_since) < self.reuse.idle_timeout)
-            .unwrap_or(idle.len());
-        idle.drain(..fresh_from).collect()
-    }
-
-    /// Drops the instances idle for `idleTimeout` or longer; returns how many stay.
-    fn sweep(&self) -> usize {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let expired = self.expired(&mut idle);
-        let left = idle.len();
-        drop(idle);
-        drop(expired);
-        left
-    }
-
-    /// Starts a task that sweeps the pool every `idleTimeout` while it holds instances.
-    fn watch(self: &Arc<Self>) {
-        if self.sweeping.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let pool = Arc::downgrade(self);
-        let period = self.reuse.idle_timeout;
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(period).await;
-                let Some(pool) = pool.upgrade() else { return };
-                if pool.sweep() == 0 {
-                    pool.sweeping.store(false, Ordering::Release);
-                    // An instance put back meanwhile started no sweeper of its own: look again.
-                    if pool
-                        .idle
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .is_empty()
-                        || pool.sweeping.swap(true, Ordering::AcqRel)
-                    {
-                        return;
-                    }
-                }
-            }
-        });
-    }
-
-    /// The most recently used warm instance that has not idled out, if any.
-    fn take(&self) -> Option<Warm> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let expired = self.expired(&mut idle);
-        let warm = idle.pop();
-        drop(idle);
-        drop(expired);
-        warm
-    }
-
-    /// Keeps an instance that ended a step cleanly, unless it has run its last use or the pool
-    /// is full.
-    fn put(self: &Arc<Self>, mut store: Store<StepState>, runnable: Runnable, uses: u32) {
-        if uses >= self.reuse.max_uses {
-            return;
-        }
-        store.data_mut().request = RequestCtx::idle();
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < self.reuse.pool_size as usize {
-            idle.push(Warm {
-                store,
-                runnable,
-                uses,
-                idle_since: Instant::now(),
-            });
-            drop(idle);
-            self.watch();
-        }
-    }
-}
 
 /// The store of a new instance of `component`, serving `request`: WASI with nothing granted
 /// (stdout and stderr to the log), the component's capabilities, its memory limit, and epoch

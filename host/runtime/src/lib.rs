@@ -30,6 +30,7 @@ mod proxy;
 mod request;
 mod sequence;
 mod store;
+mod warm;
 
 use std::sync::Arc;
 
@@ -46,7 +47,7 @@ pub use engine::{
     DEFAULT_MAX_INSTANCES, EPOCH_TICK, EngineConfig, KarmanEngine, default_cache_dir,
 };
 pub use proxy::{HttpBody, HttpBodyError, HttpCall};
-pub use request::{Failure, FailureKind, Reply, Request};
+pub use request::{Failure, FailureKind, Reply, Request, header_list, new_id};
 
 use sequence::Plan;
 

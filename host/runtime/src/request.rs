@@ -26,6 +26,55 @@ pub struct Request {
 }
 
 impl Request {
+    /// A message of a stream (`req.method()` is `STREAM`): its subject, topic or WebSocket path
+    /// as the url, a new request id.
+    pub fn message(
+        subject: impl Into<String>,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    ) -> Self {
+        Self {
+            method: "STREAM".into(),
+            url: subject.into(),
+            id: new_id(),
+            headers,
+            body,
+            params: Vec::new(),
+        }
+    }
+
+    /// A run of a schedule (`req.method()` is `SCHED`): the schedule's name as the url, a new
+    /// request id, no headers and an empty body.
+    pub fn scheduled(name: impl Into<String>) -> Self {
+        Self {
+            method: "SCHED".into(),
+            url: name.into(),
+            id: new_id(),
+            ..Self::default()
+        }
+    }
+
+    /// An HTTP request, from its head and whole body: `id` is the request id the server chose,
+    /// `params` the values of the resource's parameters.
+    pub fn http(
+        head: &http::request::Parts,
+        body: Bytes,
+        id: String,
+        params: Vec<(String, String)>,
+    ) -> Self {
+        Self {
+            method: head.method.as_str().to_string(),
+            url: head.uri.path_and_query().map_or_else(
+                || head.uri.path().to_string(),
+                |path_and_query| path_and_query.as_str().to_string(),
+            ),
+            id,
+            headers: header_list(&head.headers),
+            body,
+            params,
+        }
+    }
+
     /// A header's value; repeated headers are joined with `, `.
     pub fn header(&self, name: &str) -> Option<String> {
         let mut values = self
@@ -58,6 +107,25 @@ impl Request {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.into_owned())
     }
+}
+
+/// A new request id: 32 hex digits.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// HTTP headers as the steps see them: lower-case names (as `http` keeps them), values as text
+/// (bytes that are not UTF-8 replaced), in arrival order.
+pub fn header_list(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// The successful result of a run: status, headers set through `resp`, and the body.
@@ -164,6 +232,38 @@ mod tests {
         assert_eq!(request.query_param("greeting").as_deref(), Some("good day"));
         assert_eq!(request.query_param("missing"), None);
         assert_eq!(request.header("ACCEPT").as_deref(), Some("a, b"));
+    }
+
+    #[test]
+    fn messages_and_scheduled_runs_get_their_method_and_a_fresh_id() {
+        let message = Request::message("orders.created", vec![], Bytes::from_static(b"{}"));
+        assert_eq!(
+            (message.method.as_str(), message.url.as_str()),
+            ("STREAM", "orders.created")
+        );
+        let run = Request::scheduled("nightly");
+        assert_eq!(
+            (run.method.as_str(), run.url.as_str()),
+            ("SCHED", "nightly")
+        );
+        assert_eq!(message.id.len(), 32);
+        assert_ne!(message.id, run.id);
+    }
+
+    #[test]
+    fn an_http_request_keeps_path_query_and_headers() {
+        let (head, ()) = http::Request::post("/users/7?full=1")
+            .header("X-Trace", "a")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let request = Request::http(&head, Bytes::new(), "id-1".into(), vec![]);
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.url, "/users/7?full=1");
+        assert_eq!(
+            request.headers,
+            vec![("x-trace".to_string(), "a".to_string())]
+        );
     }
 
     #[test]

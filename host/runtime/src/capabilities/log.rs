@@ -4,10 +4,13 @@
 //! A guest cannot flood the host log: past [`LOG_BURST`] lines, at most [`LOG_LINES_PER_SECOND`]
 //! lines a second get through, and the number dropped is reported once lines flow again.
 
+use std::num::NonZeroU32;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Instant;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -16,9 +19,9 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use crate::bindings::log::{Host, Level};
 
 /// Lines a component may log at once before the rate limit applies.
-pub const LOG_BURST: f64 = 200.0;
+pub const LOG_BURST: NonZeroU32 = NonZeroU32::new(200).expect("not zero");
 /// Lines per second a component may log in the long run.
-pub const LOG_LINES_PER_SECOND: f64 = 100.0;
+pub const LOG_LINES_PER_SECOND: NonZeroU32 = NonZeroU32::new(100).expect("not zero");
 /// Longest line kept; longer lines are cut (stdout) or truncated (log calls).
 pub const MAX_LINE_BYTES: usize = 8 * 1024;
 
@@ -27,14 +30,9 @@ pub const MAX_LINE_BYTES: usize = 8 * 1024;
 pub(crate) struct ComponentLog {
     component: Arc<str>,
     enabled: bool,
-    bucket: Mutex<TokenBucket>,
-}
-
-#[derive(Debug)]
-struct TokenBucket {
-    tokens: f64,
-    refilled_at: Instant,
-    dropped: u64,
+    limiter: DefaultDirectRateLimiter,
+    /// Lines dropped since the last one that got through.
+    dropped: AtomicU64,
 }
 
 impl ComponentLog {
@@ -42,28 +40,21 @@ impl ComponentLog {
         Self {
             component,
             enabled,
-            bucket: Mutex::new(TokenBucket {
-                tokens: LOG_BURST,
-                refilled_at: Instant::now(),
-                dropped: 0,
-            }),
+            limiter: RateLimiter::direct(
+                Quota::per_second(LOG_LINES_PER_SECOND).allow_burst(LOG_BURST),
+            ),
+            dropped: AtomicU64::new(0),
         }
     }
 
     /// Takes a token; returns `None` when the line must be dropped, else how many lines were
     /// dropped since the last one that got through.
     fn admit(&self) -> Option<u64> {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let elapsed = now.duration_since(bucket.refilled_at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * LOG_LINES_PER_SECOND).min(LOG_BURST);
-        bucket.refilled_at = now;
-        if bucket.tokens < 1.0 {
-            bucket.dropped += 1;
+        if self.limiter.check().is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        bucket.tokens -= 1.0;
-        Some(std::mem::take(&mut bucket.dropped))
+        Some(self.dropped.swap(0, Ordering::Relaxed))
     }
 
     /// Writes one line of the guest to the host log.
@@ -295,7 +286,7 @@ mod tests {
         let admitted = (0..1000).filter(|_| log.admit().is_some()).count();
         // The burst, plus what refilled while the loop ran (well under a line per loop).
         assert!((200..260).contains(&admitted), "admitted {admitted}");
-        let dropped = log.bucket.lock().unwrap().dropped;
+        let dropped = log.dropped.load(Ordering::Relaxed);
         assert_eq!(dropped as usize, 1000 - admitted);
     }
 
