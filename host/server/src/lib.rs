@@ -1,36 +1,45 @@
 //! Karman: a WebAssembly application host.
 //!
 //! This crate is the HTTP server and the `karman` command line; the Directive model lives in
-//! `karman-directive` and the engine in `karman-runtime`.
+//! `karman-directive`, the engine in `karman-runtime` and the stream handlers in
+//! `karman-streams`.
 //!
-//! The server takes an already-bound listener and a shutdown future, so it can be embedded and
-//! tested on port 0:
+//! [`start`] runs the start-up sequence — connect the backends, load the components, start the
+//! streams — and [`Running::serve`] serves an already-bound listener until a shutdown future
+//! resolves, so the app can be embedded and tested on port 0:
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
-//! use std::sync::Arc;
-//! use karman::{serve, ServerConfig, Service};
-//! use karman_runtime::{Runtime, RuntimeConfig};
-//!
 //! let app = karman_directive::load("examples/hello/Directive.yaml".as_ref())?;
-//! let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, RuntimeConfig::default())).await??;
-//! let service = Arc::new(Service::new(Arc::new(runtime), ServerConfig::default())?);
+//! let running = karman::start(app, karman::Launch::default()).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! serve(listener, service, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! running.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! Layout: [`cli`] parses the command line and hands over to one module per command
+//! ([`commands`]); `startup` is the start-up sequence; `listen` accepts connections;
+//! `service` answers a request, routing it (`router`) to a handler, a custom route
+//! (`custom_routes`, with `auth` for JWTs), a WebSocket endpoint (`websocket`) or `/health`;
+//! `responses` makes the server's own answers.
+
+#![warn(missing_docs)]
 
 mod auth;
-pub mod build;
 pub mod cli;
-mod ext;
-pub mod new;
+pub mod commands;
+mod custom_routes;
+mod health;
+mod listen;
+mod responses;
 mod router;
-mod server;
+mod service;
+mod startup;
 mod websocket;
-pub mod wit;
 
-pub use server::{
+pub use listen::serve;
+pub use service::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE, HEADER_READ_TIMEOUT, REQUEST_ID_HEADER,
-    ServerConfig, Service, serve,
+    ServerConfig, Service,
 };
+pub use startup::{Connect, Launch, Running, Serving, load, start};

@@ -1,12 +1,13 @@
 //! Method and path routing, built once at start-up: the Directive's request handlers, and the
-//! endpoints of its custom routes.
+//! endpoints of its custom routes. (A Directive "route" is a custom route; what this router
+//! finds for a request is a [`Match`].)
 
 use std::collections::HashMap;
 
 use karman_directive::{App, Location, Resource};
 
-/// What a request path resolved to.
-pub(crate) enum Route {
+/// What a request's method and path resolved to.
+pub(crate) enum Match {
     /// A handler (its index among the routed entries) with the resource's parameters.
     Handler {
         index: usize,
@@ -58,7 +59,8 @@ impl Router {
         Ok(Self { by_method })
     }
 
-    pub(crate) fn route(&self, method: &str, path: &str) -> Route {
+    /// The entry for `method` and `path` (HEAD falls back to GET), or why there is none.
+    pub(crate) fn route(&self, method: &str, path: &str) -> Match {
         if let Some(route) = self.find(method, path) {
             return route;
         }
@@ -75,17 +77,17 @@ impl Router {
             .map(|(method, _)| method.as_str())
             .collect();
         if allowed.is_empty() {
-            return Route::NotFound;
+            return Match::NotFound;
         }
         allowed.sort_unstable();
-        Route::MethodNotAllowed {
+        Match::MethodNotAllowed {
             allow: allowed.join(", "),
         }
     }
 
-    fn find(&self, method: &str, path: &str) -> Option<Route> {
+    fn find(&self, method: &str, path: &str) -> Option<Match> {
         let matched = self.by_method.get(method)?.at(path).ok()?;
-        Some(Route::Handler {
+        Some(Match::Handler {
             index: *matched.value,
             params: matched
                 .params

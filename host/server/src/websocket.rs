@@ -1,6 +1,8 @@
 //! `source: server` stream handlers: WebSocket endpoints at `GET <resource>`.
 //!
-//! Each text or binary message runs the handler's steps (`req.method()` is `STREAM`, `req.url()`
+//! Each text or binary message runs the handler's steps through its stream [`Handler`] (so it
+//! counts in the handler's stats, and at most `maxInFlight` messages of all the endpoint's
+//! sockets run at once) (`req.method()` is `STREAM`, `req.url()`
 //! the path, the headers those of the opening request, the body the message) and the result is
 //! sent back on the same socket, as text when the message was text and the result is UTF-8.
 //! A failed run sends `{"code": …, "message": …}` as text and the socket stays open. Messages of
@@ -20,7 +22,7 @@ use http::header::{
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
-use karman_runtime::{Request as RunRequest, Runtime};
+use karman_streams::{Handler, Incoming};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -73,8 +75,7 @@ pub(crate) fn is_upgrade<B>(request: &Request<B>) -> bool {
 /// Answers the opening request with 101 and runs the socket's session in its own task.
 pub(crate) fn accept<B>(
     sessions: &Sessions,
-    runtime: Arc<Runtime>,
-    index: usize,
+    handler: Arc<Handler>,
     max_message_bytes: usize,
     mut request: Request<B>,
 ) -> Response<Full<Bytes>> {
@@ -86,16 +87,7 @@ pub(crate) fn accept<B>(
             .unwrap_or_default(),
     );
     let path = request.uri().path().to_string();
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = karman_runtime::header_list(request.headers());
     let upgrade = hyper::upgrade::on(&mut request);
     let closing = sessions.closing.clone();
     sessions.tasks.spawn(async move {
@@ -110,7 +102,7 @@ pub(crate) fn accept<B>(
                     Some(config),
                 )
                 .await;
-                session(runtime, index, path, headers, socket, closing).await;
+                session(&handler, path, headers, socket, closing).await;
             }
             Err(error) => tracing::debug!(%error, "the WebSocket upgrade failed"),
         }
@@ -127,8 +119,7 @@ pub(crate) fn accept<B>(
 }
 
 async fn session<S>(
-    runtime: Arc<Runtime>,
-    index: usize,
+    handler: &Handler,
     path: String,
     headers: Vec<(String, String)>,
     mut socket: WebSocketStream<S>,
@@ -168,15 +159,12 @@ async fn session<S>(
                 break;
             }
         };
-        let request = RunRequest {
-            method: "STREAM".into(),
-            url: path.clone(),
-            id: uuid::Uuid::new_v4().simple().to_string(),
+        let message = Incoming {
+            subject: path.clone(),
+            payload: body,
             headers: headers.clone(),
-            body,
-            params: Vec::new(),
         };
-        let answer = match runtime.run_stream(index, request).await {
+        let answer = match handler.run_when_free(message).await {
             Ok(reply) => match (text, String::from_utf8(reply.body.to_vec())) {
                 (true, Ok(text)) => Message::text(text),
                 _ => Message::binary(reply.body),

@@ -1,5 +1,6 @@
-//! The loop every source shares: take a message only when a slot is free (`maxInFlight`), run
-//! it in its own task, and on shutdown stop taking messages and wait for those in flight.
+//! The loop every polled source shares: take a message only when one of the handler's slots is
+//! free (`maxInFlight`), run it in its own task, and on shutdown stop taking messages and wait
+//! for those in flight.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,11 +9,11 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-/// Runs `handle` for each item of `messages`, at most `max_in_flight` at once, until the
-/// stream ends or `shutdown` turns true; then waits for the runs in flight.
+/// Runs `handle` for each item of `messages`, each holding one of `slots`, until the stream
+/// ends or `shutdown` turns true; then waits for the runs in flight.
 pub(crate) async fn consume<S, M, F, Fut>(
     mut messages: S,
-    max_in_flight: usize,
+    slots: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
     handle: F,
 ) where
@@ -20,7 +21,6 @@ pub(crate) async fn consume<S, M, F, Fut>(
     F: Fn(M) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(max_in_flight.max(1)));
     let mut running = JoinSet::new();
     loop {
         if *shutdown.borrow() {

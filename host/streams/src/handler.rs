@@ -1,5 +1,5 @@
-//! One stream handler at run time: turns a message into a run of its steps, and publishes the
-//! result where the Directive says.
+//! One stream handler at run time: turns a message into a run of its steps, at most
+//! `maxInFlight` at once, counts the outcome, and publishes the result where the Directive says.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,56 +7,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use karman_directive::StreamHandler;
 use karman_runtime::{Failure, Reply, Request, Runtime};
+use tokio::sync::Semaphore;
 
-use crate::bus::{Bus, BusMessage};
+use crate::outlet::Outlet;
 
-/// Where results are published: the handler's own source.
-#[derive(Clone)]
-pub(crate) enum Outlet {
-    Bus(Bus),
-    Nats(async_nats::Client),
-    Kafka(rdkafka::producer::FutureProducer),
-}
-
-impl Outlet {
-    pub(crate) async fn publish(
-        &self,
-        subject: &str,
-        payload: Bytes,
-        headers: &[(String, String)],
-    ) -> Result<(), String> {
-        match self {
-            Self::Bus(bus) => {
-                bus.publish(BusMessage {
-                    subject: subject.to_string(),
-                    payload,
-                    headers: headers.to_vec(),
-                })
-                .await;
-                Ok(())
-            }
-            Self::Kafka(producer) => {
-                crate::kafka::produce(producer, subject, payload, headers).await
-            }
-            Self::Nats(client) => {
-                let mut map = async_nats::HeaderMap::new();
-                for (name, value) in headers {
-                    map.insert(name.as_str(), value.as_str());
-                }
-                client
-                    .publish_with_headers(subject.to_string(), map, payload)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-        }
-    }
-}
-
-/// A message as the steps see it: `req.url()` is the subject, `req.body()` the payload.
-pub(crate) struct Incoming {
-    pub(crate) subject: String,
-    pub(crate) payload: Bytes,
-    pub(crate) headers: Vec<(String, String)>,
+/// A message as the steps see it: `req.url()` is the subject (topic, WebSocket path),
+/// `req.body()` the payload, `req.header()` its headers.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The subject, topic or path it arrived on.
+    pub subject: String,
+    /// The payload: every step's input.
+    pub payload: Bytes,
+    /// Its headers, lower-case names first.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Counts of one handler's runs (for logs, tests and benches).
@@ -78,25 +42,71 @@ impl HandlerStats {
     }
 }
 
-pub(crate) struct Handler {
+/// A stream handler of the app, ready to run messages.
+pub struct Handler {
     pub(crate) index: usize,
     pub(crate) spec: StreamHandler,
     pub(crate) runtime: Arc<Runtime>,
-    pub(crate) outlet: Outlet,
-    pub(crate) stats: Arc<HandlerStats>,
+    outlet: Outlet,
+    stats: HandlerStats,
+    /// One permit per message that may run at once (`maxInFlight`).
+    slots: Arc<Semaphore>,
 }
 
 impl Handler {
-    /// Runs the steps for `message`; on success publishes the result to `respondTo`.
+    pub(crate) fn new(
+        index: usize,
+        spec: StreamHandler,
+        runtime: Arc<Runtime>,
+        outlet: Outlet,
+    ) -> Self {
+        let slots = Arc::new(Semaphore::new(spec.max_in_flight.max(1)));
+        Self {
+            index,
+            spec,
+            runtime,
+            outlet,
+            stats: HandlerStats::default(),
+            slots,
+        }
+    }
+
+    /// The handler as the Directive declares it.
+    pub fn spec(&self) -> &StreamHandler {
+        &self.spec
+    }
+
+    /// Counts of its runs.
+    pub fn stats(&self) -> &HandlerStats {
+        &self.stats
+    }
+
+    /// Where it publishes.
+    pub(crate) fn outlet(&self) -> &Outlet {
+        &self.outlet
+    }
+
+    /// The permits of the messages that may run at once: a source takes one before it takes a
+    /// message off its broker, so a slow step slows consumption.
+    pub(crate) fn slots(&self) -> Arc<Semaphore> {
+        self.slots.clone()
+    }
+
+    /// Runs `message` once one of the `maxInFlight` slots is free: for sources that push
+    /// messages rather than being polled (WebSocket sessions).
+    pub async fn run_when_free(&self, message: Incoming) -> Result<Reply, Failure> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        self.run(message).await
+    }
+
+    /// Runs the steps for `message` (the caller holds a slot); on success publishes the result
+    /// to `respondTo`.
     pub(crate) async fn run(&self, message: Incoming) -> Result<Reply, Failure> {
-        let request = Request {
-            method: "STREAM".into(),
-            url: message.subject,
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            headers: message.headers,
-            body: message.payload,
-            params: Vec::new(),
-        };
+        let request = Request::message(message.subject, message.headers, message.payload);
         let id = request.id.clone();
         let subject = request.url.clone();
         let result = self.runtime.run_stream(self.index, request).await;

@@ -17,8 +17,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use karman_directive::KafkaConnection;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::producer::FutureProducer;
 use rdkafka::{ClientConfig, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -26,45 +26,7 @@ use tokio::task::JoinHandle;
 use crate::StreamsError;
 use crate::consume::consume;
 use crate::handler::{Handler, Incoming};
-
-/// A producer for results and dead letters.
-pub(crate) fn producer(connection: &KafkaConnection) -> Result<FutureProducer, StreamsError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", connection.brokers.join(","))
-        .set("message.timeout.ms", "10000")
-        .create()
-        .map_err(|e| StreamsError::Connect {
-            location: connection.location.to_string(),
-            message: format!(
-                "cannot create a Kafka producer for {}: {e}",
-                connection.brokers.join(",")
-            ),
-        })
-}
-
-/// Produces `payload` to `topic`.
-pub(crate) async fn produce(
-    producer: &FutureProducer,
-    topic: &str,
-    payload: Bytes,
-    headers: &[(String, String)],
-) -> Result<(), String> {
-    let mut owned = OwnedHeaders::new();
-    for (key, value) in headers {
-        owned = owned.insert(Header {
-            key,
-            value: Some(value.as_str()),
-        });
-    }
-    let record = FutureRecord::<(), [u8]>::to(topic)
-        .payload(&payload[..])
-        .headers(owned);
-    producer
-        .send(record, Duration::from_secs(10))
-        .await
-        .map(drop)
-        .map_err(|(error, _)| error.to_string())
-}
+use crate::outlet::produce;
 
 /// Offsets of one consumer: per partition, those running, and the next after the last done.
 #[derive(Default)]
@@ -178,10 +140,10 @@ pub(crate) fn serve(
                 }
             }
         });
-        let max_in_flight = handler.spec.max_in_flight;
+        let slots = handler.slots();
         let run_consumer = consumer.clone();
         let finished = offsets.clone();
-        consume(Box::pin(messages), max_in_flight, shutdown, move |message: OwnedMessage| {
+        consume(Box::pin(messages), slots, shutdown, move |message: OwnedMessage| {
             let (handler, consumer, offsets, producer) =
                 (handler.clone(), run_consumer.clone(), offsets.clone(), producer.clone());
             let (topic, partition, offset) =

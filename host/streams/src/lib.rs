@@ -8,21 +8,38 @@
 //! | `nats` + `stream:` | JetStream durable consumer: at least once, acked after the steps succeed | yes |
 //! | `kafka` | consumer group: at least once, offsets committed after the steps succeed | yes |
 //!
+//! | `server` | a WebSocket endpoint of the HTTP server (which runs it through [`Handler`]) | — |
+//!
 //! Every handler takes at most `maxInFlight` messages at once; a slow step slows consumption.
 //! [`Streams::shutdown`] stops taking messages and waits for those in flight (JetStream acks
 //! them as they finish).
 //!
-//! ```ignore
-//! let streams = Streams::start(runtime.clone(), StreamsConfig::default()).await?;
+//! # Examples
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use std::sync::Arc;
+//! use karman_runtime::{Runtime, RuntimeConfig};
+//! use karman_streams::{BusMessage, Streams, StreamsConfig};
+//!
+//! let app = karman_directive::load("examples/login-events/Directive.yaml".as_ref())?;
+//! let runtime = Arc::new(Runtime::load(app, RuntimeConfig::default())?);
+//! let streams = Streams::start(runtime, StreamsConfig::default()).await?;
 //! streams.bus().publish(BusMessage::new("user.login", r#"{"user":"ada"}"#)).await;
 //! streams.shutdown().await;
+//! # Ok(()) }
 //! ```
+//!
+//! Layout: [`bus`](Bus) is the in-process broker; `handler` runs one message through a
+//! handler's steps and `outlet` publishes its result; `consume` is the loop every polled source
+//! shares; `nats` and `kafka` are the brokers; `schedule` runs the timers.
 
 mod bus;
 mod consume;
 mod handler;
 mod kafka;
 mod nats;
+mod outlet;
 mod schedule;
 
 use std::collections::HashMap;
@@ -34,10 +51,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use bus::{Bus, BusMessage, subject_matches};
-pub use handler::HandlerStats;
+pub use handler::{Handler, HandlerStats, Incoming};
 pub use schedule::ScheduleStats;
 
-use handler::{Handler, Incoming, Outlet};
+use outlet::Outlet;
 
 /// How to start the streams.
 #[derive(Debug, Clone)]
@@ -84,7 +101,8 @@ pub struct Streams {
     tasks: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
     bus: Bus,
-    handler_stats: Vec<Arc<HandlerStats>>,
+    /// Every stream handler, in Directive order.
+    handlers: Vec<Arc<Handler>>,
     schedule_stats: HashMap<String, Arc<ScheduleStats>>,
     nats: Option<async_nats::Client>,
 }
@@ -105,14 +123,12 @@ impl Streams {
             &app.connections.kafka,
             app.streams.iter().any(|s| s.source == StreamSource::Kafka),
         ) {
-            (Some(connection), true) => Some((connection.clone(), kafka::producer(connection)?)),
+            (Some(connection), true) => Some((connection.clone(), outlet::producer(connection)?)),
             _ => None,
         };
         let mut tasks = Vec::new();
-        let mut handler_stats = Vec::new();
+        let mut handlers = Vec::new();
         for (index, spec) in app.streams.iter().enumerate() {
-            let stats = Arc::new(HandlerStats::default());
-            handler_stats.push(stats.clone());
             let outlet = match spec.source {
                 StreamSource::Nats => Outlet::Nats(nats.clone().expect("connected above")),
                 StreamSource::Kafka => {
@@ -120,13 +136,8 @@ impl Streams {
                 }
                 StreamSource::Bus | StreamSource::Server => Outlet::Bus(config.bus.clone()),
             };
-            let handler = Arc::new(Handler {
-                index,
-                spec: spec.clone(),
-                runtime: runtime.clone(),
-                outlet,
-                stats,
-            });
+            let handler = Arc::new(Handler::new(index, spec.clone(), runtime.clone(), outlet));
+            handlers.push(handler.clone());
             let task = match spec.source {
                 StreamSource::Bus => serve_bus(handler, &config.bus, shutdown.clone()),
                 StreamSource::Nats => {
@@ -196,7 +207,7 @@ impl Streams {
             tasks,
             stop,
             bus: config.bus,
-            handler_stats,
+            handlers,
             schedule_stats,
             nats,
         })
@@ -209,7 +220,14 @@ impl Streams {
 
     /// Counts of the stream handler at `index` (in `App::streams`).
     pub fn handler_stats(&self, index: usize) -> Option<&HandlerStats> {
-        self.handler_stats.get(index).map(|s| &**s)
+        self.handlers.get(index).map(|handler| handler.stats())
+    }
+
+    /// The WebSocket endpoints (`source: server`): the HTTP server runs their messages.
+    pub fn websocket_handlers(&self) -> impl Iterator<Item = &Arc<Handler>> {
+        self.handlers
+            .iter()
+            .filter(|handler| handler.spec().source == StreamSource::Server)
     }
 
     /// Counts of the schedule named `name` (when this process runs schedules).
@@ -244,24 +262,19 @@ fn serve_bus(handler: Arc<Handler>, bus: &Bus, shutdown: watch::Receiver<bool>) 
     let receiver = bus.subscribe(&handler.spec.resource, handler.spec.max_in_flight);
     let messages = tokio_stream_of(receiver);
     tokio::spawn(async move {
-        let max_in_flight = handler.spec.max_in_flight;
-        consume::consume(
-            messages,
-            max_in_flight,
-            shutdown,
-            move |message: BusMessage| {
-                let handler = handler.clone();
-                async move {
-                    let _ = handler
-                        .run(Incoming {
-                            subject: message.subject,
-                            payload: message.payload,
-                            headers: message.headers,
-                        })
-                        .await;
-                }
-            },
-        )
+        let slots = handler.slots();
+        consume::consume(messages, slots, shutdown, move |message: BusMessage| {
+            let handler = handler.clone();
+            async move {
+                let _ = handler
+                    .run(Incoming {
+                        subject: message.subject,
+                        payload: message.payload,
+                        headers: message.headers,
+                    })
+                    .await;
+            }
+        })
         .await;
     })
 }

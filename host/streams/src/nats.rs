@@ -84,38 +84,33 @@ pub(crate) async fn serve_core(
             message: format!("cannot subscribe to `{subject}`: {e}"),
         })?;
     Ok(tokio::spawn(async move {
-        consume(
-            subscriber,
-            handler.spec.max_in_flight,
-            shutdown,
-            move |message| {
-                let (handler, client) = (handler.clone(), client.clone());
-                async move {
-                    let reply_to = message.reply.clone();
-                    let incoming = Incoming {
-                        subject: message.subject.to_string(),
-                        headers: headers_of(&message),
-                        payload: message.payload,
-                    };
-                    let result = handler.run(incoming).await;
-                    if let Some(reply_to) = reply_to {
-                        let sent = match result {
-                            Ok(reply) => client.publish(reply_to, reply.body).await,
-                            Err(failure) => {
-                                let mut headers = async_nats::HeaderMap::new();
-                                headers.insert("Karman-Error", failure.status.to_string().as_str());
-                                client
-                                    .publish_with_headers(reply_to, headers, error_body(&failure))
-                                    .await
-                            }
-                        };
-                        if let Err(error) = sent {
-                            tracing::warn!(%error, "cannot send the reply");
+        consume(subscriber, handler.slots(), shutdown, move |message| {
+            let (handler, client) = (handler.clone(), client.clone());
+            async move {
+                let reply_to = message.reply.clone();
+                let incoming = Incoming {
+                    subject: message.subject.to_string(),
+                    headers: headers_of(&message),
+                    payload: message.payload,
+                };
+                let result = handler.run(incoming).await;
+                if let Some(reply_to) = reply_to {
+                    let sent = match result {
+                        Ok(reply) => client.publish(reply_to, reply.body).await,
+                        Err(failure) => {
+                            let mut headers = async_nats::HeaderMap::new();
+                            headers.insert("Karman-Error", failure.status.to_string().as_str());
+                            client
+                                .publish_with_headers(reply_to, headers, error_body(&failure))
+                                .await
                         }
+                    };
+                    if let Err(error) = sent {
+                        tracing::warn!(%error, "cannot send the reply");
                     }
                 }
-            },
-        )
+            }
+        })
         .await;
     }))
 }
@@ -176,8 +171,8 @@ pub(crate) async fn serve_jetstream(
         .map_err(|e| setup(format!("cannot consume from `{}`: {e}", options.stream)))?;
     let max_deliver = spec.max_deliver;
     Ok(tokio::spawn(async move {
-        let max_in_flight = handler.spec.max_in_flight;
-        consume(messages, max_in_flight, shutdown, move |message| {
+        let slots = handler.slots();
+        consume(messages, slots, shutdown, move |message| {
             let handler = handler.clone();
             async move {
                 let message = match message {
@@ -204,7 +199,7 @@ pub(crate) async fn serve_jetstream(
                                 ("karman-deliveries".to_string(), delivered.to_string()),
                             ];
                             if let Err(error) = handler
-                                .outlet
+                                .outlet()
                                 .publish(dead_letter, message.payload.clone(), &headers)
                                 .await
                             {

@@ -101,12 +101,7 @@ pub(crate) async fn run(
             schedule.name.clone(),
         );
         runs.spawn(async move {
-            let request = Request {
-                method: "SCHED".into(),
-                url: name.clone(),
-                id: uuid::Uuid::new_v4().simple().to_string(),
-                ..Request::default()
-            };
+            let request = Request::scheduled(name.clone());
             let id = request.id.clone();
             if let Err(failure) = runtime.run_schedule(index, request).await {
                 stats.failed.fetch_add(1, Ordering::Relaxed);

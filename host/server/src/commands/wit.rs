@@ -4,40 +4,77 @@
 //! `wasm-tools component wit wit/ --wasm` makes, for a registry or `wkg`).
 //!
 //! ```no_run
-//! let package = karman::wit::encode_package()?;
+//! let package = karman::commands::wit::encode_package()?;
 //! std::fs::write("karman-runnable.wasm", package)?;
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+
+/// The arguments of `karman wit`.
+#[derive(Debug, clap::Args)]
+pub struct WitArgs {
+    /// Write the `.wit` files under this directory (`runnable.wit` and `deps/`), e.g.
+    /// `wit/deps/karman-runnable` of a guest project.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the package as a binary WIT package (`.wasm`).
+    #[arg(long)]
+    wasm: Option<PathBuf>,
+}
+
+/// Runs `karman wit`: prints the package, or writes it where the flags say.
+pub fn run(args: &WitArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.out {
+        write_files(dir)?;
+        eprintln!("wrote {PACKAGE} to {}", dir.display());
+    }
+    if let Some(file) = &args.wasm {
+        let package = encode_package()?;
+        std::fs::write(file, package)
+            .with_context(|| format!("cannot write `{}`", file.display()))?;
+        eprintln!("wrote {PACKAGE} to {}", file.display());
+    }
+    if args.out.is_none() && args.wasm.is_none() {
+        let (_, text) = FILES
+            .iter()
+            .find(|(name, _)| *name == "runnable.wit")
+            .expect("the package's own file");
+        print!("{text}");
+    }
+    Ok(())
+}
 
 /// The package's name and version.
 pub const PACKAGE: &str = "karman:runnable@0.1.0";
 
 /// The files of the package, as `wit/` holds them; dependencies before their dependents.
 pub const FILES: &[(&str, &str)] = &[
-    ("deps/io.wit", include_str!("../../../wit/deps/io.wit")),
+    ("deps/io.wit", include_str!("../../../../wit/deps/io.wit")),
     (
         "deps/clocks.wit",
-        include_str!("../../../wit/deps/clocks.wit"),
+        include_str!("../../../../wit/deps/clocks.wit"),
     ),
     (
         "deps/random.wit",
-        include_str!("../../../wit/deps/random.wit"),
+        include_str!("../../../../wit/deps/random.wit"),
     ),
     (
         "deps/filesystem.wit",
-        include_str!("../../../wit/deps/filesystem.wit"),
+        include_str!("../../../../wit/deps/filesystem.wit"),
     ),
     (
         "deps/sockets.wit",
-        include_str!("../../../wit/deps/sockets.wit"),
+        include_str!("../../../../wit/deps/sockets.wit"),
     ),
-    ("deps/cli.wit", include_str!("../../../wit/deps/cli.wit")),
-    ("deps/http.wit", include_str!("../../../wit/deps/http.wit")),
-    ("runnable.wit", include_str!("../../../wit/runnable.wit")),
+    ("deps/cli.wit", include_str!("../../../../wit/deps/cli.wit")),
+    (
+        "deps/http.wit",
+        include_str!("../../../../wit/deps/http.wit"),
+    ),
+    ("runnable.wit", include_str!("../../../../wit/runnable.wit")),
 ];
 
 /// Writes the package's files under `dir` (created when absent).

@@ -55,6 +55,21 @@ impl Language {
     }
 }
 
+/// The arguments of `karman build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The Directive (YAML) of the app.
+    #[arg(default_value = "Directive.yaml")]
+    directive: PathBuf,
+}
+
+/// Runs `karman build`.
+pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
+    let app = karman_directive::load_unbuilt(&args.directive)
+        .map_err(|error| anyhow::anyhow!("invalid Directive\n{error}"))?;
+    build_app(&app, &args.directive)
+}
+
 /// Builds every component of `app` with a `build:` directory; `directive` locates the SDKs.
 pub fn build_app(app: &App, directive: &Path) -> anyhow::Result<()> {
     let buildable: Vec<_> = app
@@ -100,7 +115,7 @@ pub fn build_app(app: &App, directive: &Path) -> anyhow::Result<()> {
 }
 
 /// Runs `command`, its output going to our stderr; `missing` says how to install the tool.
-fn run(command: &mut Command, missing: &str) -> anyhow::Result<()> {
+fn run_tool(command: &mut Command, missing: &str) -> anyhow::Result<()> {
     let program = command.get_program().to_string_lossy().into_owned();
     let status = command.stdout(Stdio::inherit()).status().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -206,11 +221,11 @@ fn build_javascript(dir: &Path, out: &Path, directive: &Path) -> anyhow::Result<
                 .find(|path| path.exists())
         })
         .context("package.json names no `main`, and there is no app.js or index.js")?;
-    run(
+    run_tool(
         &mut Command::new(sdk.join("scripts/ensure-deps.sh")),
         "install Node.js 20 or later with npm",
     )?;
-    run(
+    run_tool(
         Command::new("node")
             .arg(sdk.join("build.mjs"))
             .arg(&entry)
@@ -231,7 +246,7 @@ fn build_python(dir: &Path, out: &Path, directive: &Path) -> anyhow::Result<()> 
     let mut path = std::env::split_paths(&std::env::var_os("PYTHONPATH").unwrap_or_default())
         .collect::<Vec<_>>();
     path.insert(0, sdk);
-    run(
+    run_tool(
         Command::new(python)
             .args(["-m", "karman_sdk.build"])
             .arg(&app)

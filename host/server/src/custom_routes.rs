@@ -14,18 +14,20 @@
 //!
 //! The same principal is given to the `karman:runnable/principal` interface.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 use bytes::Bytes;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota};
 use http::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Request, Response, StatusCode, Uri};
 use karman_directive::{App, ComponentId, Endpoint, RateLimit, Resource};
 use karman_runtime::{HttpBody, HttpCall, Principal, Runtime};
 
 use crate::auth::{Denied, Verifier, authorize};
-use crate::router::{Entry, Route, Router};
-use crate::server::{error, failure_response, full, method_not_allowed, read_whole_body};
+use crate::responses::{error, failure_response, full, method_not_allowed, read_whole_body};
+use crate::router::{Entry, Match, Router};
 
 /// Headers only the host sets.
 const PRINCIPAL_SUBJECT: &str = "karman-principal-subject";
@@ -34,7 +36,7 @@ const PRINCIPAL_CLAIMS: &str = "karman-principal-claims";
 const PRINCIPAL_PREFIX: &str = "karman-principal";
 
 /// The custom routes of an app.
-pub(crate) struct Extensions {
+pub(crate) struct CustomRoutes {
     router: Router,
     endpoints: Vec<Mounted>,
     verifier: Option<Verifier>,
@@ -49,7 +51,7 @@ struct Mounted {
     limiter: Option<RateLimiter>,
 }
 
-impl Extensions {
+impl CustomRoutes {
     /// Mounts every endpoint of `app.routes`; `None` when there are none.
     pub(crate) fn new(app: &App) -> Result<Option<Self>, String> {
         if app.routes.is_empty() {
@@ -105,8 +107,8 @@ impl Extensions {
             .router
             .route(request.method().as_str(), request.uri().path())
         {
-            Route::Handler { index, .. } => &self.endpoints[index],
-            Route::NotFound => {
+            Match::Handler { index, .. } => &self.endpoints[index],
+            Match::NotFound => {
                 return error(
                     StatusCode::NOT_FOUND,
                     404,
@@ -114,7 +116,7 @@ impl Extensions {
                     request_id,
                 );
             }
-            Route::MethodNotAllowed { allow } => return method_not_allowed(&allow, request_id),
+            Match::MethodNotAllowed { allow } => return method_not_allowed(&allow, request_id),
         };
         if let Some(limiter) = &mounted.limiter
             && let Err(retry_after) = limiter.try_take()
@@ -223,37 +225,23 @@ fn set_principal_headers(headers: &mut http::HeaderMap, principal: Option<&Princ
     );
 }
 
-/// A token bucket: `count` requests per `per`, with bursts of up to `count`.
-struct RateLimiter {
-    capacity: f64,
-    per_second: f64,
-    bucket: Mutex<(f64, Instant)>,
-}
+/// An endpoint's `rateLimit`: `count` requests per `per`, in bursts of up to `count`.
+struct RateLimiter(DefaultDirectRateLimiter);
 
 impl RateLimiter {
     fn new(limit: RateLimit) -> Self {
-        let capacity = f64::from(limit.count);
-        Self {
-            capacity,
-            per_second: capacity / limit.per.as_secs_f64(),
-            bucket: Mutex::new((capacity, Instant::now())),
-        }
+        let count = NonZeroU32::new(limit.count).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(limit.per / count.get())
+            .unwrap_or_else(|| Quota::per_second(count))
+            .allow_burst(count);
+        Self(DefaultDirectRateLimiter::direct(quota))
     }
 
-    /// Takes a token, or says how long until one is available.
+    /// Takes a request's place, or says how long until one is free.
     fn try_take(&self) -> Result<(), Duration> {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let (tokens, last) = *bucket;
-        let tokens =
-            (tokens + now.duration_since(last).as_secs_f64() * self.per_second).min(self.capacity);
-        if tokens >= 1.0 {
-            *bucket = (tokens - 1.0, now);
-            Ok(())
-        } else {
-            *bucket = (tokens, now);
-            Err(Duration::from_secs_f64((1.0 - tokens) / self.per_second))
-        }
+        self.0
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 }
 

@@ -6,7 +6,52 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
-use crate::build::{Language, sdk_dir};
+use super::build::{Language, sdk_dir};
+
+/// The arguments of `karman new`.
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// The component's name (lower-case letters, digits and `-`).
+    name: String,
+    /// The language to write it in.
+    #[arg(long, value_enum)]
+    lang: Lang,
+    /// The directory to create it in (as `<dir>/<name>`).
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
+    /// A Directive to add it to (`source: build/<name>.wasm`, `build: <its directory>`).
+    #[arg(long)]
+    directive: Option<PathBuf>,
+}
+
+/// The languages `karman new` writes in.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Lang {
+    Rust,
+    Js,
+    Python,
+}
+
+/// Runs `karman new`.
+pub fn run(args: &NewArgs) -> anyhow::Result<()> {
+    let language = match args.lang {
+        Lang::Rust => Language::Rust,
+        Lang::Js => Language::JavaScript,
+        Lang::Python => Language::Python,
+    };
+    let created = create(&args.name, language, &args.dir, args.directive.as_deref())?;
+    eprintln!("created {}", created.display());
+    match &args.directive {
+        Some(directive) => eprintln!(
+            "added `{}` to {}: build it with `karman build {}`",
+            args.name,
+            directive.display(),
+            directive.display()
+        ),
+        None => eprintln!("add it to a Directive with `build: {}`", created.display()),
+    }
+    Ok(())
+}
 
 /// Creates the component `name` in `parent/name` from the template of `language`.
 pub fn create(

@@ -1,0 +1,69 @@
+//! One module per `karman` command: its arguments (clap) and what it does.
+//!
+//! | command | module |
+//! |---------|--------|
+//! | `karman serve <Directive.yaml \| component.wasm>` | [`serve`] |
+//! | `karman check <Directive.yaml>` | [`check`] |
+//! | `karman build [Directive.yaml]` | [`build`] |
+//! | `karman new <name> --lang rust\|js\|python` | [`new`] |
+//! | `karman wit [--out DIR] [--wasm FILE]` | [`wit`] |
+
+pub mod build;
+pub mod check;
+pub mod new;
+pub mod serve;
+pub mod wit;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use karman_directive::App;
+use karman_runtime::{EngineConfig, RuntimeConfig};
+
+/// The engine's flags, shared by `serve` and `check`.
+#[derive(Debug, clap::Args)]
+pub struct EngineArgs {
+    /// Directory of the compiled-code cache [default: ~/.cache/karman/compiled].
+    #[arg(long, env = "KARMAN_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every component at start-up instead of using the compiled-code cache.
+    #[arg(long, env = "KARMAN_NO_COMPILE_CACHE")]
+    no_compile_cache: bool,
+    /// Component instances that may exist at once; steps beyond it get 503.
+    #[arg(long, env = "KARMAN_MAX_INSTANCES", default_value_t = karman_runtime::DEFAULT_MAX_INSTANCES)]
+    max_instances: u32,
+}
+
+impl EngineArgs {
+    /// The runtime configuration these flags describe (no backends yet).
+    fn runtime_config(&self) -> RuntimeConfig {
+        let cache_dir = if self.no_compile_cache {
+            None
+        } else {
+            self.cache_dir
+                .clone()
+                .or_else(karman_runtime::default_cache_dir)
+        };
+        RuntimeConfig {
+            engine: EngineConfig {
+                cache_dir,
+                max_instances: self.max_instances,
+                ..EngineConfig::default()
+            },
+            ..RuntimeConfig::default()
+        }
+    }
+}
+
+/// Loads and validates the Directive, with every diagnostic in the error.
+fn load_directive(path: &Path) -> anyhow::Result<App> {
+    karman_directive::load(path).map_err(|error| anyhow::anyhow!("invalid Directive\n{error}"))
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    karman_directive::parse_byte_size(text)
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    karman_directive::parse_duration(text)
+}

@@ -1,0 +1,131 @@
+//! `karman serve`: serves the app a Directive declares, or one `wasi:http` component on every
+//! path (as `wasmtime serve` does), until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use karman_directive::{App, Limits};
+use karman_streams::StreamsConfig;
+
+use super::{EngineArgs, load_directive, parse_duration, parse_size};
+use crate::service::ServerConfig;
+use crate::startup::{Connect, Launch, Serving, start};
+
+/// The arguments of `karman serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The Directive (YAML) of the app, or a `wasi:http` component (`.wasm`) to serve every
+    /// request with, as `wasmtime serve` does.
+    directive: PathBuf,
+    /// Address to listen on.
+    #[arg(
+        long,
+        visible_alias = "addr",
+        env = "KARMAN_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    listen: SocketAddr,
+    /// Serving a component: how long one request may take, body included (e.g. `30s`).
+    #[arg(long, env = "KARMAN_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    request_timeout: Duration,
+    /// Serving a component: the most linear memory one instance may use (e.g. `256MiB`).
+    #[arg(long, env = "KARMAN_MEMORY", default_value = "128MiB", value_parser = parse_size)]
+    memory: u64,
+    /// Largest request body accepted (e.g. `10MiB`); larger ones get 413.
+    #[arg(long, env = "KARMAN_MAX_BODY", default_value = "10MiB", value_parser = parse_size)]
+    max_body: u64,
+    /// How long a shutdown (SIGINT/SIGTERM) waits for in-flight requests (e.g. `30s`).
+    #[arg(long, env = "KARMAN_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    shutdown_grace: Duration,
+    /// Start even when a backend (Redis, the database) cannot be reached: retry it in the
+    /// background, report it on `/health` (503 until connected), and fail its calls with
+    /// `unavailable` meanwhile. Without it, an unreachable backend stops start-up.
+    #[arg(long, env = "KARMAN_BACKGROUND_CONNECT")]
+    background_connect: bool,
+    /// Whether this process runs the Directive's schedules; set `false` on all processes of a
+    /// deployment but one, so each scheduled run happens once.
+    #[arg(long, env = "KARMAN_RUN_SCHEDULES", default_value_t = true, action = clap::ArgAction::Set)]
+    run_schedules: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Whether `path` names a component (`.wasm`) rather than a Directive.
+fn is_component(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "wasm")
+}
+
+/// Runs `karman serve`.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let serving = if is_component(&args.directive) {
+        Serving::Component
+    } else {
+        Serving::Directive
+    };
+    let app = match serving {
+        Serving::Component => {
+            if !(1..=karman_directive::MAX_MEMORY).contains(&args.memory) {
+                anyhow::bail!("--memory must be at most 4GiB");
+            }
+            let limits = Limits {
+                timeout: args.request_timeout,
+                memory: args.memory,
+            };
+            App::serving_component(&args.directive, limits)?
+        }
+        Serving::Directive => load_directive(&args.directive)?,
+    };
+    let launch = Launch {
+        runtime: args.engine.runtime_config(),
+        connect: if args.background_connect {
+            Connect::InBackground
+        } else {
+            Connect::Now
+        },
+        server: ServerConfig {
+            max_body_bytes: args.max_body,
+            shutdown_grace: args.shutdown_grace,
+        },
+        streams: StreamsConfig {
+            run_schedules: args.run_schedules,
+            ..StreamsConfig::default()
+        },
+        serving,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("karman")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let running = start(app, launch).await?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        running.serve(listener, shutdown_signal()).await
+    })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("received SIGINT"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+}

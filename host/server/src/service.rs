@@ -1,0 +1,328 @@
+//! The [`Service`]: what answers one HTTP request. In order: `/health`, custom routes
+//! (`/ext/…`), WebSocket endpoints, then the Directive's request handlers — or, serving one
+//! `wasi:http` component, that component for every path. Each response carries the request id.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{HeaderName, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use karman_directive::{ComponentId, StreamSource};
+use karman_runtime::{HttpBody, HttpCall, Runtime};
+use karman_streams::Handler;
+
+use crate::custom_routes::CustomRoutes;
+use crate::health::health;
+use crate::responses::{
+    declared_length, default_content_type, error, failure_response, full, method_not_allowed,
+    read_whole_body, too_large,
+};
+use crate::router::{Match, Router};
+use crate::websocket;
+
+/// The response header carrying the request id (and the request header honoured for it).
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// Default cap on request bodies.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 << 20;
+/// Default time in-flight requests get to finish after a shutdown signal.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Time a client has to send its request headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest client-supplied request id that is honoured.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Settings of the server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Request bodies larger than this are answered with 413.
+    pub max_body_bytes: u64,
+    /// How long a shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// Everything that answers requests: the runtime, its routes, the settings.
+/// Built once; callable without a socket (see [`Service::handle`]).
+pub struct Service {
+    runtime: Arc<Runtime>,
+    router: Router,
+    /// WebSocket endpoints (`source: server` stream handlers), by path.
+    websockets: HashMap<String, Arc<Handler>>,
+    /// The open WebSocket sessions, closed on shutdown.
+    sessions: websocket::Sessions,
+    /// Custom routes (`/ext/<plugin>/…`).
+    custom_routes: Option<CustomRoutes>,
+    /// Set by [`Service::proxy`]: every request goes to this `wasi:http` component.
+    proxy: Option<ComponentId>,
+    config: ServerConfig,
+}
+
+impl Service {
+    /// Builds the routes of the runtime's app; fails, naming both places, when two of them
+    /// claim the same method and path. WebSocket endpoints are served once their handlers are
+    /// given ([`Service::with_websockets`]).
+    pub fn new(runtime: Arc<Runtime>, config: ServerConfig) -> anyhow::Result<Self> {
+        let app = runtime.app();
+        let router = Router::new(app).map_err(anyhow::Error::msg)?;
+        let mut websocket_paths = HashMap::new();
+        for stream in app
+            .streams
+            .iter()
+            .filter(|s| s.source == StreamSource::Server)
+        {
+            if let Match::Handler { index: other, .. } = router.route("GET", &stream.resource) {
+                anyhow::bail!(
+                    "{}: the WebSocket endpoint `{}` is also the request handler `GET {}` at {}",
+                    stream.location,
+                    stream.resource,
+                    app.handlers[other].resource,
+                    app.handlers[other].location
+                );
+            }
+            if websocket_paths
+                .insert(stream.resource.as_str(), &stream.location)
+                .is_some()
+            {
+                anyhow::bail!(
+                    "{}: a second WebSocket endpoint at `{}`",
+                    stream.location,
+                    stream.resource
+                );
+            }
+        }
+        let custom_routes = CustomRoutes::new(app).map_err(anyhow::Error::msg)?;
+        Ok(Self {
+            runtime,
+            router,
+            websockets: HashMap::new(),
+            sessions: websocket::Sessions::default(),
+            custom_routes,
+            proxy: None,
+            config,
+        })
+    }
+
+    /// Serves the WebSocket endpoints of `handlers` (the `source: server` handlers the app's
+    /// streams run), each at its path.
+    pub fn with_websockets<'h>(
+        mut self,
+        handlers: impl IntoIterator<Item = &'h Arc<Handler>>,
+    ) -> Self {
+        for handler in handlers {
+            self.websockets
+                .insert(handler.spec().resource.clone(), handler.clone());
+        }
+        self
+    }
+
+    /// A service that hands every request, whatever its path, to the `wasi:http` component
+    /// `component`, as `wasmtime serve` does (`karman serve component.wasm`).
+    pub fn proxy(
+        runtime: Arc<Runtime>,
+        component: ComponentId,
+        config: ServerConfig,
+    ) -> anyhow::Result<Self> {
+        let mut service = Self::new(runtime, config)?;
+        service.proxy = Some(component);
+        Ok(service)
+    }
+
+    /// The settings it was built with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The open WebSocket sessions.
+    pub(crate) fn sessions(&self) -> &websocket::Sessions {
+        &self.sessions
+    }
+
+    /// Answers one request.
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<HttpBody>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let request_id = request_id(&request);
+        let mut response = self.answer(request, &request_id).await;
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        response
+    }
+
+    async fn answer<B>(&self, request: Request<B>, request_id: &str) -> Response<HttpBody>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        if let Some(component) = self.proxy {
+            return self.pass_to(component, request, request_id).await;
+        }
+        let path = request.uri().path();
+        if path == "/health" {
+            return match *request.method() {
+                Method::GET | Method::HEAD => health(self.runtime.health()),
+                _ => error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    405,
+                    "use GET /health",
+                    request_id,
+                ),
+            };
+        }
+        if path == "/ext" || path.starts_with("/ext/") {
+            return match &self.custom_routes {
+                Some(routes) => {
+                    routes
+                        .handle(
+                            &self.runtime,
+                            request,
+                            request_id,
+                            self.config.max_body_bytes,
+                        )
+                        .await
+                }
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    404,
+                    "no route for this path",
+                    request_id,
+                ),
+            };
+        }
+        if let Some(handler) = self.websockets.get(path) {
+            return self.open_websocket(handler, request, request_id);
+        }
+        let (index, params) = match self.router.route(request.method().as_str(), path) {
+            Match::Handler { index, params } => (index, params),
+            Match::NotFound => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    404,
+                    "no handler for this path",
+                    request_id,
+                );
+            }
+            Match::MethodNotAllowed { allow } => return method_not_allowed(&allow, request_id),
+        };
+
+        let (head, body) = request.into_parts();
+        let body = match read_whole_body(
+            &head.headers,
+            body,
+            self.config.max_body_bytes,
+            request_id,
+        )
+        .await
+        {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+        let run = karman_runtime::Request::http(&head, body, request_id.to_string(), params);
+        match self.runtime.run_handler(index, run).await {
+            Ok(reply) => {
+                let mut response = Response::new(full(reply.body.clone()));
+                *response.status_mut() =
+                    StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+                let headers = response.headers_mut();
+                for (name, value) in reply.headers {
+                    headers.insert(name, value);
+                }
+                if !headers.contains_key(CONTENT_TYPE) {
+                    headers.insert(CONTENT_TYPE, default_content_type(&reply.body));
+                }
+                response
+            }
+            Err(failure) => failure_response(&failure, request_id),
+        }
+    }
+
+    /// A WebSocket endpoint: 101 and a session for an upgrade request, else 426.
+    fn open_websocket<B>(
+        &self,
+        handler: &Arc<Handler>,
+        request: Request<B>,
+        request_id: &str,
+    ) -> Response<HttpBody> {
+        if websocket::is_upgrade(&request) {
+            let max = usize::try_from(self.config.max_body_bytes).unwrap_or(usize::MAX);
+            return websocket::accept(&self.sessions, handler.clone(), max, request)
+                .map(|body| body.map_err(|never| match never {}).boxed_unsync());
+        }
+        let mut response = error(
+            StatusCode::UPGRADE_REQUIRED,
+            426,
+            "this path is a WebSocket endpoint: open it with a WebSocket client",
+            request_id,
+        );
+        response
+            .headers_mut()
+            .insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+        response
+    }
+}
+
+impl Service {
+    /// Proxy mode: the request as it came (path, headers, streaming body within the cap).
+    async fn pass_to<B>(
+        &self,
+        component: ComponentId,
+        request: Request<B>,
+        request_id: &str,
+    ) -> Response<HttpBody>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        if declared_length(request.headers())
+            .is_some_and(|length| length > self.config.max_body_bytes)
+        {
+            return too_large(request_id, self.config.max_body_bytes);
+        }
+        let limit = usize::try_from(self.config.max_body_bytes).unwrap_or(usize::MAX);
+        let request = request.map(|body| {
+            Limited::new(body, limit)
+                .map_err(|error| karman_runtime::HttpBodyError(error.to_string()))
+                .boxed_unsync()
+        });
+        let call = HttpCall {
+            request_id: request_id.to_string(),
+            ..HttpCall::default()
+        };
+        match self.runtime.serve_http(component, request, call).await {
+            Ok(response) => response,
+            Err(failure) => failure_response(&failure, request_id),
+        }
+    }
+}
+
+/// The client's `x-request-id` when it is short and plain, else a new one.
+fn request_id<B>(request: &Request<B>) -> String {
+    let supplied = request
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID_LEN
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        });
+    match supplied {
+        Some(id) => id.to_string(),
+        None => karman_runtime::new_id(),
+    }
+}

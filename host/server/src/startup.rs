@@ -1,0 +1,132 @@
+//! The start-up sequence of an app, the same for `karman serve` and for the integration tests:
+//! connect the backends, load (compile) the components, start the stream handlers and
+//! schedules, serve HTTP until the shutdown signal, then drain the streams.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! let app = karman_directive::load("examples/hello/Directive.yaml".as_ref())?;
+//! let running = karman::start(app, karman::Launch::default()).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! running.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use karman_directive::{App, ComponentId};
+use karman_runtime::{Backends, Runtime, RuntimeConfig};
+use karman_streams::{Streams, StreamsConfig};
+use tokio::net::TcpListener;
+
+use crate::listen::serve;
+use crate::service::{ServerConfig, Service};
+
+/// How to start an app.
+#[derive(Debug, Default)]
+pub struct Launch {
+    /// The engine's settings; with [`Connect::Given`], also the backends.
+    pub runtime: RuntimeConfig,
+    /// How the backends are connected.
+    pub connect: Connect,
+    /// The HTTP server's settings.
+    pub server: ServerConfig,
+    /// The stream handlers' settings (the bus, whether schedules run here).
+    pub streams: StreamsConfig,
+    /// What the HTTP server serves.
+    pub serving: Serving,
+}
+
+/// How the backends (Redis, the database, outbound HTTP) are connected at start-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Connect {
+    /// Connect now; a backend that cannot be reached stops start-up.
+    #[default]
+    Now,
+    /// Start at once and keep trying in the background (`--background-connect`).
+    InBackground,
+    /// Already connected: [`Launch::runtime`] holds the backends.
+    Given,
+}
+
+/// What the HTTP server serves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Serving {
+    /// The Directive's handlers, custom routes and WebSocket endpoints.
+    #[default]
+    Directive,
+    /// Every request to the app's one `wasi:http` component (`karman serve component.wasm`).
+    Component,
+}
+
+/// A started app: loaded, its streams running, ready to serve HTTP.
+pub struct Running {
+    /// The loaded app.
+    pub runtime: Arc<Runtime>,
+    /// What answers its HTTP requests.
+    pub service: Arc<Service>,
+    /// Its stream handlers and schedules, already running.
+    pub streams: Streams,
+}
+
+/// Connects, loads and starts `app`, as [`Launch`] says.
+pub async fn start(app: App, launch: Launch) -> anyhow::Result<Running> {
+    let mut config = launch.runtime;
+    match launch.connect {
+        Connect::Now => config.backends = Backends::connect(&app).await?,
+        Connect::InBackground => config.backends = Backends::connect_in_background(&app).await?,
+        Connect::Given => {}
+    }
+    tracing::info!(backends = %config.backends.describe(), "connected");
+    let runtime = load(app, config).await?;
+    let service = match launch.serving {
+        Serving::Directive => Service::new(runtime.clone(), launch.server)?,
+        Serving::Component => {
+            let component = &runtime.app().components[0];
+            if !runtime.reports()[0].serves_http {
+                anyhow::bail!(
+                    "`{}` does not export `wasi:http/incoming-handler`: only a wasi:http \
+                     component can be served without a Directive",
+                    component.location.file
+                );
+            }
+            Service::proxy(runtime.clone(), ComponentId(0), launch.server)?
+        }
+    };
+    let streams = Streams::start(runtime.clone(), launch.streams).await?;
+    let service = Arc::new(service.with_websockets(streams.websocket_handlers()));
+    Ok(Running {
+        runtime,
+        service,
+        streams,
+    })
+}
+
+/// Loads `app` on a blocking thread (compiling components is CPU-heavy on a cold cache).
+pub async fn load(app: App, config: RuntimeConfig) -> anyhow::Result<Arc<Runtime>> {
+    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, config))
+        .await
+        .context("loading was interrupted")??;
+    Ok(Arc::new(runtime))
+}
+
+impl Running {
+    /// Serves HTTP on `listener` until `shutdown` resolves; once in-flight requests have
+    /// finished (within the grace period), stops taking messages and finishes those in flight.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let app = self.runtime.app();
+        tracing::info!(
+            app = %format!("{} {}", app.identifier, app.app_version),
+            "listening on http://{}",
+            listener.local_addr()?
+        );
+        serve(listener, self.service, shutdown).await?;
+        self.streams.shutdown().await;
+        Ok(())
+    }
+}
