@@ -2,20 +2,20 @@
 //! Karman starts, reports them on `/health` (503) and fails their calls with `unavailable`
 //! until they answer.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use karman::ServerConfig;
+use karman::{Connect, Launch};
 use karman_runtime::Backends;
 
-use crate::support::{PrivateRedis, TestServer, app, free_port, runtime_config};
+use crate::support::{PrivateRedis, TestServer, app, eventually, free_port, runtime_config};
 
 async fn serve_in_background(yaml: &str) -> TestServer {
-    let app = app(yaml);
-    let mut config = runtime_config();
-    config.backends = Backends::connect_in_background(&app)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    TestServer::start_connected(app, config, ServerConfig::default()).await
+    let launch = Launch {
+        runtime: runtime_config(),
+        connect: Connect::InBackground,
+        ..Launch::default()
+    };
+    TestServer::launch(app(yaml), launch).await
 }
 
 fn cache_app(port: u16) -> String {
@@ -63,20 +63,11 @@ async fn a_redis_down_at_start_up_is_retried_in_the_background() {
 
     // Redis comes up: the next attempt connects, /health turns 200, calls work.
     let _redis = PrivateRedis::start(port);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let health = server.get("/health").await;
-        if health.status == 200 {
-            assert_eq!(health.json()["backends"]["cache"]["state"], "ready");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still not connected: {}",
-            health.body
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let health = eventually("/health to turn 200", Duration::from_secs(30), || async {
+        Some(server.get("/health").await).filter(|health| health.status == 200)
+    })
+    .await;
+    assert_eq!(health.json()["backends"]["cache"]["state"], "ready");
     assert_eq!(server.get("/cache?op=set&key=k&value=v").await.status, 200);
     let read = server.get("/cache?op=get&key=k").await;
     assert_eq!((read.status, read.body.as_str()), (200, "v"));

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{PrivateRedis, TestServer, free_port};
+use crate::support::{PrivateRedis, TestServer, eventually, free_port, unique};
 
 const APP: &str = r#"
 identifier: test.capabilities
@@ -89,15 +89,6 @@ const REDIS: &str = "connections: { redis: { serverAddress: 127.0.0.1:6379 } }\n
 
 async fn cache_server(connections: &str) -> TestServer {
     TestServer::start(&format!("{APP}{connections}")).await
-}
-
-/// A key no other test run uses (Redis outlives test runs).
-fn unique(key: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{key}-{}-{nanos}", std::process::id())
 }
 
 async fn values_are_stored_read_and_deleted(connections: &str) {
@@ -304,18 +295,10 @@ async fn the_cache_recovers_when_redis_restarts() {
     );
 
     let _redis = PrivateRedis::start(port);
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    eventually("the cache to recover", Duration::from_secs(15), || async {
         let reply = server.get("/cache/shared?op=set&key=k&value=after").await;
-        if reply.status == 200 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the cache did not recover: {}",
-            reply.body
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        (reply.status == 200).then_some(())
+    })
+    .await;
     assert_eq!(server.get("/cache/shared?op=get&key=k").await.body, "after");
 }

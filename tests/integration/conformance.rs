@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::sql::{Db, sqlite_file, unique};
+use crate::support::{Db, sqlite_file, unique};
 use crate::support::{TestServer, repo_root};
 use crate::upstream::Upstream;
 

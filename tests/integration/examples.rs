@@ -3,15 +3,13 @@
 use karman::ServerConfig;
 use karman_directive::ParseOptions;
 
-use crate::support::{TestServer, repo_root, runtime_config};
+use crate::support::{TestServer, repo_root, runtime_config, start, within};
 use crate::upstream::{GITHUB_TOKEN, Upstream};
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use karman_runtime::{Backends, Runtime};
-use karman_streams::{BusMessage, Streams, StreamsConfig};
+use karman_streams::{BusMessage, Streams};
 
 /// Serves `examples/<name>/Directive.yaml` with the given environment variables.
 /// Parses `examples/<name>/Directive.yaml` with the given environment variables.
@@ -39,18 +37,7 @@ async fn example(name: &str, env: &[(&str, String)]) -> TestServer {
 
 /// Starts the streams of an example app.
 async fn example_streams(name: &str, env: &[(&str, String)]) -> Streams {
-    let app = example_app(name, env);
-    let mut config = runtime_config();
-    config.backends = Backends::connect(&app)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, config))
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("{e}"));
-    Streams::start(Arc::new(runtime), StreamsConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+    start(example_app(name, env)).await.streams
 }
 
 #[tokio::test]
@@ -267,18 +254,21 @@ async fn the_login_events_example_runs_on_nats_with_one_variable() {
         .await
         .unwrap();
     client.flush().await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let message = tokio::time::timeout_at(deadline, completed.next())
-            .await
-            .expect("the pipeline completes on NATS")
-            .unwrap();
-        let email: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
-        if email["user"] == user.as_str() {
-            assert_eq!(email["subject"], "Welcome! This was your first sign-in");
-            break;
-        }
-    }
+    within(
+        "the pipeline to complete on NATS",
+        Duration::from_secs(10),
+        async {
+            loop {
+                let message = completed.next().await.unwrap();
+                let email: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+                if email["user"] == user.as_str() {
+                    assert_eq!(email["subject"], "Welcome! This was your first sign-in");
+                    break;
+                }
+            }
+        },
+    )
+    .await;
     streams.shutdown().await;
 }
 

@@ -1,11 +1,9 @@
 //! `source: kafka` against a real Kafka-protocol broker: tansu 0.6 with in-memory storage,
 //! started by each test on a free port (`scripts/services` installs it).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use karman_runtime::{Backends, Runtime};
-use karman_streams::{Streams, StreamsConfig};
+use karman_streams::Streams;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -13,59 +11,13 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
-use crate::support::{app, free_port, runtime_config};
+use crate::support::{Tansu, app, free_port};
 
-/// A private tansu broker, stopped on drop.
-struct Tansu {
-    child: std::process::Child,
-    address: String,
-}
-
+/// What the tests do with a broker.
 impl Tansu {
-    fn start() -> Self {
-        Self::start_on(free_port())
-    }
-
-    fn start_on(port: u16) -> Self {
-        let binary = std::env::var("KARMAN_TOOLS")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| {
-                std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/karman/tools")
-            })
-            .join("tansu");
-        assert!(
-            binary.exists(),
-            "{} is missing: run scripts/services",
-            binary.display()
-        );
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = std::process::Command::new(&binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("tansu starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            child,
-            address: format!("127.0.0.1:{port}"),
-        }
-    }
-
     async fn create_topics(&self, names: &[&str]) {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.address)
+            .set("bootstrap.servers", self.address())
             .create()
             .unwrap();
         let topics: Vec<NewTopic> = names
@@ -83,7 +35,7 @@ impl Tansu {
 
     fn producer(&self) -> FutureProducer {
         ClientConfig::new()
-            .set("bootstrap.servers", &self.address)
+            .set("bootstrap.servers", self.address())
             .create()
             .unwrap()
     }
@@ -103,7 +55,7 @@ impl Tansu {
     /// A consumer of `topic` in a fresh group, from the start.
     fn reader(&self, topic: &str) -> StreamConsumer {
         let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.address)
+            .set("bootstrap.servers", self.address())
             .set(
                 "group.id",
                 format!("test-{}", uuid::Uuid::new_v4().simple()),
@@ -118,24 +70,8 @@ impl Tansu {
     }
 }
 
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn start(yaml: &str) -> Streams {
-    let app = app(yaml);
-    let mut config = runtime_config();
-    config.backends = Backends::connect(&app).await.unwrap();
-    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, config))
-        .await
-        .unwrap()
-        .unwrap();
-    Streams::start(Arc::new(runtime), StreamsConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+    crate::support::start(app(yaml)).await.streams
 }
 
 fn kafka_app(address: &str, group: &str) -> String {
@@ -185,7 +121,7 @@ async fn kafka_messages_run_once_and_offsets_are_committed_after_success() {
         .create_topics(&["jobs", "results", "poison", "poison.dead"])
         .await;
     let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
-    let yaml = kafka_app(&broker.address, &group);
+    let yaml = kafka_app(broker.address(), &group);
     let results = broker.reader("results");
     let streams = start(&yaml).await;
     for n in 0..5 {
@@ -215,7 +151,7 @@ async fn a_failing_kafka_message_goes_to_the_dead_letter_topic_after_its_retries
         .await;
     let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
     let dead = broker.reader("poison.dead");
-    let streams = start(&kafka_app(&broker.address, &group)).await;
+    let streams = start(&kafka_app(broker.address(), &group)).await;
     broker.produce("poison", "bad input").await;
     let (payload, headers) = next_payload(&dead).await;
     assert_eq!(payload, "bad input");
@@ -239,7 +175,7 @@ async fn kafka_handlers_reconnect_after_the_broker_restarts() {
     let topics = ["jobs", "results", "poison", "poison.dead"];
     broker.create_topics(&topics).await;
     let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
-    let yaml = kafka_app(&broker.address, &group);
+    let yaml = kafka_app(broker.address(), &group);
     let streams = start(&yaml).await;
     let results = broker.reader("results");
     broker.produce("jobs", "before").await;

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use karman::{ServerConfig, Service};
-use karman_directive::ComponentId;
+use karman::{Launch, ServerConfig, Serving};
+use karman_directive::{App, Limits};
 use karman_runtime::Runtime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::sql::{Db, sqlite_file, unique};
+use crate::support::{Db, sqlite_file, unique};
 use crate::support::{TestServer, client, guest, repo_root, runtime_config};
 
 // ---------------------------------------------------------------------------------------------
@@ -31,16 +31,21 @@ async fn serve_component_with(
     max_body: u64,
     runtime_config: karman_runtime::RuntimeConfig,
 ) -> TestServer {
-    let app = karman::cli::component_app(&guest(crate_name), timeout, 64 << 20).unwrap();
-    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config))
-        .await
-        .unwrap()
-        .unwrap();
-    let config = ServerConfig {
-        max_body_bytes: max_body,
-        ..ServerConfig::default()
+    let limits = Limits {
+        timeout,
+        memory: 64 << 20,
     };
-    TestServer::serve(Service::proxy(Arc::new(runtime), ComponentId(0), config).unwrap()).await
+    let app = App::serving_component(&guest(crate_name), limits).unwrap();
+    let launch = Launch {
+        runtime: runtime_config,
+        server: ServerConfig {
+            max_body_bytes: max_body,
+            ..ServerConfig::default()
+        },
+        serving: Serving::Component,
+        ..Launch::default()
+    };
+    TestServer::launch(app, launch).await
 }
 
 /// A raw HTTP/1.1 exchange: what the server wrote, byte for byte (to see chunks and trailers).
@@ -192,8 +197,11 @@ async fn requests_beyond_the_instance_limit_get_503_and_in_flight_ones_finish_on
 
 #[tokio::test]
 async fn a_runnable_cannot_be_served_as_a_wasi_http_component_nor_the_reverse() {
-    let app =
-        karman::cli::component_app(&guest("hello"), Duration::from_secs(1), 64 << 20).unwrap();
+    let limits = Limits {
+        timeout: Duration::from_secs(1),
+        memory: 64 << 20,
+    };
+    let app = App::serving_component(&guest("hello"), limits).unwrap();
     let runtime = Runtime::load(app, runtime_config()).unwrap();
     assert!(!runtime.reports()[0].serves_http);
 

@@ -4,31 +4,19 @@
 //! machine.
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
-use karman_runtime::{Backends, Runtime};
+use karman::Launch;
 use karman_streams::{BusMessage, Streams, StreamsConfig};
 
-use crate::support::{app, runtime_config};
+use crate::support::{PrivateNats, app, eventually, launch, runtime_config, within};
 
 const NATS: &str = "127.0.0.1:4222";
 
 /// Loads the app of `yaml` and starts its streams.
 async fn start(yaml: &str) -> Streams {
-    let app = app(yaml);
-    let mut config = runtime_config();
-    config.backends = Backends::connect(&app)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, config))
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("the app does not load:\n{e}"));
-    Streams::start(Arc::new(runtime), StreamsConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+    crate::support::start(app(yaml)).await.streams
 }
 
 /// A subject prefix no other test (or run) uses.
@@ -40,15 +28,6 @@ async fn nats() -> async_nats::Client {
     async_nats::connect(NATS)
         .await
         .expect("NATS runs on 127.0.0.1:4222 (scripts/services)")
-}
-
-/// Waits (bounded) until `done` holds.
-async fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -157,18 +136,20 @@ handlers:
     }
     client.flush().await.unwrap();
     let mut seen = HashSet::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while seen.len() < MESSAGES {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let message = tokio::time::timeout(remaining, results.next())
-            .await
-            .expect("every message is handled")
-            .unwrap();
-        assert!(
-            seen.insert(String::from_utf8(message.payload.to_vec()).unwrap()),
-            "a message was handled twice"
-        );
-    }
+    within(
+        "every message to be handled",
+        Duration::from_secs(30),
+        async {
+            while seen.len() < MESSAGES {
+                let message = results.next().await.unwrap();
+                assert!(
+                    seen.insert(String::from_utf8(message.payload.to_vec()).unwrap()),
+                    "a message was handled twice"
+                );
+            }
+        },
+    )
+    .await;
     // Nothing more arrives: no message was handled by both.
     let extra = tokio::time::timeout(Duration::from_millis(300), results.next()).await;
     assert!(extra.is_err(), "an extra result: {extra:?}");
@@ -245,15 +226,17 @@ async fn jetstream_delivers_every_message_at_least_once_across_a_crash() {
     crashed.abort();
 
     let restarted = start(&yaml).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while processed.len() < MESSAGES {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let message = tokio::time::timeout(remaining, done.next())
-            .await
-            .unwrap_or_else(|_| panic!("only {} of {MESSAGES} processed", processed.len()))
-            .unwrap();
-        processed.insert(String::from_utf8(message.payload.to_vec()).unwrap());
-    }
+    within(
+        "every message to be processed",
+        Duration::from_secs(60),
+        async {
+            while processed.len() < MESSAGES {
+                let message = done.next().await.unwrap();
+                processed.insert(String::from_utf8(message.payload.to_vec()).unwrap());
+            }
+        },
+    )
+    .await;
     let expected: HashSet<String> = (0..MESSAGES).map(|n| format!("job-{n}")).collect();
     assert_eq!(processed, expected);
     restarted.shutdown().await;
@@ -292,9 +275,11 @@ async fn a_poison_message_ends_in_the_dead_letter_subject_after_max_deliver() {
         headers.get("karman-subject").map(|v| v.as_str()),
         Some(format!("{prefix}.poison").as_str())
     );
-    eventually("three failed deliveries", Duration::from_secs(5), || {
-        streams.handler_stats(1).unwrap().failed() == 3
-    })
+    eventually(
+        "three failed deliveries",
+        Duration::from_secs(5),
+        || async { (streams.handler_stats(1).unwrap().failed() == 3).then_some(()) },
+    )
     .await;
     // It does not come back.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -347,15 +332,15 @@ components:
 schedules:
   - { name: fast, every: { seconds: 0.1 }, steps: [ { fn: echo } ] }
 "#);
-    let runtime = tokio::task::spawn_blocking(move || Runtime::load(app, runtime_config()))
-        .await
-        .unwrap()
-        .unwrap();
-    let config = StreamsConfig {
-        run_schedules: false,
-        ..StreamsConfig::default()
+    let config = Launch {
+        runtime: runtime_config(),
+        streams: StreamsConfig {
+            run_schedules: false,
+            ..StreamsConfig::default()
+        },
+        ..Launch::default()
     };
-    let streams = Streams::start(Arc::new(runtime), config).await.unwrap();
+    let streams = launch(app, config).await.streams;
     assert!(streams.schedule_stats("fast").is_none());
     streams.shutdown().await;
 }
@@ -502,13 +487,13 @@ handlers:
   - { type: stream, source: server, resource: /live, steps: [ { fn: inspect } ] }
 "#,
         );
-        let runtime = tokio::task::spawn_blocking(move || {
-            karman_runtime::Runtime::load(app, crate::support::runtime_config())
-        })
-        .await
-        .unwrap()
-        .unwrap();
-        let error = karman::Service::new(std::sync::Arc::new(runtime), ServerConfig::default())
+        let launch = karman::Launch {
+            runtime: crate::support::runtime_config(),
+            server: ServerConfig::default(),
+            ..karman::Launch::default()
+        };
+        let error = karman::start(app, launch)
+            .await
             .err()
             .expect("the clash is refused")
             .to_string();
@@ -517,35 +502,6 @@ handlers:
                 == "test.yaml:8:7: the WebSocket endpoint `/live` is also the request handler `GET /live` at test.yaml:7:7",
             "{error}"
         );
-    }
-}
-
-/// A private `nats-server` on `port` (core NATS), stopped on drop.
-struct PrivateNats {
-    child: std::process::Child,
-}
-
-impl PrivateNats {
-    fn start(port: u16) -> Self {
-        let child = std::process::Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child }
-    }
-}
-
-impl Drop for PrivateNats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -584,16 +540,11 @@ handlers:
 
     drop(broker);
     let _broker = PrivateNats::start(port);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if ask("after").await.as_deref() == Some(&b"after"[..]) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the handler did not resubscribe after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        "the handler to resubscribe after the restart",
+        Duration::from_secs(20),
+        || async { (ask("after").await.as_deref() == Some(&b"after"[..])).then_some(()) },
+    )
+    .await;
     streams.shutdown().await;
 }

@@ -12,12 +12,12 @@
 //! empty 500, Karman a JSON error); their status is compared.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{free_port, guest, repo_root};
+use crate::support::{PrivateService, free_port, guest, repo_root, tools_dir};
 
 /// The exchanges compared: a name, the raw request, and whether only the status counts.
 const EXCHANGES: &[(&str, &str, bool)] = &[
@@ -116,51 +116,26 @@ async fn observe(address: &str) -> String {
 }
 
 /// `wasmtime serve` on a free port, stopped on drop.
-struct WasmtimeServe {
-    child: Child,
-    address: String,
-}
+struct WasmtimeServe(PrivateService);
 
 impl WasmtimeServe {
     fn binary() -> PathBuf {
-        std::env::var("KARMAN_TOOLS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/karman/tools")
-            })
-            .join("bin/wasmtime")
+        tools_dir().join("bin/wasmtime")
     }
 
     fn start(component: &std::path::Path) -> Self {
-        let address = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(Self::binary())
-            .args([
-                "serve",
-                "-S",
-                "cli=y",
-                "-O",
-                "pooling-allocator=y",
-                "--addr",
-                &address,
-            ])
-            .arg(component)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("wasmtime serve starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&address).is_err() {
-            assert!(Instant::now() < deadline, "wasmtime serve did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, address }
-    }
-}
-
-impl Drop for WasmtimeServe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let port = free_port();
+        let mut command = Command::new(Self::binary());
+        command.args([
+            "serve",
+            "-S",
+            "cli=y",
+            "-O",
+            "pooling-allocator=y",
+            "--addr",
+        ]);
+        command.arg(format!("127.0.0.1:{port}")).arg(component);
+        Self(PrivateService::start("wasmtime serve", command, port))
     }
 }
 
@@ -173,7 +148,7 @@ async fn karman_serves_a_wasi_http_component_as_wasmtime_serve_does() {
     let recording = repo_root().join("tests/fixtures/wasmtime-serve/http-echo.txt");
     let reference = if WasmtimeServe::binary().exists() {
         let wasmtime = WasmtimeServe::start(&component);
-        let seen = observe(&wasmtime.address).await;
+        let seen = observe(&wasmtime.0.address).await;
         if std::env::var_os("KARMAN_BLESS").is_some() {
             std::fs::create_dir_all(recording.parent().unwrap()).unwrap();
             std::fs::write(&recording, &seen).unwrap();

@@ -1,0 +1,104 @@
+//! Shared helpers of the integration tests: guest paths, Directives from text, the app started
+//! as `karman serve` starts it ([`server`]), private services on free ports ([`services`]),
+//! bounded waiting ([`eventually`]), and the SQL databases ([`sql`]).
+
+mod eventually;
+mod server;
+mod services;
+mod sql;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use karman_directive::{App, ParseOptions};
+use karman_runtime::{EngineConfig, RuntimeConfig};
+
+pub use eventually::{eventually, within};
+pub use server::{Reply, TestServer, launch, start};
+pub use services::{PrivateNats, PrivateRedis, PrivateService, Tansu, tools_dir};
+pub use sql::{Db, sqlite_file};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The path of a test component built by `scripts/build-guests`.
+pub fn guest(crate_name: &str) -> PathBuf {
+    let path = repo_root()
+        .join("target/wasm32-wasip2/guest")
+        .join(format!("{}.wasm", crate_name.replace('-', "_")));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/build-guests first",
+        path.display()
+    );
+    path
+}
+
+/// Replaces every `guest(<crate>)` in a Directive with the component's path.
+pub fn expand(yaml: &str) -> String {
+    let mut out = String::new();
+    let mut rest = yaml;
+    while let Some(start) = rest.find("guest(") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + "guest(".len()..];
+        let end = after.find(')').expect("guest( is closed");
+        out.push_str(&guest(&after[..end]).display().to_string());
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Parses a test Directive (panicking with the diagnostics when it is invalid).
+pub fn app(yaml: &str) -> App {
+    karman_directive::parse(&expand(yaml), &ParseOptions::new("test.yaml", repo_root()))
+        .unwrap_or_else(|e| panic!("invalid test Directive:\n{e}"))
+}
+
+/// A runtime configuration for tests: a small pool and a shared compiled-code cache.
+pub fn runtime_config() -> RuntimeConfig {
+    RuntimeConfig {
+        engine: EngineConfig {
+            cache_dir: Some(repo_root().join("target/karman-test-cache")),
+            max_instances: 64,
+            ..EngineConfig::default()
+        },
+        ..RuntimeConfig::default()
+    }
+}
+
+/// An HTTP client that never goes through a proxy, with a bound on every request.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A port nothing listens on (just now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A name no other test, nor an earlier run, uses: tables, keys and subjects outlive test
+/// runs in the shared services. Only letters, digits and `_`, so it fits everywhere.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
