@@ -34,6 +34,8 @@
 //! handler's steps and `outlet` publishes its result; `consume` is the loop every polled source
 //! shares; `nats` and `kafka` are the brokers; `schedule` runs the timers.
 
+#![warn(missing_docs)]
+
 mod bus;
 mod consume;
 mod handler;
