@@ -51,8 +51,6 @@ impl WasiHttpView for StepState {
     }
 }
 
-impl crate::bindings::types::Host for StepState {}
-
 /// Caps the linear memory of an instance; growing past the cap traps with
 /// [`MemoryLimitExceeded`].
 pub(crate) struct MemoryLimit {

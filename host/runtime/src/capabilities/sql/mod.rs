@@ -29,6 +29,7 @@ pub(crate) use host::{Sql, SqlView};
 
 use crate::bindings::sql::{Rows, Value};
 use crate::bindings::types::CapError;
+use crate::capabilities::CapFailure;
 use crate::health::Readiness;
 
 /// Time to wait for a pooled connection before a call fails with `unavailable`.
@@ -102,6 +103,12 @@ impl From<SqlError> for CapError {
             SqlError::Invalid(message) => CapError::Invalid(message),
             SqlError::ReadOnly => CapError::Denied(SqlError::ReadOnly.to_string()),
         }
+    }
+}
+
+impl From<SqlError> for CapFailure {
+    fn from(error: SqlError) -> Self {
+        CapFailure::Guest(error.into())
     }
 }
 
@@ -309,9 +316,10 @@ impl SqlAccess {
         Ok(&query.sql)
     }
 
-    fn raw(&self) -> Result<(), CapError> {
+    /// Raw SQL, if the grant allows it.
+    fn raw<'q>(&self, sql: &'q str) -> Result<&'q str, CapError> {
         if self.raw {
-            Ok(())
+            Ok(sql)
         } else {
             Err(CapError::Denied(
                 "sql: this component is not granted raw SQL".into(),
@@ -337,7 +345,28 @@ impl SqlCtx {
 pub struct SqlTransaction {
     /// `None` once committed or rolled back.
     tx: Option<Tx>,
+    /// The access of the component that began it.
     access: SqlAccess,
+}
+
+impl SqlTransaction {
+    /// The open transaction and the access it runs under; `invalid` once finished.
+    fn open(&mut self) -> Result<(&SqlAccess, &mut Tx), CapError> {
+        match &mut self.tx {
+            Some(tx) => Ok((&self.access, tx)),
+            None => Err(Self::finished()),
+        }
+    }
+
+    /// Takes the open transaction, to commit or roll it back; `invalid` once finished.
+    fn finish(&mut self) -> Result<Tx, CapError> {
+        self.tx.take().ok_or_else(Self::finished)
+    }
+
+    /// The error of any use of a finished transaction.
+    fn finished() -> CapError {
+        CapError::Invalid("sql: the transaction is already committed or rolled back".into())
+    }
 }
 
 /// A backend's row, read back as `value`s.
