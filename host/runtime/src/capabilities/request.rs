@@ -20,14 +20,19 @@ const HOST_HEADERS: &[&str] = &[
 
 /// The request capability of one step.
 pub(crate) struct RequestCtx {
+    /// The request (or message) that started the run.
     pub(crate) request: Arc<Request>,
+    /// The state as this step sees it.
     pub(crate) state: StateView,
+    /// The response every step of the run writes to.
     pub(crate) response: SharedResponse,
 }
 
 /// What an idle warm instance holds instead of a request: nothing of any request.
 static IDLE_REQUEST: LazyLock<Arc<Request>> = LazyLock::new(Arc::default);
+/// The state of no request.
 static IDLE_STATE: LazyLock<Arc<State>> = LazyLock::new(Arc::default);
+/// The response of no request.
 static IDLE_RESPONSE: LazyLock<SharedResponse> = LazyLock::new(SharedResponse::default);
 
 impl RequestCtx {
