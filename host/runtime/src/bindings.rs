@@ -1,9 +1,11 @@
 //! Host bindings of the `karman:runnable` WIT package (`wit/`), generated in this one place.
 //!
-//! Imports are synchronous except where the host does I/O (`cache`, `sql`,
-//! `http`, `graphql`); `run` is called
-//! asynchronously so that a guest can be interrupted (epoch yields) and timed out. `sql` is
-//! trappable: a transaction handle the guest does not own traps, as resource misuse should.
+//! Imports are synchronous except where the host does I/O (`cache`, `sql`, `http`, `graphql`);
+//! `run` is called asynchronously so that a guest can be interrupted (epoch yields) and timed
+//! out. The interfaces whose functions return `cap-error` (`resp`, `cache`, `sql`, `http`) are
+//! trappable, with [`crate::capabilities::CapFailure`] as their error: a host function returns
+//! either the guest's `cap-error` or a trap (a `sql` transaction handle the guest does not own
+//! traps, as resource misuse should).
 //!
 //! The `route` world (custom routes) adds `principal` to what a `wasi:http` proxy imports; its
 //! other interfaces are those generated here and by wasmtime-wasi(-http), so only `principal`
@@ -13,12 +15,16 @@ wasmtime::component::bindgen!({
     path: "../../wit",
     world: "karman:runnable/runnable",
     imports: {
-        "karman:runnable/cache": async,
+        "karman:runnable/resp": trappable,
+        "karman:runnable/cache": async | trappable,
         "karman:runnable/sql": async | trappable,
-        "karman:runnable/http": async,
+        "karman:runnable/http": async | trappable,
         "karman:runnable/graphql": async,
     },
     exports: { default: async },
+    trappable_error_type: {
+        "karman:runnable/types.cap-error" => crate::capabilities::CapFailure,
+    },
     with: {
         "karman:runnable/sql.transaction": crate::capabilities::sql::SqlTransaction,
     },

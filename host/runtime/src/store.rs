@@ -16,19 +16,29 @@ use crate::capabilities::sql::SqlCtx;
 
 /// Everything a step's instance can reach.
 pub(crate) struct StepState {
+    /// WASI, with nothing granted.
     pub(crate) wasi: WasiCtx,
+    /// The guest's resources (WASI's, `wasi:http`'s, `sql` transactions).
     pub(crate) table: ResourceTable,
+    /// The memory limit.
     pub(crate) limits: MemoryLimit,
+    /// `req` and `resp`.
     pub(crate) request: RequestCtx,
+    /// `log`.
     pub(crate) log: LogCtx,
+    /// `cache`.
     pub(crate) cache: CacheCtx,
+    /// `sql`.
     pub(crate) sql: SqlCtx,
+    /// `http`.
     pub(crate) http: HttpCtx,
+    /// `graphql`.
     pub(crate) graphql: GraphqlCtx,
     /// The verified caller of a custom route.
     pub(crate) principal: PrincipalCtx,
     /// `wasi:http/outgoing-handler`, under the `http` grant.
     pub(crate) wasi_http: WasiHttpCtx,
+    /// The hooks that send `wasi:http` requests under the `http` grant.
     pub(crate) wasi_http_hooks: WasiHttpHooks,
 }
 
@@ -51,11 +61,10 @@ impl WasiHttpView for StepState {
     }
 }
 
-impl crate::bindings::types::Host for StepState {}
-
 /// Caps the linear memory of an instance; growing past the cap traps with
 /// [`MemoryLimitExceeded`].
 pub(crate) struct MemoryLimit {
+    /// The cap, in bytes.
     pub(crate) max_bytes: usize,
 }
 
@@ -63,6 +72,7 @@ pub(crate) struct MemoryLimit {
 #[derive(Debug, thiserror::Error)]
 #[error("the component exceeded its memory limit of {limit} bytes")]
 pub(crate) struct MemoryLimitExceeded {
+    /// The limit, in bytes.
     pub(crate) limit: usize,
 }
 

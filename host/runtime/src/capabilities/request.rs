@@ -7,6 +7,7 @@ use http::{HeaderName, HeaderValue};
 
 use crate::bindings::types::CapError;
 use crate::bindings::{req, resp};
+use crate::capabilities::CapFailure;
 use crate::request::{Request, SharedResponse, State, StateView};
 
 /// Response headers the host owns: a guest may not set them.
@@ -19,14 +20,19 @@ const HOST_HEADERS: &[&str] = &[
 
 /// The request capability of one step.
 pub(crate) struct RequestCtx {
+    /// The request (or message) that started the run.
     pub(crate) request: Arc<Request>,
+    /// The state as this step sees it.
     pub(crate) state: StateView,
+    /// The response every step of the run writes to.
     pub(crate) response: SharedResponse,
 }
 
 /// What an idle warm instance holds instead of a request: nothing of any request.
 static IDLE_REQUEST: LazyLock<Arc<Request>> = LazyLock::new(Arc::default);
+/// The state of no request.
 static IDLE_STATE: LazyLock<Arc<State>> = LazyLock::new(Arc::default);
+/// The response of no request.
 static IDLE_RESPONSE: LazyLock<SharedResponse> = LazyLock::new(SharedResponse::default);
 
 impl RequestCtx {
@@ -87,13 +93,13 @@ impl req::Host for RequestCtx {
 }
 
 impl resp::Host for RequestCtx {
-    fn set_header(&mut self, name: String, value: String) -> Result<(), CapError> {
+    fn set_header(&mut self, name: String, value: String) -> Result<(), CapFailure> {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| CapError::Invalid(format!("`{name}` is not a valid header name")))?;
         if HOST_HEADERS.contains(&name.as_str()) {
-            return Err(CapError::Denied(format!(
-                "resp: the `{name}` header is set by the host"
-            )));
+            return Err(
+                CapError::Denied(format!("resp: the `{name}` header is set by the host")).into(),
+            );
         }
         let value = HeaderValue::from_str(&value).map_err(|_| {
             CapError::Invalid(format!("the value of `{name}` is not a valid header value"))
@@ -104,11 +110,11 @@ impl resp::Host for RequestCtx {
         Ok(())
     }
 
-    fn set_status(&mut self, code: u16) -> Result<(), CapError> {
+    fn set_status(&mut self, code: u16) -> Result<(), CapFailure> {
         if !(100..=599).contains(&code) {
-            return Err(CapError::Invalid(format!(
-                "{code} is not an HTTP status (100..=599)"
-            )));
+            return Err(
+                CapError::Invalid(format!("{code} is not an HTTP status (100..=599)")).into(),
+            );
         }
         self.response
             .lock()

@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{CacheCtx, MAX_VALUE_BYTES};
+use super::{CacheCtx, CacheError, MAX_VALUE_BYTES};
 use crate::bindings::cache::Host;
 use crate::bindings::types::CapError;
+use crate::capabilities::CapFailure;
 
 impl Host for CacheCtx {
-    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, CapError> {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, CapFailure> {
         let access = self.access()?;
         let key = access.key(&key)?;
         let value = access.backend.get(&key).await?;
@@ -21,29 +22,34 @@ impl Host for CacheCtx {
         key: String,
         value: Vec<u8>,
         ttl_ms: Option<u64>,
-    ) -> Result<(), CapError> {
+    ) -> Result<(), CapFailure> {
         let access = self.access()?;
         let key = access.key(&key)?;
         if value.len() > MAX_VALUE_BYTES {
             return Err(CapError::Invalid(format!(
                 "cache value of {} bytes is larger than {MAX_VALUE_BYTES}",
                 value.len()
-            )));
+            ))
+            .into());
         }
         if ttl_ms == Some(0) {
-            return Err(CapError::Invalid(
-                "a cache TTL must be at least 1 ms".into(),
-            ));
+            return Err(CapError::Invalid("a cache TTL must be at least 1 ms".into()).into());
         }
         let ttl = ttl_ms.map(Duration::from_millis);
         access.backend.set(key, Bytes::from(value), ttl).await?;
         Ok(())
     }
 
-    async fn delete(&mut self, key: String) -> Result<(), CapError> {
+    async fn delete(&mut self, key: String) -> Result<(), CapFailure> {
         let access = self.access()?;
         let key = access.key(&key)?;
         access.backend.delete(&key).await?;
         Ok(())
+    }
+}
+
+impl From<CacheError> for CapFailure {
+    fn from(error: CacheError) -> Self {
+        CapFailure::Guest(error.into())
     }
 }

@@ -5,9 +5,10 @@ use std::time::Duration;
 use super::{HttpCtx, OutboundRequest};
 use crate::bindings::http::{Host, Request, Response};
 use crate::bindings::types::CapError;
+use crate::capabilities::CapFailure;
 
 impl Host for HttpCtx {
-    async fn send(&mut self, request: Request) -> Result<Response, CapError> {
+    async fn send(&mut self, request: Request) -> Result<Response, CapFailure> {
         let access = self.access.as_ref().ok_or_else(|| {
             CapError::Denied("http: this component is not granted the http capability".into())
         })?;

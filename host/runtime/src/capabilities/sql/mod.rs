@@ -11,24 +11,30 @@
 //! A transaction holds a connection of its own until `commit` or `rollback`; dropped otherwise
 //! (by the guest, or with the instance after a trap or a timeout) it is rolled back.
 //!
-//! Backends: [`sqlite`], [`postgres`], [`mysql`]; one file each.
+//! One code path serves the three: [`pools`] runs pools, statements, transactions and rows
+//! for any [`dialect::Dialect`], and each backend file ([`sqlite`], [`postgres`], [`mysql`])
+//! implements only what differs (connect options, NULL binding, read-only mode, decoding).
 
+mod dialect;
 mod host;
-pub mod mysql;
-pub mod postgres;
-pub mod sqlite;
+mod mysql;
+mod pools;
+mod postgres;
+mod sqlite;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use karman_directive::{DatabaseConnection, DatabaseKind, Query, SqlGrant};
-use sqlx::{MySql, Postgres, Sqlite, Transaction};
+use sqlx::{MySql, Postgres, Sqlite};
 
 pub(crate) use host::{Sql, SqlView};
 
-use crate::bindings::sql::{Rows, Value};
+use self::pools::{Backend, Pools, Transaction};
+use crate::bindings::sql::Value;
 use crate::bindings::types::CapError;
+use crate::capabilities::CapFailure;
 use crate::health::Readiness;
 
 /// Time to wait for a pooled connection before a call fails with `unavailable`.
@@ -36,21 +42,9 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows a query may return to a component.
 pub const MAX_ROWS: usize = 10_000;
 
-/// The app's database: a pool per kind (SQLite has a second, read-only pool).
+/// The app's database (SQLite, PostgreSQL or MySQL): its pools, shared by all instances.
 #[derive(Clone, Debug)]
-pub enum SqlBackend {
-    /// SQLite: a writer pool and a pool whose connections are `query_only`.
-    Sqlite {
-        /// Connections that may write.
-        writer: sqlx::SqlitePool,
-        /// Connections that may only read.
-        reader: sqlx::SqlitePool,
-    },
-    /// PostgreSQL.
-    Postgres(sqlx::PgPool),
-    /// MySQL or MariaDB.
-    MySql(sqlx::MySqlPool),
-}
+pub struct SqlBackend(Arc<dyn Backend>);
 
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -105,16 +99,22 @@ impl From<SqlError> for CapError {
     }
 }
 
+impl From<SqlError> for CapFailure {
+    fn from(error: SqlError) -> Self {
+        CapFailure::Guest(error.into())
+    }
+}
+
 impl SqlBackend {
     /// Connects to the database (creating a SQLite file if absent); a database that cannot be
     /// reached is an error naming it and its place in the Directive.
     pub async fn connect(connection: &DatabaseConnection) -> Result<Self, SqlError> {
-        let result = match connection.kind {
-            DatabaseKind::Sqlite => sqlite::connect(connection).await,
-            DatabaseKind::Postgres => postgres::connect(connection).await.map(Self::Postgres),
-            DatabaseKind::MySql => mysql::connect(connection).await.map(Self::MySql),
+        let result = async {
+            let backend = Self::pools(connection)?;
+            backend.0.connect().await?;
+            Ok(backend)
         };
-        result.map_err(|e| {
+        result.await.map_err(|e: sqlx::Error| {
             SqlError::Unavailable(format!(
                 "{}: cannot connect to the database {}: {e}",
                 connection.location,
@@ -126,12 +126,7 @@ impl SqlBackend {
     /// Pools that connect when first used, for a background connect: only a malformed URL
     /// fails here. Until the database answers, calls fail with `unavailable`.
     pub fn connect_lazy(connection: &DatabaseConnection) -> Result<Self, SqlError> {
-        let result = match connection.kind {
-            DatabaseKind::Sqlite => sqlite::connect_lazy(connection),
-            DatabaseKind::Postgres => postgres::connect_lazy(connection).map(Self::Postgres),
-            DatabaseKind::MySql => mysql::connect_lazy(connection).map(Self::MySql),
-        };
-        result.map_err(|e| {
+        Self::pools(connection).map_err(|e| {
             SqlError::Invalid(format!(
                 "{}: the database URL {} is not valid: {e}",
                 connection.location,
@@ -140,122 +135,39 @@ impl SqlBackend {
         })
     }
 
+    /// The pools of the connection's kind of database, not connected yet.
+    fn pools(connection: &DatabaseConnection) -> Result<Self, sqlx::Error> {
+        let pools: Arc<dyn Backend> = match connection.kind {
+            DatabaseKind::Sqlite => Arc::new(Pools::<Sqlite>::new(connection)?),
+            DatabaseKind::Postgres => Arc::new(Pools::<Postgres>::new(connection)?),
+            DatabaseKind::MySql => Arc::new(Pools::<MySql>::new(connection)?),
+        };
+        Ok(Self(pools))
+    }
+
     /// Opens (and returns to the pool) one connection: whether the database answers.
     pub async fn ping(&self) -> Result<(), SqlError> {
-        match self {
-            Self::Sqlite { writer, .. } => drop(writer.acquire().await?),
-            Self::Postgres(pool) => drop(pool.acquire().await?),
-            Self::MySql(pool) => drop(pool.acquire().await?),
-        }
-        Ok(())
+        self.0.ping().await
     }
 
     /// What the backend is, for logs and `karman check`.
     pub fn describe(&self) -> &'static str {
-        match self {
-            Self::Sqlite { .. } => "SQLite",
-            Self::Postgres(_) => "PostgreSQL",
-            Self::MySql(_) => "MySQL",
-        }
-    }
-
-    async fn begin(&self, read_only: bool) -> Result<Tx, SqlError> {
-        Ok(match self {
-            Self::Sqlite { writer, reader } => Tx::Sqlite(if read_only {
-                reader.begin().await?
-            } else {
-                writer.begin().await?
-            }),
-            Self::Postgres(pool) if read_only => {
-                Tx::Postgres(pool.begin_with("BEGIN READ ONLY").await?)
-            }
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-            Self::MySql(pool) if read_only => {
-                Tx::MySql(pool.begin_with("START TRANSACTION READ ONLY").await?)
-            }
-            Self::MySql(pool) => Tx::MySql(pool.begin().await?),
-        })
-    }
-
-    async fn query(&self, sql: &str, params: &[Value], read_only: bool) -> Result<Rows, SqlError> {
-        if read_only {
-            let mut tx = self.begin(true).await?;
-            let rows = tx.query(sql, params).await?;
-            tx.commit().await?;
-            return Ok(rows);
-        }
-        match self {
-            Self::Sqlite { writer, .. } => sqlite::query(writer, sql, params).await,
-            Self::Postgres(pool) => postgres::query(pool, sql, params).await,
-            Self::MySql(pool) => mysql::query(pool, sql, params).await,
-        }
-    }
-
-    async fn execute(&self, sql: &str, params: &[Value], read_only: bool) -> Result<u64, SqlError> {
-        if read_only {
-            let mut tx = self.begin(true).await?;
-            let affected = tx.execute(sql, params).await?;
-            tx.commit().await?;
-            return Ok(affected);
-        }
-        match self {
-            Self::Sqlite { writer, .. } => sqlite::execute(writer, sql, params).await,
-            Self::Postgres(pool) => postgres::execute(pool, sql, params).await,
-            Self::MySql(pool) => mysql::execute(pool, sql, params).await,
-        }
-    }
-}
-
-/// An open transaction on one of the backends.
-pub(crate) enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
-    MySql(Transaction<'static, MySql>),
-}
-
-impl Tx {
-    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::query(&mut **tx, sql, params).await,
-            Tx::Postgres(tx) => postgres::query(&mut **tx, sql, params).await,
-            Tx::MySql(tx) => mysql::query(&mut **tx, sql, params).await,
-        }
-    }
-
-    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::execute(&mut **tx, sql, params).await,
-            Tx::Postgres(tx) => postgres::execute(&mut **tx, sql, params).await,
-            Tx::MySql(tx) => mysql::execute(&mut **tx, sql, params).await,
-        }
-    }
-
-    async fn commit(self) -> Result<(), SqlError> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
-            Tx::MySql(tx) => tx.commit().await?,
-        }
-        Ok(())
-    }
-
-    async fn rollback(self) -> Result<(), SqlError> {
-        match self {
-            Tx::Sqlite(tx) => tx.rollback().await?,
-            Tx::Postgres(tx) => tx.rollback().await?,
-            Tx::MySql(tx) => tx.rollback().await?,
-        }
-        Ok(())
+        self.0.describe()
     }
 }
 
 /// A component's granted access: the backend, its named queries, raw and write rights.
 #[derive(Clone, Debug)]
 pub(crate) struct SqlAccess {
+    /// The app's database.
     backend: SqlBackend,
+    /// Whether the database has connected.
     ready: Readiness,
+    /// The declared queries the grant lists, by name.
     queries: Arc<HashMap<String, Query>>,
+    /// Whether raw SQL is granted.
     raw: bool,
+    /// Whether the grant is read-only (`write: false`).
     read_only: bool,
 }
 
@@ -282,9 +194,9 @@ impl SqlAccess {
     }
 
     /// The database, once connected (a background connect may still be trying).
-    fn backend(&self) -> Result<&SqlBackend, CapError> {
+    fn backend(&self) -> Result<&dyn Backend, CapError> {
         if self.ready.is_ready() {
-            Ok(&self.backend)
+            Ok(&*self.backend.0)
         } else {
             Err(CapError::Unavailable(
                 "sql: the database is not connected yet".into(),
@@ -309,9 +221,10 @@ impl SqlAccess {
         Ok(&query.sql)
     }
 
-    fn raw(&self) -> Result<(), CapError> {
+    /// Raw SQL, if the grant allows it.
+    fn raw<'q>(&self, sql: &'q str) -> Result<&'q str, CapError> {
         if self.raw {
-            Ok(())
+            Ok(sql)
         } else {
             Err(CapError::Denied(
                 "sql: this component is not granted raw SQL".into(),
@@ -322,10 +235,12 @@ impl SqlAccess {
 
 /// The sql capability of an instance.
 pub(crate) struct SqlCtx {
+    /// What the component's grant allows; `None` without a `sql` grant.
     pub(crate) access: Option<SqlAccess>,
 }
 
 impl SqlCtx {
+    /// The component's access, or `denied` without a grant.
     fn access(&self) -> Result<&SqlAccess, CapError> {
         self.access.as_ref().ok_or_else(|| {
             CapError::Denied("sql: this component is not granted the sql capability".into())
@@ -336,32 +251,27 @@ impl SqlCtx {
 /// The host side of a guest's `transaction` resource.
 pub struct SqlTransaction {
     /// `None` once committed or rolled back.
-    tx: Option<Tx>,
+    tx: Option<Box<dyn Transaction>>,
+    /// The access of the component that began it.
     access: SqlAccess,
 }
 
-/// A backend's row, read back as `value`s.
-trait DecodeRow: sqlx::Row {
-    /// The value of column `index`.
-    fn value(&self, index: usize) -> Result<Value, sqlx::Error>;
-}
-
-/// The rows of a result as the guest gets them: column names, then values, within the size cap.
-fn to_rows<R: DecodeRow>(rows: &[R]) -> Result<Rows, SqlError> {
-    use sqlx::Column as _;
-    if rows.len() > MAX_ROWS {
-        return Err(SqlError::Invalid(format!(
-            "sql: the query returned {} rows, more than {MAX_ROWS}; add a LIMIT",
-            rows.len()
-        )));
+impl SqlTransaction {
+    /// The open transaction and the access it runs under; `invalid` once finished.
+    fn open(&mut self) -> Result<(&SqlAccess, &mut dyn Transaction), CapError> {
+        match &mut self.tx {
+            Some(tx) => Ok((&self.access, &mut **tx)),
+            None => Err(Self::finished()),
+        }
     }
-    let columns = rows
-        .first()
-        .map(|row| row.columns().iter().map(|c| c.name().to_string()).collect())
-        .unwrap_or_default();
-    let rows = rows
-        .iter()
-        .map(|row| (0..row.len()).map(|i| row.value(i)).collect())
-        .collect::<Result<_, sqlx::Error>>()?;
-    Ok(Rows { columns, rows })
+
+    /// Takes the open transaction, to commit or roll it back; `invalid` once finished.
+    fn finish(&mut self) -> Result<Box<dyn Transaction>, CapError> {
+        self.tx.take().ok_or_else(Self::finished)
+    }
+
+    /// The error of any use of a finished transaction.
+    fn finished() -> CapError {
+        CapError::Invalid("sql: the transaction is already committed or rolled back".into())
+    }
 }

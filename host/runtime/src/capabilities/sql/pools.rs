@@ -1,0 +1,313 @@
+//! The one SQL path, written once for every [`Dialect`]: pools, statements with bound `value`s,
+//! read-only runs, transactions, and rows read back as `value`s.
+//!
+//! [`Pools`] and [`Tx`] are generic over the database; [`Backend`] and [`Transaction`] erase it
+//! for the host functions (a boxed future per call, next to a database round trip).
+
+use std::fmt::Debug;
+use std::pin::Pin;
+
+use karman_directive::DatabaseConnection;
+use sqlx::pool::PoolOptions;
+use sqlx::query::Query;
+use sqlx::{
+    AssertSqlSafe, Column, ColumnIndex, Connection, Encode, Executor, IntoArguments, Pool, Row,
+    Type, TypeInfo, ValueRef,
+};
+
+use super::dialect::{Dialect, ReadOnly};
+use super::{ACQUIRE_TIMEOUT, MAX_ROWS, SqlError};
+use crate::bindings::sql::{Rows, Value};
+
+/// A boxed future that may move between threads.
+pub(super) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A database's pools, whatever its dialect: what a [`super::SqlBackend`] holds.
+pub(super) trait Backend: Send + Sync + Debug {
+    /// What the database is, for logs and `karman check`.
+    fn describe(&self) -> &'static str;
+    /// Opens one connection outside the pools (a pool reports only that it timed out, this
+    /// says why), then one connection of each pool.
+    fn connect(&self) -> BoxFuture<'_, Result<(), sqlx::Error>>;
+    /// Opens (and returns to the pool) one connection: whether the database answers.
+    fn ping(&self) -> BoxFuture<'_, Result<(), SqlError>>;
+    /// Begins a transaction; a read-only one under a read-only grant.
+    fn begin(&self, read_only: bool) -> BoxFuture<'_, Result<Box<dyn Transaction>, SqlError>>;
+    /// Runs a query; under a read-only grant, in a read-only transaction.
+    fn query<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Value],
+        read_only: bool,
+    ) -> BoxFuture<'a, Result<Rows, SqlError>>;
+    /// Runs a statement and counts the rows it affected; under a read-only grant, in a
+    /// read-only transaction.
+    fn execute<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Value],
+        read_only: bool,
+    ) -> BoxFuture<'a, Result<u64, SqlError>>;
+}
+
+/// An open transaction, whatever its dialect. Dropped unfinished, it rolls back when its
+/// connection goes back to the pool.
+pub(super) trait Transaction: Send {
+    /// Runs a query in the transaction.
+    fn query<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: &'a [Value],
+    ) -> BoxFuture<'a, Result<Rows, SqlError>>;
+    /// Runs a statement in the transaction and counts the rows it affected.
+    fn execute<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: &'a [Value],
+    ) -> BoxFuture<'a, Result<u64, SqlError>>;
+    /// Commits.
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), SqlError>>;
+    /// Rolls back.
+    fn rollback(self: Box<Self>) -> BoxFuture<'static, Result<(), SqlError>>;
+}
+
+/// A [`Dialect`] as the shared path uses it: statements run on a connection with `value`s bound,
+/// and rows read back as `value`s. Every dialect is one; the bounds sqlx's generic API needs are
+/// stated once, here.
+pub(super) trait Driver: Dialect {
+    /// Runs a query on `conn`; its rows.
+    fn query<'c>(
+        conn: &'c mut Self::Connection,
+        sql: &'c str,
+        params: &'c [Value],
+    ) -> BoxFuture<'c, Result<Rows, SqlError>>;
+    /// Runs a statement on `conn`; how many rows it affected.
+    fn execute<'c>(
+        conn: &'c mut Self::Connection,
+        sql: &'c str,
+        params: &'c [Value],
+    ) -> BoxFuture<'c, Result<u64, SqlError>>;
+    /// `sql` with `params` bound (a `null` as the dialect's [`Dialect::Null`]).
+    fn statement(sql: &str, params: &[Value]) -> Query<'static, Self, Self::Arguments>;
+    /// The value of column `index` of `row`.
+    fn value(row: &Self::Row, index: usize) -> Result<Value, sqlx::Error>;
+}
+
+impl<DB> Driver for DB
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> bool: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> f64: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    fn query<'c>(
+        conn: &'c mut DB::Connection,
+        sql: &'c str,
+        params: &'c [Value],
+    ) -> BoxFuture<'c, Result<Rows, SqlError>> {
+        let rows = conn.fetch_all(DB::statement(sql, params));
+        Box::pin(async move { to_rows::<DB>(&rows.await?) })
+    }
+
+    fn execute<'c>(
+        conn: &'c mut DB::Connection,
+        sql: &'c str,
+        params: &'c [Value],
+    ) -> BoxFuture<'c, Result<u64, SqlError>> {
+        let result = conn.execute(DB::statement(sql, params));
+        Box::pin(async move { Ok(DB::rows_affected(&result.await?)) })
+    }
+
+    fn statement(sql: &str, params: &[Value]) -> Query<'static, DB, DB::Arguments> {
+        let mut query = sqlx::query(AssertSqlSafe(sql.to_string()));
+        for param in params {
+            query = match param {
+                Value::Null => query.bind(DB::Null::default()),
+                Value::Boolean(value) => query.bind(*value),
+                Value::Int(value) => query.bind(*value),
+                Value::Float(value) => query.bind(*value),
+                Value::Text(value) => query.bind(value.clone()),
+                Value::Blob(value) => query.bind(value.clone()),
+            };
+        }
+        query
+    }
+
+    fn value(row: &DB::Row, index: usize) -> Result<Value, sqlx::Error> {
+        let raw = row.try_get_raw(index)?;
+        if raw.is_null() {
+            return Ok(Value::Null);
+        }
+        DB::decode(row, index, raw.type_info().name())
+    }
+}
+
+/// [`Driver::query`] or [`Driver::execute`]: a statement run on a connection, and what it gives
+/// back.
+type Run<DB, T> = for<'c> fn(
+    &'c mut <DB as sqlx::Database>::Connection,
+    &'c str,
+    &'c [Value],
+) -> BoxFuture<'c, Result<T, SqlError>>;
+
+/// The rows of a result as the guest gets them: column names, then values, within the size cap
+/// (checked before any value is decoded).
+fn to_rows<DB: Driver>(rows: &[DB::Row]) -> Result<Rows, SqlError> {
+    if rows.len() > MAX_ROWS {
+        return Err(SqlError::Invalid(format!(
+            "sql: the query returned {} rows, more than {MAX_ROWS}; add a LIMIT",
+            rows.len()
+        )));
+    }
+    let columns = rows
+        .first()
+        .map(|row| row.columns().iter().map(|c| c.name().to_string()).collect())
+        .unwrap_or_default();
+    let rows = rows
+        .iter()
+        .map(|row| (0..row.len()).map(|i| DB::value(row, i)).collect())
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(Rows { columns, rows })
+}
+
+/// The pools of one database.
+#[derive(Debug)]
+pub(super) struct Pools<DB: Dialect> {
+    /// Connections that may write.
+    writer: Pool<DB>,
+    /// Where read-only statements run: a pool of their own, or transactions begun read-only.
+    read_only: ReadOnly<Pool<DB>>,
+}
+
+impl<DB: Driver> Pools<DB> {
+    /// Pools that connect when first used: only a malformed URL fails here.
+    pub(super) fn new(connection: &DatabaseConnection) -> Result<Self, sqlx::Error> {
+        let options = DB::connect_options(&connection.url)?;
+        let pool = |options| {
+            PoolOptions::<DB>::new()
+                .max_connections(connection.max_connections)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_lazy_with(options)
+        };
+        Ok(Self {
+            read_only: DB::READ_ONLY.map(|reader| pool(reader(&options))),
+            writer: pool(options),
+        })
+    }
+
+    /// Begins a transaction, read-only as the dialect enforces it if `read_only`.
+    async fn transaction(&self, read_only: bool) -> Result<Tx<DB>, SqlError> {
+        let tx = match (read_only, &self.read_only) {
+            (false, _) => self.writer.begin().await?,
+            (true, ReadOnly::Pool(reader)) => reader.begin().await?,
+            (true, ReadOnly::Begin(statement)) => self.writer.begin_with(*statement).await?,
+        };
+        Ok(Tx(tx))
+    }
+
+    /// Runs a statement on a connection of the writer pool or, under a read-only grant, in a
+    /// read-only transaction committed after it.
+    async fn run<T>(
+        &self,
+        run: Run<DB, T>,
+        sql: &str,
+        params: &[Value],
+        read_only: bool,
+    ) -> Result<T, SqlError> {
+        if !read_only {
+            return run(&mut *self.writer.acquire().await?, sql, params).await;
+        }
+        let mut tx = self.transaction(true).await?;
+        let outcome = run(&mut *tx.0, sql, params).await?;
+        tx.0.commit().await?;
+        Ok(outcome)
+    }
+}
+
+impl<DB: Driver> Backend for Pools<DB> {
+    fn describe(&self) -> &'static str {
+        DB::NAME
+    }
+
+    fn connect(&self) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let options = self.writer.connect_options();
+            let probe =
+                tokio::time::timeout(ACQUIRE_TIMEOUT, DB::Connection::connect_with(&options))
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)??;
+            probe.close().await?;
+            drop(self.writer.acquire().await?);
+            if let ReadOnly::Pool(reader) = &self.read_only {
+                drop(reader.acquire().await?);
+            }
+            Ok(())
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), SqlError>> {
+        Box::pin(async move {
+            drop(self.writer.acquire().await?);
+            Ok(())
+        })
+    }
+
+    fn begin(&self, read_only: bool) -> BoxFuture<'_, Result<Box<dyn Transaction>, SqlError>> {
+        Box::pin(async move {
+            let tx: Box<dyn Transaction> = Box::new(self.transaction(read_only).await?);
+            Ok(tx)
+        })
+    }
+
+    fn query<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Value],
+        read_only: bool,
+    ) -> BoxFuture<'a, Result<Rows, SqlError>> {
+        Box::pin(self.run(DB::query, sql, params, read_only))
+    }
+
+    fn execute<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Value],
+        read_only: bool,
+    ) -> BoxFuture<'a, Result<u64, SqlError>> {
+        Box::pin(self.run(DB::execute, sql, params, read_only))
+    }
+}
+
+/// An open transaction on one database.
+struct Tx<DB: Dialect>(sqlx::Transaction<'static, DB>);
+
+impl<DB: Driver> Transaction for Tx<DB> {
+    fn query<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: &'a [Value],
+    ) -> BoxFuture<'a, Result<Rows, SqlError>> {
+        DB::query(&mut *self.0, sql, params)
+    }
+
+    fn execute<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: &'a [Value],
+    ) -> BoxFuture<'a, Result<u64, SqlError>> {
+        DB::execute(&mut *self.0, sql, params)
+    }
+
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), SqlError>> {
+        Box::pin(async move { Ok(self.0.commit().await?) })
+    }
+
+    fn rollback(self: Box<Self>) -> BoxFuture<'static, Result<(), SqlError>> {
+        Box::pin(async move { Ok(self.0.rollback().await?) })
+    }
+}
