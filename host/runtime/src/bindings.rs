@@ -23,10 +23,10 @@ wasmtime::component::bindgen!({
     },
     exports: { default: async },
     trappable_error_type: {
-        "karman:runnable/types.cap-error" => crate::capabilities::CapFailure,
+        "karman:runnable/types.cap-error" => crate::capabilities::failure::CapFailure,
     },
     with: {
-        "karman:runnable/sql.transaction": crate::capabilities::sql::SqlTransaction,
+        "karman:runnable/sql.transaction": crate::capabilities::sql::access::SqlTransaction,
     },
 });
 

@@ -13,6 +13,7 @@
 //! | `principal` | [`principal`] | the verified JWT of a custom route's caller | always (empty outside routes) |
 
 pub(crate) mod cache;
+pub(crate) mod failure;
 pub(crate) mod graphql;
 pub(crate) mod http;
 pub(crate) mod log;
@@ -20,59 +21,16 @@ pub(crate) mod principal;
 pub(crate) mod request;
 pub(crate) mod sql;
 
-use wasmtime::component::{HasSelf, Linker, ResourceTableError};
+pub(crate) use failure::CapFailure;
+
+use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings;
-use crate::bindings::types::CapError;
 use crate::store::StepState;
 
-/// Why a capability call failed: a `cap-error` for the guest, or a trap.
-///
-/// The host functions of every interface whose functions return `result<_, cap-error>`
-/// (`resp`, `cache`, `sql`, `http`) return this, so they use `?` on either kind; the bindings
-/// (`trappable_error_type`) turn it back into the guest's `cap-error`, or trap.
-#[derive(Debug)]
-pub(crate) enum CapFailure {
-    /// Returned to the guest as its `cap-error`.
-    Guest(CapError),
-    /// Traps the guest: resource misuse (a handle it does not own) or a host fault.
-    Trap(wasmtime::Error),
-}
-
-impl From<CapError> for CapFailure {
-    fn from(error: CapError) -> Self {
-        Self::Guest(error)
-    }
-}
-
-impl From<ResourceTableError> for CapFailure {
-    fn from(error: ResourceTableError) -> Self {
-        Self::Trap(error.into())
-    }
-}
-
-impl From<wasmtime::Error> for CapFailure {
-    fn from(error: wasmtime::Error) -> Self {
-        Self::Trap(error)
-    }
-}
-
-/// `types.convert-cap-error` for the data of every interface that returns a `cap-error` (the
-/// bindings require it of each): the guest's error, or the trap.
-macro_rules! convert_cap_error {
-    ($($data:ty),+) => {$(
-        impl bindings::types::Host for $data {
-            fn convert_cap_error(&mut self, failure: CapFailure) -> wasmtime::Result<CapError> {
-                match failure {
-                    CapFailure::Guest(error) => Ok(error),
-                    CapFailure::Trap(trap) => Err(trap),
-                }
-            }
-        }
-    )+};
-}
-
-convert_cap_error!(
+// Every interface that returns a `cap-error` converts it through `types` (the bindings ask
+// it of each one's data).
+failure::convert_cap_error!(
     StepState,
     request::RequestCtx,
     cache::CacheCtx,

@@ -5,7 +5,7 @@
 
 use wasmtime::component::{HasData, Resource, ResourceTable};
 
-use super::{SqlCtx, SqlTransaction};
+use super::access::{SqlCtx, SqlTransaction};
 use crate::bindings::sql::{BatchError, Host, HostTransaction, Rows, Statement, Value};
 use crate::bindings::types::CapError;
 use crate::capabilities::CapFailure;

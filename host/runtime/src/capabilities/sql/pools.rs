@@ -6,6 +6,7 @@
 
 use std::fmt::Debug;
 use std::pin::Pin;
+use std::time::Duration;
 
 use karman_directive::DatabaseConnection;
 use sqlx::pool::PoolOptions;
@@ -16,8 +17,13 @@ use sqlx::{
 };
 
 use super::dialect::{Dialect, ReadOnly};
-use super::{ACQUIRE_TIMEOUT, MAX_ROWS, SqlError};
+use super::error::SqlError;
 use crate::bindings::sql::{Rows, Value};
+
+/// Time to wait for a pooled connection before a call fails with `unavailable`.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rows a query may return to a component.
+pub const MAX_ROWS: usize = 10_000;
 
 /// A boxed future that may move between threads.
 pub(super) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
