@@ -36,7 +36,7 @@ async fn example(name: &str, env: &[(&str, String)]) -> TestServer {
 }
 
 /// Starts the streams of an example app.
-async fn example_streams(name: &str, env: &[(&str, String)]) -> Streams {
+async fn example_streams(name: &str, env: &[(&str, String)]) -> std::sync::Arc<Streams> {
     start(example_app(name, env)).await.streams
 }
 

@@ -70,7 +70,7 @@ impl Tansu {
     }
 }
 
-async fn start(yaml: &str) -> Streams {
+async fn start(yaml: &str) -> std::sync::Arc<Streams> {
     crate::support::start(app(yaml)).await.streams
 }
 

@@ -99,14 +99,55 @@ components:
 }
 
 fn karman(args: &[&str]) -> std::process::Output {
+    karman_with_env(args, &[])
+}
+
+fn karman_with_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_karman"))
         .args(args)
         .env(
             "KARMAN_CACHE_DIR",
             repo_root().join("target/karman-test-cache"),
         )
+        .envs(env.iter().copied())
         .output()
         .unwrap()
+}
+
+/// `karman check` of an example app (with `env` set), asserting it succeeds.
+fn check_example(name: &str, env: &[(&str, &str)]) -> String {
+    let directive = repo_root().join(format!("examples/{name}/Directive.yaml"));
+    let output = karman_with_env(&["check", directive.to_str().unwrap()], env);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn check_lists_outbound_grants_and_the_endpoints_of_custom_routes() {
+    let card = check_example("github-card", &[("GITHUB_TOKEN", "not-a-real-token")]);
+    assert!(
+        card.contains("grants:  log, graphql (allow: api.github.com)"),
+        "{card}"
+    );
+    assert!(
+        card.contains("grants:  log, http (allow: api.github.com)"),
+        "{card}"
+    );
+    let secret = "0123456789abcdef0123456789abcdef";
+    let billing = check_example("billing", &[("BILLING_JWT_SECRET", secret)]);
+    for line in [
+        "POST /ext/billing/debit -> billing (authenticated, maxBody 4096 B, timeout 2s)",
+        "GET /ext/billing/balance/:account -> billing (role:reader, rate 50/s)",
+        "GET /ext/billing/whoami -> billing (public)",
+        "tokens: HS256",
+    ] {
+        assert!(billing.contains(line), "{line} in {billing}");
+    }
+    assert!(!billing.contains(secret), "the secret is not printed");
 }
 
 #[test]

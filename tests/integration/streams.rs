@@ -15,7 +15,7 @@ use crate::support::{PrivateNats, app, eventually, launch, runtime_config, withi
 const NATS: &str = "127.0.0.1:4222";
 
 /// Loads the app of `yaml` and starts its streams.
-async fn start(yaml: &str) -> Streams {
+async fn start(yaml: &str) -> std::sync::Arc<Streams> {
     crate::support::start(app(yaml)).await.streams
 }
 
@@ -472,6 +472,39 @@ handlers:
             .expect("the server stops once the sessions closed")
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn messages_of_every_socket_share_the_handlers_max_in_flight_and_its_counts() {
+        let server = TestServer::start(
+            r#"
+identifier: test.websocket.in-flight
+appVersion: v1
+components:
+  - { name: slow, source: guest(slow), limits: { timeout: 5s } }
+handlers:
+  - { type: stream, source: server, resource: /ws/one-at-a-time, maxInFlight: 1, steps: [ { fn: slow } ] }
+"#,
+        )
+        .await;
+        let mut first = open(&server, "/ws/one-at-a-time").await;
+        let mut second = open(&server, "/ws/one-at-a-time").await;
+        first.send(Message::text("1500")).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        second.send(Message::text("0")).await.unwrap();
+        // The second message waits for the first's slot: without the limit it would be
+        // answered at once, long before the first.
+        let which = tokio::select! {
+            answer = first.next() => { assert!(matches!(answer, Some(Ok(Message::Text(_))))); "first" }
+            answer = second.next() => { assert!(matches!(answer, Some(Ok(Message::Text(_))))); "second" }
+        };
+        assert_eq!(which, "first", "the second message ran beside the first");
+        let Some(Ok(Message::Text(answer))) = second.next().await else {
+            panic!("the second message is answered once the first is done");
+        };
+        assert_eq!(answer.as_str(), "done");
+        let stats = server.streams.handler_stats(0).unwrap();
+        assert_eq!((stats.succeeded(), stats.failed()), (2, 0));
     }
 
     #[tokio::test]

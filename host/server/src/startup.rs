@@ -66,8 +66,9 @@ pub struct Running {
     pub runtime: Arc<Runtime>,
     /// What answers its HTTP requests.
     pub service: Arc<Service>,
-    /// Its stream handlers and schedules, already running.
-    pub streams: Streams,
+    /// Its stream handlers and schedules, already running (shared: their counts are read
+    /// while the app serves).
+    pub streams: Arc<Streams>,
 }
 
 /// Connects, loads and starts `app`, as [`Launch`] says.
@@ -94,7 +95,7 @@ pub async fn start(app: App, launch: Launch) -> anyhow::Result<Running> {
             Service::proxy(runtime.clone(), ComponentId(0), launch.server)?
         }
     };
-    let streams = Streams::start(runtime.clone(), launch.streams).await?;
+    let streams = Arc::new(Streams::start(runtime.clone(), launch.streams).await?);
     let service = Arc::new(service.with_websockets(streams.websocket_handlers()));
     Ok(Running {
         runtime,

@@ -100,7 +100,8 @@ pub enum StreamsError {
 
 /// The running stream handlers and schedules.
 pub struct Streams {
-    tasks: Vec<JoinHandle<()>>,
+    /// The running sources and schedules; emptied by a shutdown.
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     stop: watch::Sender<bool>,
     bus: Bus,
     /// Every stream handler, in Directive order.
@@ -206,7 +207,7 @@ impl Streams {
             );
         }
         Ok(Self {
-            tasks,
+            tasks: std::sync::Mutex::new(tasks),
             stop,
             bus: config.bus,
             handlers,
@@ -239,9 +240,10 @@ impl Streams {
 
     /// Stops taking messages and starting scheduled runs, waits for those in flight, and
     /// flushes what they published.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
-        for task in self.tasks {
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in tasks {
             let _ = task.await;
         }
         if let Some(client) = &self.nats
@@ -253,8 +255,13 @@ impl Streams {
 
     /// Stops at once, abandoning messages in flight (as a crash would: JetStream redelivers
     /// what was not acked). For tests of at-least-once delivery.
-    pub fn abort(self) {
-        for task in &self.tasks {
+    pub fn abort(&self) {
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             task.abort();
         }
     }

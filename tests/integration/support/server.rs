@@ -1,9 +1,12 @@
 //! The app started as `karman serve` starts it ([`karman::start`]), and served on
 //! 127.0.0.1:0 ([`TestServer`]).
 
+use std::sync::Arc;
+
 use karman::{Launch, Running, ServerConfig};
 use karman_directive::App;
 use karman_runtime::RuntimeConfig;
+use karman_streams::Streams;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -33,6 +36,8 @@ pub async fn launch(app: App, launch: Launch) -> Running {
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
+    /// The app's streams (WebSocket endpoints run through their handlers).
+    pub streams: Arc<Streams>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -77,12 +82,14 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stopped) = oneshot::channel::<()>();
+        let streams = running.streams.clone();
         let task = tokio::spawn(running.serve(listener, async {
             let _ = stopped.await;
         }));
         Self {
             base,
             client: client(),
+            streams,
             shutdown: Some(shutdown),
             task: Some(task),
         }
