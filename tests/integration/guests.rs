@@ -7,12 +7,7 @@ use crate::support::repo_root;
 fn every_test_guest_has_a_test() {
     let tests_dir = repo_root().join("tests/integration");
     let mut sources = String::new();
-    for entry in std::fs::read_dir(&tests_dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("guests.rs") {
-            sources.push_str(&std::fs::read_to_string(path).unwrap());
-        }
-    }
+    read_sources(&tests_dir, &mut sources);
     let mut unused = Vec::new();
     for entry in std::fs::read_dir(repo_root().join("components")).unwrap() {
         let path = entry.unwrap().path();
@@ -28,4 +23,18 @@ fn every_test_guest_has_a_test() {
         unused.is_empty(),
         "test components no test uses: {unused:?}"
     );
+}
+
+/// Appends every `.rs` file under `dir` but this one (`tests/integration/guests.rs`) to
+/// `sources`.
+fn read_sources(dir: &std::path::Path, sources: &mut String) {
+    let this = repo_root().join("tests/integration/guests.rs");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            read_sources(&path, sources);
+        } else if path.extension().is_some_and(|e| e == "rs") && path != this {
+            sources.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use karman::ServerConfig;
 
-use crate::support::{TestServer, client, expand, repo_root};
+use crate::support::{Binary, TestServer, client, repo_root};
 
 const APP: &str = r#"
 identifier: test.server
@@ -166,114 +166,6 @@ async fn shutdown_finishes_in_flight_requests_and_stops_accepting() {
         .unwrap();
     let refused = client().get(server.url("/hello/late")).send().await;
     assert!(refused.is_err(), "a request after shutdown was answered");
-}
-
-/// The `karman` binary, serving a Directive on a free port.
-struct Binary {
-    child: Child,
-    base: String,
-    logs: Arc<Mutex<Vec<serde_json::Value>>>,
-}
-
-impl Binary {
-    fn serve(yaml: &str) -> Self {
-        Self::serve_with(yaml, "info", &[])
-    }
-
-    /// Serves with a log filter and extra environment variables.
-    fn serve_with(yaml: &str, log_filter: &str, env: &[(&str, &str)]) -> Self {
-        let directive = write_directive(yaml);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_karman"))
-            .arg("serve")
-            .arg(&directive)
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-            .arg("--cache-dir")
-            .arg(repo_root().join("target/karman-test-cache"))
-            .env("KARMAN_LOG", log_filter)
-            .envs(env.iter().copied())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the karman binary starts");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
-                    continue;
-                };
-                if let Some(address) = entry["fields"]["message"]
-                    .as_str()
-                    .and_then(|m| m.strip_prefix("listening on "))
-                {
-                    let _ = address_tx.send(address.to_string());
-                }
-                sink.lock().unwrap().push(entry);
-            }
-        });
-        let base = address_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the binary reports its address");
-        Self { child, base, logs }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "karman did not exit within {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn logs_matching(
-        &self,
-        predicate: impl Fn(&serde_json::Value) -> bool,
-    ) -> Vec<serde_json::Value> {
-        self.logs
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| predicate(e))
-            .cloned()
-            .collect()
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn write_directive(yaml: &str) -> PathBuf {
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let dir = repo_root().join("target/karman-test-tmp");
-    std::fs::create_dir_all(&dir).unwrap();
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!("directive-{}-{n}.yaml", std::process::id()));
-    std::fs::write(&path, expand(yaml)).unwrap();
-    path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! Shared helpers of the integration tests: guest paths, Directives from text, the app started
-//! as `karman serve` starts it ([`server`]), private services on free ports ([`services`]),
+//! as `karman serve` starts it ([`server`]), the real binary ([`binary`]), private services on free ports ([`services`]),
 //! bounded waiting ([`eventually`]), and the SQL databases ([`sql`]).
 
+mod binary;
 mod eventually;
 mod server;
 mod services;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use karman_directive::{App, ParseOptions};
 use karman_runtime::{EngineConfig, RuntimeConfig};
 
+pub use binary::{Binary, write_directive};
 pub use eventually::{eventually, within};
 pub use server::{Reply, TestServer, launch, start};
 pub use services::{PrivateNats, PrivateRedis, PrivateService, Tansu, tools_dir};
