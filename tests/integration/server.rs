@@ -1,15 +1,11 @@
 //! The HTTP server and the `karman` binary: health, request ids, body cap, routing errors,
 //! logs, graceful shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use karman::ServerConfig;
 
-use crate::support::{Binary, TestServer, client, repo_root};
+use crate::support::{Binary, TestServer, client};
 
 const APP: &str = r#"
 identifier: test.server
@@ -380,8 +376,7 @@ handlers:
     let mut processed = std::collections::HashSet::new();
     processed.insert(next_payload(&mut done).await);
     // SIGKILL with messages in flight: no graceful anything.
-    first.child.kill().unwrap();
-    first.child.wait().unwrap();
+    first.kill();
 
     let _second = Binary::serve(&yaml);
     while processed.len() < MESSAGES {

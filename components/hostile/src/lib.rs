@@ -20,6 +20,9 @@ fn number(name: &str, default: u64) -> u64 {
 }
 
 fn recurse(depth: u64, trail: &mut [u8; 256]) -> u64 {
+    if depth == u64::MAX {
+        return 0;
+    }
     trail[(depth % 256) as usize] = depth as u8;
     let mut local = [0u8; 256];
     local.copy_from_slice(trail);
@@ -66,7 +69,10 @@ impl Runnable for Hostile {
                 Ok(stored.to_string().into_bytes())
             }
             "log-flood" => {
-                let line = format!("{}\n{{\"level\":\"ERROR\",\"forged\":true}}", "l".repeat(1024));
+                let line = format!(
+                    "{}\n{{\"level\":\"ERROR\",\"forged\":true}}",
+                    "l".repeat(1024)
+                );
                 for _ in 0..number("n", 100_000) {
                     log::error(&line);
                 }

@@ -105,7 +105,11 @@ async fn hostile_guests_get_their_exact_status_and_the_host_stays_up_within_its_
 
     // CR/LF in a header value never becomes a second header.
     let crlf = assert_contained(&mut binary, "/attack?attack=crlf", 200).await;
-    assert!(crlf.headers.get("x-injected").is_none(), "{:?}", crlf.headers);
+    assert!(
+        crlf.headers.get("x-injected").is_none(),
+        "{:?}",
+        crlf.headers
+    );
     assert!(crlf.headers.get("x-note").is_none(), "{:?}", crlf.headers);
     assert_eq!(crlf.headers["x-after"], "set");
 
@@ -121,12 +125,17 @@ async fn hostile_guests_get_their_exact_status_and_the_host_stays_up_within_its_
 
     // Floods: the cache keeps to its bound (64 MiB), the log to its rate.
     let flood = assert_contained(&mut binary, "/attack?attack=cache-flood&mib=256", 200).await;
-    assert_eq!(flood.body, "256", "every set succeeds; old entries are evicted");
+    assert_eq!(
+        flood.body, "256",
+        "every set succeeds; old entries are evicted"
+    );
     let logs = assert_contained(&mut binary, "/attack?attack=log-flood&n=50000", 200).await;
     assert_eq!(logs.body, "logged");
     // The burst (200 lines) and 100 lines a second get through; the rest is dropped.
     let kept = binary
-        .logs_matching(|e| e["fields"]["component"] == "hostile" && e["fields"]["source"].is_string())
+        .logs_matching(|e| {
+            e["fields"]["component"] == "hostile" && e["fields"]["source"].is_string()
+        })
         .len();
     assert!(
         (200..2_000).contains(&kept),
@@ -140,7 +149,11 @@ async fn hostile_guests_get_their_exact_status_and_the_host_stays_up_within_its_
     // Many at once: memory bombs and big outputs side by side.
     let mut attacks = Vec::new();
     for i in 0..8 {
-        let path = if i % 2 == 0 { "/hog" } else { "/attack?attack=output&mib=100" };
+        let path = if i % 2 == 0 {
+            "/hog"
+        } else {
+            "/attack?attack=output&mib=100"
+        };
         let url = binary.url(path);
         attacks.push(tokio::spawn(async move {
             client().get(url).send().await.unwrap().status().as_u16()

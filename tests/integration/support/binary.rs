@@ -28,7 +28,12 @@ impl Binary {
     }
 
     /// Serves with a log filter, extra environment variables and extra `karman serve` flags.
-    pub fn serve_with_args(yaml: &str, log_filter: &str, env: &[(&str, &str)], args: &[&str]) -> Self {
+    pub fn serve_with_args(
+        yaml: &str,
+        log_filter: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Self {
         let directive = write_directive(yaml);
         let mut child = Command::new(env!("CARGO_BIN_EXE_karman"))
             .arg("serve")
@@ -94,6 +99,12 @@ impl Binary {
         kib * 1024
     }
 
+    /// Kills the process (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let status = Command::new("kill")
@@ -141,7 +152,7 @@ impl Drop for Binary {
 }
 
 /// Writes a test Directive (with `guest(…)` expanded) to a fresh file under target/.
-pub fn write_directive(yaml: &str) -> PathBuf {
+fn write_directive(yaml: &str) -> PathBuf {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let dir = repo_root().join("target/karman-test-tmp");
     std::fs::create_dir_all(&dir).unwrap();

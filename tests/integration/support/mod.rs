@@ -15,7 +15,7 @@ use std::time::Duration;
 use karman_directive::{App, ParseOptions};
 use karman_runtime::{EngineConfig, RuntimeConfig};
 
-pub use binary::{Binary, write_directive};
+pub use binary::Binary;
 pub use eventually::{eventually, within};
 pub use server::{Reply, TestServer, launch, start};
 pub use services::{PrivateNats, PrivateRedis, PrivateService, Tansu, tools_dir};
