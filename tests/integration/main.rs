@@ -11,6 +11,7 @@ mod faults;
 mod guests;
 mod kafka;
 mod loading;
+mod outages;
 mod outbound;
 mod reuse;
 mod routes;

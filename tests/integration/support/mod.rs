@@ -1,8 +1,11 @@
 //! Shared helpers of the integration tests: guest paths, Directives from text, the app started
-//! as `karman serve` starts it ([`server`]), private services on free ports ([`services`]),
+//! as `karman serve` starts it ([`server`]), private services on free ports ([`services`];
+//! killed and restarted in outage tests: [`private`], under a [`load`] of requests),
 //! bounded waiting ([`eventually`]), and the SQL databases ([`sql`]).
 
 mod eventually;
+mod load;
+mod private;
 mod server;
 mod services;
 mod sql;
@@ -15,6 +18,8 @@ use karman_directive::{App, ParseOptions};
 use karman_runtime::{EngineConfig, RuntimeConfig};
 
 pub use eventually::{eventually, within};
+pub use load::{Load, Phase, Sample};
+pub use private::{OutageNats, OutagePostgres, OutageRedis, Restartable};
 pub use server::{Reply, TestServer, launch, start};
 pub use services::{PrivateNats, PrivateRedis, PrivateService, Tansu, tools_dir};
 pub use sql::{Db, sqlite_file};
