@@ -1,8 +1,8 @@
 //! Backends that go down under load and come back: a private Redis, PostgreSQL, NATS
-//! JetStream server is killed (`SIGKILL`) while requests or messages flow, then restarted on
-//! the same port. During the outage every request fails with a clear 503 JSON error within its
-//! step's timeout; after the restart service recovers within seconds; and no JetStream message
-//! is lost or left unprocessed (counted).
+//! JetStream server or Kafka-protocol broker (tansu) is killed (`SIGKILL`) while requests or
+//! messages flow, then restarted on the same port. During the outage every request fails with
+//! a clear 503 JSON error within its step's timeout; after the restart service recovers within
+//! seconds; and no JetStream or Kafka message is lost or left unprocessed (counted).
 //!
 //! Each test prints its figures (`outage figures: …`, see docs/operations.md, "Backend
 //! outages"); run with `--nocapture` to see them.
@@ -12,9 +12,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
 use crate::support::{
-    Load, OutageNats, OutagePostgres, OutageRedis, Phase, Restartable, Sample, TestServer,
-    eventually, within,
+    Load, OutageNats, OutagePostgres, OutageRedis, OutageS3, OutageTansu, Phase, Restartable,
+    Sample, TestServer, eventually, within,
 };
 
 /// Workers of the HTTP load.
@@ -330,6 +337,164 @@ handlers:
     );
     println!(
         "outage figures: JetStream: {MESSAGES} messages sent ({sent_before_restart} before the restart), {} publish attempts failed during the outage, {} processed ({runs} runs), handler running again {recovered_after:?} after the restart, all processed {all_processed_after:?} after it",
+        publisher.failed.load(Ordering::Relaxed),
+        processed.len()
+    );
+    streams.shutdown().await;
+}
+
+/// Messages the Kafka test produces.
+const KAFKA_MESSAGES: usize = 100;
+
+/// Produces `messages` to `topic`, one after the other, each retried until the broker
+/// acknowledges it.
+async fn produce_all(
+    publisher: Arc<Publisher>,
+    brokers: String,
+    topic: &'static str,
+    messages: std::ops::Range<usize>,
+) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("message.timeout.ms", "1000")
+        .set("linger.ms", "0")
+        .create()
+        .unwrap();
+    for n in messages {
+        let payload = n.to_string();
+        while producer
+            .send(
+                FutureRecord::<str, str>::to(topic)
+                    .key("k")
+                    .payload(&payload),
+                Duration::from_secs(1),
+            )
+            .await
+            .is_err()
+        {
+            publisher.failed.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        publisher.sent.lock().unwrap().insert(n);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Collects the distinct payloads of `topic` into `seen`, from the start, until aborted.
+async fn collect(brokers: String, topic: &'static str, seen: Arc<Mutex<BTreeSet<usize>>>) {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set(
+            "group.id",
+            format!("count-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    loop {
+        if let Ok(message) = consumer.recv().await
+            && let Some(n) = message
+                .payload()
+                .and_then(|p| std::str::from_utf8(p).ok()?.parse().ok())
+        {
+            seen.lock().unwrap().insert(n);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_broker_down_under_load_loses_no_message() {
+    let s3 = OutageS3::start().await;
+    let mut broker = tokio::task::block_in_place(|| OutageTansu::start(&s3));
+    let brokers = broker.address();
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    for result in admin
+        .create_topics(
+            &[
+                NewTopic::new("jobs", 1, TopicReplication::Fixed(1)),
+                NewTopic::new("results", 1, TopicReplication::Fixed(1)),
+            ],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap()
+    {
+        result.unwrap_or_else(|(topic, e)| panic!("cannot create {topic}: {e}"));
+    }
+    let streams = crate::support::start(crate::support::app(&format!(
+        r#"
+identifier: test.outages.kafka
+appVersion: v1
+connections: {{ kafka: {{ brokers: "{brokers}", group: karman-outage }} }}
+components:
+  - {{ name: echo, source: guest(echo), limits: {{ timeout: 2s }} }}
+handlers:
+  - {{ type: stream, source: kafka, resource: jobs, respondTo: results, maxInFlight: 4, steps: [ {{ fn: echo }} ] }}
+"#
+    )))
+    .await
+    .streams;
+    let succeeded = || streams.handler_stats(0).unwrap().succeeded();
+    let processed = Arc::new(Mutex::new(BTreeSet::new()));
+    let counting = tokio::spawn(collect(brokers.clone(), "results", processed.clone()));
+
+    // The first message, once run, shows the handler has joined its group.
+    let publisher = Arc::new(Publisher::default());
+    produce_all(publisher.clone(), brokers.clone(), "jobs", 0..1).await;
+    eventually("the handler to run the first message", LIMIT, || async {
+        (succeeded() > 0).then_some(())
+    })
+    .await;
+    let producing = tokio::spawn(produce_all(
+        publisher.clone(),
+        brokers.clone(),
+        "jobs",
+        1..KAFKA_MESSAGES,
+    ));
+    eventually("messages to flow before the outage", LIMIT, || async {
+        (publisher.sent() >= KAFKA_MESSAGES / 3).then_some(())
+    })
+    .await;
+
+    tokio::task::block_in_place(|| broker.kill());
+    let before = publisher.failed.load(Ordering::Relaxed);
+    eventually("producing to fail during the outage", LIMIT, || async {
+        (publisher.failed.load(Ordering::Relaxed) >= before + 2).then_some(())
+    })
+    .await;
+    let sent_before_restart = publisher.sent();
+
+    let restarting = Instant::now();
+    tokio::task::block_in_place(|| broker.restart());
+    let at_restart = succeeded();
+    eventually(
+        "the handler to run messages after the restart",
+        LIMIT,
+        || async { (succeeded() > at_restart).then_some(()) },
+    )
+    .await;
+    let recovered_after = restarting.elapsed();
+    within("every message to be produced", LIMIT, producing)
+        .await
+        .unwrap();
+    eventually("every message to be processed", LIMIT, || async {
+        (processed.lock().unwrap().len() >= KAFKA_MESSAGES).then_some(())
+    })
+    .await;
+    let all_processed_after = restarting.elapsed();
+    counting.abort();
+
+    let processed = processed.lock().unwrap().clone();
+    assert_eq!(processed, (0..KAFKA_MESSAGES).collect::<BTreeSet<_>>());
+    assert_eq!(*publisher.sent.lock().unwrap(), processed);
+    let runs = succeeded();
+    println!(
+        "outage figures: Kafka (tansu): {KAFKA_MESSAGES} messages sent ({sent_before_restart} before the restart), {} produce attempts failed during the outage, {} processed ({runs} runs), handler running again {recovered_after:?} after the restart, all processed {all_processed_after:?} after it",
         publisher.failed.load(Ordering::Relaxed),
         processed.len()
     );

@@ -19,7 +19,7 @@ use karman_runtime::{EngineConfig, RuntimeConfig};
 
 pub use eventually::{eventually, within};
 pub use load::{Load, Phase, Sample};
-pub use private::{OutageNats, OutagePostgres, OutageRedis, Restartable};
+pub use private::{OutageNats, OutagePostgres, OutageRedis, OutageS3, OutageTansu, Restartable};
 pub use server::{Reply, TestServer, launch, start};
 pub use services::{PrivateNats, PrivateRedis, PrivateService, Tansu, tools_dir};
 pub use sql::{Db, sqlite_file};

@@ -1,6 +1,7 @@
 //! Private backends for outage tests, on free ports of 127.0.0.1, that can be killed in the
 //! middle of a test and restarted on the same port with the same data: Redis, PostgreSQL (a
-//! cluster of its own in a temporary directory) and NATS with JetStream (file storage).
+//! cluster of its own in a temporary directory), NATS with JetStream (file storage) and tansu
+//! (Kafka protocol) with its data in a private S3 emulator.
 //!
 //! Each server runs under `timeout` (a watchdog: it dies after [`WATCHDOG`] even if the test
 //! process is killed) in a process group of its own; [`Watched::kill`] and `Drop` kill the
@@ -350,5 +351,97 @@ impl Restartable for OutageNats {
             &args,
             self.port,
         ));
+    }
+}
+
+/// A private S3 emulator (moto, which `scripts/services` installs into the tools directory)
+/// with one bucket, `tansu`: storage that outlives a tansu broker.
+pub struct OutageS3 {
+    _process: Watched,
+    port: u16,
+}
+
+impl OutageS3 {
+    pub async fn start() -> Self {
+        let binary = super::tools_dir().join("moto-venv/bin/moto_server");
+        assert!(
+            binary.exists(),
+            "{} is missing: run scripts/services",
+            binary.display()
+        );
+        let port = super::free_port();
+        let args: Vec<String> = vec![
+            "-H".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ];
+        let process = tokio::task::block_in_place(|| {
+            Watched::start("moto_server", &binary.display().to_string(), &args, port)
+        });
+        let created = super::client()
+            .put(format!("http://127.0.0.1:{port}/tansu"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            created.status().is_success(),
+            "cannot create the bucket: {created:?}"
+        );
+        Self {
+            _process: process,
+            port,
+        }
+    }
+}
+
+/// A private tansu broker (Kafka protocol) storing its topics, offsets and groups in S3.
+pub struct OutageTansu {
+    process: Option<Watched>,
+    port: u16,
+    s3: u16,
+}
+
+impl OutageTansu {
+    /// Starts one whose data lives in `s3`.
+    pub fn start(s3: &OutageS3) -> Self {
+        let mut tansu = Self {
+            process: None,
+            port: super::free_port(),
+            s3: s3.port,
+        };
+        tansu.restart();
+        tansu
+    }
+}
+
+impl Restartable for OutageTansu {
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        self.process.take().map(Watched::kill);
+    }
+
+    fn restart(&mut self) {
+        let binary = super::tools_dir().join("tansu");
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let args: Vec<String> = vec![
+            "AWS_ACCESS_KEY_ID=test".into(),
+            "AWS_SECRET_ACCESS_KEY=test".into(),
+            "AWS_DEFAULT_REGION=us-east-1".into(),
+            format!("AWS_ENDPOINT=http://127.0.0.1:{}", self.s3),
+            "AWS_ALLOW_HTTP=true".into(),
+            binary.display().to_string(),
+            "broker".into(),
+            "--listener-url".into(),
+            url.clone(),
+            "--advertised-listener-url".into(),
+            url,
+            "--storage-engine".into(),
+            "s3://tansu/".into(),
+        ];
+        self.process = Some(Watched::start("tansu", "env", &args, self.port));
     }
 }
