@@ -137,7 +137,9 @@ impl Restartable for OutageRedis {
     }
 
     fn kill(&mut self) {
-        self.process.take().map(Watched::kill);
+        if let Some(process) = self.process.take() {
+            process.kill();
+        }
     }
 
     fn restart(&mut self) {
@@ -329,7 +331,9 @@ impl Restartable for OutageNats {
     }
 
     fn kill(&mut self) {
-        self.process.take().map(Watched::kill);
+        if let Some(process) = self.process.take() {
+            process.kill();
+        }
     }
 
     fn restart(&mut self) {
@@ -421,7 +425,9 @@ impl Restartable for OutageTansu {
     }
 
     fn kill(&mut self) {
-        self.process.take().map(Watched::kill);
+        if let Some(process) = self.process.take() {
+            process.kill();
+        }
     }
 
     fn restart(&mut self) {
