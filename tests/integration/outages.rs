@@ -358,6 +358,7 @@ async fn produce_all(
         .set("bootstrap.servers", &brokers)
         .set("message.timeout.ms", "1000")
         .set("linger.ms", "0")
+        .set("reconnect.backoff.max.ms", "1000")
         .create()
         .unwrap();
     for n in messages {
@@ -390,6 +391,7 @@ async fn collect(brokers: String, topic: &'static str, seen: Arc<Mutex<BTreeSet<
         )
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "6000")
+        .set("reconnect.backoff.max.ms", "1000")
         .create()
         .unwrap();
     consumer.subscribe(&[topic]).unwrap();
