@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use crate::StreamsError;
 use crate::consume::consume;
 use crate::handler::{Handler, Incoming};
-use crate::outlet::{RECONNECT_BACKOFF_MAX_MS, produce};
+use crate::outlet::produce;
 
 /// Offsets of one consumer: per partition, those running, and the next after the last done.
 #[derive(Default)]
@@ -119,7 +119,6 @@ pub(crate) fn serve(
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", session.as_millis().to_string())
         .set("max.poll.interval.ms", max_poll.as_millis().to_string())
-        .set("reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS)
         .create()
         .map_err(|e| setup(format!("cannot create a Kafka consumer: {e}")))?;
     consumer.subscribe(&[spec.resource.as_str()]).map_err(|e| {

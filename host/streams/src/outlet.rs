@@ -56,16 +56,11 @@ impl Outlet {
     }
 }
 
-/// The longest pause between two attempts of a Kafka client to reach a broker that went away
-/// (librdkafka's default, 10 s, can keep a handler idle that long after the broker is back).
-pub(crate) const RECONNECT_BACKOFF_MAX_MS: &str = "1000";
-
 /// A producer for results and dead letters.
 pub(crate) fn producer(connection: &KafkaConnection) -> Result<FutureProducer, StreamsError> {
     ClientConfig::new()
         .set("bootstrap.servers", connection.brokers.join(","))
         .set("message.timeout.ms", "10000")
-        .set("reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS)
         .create()
         .map_err(|e| StreamsError::Connect {
             location: connection.location.to_string(),
