@@ -12,6 +12,7 @@ mod guests;
 mod hostile;
 mod kafka;
 mod loading;
+mod outages;
 mod outbound;
 mod reuse;
 mod routes;

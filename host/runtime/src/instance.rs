@@ -49,6 +49,7 @@ pub(crate) fn new_store(
         },
         sql: SqlCtx {
             access: component.sql.clone(),
+            deadline: None,
         },
         http: HttpCtx {
             access: component.http.clone(),
@@ -84,6 +85,7 @@ pub(crate) async fn run(
     input: &[u8],
 ) -> Result<Result<Vec<u8>, RunError>, Failure> {
     let request_id: Arc<str> = request.request.id.as_str().into();
+    let deadline = tokio::time::Instant::now() + component.limits.timeout;
     let work = async {
         let (mut store, runnable, uses) = match component.warm.as_ref().and_then(|pool| pool.take())
         {
@@ -109,6 +111,7 @@ pub(crate) async fn run(
                 (store, runnable, 0)
             }
         };
+        store.data_mut().sql.deadline = Some(deadline);
         store.set_epoch_deadline(1);
         let returned = runnable.call_run(&mut store, input).await?;
         wasmtime::Result::Ok((returned, store, runnable, uses + 1))

@@ -1,9 +1,13 @@
 //! Shared helpers of the integration tests: guest paths, Directives from text, the app started
-//! as `karman serve` starts it ([`server`]), the real binary ([`binary`]), private services on free ports ([`services`]),
+//! as `karman serve` starts it ([`server`]), the real binary ([`binary`]), private services on
+//! free ports ([`services`]; killed and restarted in outage tests: [`private`], under a [`load`]
+//! of requests),
 //! bounded waiting ([`eventually`]), and the SQL databases ([`sql`]).
 
 mod binary;
 mod eventually;
+mod load;
+mod private;
 mod server;
 mod services;
 mod sql;
@@ -17,6 +21,8 @@ use karman_runtime::{EngineConfig, RuntimeConfig};
 
 pub use binary::Binary;
 pub use eventually::{eventually, within};
+pub use load::{Load, Phase, Sample};
+pub use private::{OutageNats, OutagePostgres, OutageRedis, OutageS3, OutageTansu, Restartable};
 pub use server::{Reply, TestServer, launch, start};
 pub use services::{PrivateNats, PrivateRedis, PrivateService, Tansu, tools_dir};
 pub use sql::{Db, sqlite_file};

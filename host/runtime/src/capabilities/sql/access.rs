@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use karman_directive::{Query, SqlGrant};
+use tokio::time::Instant;
 
 use super::backend::SqlBackend;
-use super::pools::{Backend, Transaction};
+use super::pools::{ACQUIRE_TIMEOUT, Backend, Transaction};
 use crate::bindings::sql::Value;
 use crate::bindings::types::CapError;
 use crate::health::Readiness;
@@ -93,9 +95,25 @@ impl SqlAccess {
 pub(crate) struct SqlCtx {
     /// What the component's grant allows; `None` without a `sql` grant.
     pub(crate) access: Option<SqlAccess>,
+    /// When the step running on the instance times out, if it is a step.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl SqlCtx {
+    /// How long a call may wait for a pooled connection: [`ACQUIRE_TIMEOUT`], and within a step
+    /// at most three quarters of the time the step has left, so that a database that is down
+    /// fails the call with `unavailable` (503) while the component can still answer, rather
+    /// than the step timing out (504).
+    pub(super) fn acquire_within(&self) -> Duration {
+        match self.deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                ACQUIRE_TIMEOUT.min(left * 3 / 4)
+            }
+            None => ACQUIRE_TIMEOUT,
+        }
+    }
+
     /// The component's access, or `denied` without a grant.
     pub(super) fn access(&self) -> Result<&SqlAccess, CapError> {
         self.access.as_ref().ok_or_else(|| {

@@ -32,7 +32,7 @@ impl Host for SqlView<'_> {
         let sql = access.named(&name, &params)?;
         Ok(access
             .backend()?
-            .query(sql, &params, access.read_only)
+            .query(sql, &params, access.read_only, self.ctx.acquire_within())
             .await?)
     }
 
@@ -41,7 +41,7 @@ impl Host for SqlView<'_> {
         let sql = access.named(&name, &params)?;
         Ok(access
             .backend()?
-            .execute(sql, &params, access.read_only)
+            .execute(sql, &params, access.read_only, self.ctx.acquire_within())
             .await?)
     }
 
@@ -50,7 +50,7 @@ impl Host for SqlView<'_> {
         let sql = access.raw(&sql)?;
         Ok(access
             .backend()?
-            .query(sql, &params, access.read_only)
+            .query(sql, &params, access.read_only, self.ctx.acquire_within())
             .await?)
     }
 
@@ -59,13 +59,16 @@ impl Host for SqlView<'_> {
         let sql = access.raw(&sql)?;
         Ok(access
             .backend()?
-            .execute(sql, &params, access.read_only)
+            .execute(sql, &params, access.read_only, self.ctx.acquire_within())
             .await?)
     }
 
     async fn begin(&mut self) -> Result<Resource<SqlTransaction>, CapFailure> {
         let access = self.ctx.access()?.clone();
-        let tx = access.backend()?.begin(access.read_only).await?;
+        let tx = access
+            .backend()?
+            .begin(access.read_only, self.ctx.acquire_within())
+            .await?;
         Ok(self.table.push(SqlTransaction {
             tx: Some(tx),
             access,
@@ -90,7 +93,7 @@ async fn batch(ctx: &SqlCtx, statements: &[Statement]) -> Result<Vec<u64>, Batch
         .collect::<Result<Vec<_>, _>>()?;
     let backend = access.backend().map_err(|e| at(0, e))?;
     let mut tx = backend
-        .begin(access.read_only)
+        .begin(access.read_only, ctx.acquire_within())
         .await
         .map_err(|e| at(0, e))?;
     let mut affected = Vec::with_capacity(statements.len());

@@ -20,7 +20,8 @@ use super::dialect::{Dialect, ReadOnly};
 use super::error::SqlError;
 use crate::bindings::sql::{Rows, Value};
 
-/// Time to wait for a pooled connection before a call fails with `unavailable`.
+/// Time to wait for a pooled connection before a call fails with `unavailable` (within a
+/// step, the call waits less when the step has less time left: see `SqlCtx::acquire_within`).
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows a query may return to a component.
 pub const MAX_ROWS: usize = 10_000;
@@ -37,14 +38,20 @@ pub(super) trait Backend: Send + Sync + Debug {
     fn connect(&self) -> BoxFuture<'_, Result<(), sqlx::Error>>;
     /// Opens (and returns to the pool) one connection: whether the database answers.
     fn ping(&self) -> BoxFuture<'_, Result<(), SqlError>>;
-    /// Begins a transaction; a read-only one under a read-only grant.
-    fn begin(&self, read_only: bool) -> BoxFuture<'_, Result<Box<dyn Transaction>, SqlError>>;
+    /// Begins a transaction; a read-only one under a read-only grant. Each of these three
+    /// waits at most `acquire` for a connection, then fails with `unavailable`.
+    fn begin(
+        &self,
+        read_only: bool,
+        acquire: Duration,
+    ) -> BoxFuture<'_, Result<Box<dyn Transaction>, SqlError>>;
     /// Runs a query; under a read-only grant, in a read-only transaction.
     fn query<'a>(
         &'a self,
         sql: &'a str,
         params: &'a [Value],
         read_only: bool,
+        acquire: Duration,
     ) -> BoxFuture<'a, Result<Rows, SqlError>>;
     /// Runs a statement and counts the rows it affected; under a read-only grant, in a
     /// read-only transaction.
@@ -53,6 +60,7 @@ pub(super) trait Backend: Send + Sync + Debug {
         sql: &'a str,
         params: &'a [Value],
         read_only: bool,
+        acquire: Duration,
     ) -> BoxFuture<'a, Result<u64, SqlError>>;
 }
 
@@ -181,6 +189,21 @@ fn to_rows<DB: Driver>(rows: &[DB::Row]) -> Result<Rows, SqlError> {
     Ok(Rows { columns, rows })
 }
 
+/// `work` (which needs a pooled connection), given at most `acquire`: past it, the call
+/// fails with `unavailable`, as when the pool itself times out.
+async fn within<T>(
+    acquire: Duration,
+    work: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, SqlError> {
+    match tokio::time::timeout(acquire, work).await {
+        Ok(result) => Ok(result?),
+        Err(_elapsed) => Err(SqlError::Unavailable(format!(
+            "sql: the database is unavailable (no connection within {})",
+            humantime::format_duration(acquire)
+        ))),
+    }
+}
+
 /// The pools of one database.
 #[derive(Debug)]
 pub(super) struct Pools<DB: Dialect> {
@@ -206,12 +229,15 @@ impl<DB: Driver> Pools<DB> {
         })
     }
 
-    /// Begins a transaction, read-only as the dialect enforces it if `read_only`.
-    async fn transaction(&self, read_only: bool) -> Result<Tx<DB>, SqlError> {
+    /// Begins a transaction, read-only as the dialect enforces it if `read_only`, waiting at
+    /// most `acquire` for its connection.
+    async fn transaction(&self, read_only: bool, acquire: Duration) -> Result<Tx<DB>, SqlError> {
         let tx = match (read_only, &self.read_only) {
-            (false, _) => self.writer.begin().await?,
-            (true, ReadOnly::Pool(reader)) => reader.begin().await?,
-            (true, ReadOnly::Begin(statement)) => self.writer.begin_with(*statement).await?,
+            (false, _) => within(acquire, self.writer.begin()).await?,
+            (true, ReadOnly::Pool(reader)) => within(acquire, reader.begin()).await?,
+            (true, ReadOnly::Begin(statement)) => {
+                within(acquire, self.writer.begin_with(*statement)).await?
+            }
         };
         Ok(Tx(tx))
     }
@@ -224,11 +250,13 @@ impl<DB: Driver> Pools<DB> {
         sql: &str,
         params: &[Value],
         read_only: bool,
+        acquire: Duration,
     ) -> Result<T, SqlError> {
         if !read_only {
-            return run(&mut *self.writer.acquire().await?, sql, params).await;
+            let mut conn = within(acquire, self.writer.acquire()).await?;
+            return run(&mut conn, sql, params).await;
         }
-        let mut tx = self.transaction(true).await?;
+        let mut tx = self.transaction(true, acquire).await?;
         let outcome = run(&mut *tx.0, sql, params).await?;
         tx.0.commit().await?;
         Ok(outcome)
@@ -263,9 +291,13 @@ impl<DB: Driver> Backend for Pools<DB> {
         })
     }
 
-    fn begin(&self, read_only: bool) -> BoxFuture<'_, Result<Box<dyn Transaction>, SqlError>> {
+    fn begin(
+        &self,
+        read_only: bool,
+        acquire: Duration,
+    ) -> BoxFuture<'_, Result<Box<dyn Transaction>, SqlError>> {
         Box::pin(async move {
-            let tx: Box<dyn Transaction> = Box::new(self.transaction(read_only).await?);
+            let tx: Box<dyn Transaction> = Box::new(self.transaction(read_only, acquire).await?);
             Ok(tx)
         })
     }
@@ -275,8 +307,9 @@ impl<DB: Driver> Backend for Pools<DB> {
         sql: &'a str,
         params: &'a [Value],
         read_only: bool,
+        acquire: Duration,
     ) -> BoxFuture<'a, Result<Rows, SqlError>> {
-        Box::pin(self.run(DB::query, sql, params, read_only))
+        Box::pin(self.run(DB::query, sql, params, read_only, acquire))
     }
 
     fn execute<'a>(
@@ -284,8 +317,9 @@ impl<DB: Driver> Backend for Pools<DB> {
         sql: &'a str,
         params: &'a [Value],
         read_only: bool,
+        acquire: Duration,
     ) -> BoxFuture<'a, Result<u64, SqlError>> {
-        Box::pin(self.run(DB::execute, sql, params, read_only))
+        Box::pin(self.run(DB::execute, sql, params, read_only, acquire))
     }
 }
 
