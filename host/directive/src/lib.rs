@@ -40,13 +40,16 @@
 //! - above those, one parser per section in `parse` (components, sequences, streams, schedules,
 //!   routes, authentication, connections, queries), and `parse::app`, which reads the top level
 //!   and the request handlers and runs the checks across sections;
-//! - at the top, this file: from a file or text to an [`App`].
+//! - at the top, this file: from a file or text to an [`App`];
+//! - beside it, [`routing`]: method and path routing over the model's resource patterns (the
+//!   server routes requests with it; it has no dependency on the parsers).
 
 #![warn(missing_docs)]
 
 mod error;
 mod model;
 mod parse;
+pub mod routing;
 mod units;
 mod yaml;
 
