@@ -40,13 +40,16 @@
 //! - above those, one parser per section in `parse` (components, sequences, streams, schedules,
 //!   routes, authentication, connections, queries), and `parse::app`, which reads the top level
 //!   and the request handlers and runs the checks across sections;
-//! - at the top, this file: from a file or text to an [`App`].
+//! - at the top, this file: from a file or text to an [`App`];
+//! - beside it, [`routing`]: method and path routing over the model's resource patterns (the
+//!   server routes requests with it; it has no dependency on the parsers).
 
 #![warn(missing_docs)]
 
 mod error;
 mod model;
 mod parse;
+pub mod routing;
 mod units;
 mod yaml;
 
@@ -122,18 +125,48 @@ pub fn parse(text: &str, options: &ParseOptions<'_>) -> Result<App, DirectiveErr
     let loader = LoaderOptions::default()
         .error_on_duplicate_keys(true)
         .toplevel_mapping();
-    let root = marked_yaml::parse_yaml_with_options(0, text, loader)
-        .map_err(|e| DirectiveError::single(load_error(&file, &e)))?;
-    let mut reader = yaml::Reader::new(file, options.env);
-    reader.unbuilt_sources = options.unbuilt_sources;
-    let app = parse::parse_app(&mut reader, &root, &options.base_dir);
-    let mut diagnostics = reader.into_diagnostics();
+    let (app, mut diagnostics) = match marked_yaml::parse_yaml_with_options(0, text, loader) {
+        Ok(root) => {
+            let mut reader = yaml::Reader::new(file, options.env);
+            reader.unbuilt_sources = options.unbuilt_sources;
+            let app = parse::parse_app(&mut reader, &root, &options.base_dir);
+            (app, reader.into_diagnostics())
+        }
+        Err(e) => (None, vec![load_error(&file, &e)]),
+    };
+    let end = end_of_text(text);
+    for location in diagnostics.iter_mut().filter_map(|d| d.location.as_mut()) {
+        if (location.line, location.column) > end {
+            (location.line, location.column) = end;
+        }
+    }
     // In file order, whatever order the checks ran in.
     diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
     match app {
         Some(app) if diagnostics.is_empty() => Ok(app),
         _ => Err(DirectiveError { diagnostics }),
     }
+}
+
+/// The `(line, column)` just after the last character of `text`, counting lines as YAML does
+/// (`\r\n`, `\r` or `\n` ends one). The YAML parser places the end of a document that lacks a
+/// final newline on the line after it, where no editor can go: positions past the end are
+/// reported here instead.
+fn end_of_text(text: &str) -> (usize, usize) {
+    let mut line = 1;
+    let mut column = 1;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' | '\n' => {
+                line += 1;
+                column = 1;
+            }
+            _ => column += 1,
+        }
+    }
+    (line, column)
 }
 
 /// Turns a YAML syntax error into a diagnostic with its position.
@@ -181,5 +214,37 @@ fn load_error(file: &Arc<str>, error: &marked_yaml::LoadError) -> Diagnostic {
     match hint {
         Some(hint) => diagnostic.with_hint(hint),
         None => diagnostic,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every diagnostic's position, as `(line, column)`.
+    fn positions(text: &str) -> Vec<(usize, usize)> {
+        let error = parse(text, &ParseOptions::new("Directive.yaml", ".")).unwrap_err();
+        error
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let location = d.location.as_ref().expect("a diagnostic has a position");
+                (location.line, location.column)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn positions_stay_inside_a_text_without_a_final_newline() {
+        // Found by fuzzing: the end of such a document was reported on the line after it.
+        // (Each of the two problems: `identifier` and `appVersion` are missing.)
+        assert_eq!(positions("# only a comment"), [(1, 17), (1, 17)]);
+        assert_eq!(
+            positions("# a comment\r\n# and another"),
+            [(2, 14), (2, 14)]
+        );
+        assert_eq!(positions(""), [(1, 1), (1, 1)]);
+        // With a final newline, the line after the last one is the end, and stays.
+        assert_eq!(positions("a: [1,\n"), [(2, 1)]);
     }
 }

@@ -22,12 +22,12 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota};
 use http::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Request, Response, StatusCode, Uri};
+use karman_directive::routing::{Entry, Match, Router};
 use karman_directive::{App, ComponentId, Endpoint, RateLimit, Resource};
 use karman_runtime::{HttpBody, HttpCall, Principal, Runtime};
 
 use crate::auth::{Denied, Verifier, authorize};
 use crate::responses::{error, failure_response, full, method_not_allowed, read_whole_body};
-use crate::router::{Entry, Match, Router};
 
 /// Headers only the host sets.
 const PRINCIPAL_SUBJECT: &str = "karman-principal-subject";

@@ -19,7 +19,7 @@
 //!
 //! Layout: [`cli`] parses the command line and hands over to one module per command
 //! ([`commands`]); `startup` is the start-up sequence; `listen` accepts connections;
-//! `service` answers a request, routing it (`router`) to a handler, a custom route
+//! `service` answers a request, routing it (`karman_directive::routing`) to a handler, a custom route
 //! (`custom_routes`, with `auth` for JWTs), a WebSocket endpoint (`websocket`) or `/health`;
 //! `responses` makes the server's own answers.
 
@@ -32,7 +32,6 @@ mod custom_routes;
 mod health;
 mod listen;
 mod responses;
-mod router;
 mod service;
 mod startup;
 mod websocket;

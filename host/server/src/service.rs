@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderName, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
+use karman_directive::routing::{Match, Router};
 use karman_directive::{ComponentId, StreamSource};
 use karman_runtime::{HttpBody, HttpCall, Runtime};
 use karman_streams::Handler;
@@ -20,7 +21,6 @@ use crate::responses::{
     declared_length, default_content_type, error, failure_response, full, method_not_allowed,
     read_whole_body, too_large,
 };
-use crate::router::{Match, Router};
 use crate::websocket;
 
 /// The response header carrying the request id (and the request header honoured for it).
@@ -74,7 +74,7 @@ impl Service {
     /// given ([`Service::with_websockets`]).
     pub fn new(runtime: Arc<Runtime>, config: ServerConfig) -> anyhow::Result<Self> {
         let app = runtime.app();
-        let router = Router::new(app).map_err(anyhow::Error::msg)?;
+        let router = Router::for_handlers(app).map_err(anyhow::Error::msg)?;
         let mut websocket_paths = HashMap::new();
         for stream in app
             .streams
