@@ -172,6 +172,10 @@ fn env_values_fall_back_to_their_default_and_the_database_type_follows_the_url()
     assert_eq!(database.kind, karman_directive::DatabaseKind::Postgres);
     assert_eq!(database.url, "postgres://app@db.internal:5432/notes");
     assert_eq!(database.max_connections, 3);
+    assert_eq!(
+        (database.max_rows, database.max_result_bytes),
+        (500, 1 << 20)
+    );
 }
 
 #[test]

@@ -47,10 +47,7 @@ pub(crate) fn new_store(
         cache: CacheCtx {
             access: component.cache.clone(),
         },
-        sql: SqlCtx {
-            access: component.sql.clone(),
-            deadline: None,
-        },
+        sql: SqlCtx::new(component.sql.clone()),
         http: HttpCtx {
             access: component.http.clone(),
         },

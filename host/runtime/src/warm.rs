@@ -115,7 +115,10 @@ impl WarmPool {
         if uses >= self.reuse.max_uses {
             return;
         }
-        store.data_mut().request = RequestCtx::idle();
+        let data = store.data_mut();
+        data.request = RequestCtx::idle();
+        // A transaction the step left open must not be there for the next request to commit.
+        data.sql.end_run(&mut data.table);
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < self.reuse.pool_size as usize {
             idle.push(Warm {

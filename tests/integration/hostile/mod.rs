@@ -3,4 +3,5 @@
 //! afterwards; docs/security.md names the test behind each limit.
 
 mod guests;
+mod sql;
 mod ssrf;

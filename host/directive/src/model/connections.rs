@@ -12,6 +12,10 @@ pub const DEFAULT_KAFKA_SESSION_TIMEOUT: std::time::Duration = std::time::Durati
 pub const DEFAULT_SQLITE_FILE: &str = "karman.sqlite";
 /// Default for `maxConnections`.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+/// Default for `maxRows`: rows one query may return.
+pub const DEFAULT_MAX_ROWS: u64 = 10_000;
+/// Default for `maxResultBytes`: bytes of values one query may return (16 MiB).
+pub const DEFAULT_MAX_RESULT_BYTES: u64 = 16 << 20;
 
 /// The connections of an app.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,6 +103,10 @@ pub struct DatabaseConnection {
     pub url: String,
     /// Connections the pool opens at most.
     pub max_connections: u32,
+    /// Rows one query may return (`maxRows`), counted as they arrive.
+    pub max_rows: u64,
+    /// Bytes of values one query may return (`maxResultBytes`), counted as rows arrive.
+    pub max_result_bytes: u64,
     /// Where the connection is declared (the Directive's start for the default SQLite).
     pub location: Location,
 }
@@ -110,6 +118,8 @@ impl DatabaseConnection {
             kind: DatabaseKind::Sqlite,
             url: format!("sqlite://{}?mode=rwc", file.display()),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_rows: DEFAULT_MAX_ROWS,
+            max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
             location,
         }
     }
@@ -126,6 +136,8 @@ impl fmt::Debug for DatabaseConnection {
             .field("kind", &self.kind)
             .field("url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
+            .field("max_rows", &self.max_rows)
+            .field("max_result_bytes", &self.max_result_bytes)
             .field("location", &self.location)
             .finish()
     }

@@ -15,6 +15,8 @@
 //!     type: postgresql                    # sqlite, postgresql, mysql; default: from the URL
 //!     connectionString: env(DATABASE_URL, app.sqlite)
 //!     maxConnections: 10                  # optional
+//!     maxRows: 10000                      # optional: rows one query may return
+//!     maxResultBytes: 16MiB               # optional: bytes of values one query may return
 //! ```
 //!
 //! ```yaml
@@ -33,18 +35,25 @@ use std::path::Path;
 use marked_yaml::Node;
 
 use crate::model::{
-    Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_FILE,
-    DatabaseConnection, DatabaseKind, KafkaConnection, NatsConnection, RedisConnection,
+    Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESULT_BYTES,
+    DEFAULT_MAX_ROWS, DEFAULT_SQLITE_FILE, DatabaseConnection, DatabaseKind, KafkaConnection,
+    NatsConnection, RedisConnection,
 };
 
-use crate::units::parse_duration;
+use crate::units::{parse_byte_size, parse_duration};
 use crate::yaml::{Reader, start};
 
 const CONNECTIONS: &[&str] = &["redis", "database", "nats", "kafka"];
 const NATS: &[&str] = &["serverAddress", "token"];
 const KAFKA: &[&str] = &["brokers", "group", "sessionTimeout"];
 const REDIS: &[&str] = &["serverAddress", "username", "password", "database"];
-const DATABASE: &[&str] = &["type", "connectionString", "maxConnections"];
+const DATABASE: &[&str] = &[
+    "type",
+    "connectionString",
+    "maxConnections",
+    "maxRows",
+    "maxResultBytes",
+];
 
 /// `connections:`.
 pub(crate) fn parse_connections(
@@ -143,10 +152,42 @@ fn parse_database(
                 }
             }),
     };
+    let max_rows =
+        match fields.get("maxRows") {
+            None => Some(DEFAULT_MAX_ROWS),
+            Some(n) => reader.string_or_env(n, "`maxRows`").and_then(|text| {
+                match text.trim().parse::<u64>() {
+                    Ok(count) if count >= 1 => Some(count),
+                    _ => {
+                        reader.error(n.span(), "`maxRows` must be a number of at least 1");
+                        None
+                    }
+                }
+            }),
+        };
+    let max_result_bytes =
+        match fields.get("maxResultBytes") {
+            None => Some(DEFAULT_MAX_RESULT_BYTES),
+            Some(n) => reader
+                .string_or_env(n, "`maxResultBytes`")
+                .and_then(|text| match parse_byte_size(&text) {
+                    Ok(bytes) if bytes >= 1 => Some(bytes),
+                    Ok(_) => {
+                        reader.error(n.span(), "`maxResultBytes` must be at least 1 byte");
+                        None
+                    }
+                    Err(message) => {
+                        reader.error(n.span(), format!("`maxResultBytes`: {message}"));
+                        None
+                    }
+                }),
+        };
     let url = match (kind, text) {
         (DatabaseKind::Sqlite, None) => {
             return Some(DatabaseConnection {
                 max_connections: max_connections?,
+                max_rows: max_rows?,
+                max_result_bytes: max_result_bytes?,
                 ..DatabaseConnection::sqlite_file(&base_dir.join(DEFAULT_SQLITE_FILE), location)
             });
         }
@@ -204,6 +245,8 @@ fn parse_database(
         kind,
         url,
         max_connections: max_connections?,
+        max_rows: max_rows?,
+        max_result_bytes: max_result_bytes?,
         location,
     })
 }

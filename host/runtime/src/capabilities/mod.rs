@@ -57,7 +57,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StepState>) -> wasmtime::Result<
         &mut state.cache
     })?;
     bindings::sql::add_to_linker::<StepState, sql::Sql>(linker, |state| sql::SqlView {
-        ctx: &state.sql,
+        ctx: &mut state.sql,
         table: &mut state.table,
     })?;
     bindings::http::add_to_linker::<StepState, HasSelf<http::HttpCtx>>(linker, |state| {

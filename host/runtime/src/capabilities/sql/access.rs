@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use karman_directive::{Query, SqlGrant};
 use tokio::time::Instant;
+use wasmtime::component::{Resource, ResourceTable};
 
 use super::backend::SqlBackend;
 use super::pools::{ACQUIRE_TIMEOUT, Backend, Transaction};
@@ -79,17 +80,21 @@ impl SqlAccess {
         Ok(&query.sql)
     }
 
-    /// Raw SQL, if the grant allows it.
+    /// Raw SQL, if the grant allows it and the dialect's checks pass (one statement, no
+    /// transaction control, session state or host files; only reads under `write: false`).
     pub(super) fn raw<'q>(&self, sql: &'q str) -> Result<&'q str, CapError> {
-        if self.raw {
-            Ok(sql)
-        } else {
-            Err(CapError::Denied(
+        if !self.raw {
+            return Err(CapError::Denied(
                 "sql: this component is not granted raw SQL".into(),
-            ))
+            ));
         }
+        self.backend()?.check_raw(sql, self.read_only)?;
+        Ok(sql)
     }
 }
+
+/// Transactions one instance may hold open at once.
+pub const MAX_OPEN_TRANSACTIONS: usize = 4;
 
 /// The sql capability of an instance.
 pub(crate) struct SqlCtx {
@@ -97,9 +102,20 @@ pub(crate) struct SqlCtx {
     pub(crate) access: Option<SqlAccess>,
     /// When the step running on the instance times out, if it is a step.
     pub(crate) deadline: Option<Instant>,
+    /// The guest's `transaction` resources (their table entries), until dropped.
+    transactions: Vec<u32>,
 }
 
 impl SqlCtx {
+    /// The capability of an instance under `access`, with no transaction.
+    pub(crate) fn new(access: Option<SqlAccess>) -> Self {
+        Self {
+            access,
+            deadline: None,
+            transactions: Vec::new(),
+        }
+    }
+
     /// How long a call may wait for a pooled connection: [`ACQUIRE_TIMEOUT`], and within a step
     /// at most three quarters of the time the step has left, so that a database that is down
     /// fails the call with `unavailable` (503) while the component can still answer, rather
@@ -111,6 +127,48 @@ impl SqlCtx {
                 ACQUIRE_TIMEOUT.min(left * 3 / 4)
             }
             None => ACQUIRE_TIMEOUT,
+        }
+    }
+
+    /// Whether the instance may begin one more transaction: it holds fewer than
+    /// [`MAX_OPEN_TRANSACTIONS`] open ones (`invalid` otherwise).
+    pub(super) fn check_room(&self, table: &ResourceTable) -> Result<(), CapError> {
+        let open = self
+            .transactions
+            .iter()
+            .filter(|rep| {
+                table
+                    .get(&Resource::<SqlTransaction>::new_own(**rep))
+                    .is_ok_and(|t| t.tx.is_some())
+            })
+            .count();
+        if open >= MAX_OPEN_TRANSACTIONS {
+            return Err(CapError::Invalid(format!(
+                "sql: this instance already holds {MAX_OPEN_TRANSACTIONS} open transactions; commit or roll one back first"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records the table entry of a transaction the guest began.
+    pub(super) fn began(&mut self, transaction: &Resource<SqlTransaction>) {
+        self.transactions.push(transaction.rep());
+    }
+
+    /// Forgets the table entry of a transaction the guest dropped.
+    pub(super) fn dropped(&mut self, rep: u32) {
+        self.transactions.retain(|r| *r != rep);
+    }
+
+    /// Ends a run: rolls back the transactions the guest left open (their connections go back
+    /// to the pool), touching no other resource, so a warm instance starts its next request
+    /// with none. Their handles stay valid, as finished transactions (any use is `invalid`),
+    /// until the guest drops them: a handle is never reused for another transaction.
+    pub(crate) fn end_run(&mut self, table: &mut ResourceTable) {
+        for rep in &self.transactions {
+            if let Ok(transaction) = table.get_mut(&Resource::<SqlTransaction>::new_own(*rep)) {
+                transaction.tx = None;
+            }
         }
     }
 

@@ -2,11 +2,17 @@
 //! implements, and how its `decode` turns a column into a `value` ([`ReadValue`]). Everything
 //! else is written once over it, in [`super::pools`].
 
+use std::sync::Arc;
+
 use sqlx::types::chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use sqlx::types::{Decimal, JsonValue, Uuid};
 use sqlx::{ColumnIndex, Connection, Database, Decode, Encode, Row, Type};
 
+use super::classify::Rules;
 use crate::bindings::sql::Value;
+
+/// A boxed future that may move between threads.
+pub(super) type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The options a database's connections are opened with.
 pub(super) type Options<DB> = <<DB as Database>::Connection as Connection>::Options;
@@ -45,6 +51,22 @@ pub(super) trait Dialect: Database {
 
     /// How a read-only grant is enforced (for a second pool: its options, from the writer's).
     const READ_ONLY: ReadOnly<ReaderOptions<Self>>;
+
+    /// What raw SQL may be on this database.
+    const RULES: &'static Rules;
+
+    /// What cancels the statement one connection runs, from another task.
+    type Cancel: Send + 'static;
+
+    /// Arms a cancel for the statement about to run on `conn` (`options` open the connection a
+    /// server-side cancel is sent from).
+    fn arm<'c>(
+        conn: &'c mut Self::Connection,
+        options: &Arc<Options<Self>>,
+    ) -> BoxFuture<'c, Result<Self::Cancel, sqlx::Error>>;
+
+    /// Cancels the statement `conn` runs, if it still runs, so the connection is free again.
+    fn cancel(cancel: Self::Cancel, conn: &mut Self::Connection) -> BoxFuture<'_, ()>;
 
     /// The value of column `index`, not NULL, whose type the database names `type_name`.
     fn decode(row: &Self::Row, index: usize, type_name: &str) -> Result<Value, sqlx::Error>;

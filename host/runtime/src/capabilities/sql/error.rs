@@ -15,6 +15,12 @@ pub enum SqlError {
     /// A value could not be converted.
     #[error("{0}")]
     Invalid(String),
+    /// A result over `maxRows` or `maxResultBytes`.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Raw SQL the checks refuse (transaction control, session state, the host's files, …).
+    #[error("{0}")]
+    Refused(String),
     /// A write under a read-only grant.
     #[error("sql: this component is granted read-only access")]
     ReadOnly,
@@ -51,6 +57,8 @@ impl From<SqlError> for CapError {
             SqlError::Unavailable(message) => CapError::Unavailable(message),
             SqlError::Database(message) => CapError::Other(message),
             SqlError::Invalid(message) => CapError::Invalid(message),
+            SqlError::Refused(message) => CapError::Denied(message),
+            SqlError::TooLarge(message) => CapError::Invalid(message),
             SqlError::ReadOnly => CapError::Denied(SqlError::ReadOnly.to_string()),
         }
     }

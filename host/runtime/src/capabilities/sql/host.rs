@@ -14,7 +14,7 @@ use crate::capabilities::CapFailure;
 /// resource table (which holds the guest's transactions).
 pub(crate) struct SqlView<'a> {
     /// The step's sql capability.
-    pub(crate) ctx: &'a SqlCtx,
+    pub(crate) ctx: &'a mut SqlCtx,
     /// The store's resource table.
     pub(crate) table: &'a mut ResourceTable,
 }
@@ -65,14 +65,17 @@ impl Host for SqlView<'_> {
 
     async fn begin(&mut self) -> Result<Resource<SqlTransaction>, CapFailure> {
         let access = self.ctx.access()?.clone();
+        self.ctx.check_room(self.table)?;
         let tx = access
             .backend()?
             .begin(access.read_only, self.ctx.acquire_within())
             .await?;
-        Ok(self.table.push(SqlTransaction {
+        let transaction = self.table.push(SqlTransaction {
             tx: Some(tx),
             access,
-        })?)
+        })?;
+        self.ctx.began(&transaction);
+        Ok(transaction)
     }
 
     async fn batch(
@@ -177,6 +180,7 @@ impl HostTransaction for SqlView<'_> {
 
     async fn drop(&mut self, this: Resource<SqlTransaction>) -> wasmtime::Result<()> {
         // An unfinished transaction rolls back when its connection goes back to the pool.
+        self.ctx.dropped(this.rep());
         self.table.delete(this)?;
         Ok(())
     }

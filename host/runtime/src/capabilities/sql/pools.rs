@@ -1,33 +1,34 @@
 //! The one SQL path, written once for every [`Dialect`]: pools, statements with bound `value`s,
-//! read-only runs, transactions, and rows read back as `value`s.
+//! read-only runs, transactions, and rows read back as `value`s — streamed, and counted against
+//! `maxRows` and `maxResultBytes` as they arrive. Every statement runs [`Armed`]: cancelled on
+//! the server when its call is dropped.
 //!
 //! [`Pools`] and [`Tx`] are generic over the database; [`Backend`] and [`Transaction`] erase it
 //! for the host functions (a boxed future per call, next to a database round trip).
 
 use std::fmt::Debug;
-use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::TryStreamExt;
 use karman_directive::DatabaseConnection;
-use sqlx::pool::PoolOptions;
+use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::query::Query;
 use sqlx::{
     AssertSqlSafe, Column, ColumnIndex, Connection, Encode, Executor, IntoArguments, Pool, Row,
     Type, TypeInfo, ValueRef,
 };
 
-use super::dialect::{Dialect, ReadOnly};
+use super::classify::check_raw;
+pub(super) use super::dialect::BoxFuture;
+use super::dialect::{Dialect, Options, ReadOnly};
 use super::error::SqlError;
+use super::running::{Armed, ResultLimits, Run};
 use crate::bindings::sql::{Rows, Value};
 
 /// Time to wait for a pooled connection before a call fails with `unavailable` (within a
 /// step, the call waits less when the step has less time left: see `SqlCtx::acquire_within`).
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Rows a query may return to a component.
-pub const MAX_ROWS: usize = 10_000;
-
-/// A boxed future that may move between threads.
-pub(super) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A database's pools, whatever its dialect: what a [`super::SqlBackend`] holds.
 pub(super) trait Backend: Send + Sync + Debug {
@@ -38,6 +39,8 @@ pub(super) trait Backend: Send + Sync + Debug {
     fn connect(&self) -> BoxFuture<'_, Result<(), sqlx::Error>>;
     /// Opens (and returns to the pool) one connection: whether the database answers.
     fn ping(&self) -> BoxFuture<'_, Result<(), SqlError>>;
+    /// Checks raw SQL against the dialect's rules (see [`super::classify`]).
+    fn check_raw(&self, sql: &str, read_only: bool) -> Result<(), SqlError>;
     /// Begins a transaction; a read-only one under a read-only grant. Each of these three
     /// waits at most `acquire` for a connection, then fails with `unavailable`.
     fn begin(
@@ -89,17 +92,19 @@ pub(super) trait Transaction: Send {
 /// and rows read back as `value`s. Every dialect is one; the bounds sqlx's generic API needs are
 /// stated once, here.
 pub(super) trait Driver: Dialect {
-    /// Runs a query on `conn`; its rows.
+    /// Runs a query on `conn`; its rows, within `limits`.
     fn query<'c>(
         conn: &'c mut Self::Connection,
         sql: &'c str,
         params: &'c [Value],
+        limits: ResultLimits,
     ) -> BoxFuture<'c, Result<Rows, SqlError>>;
     /// Runs a statement on `conn`; how many rows it affected.
     fn execute<'c>(
         conn: &'c mut Self::Connection,
         sql: &'c str,
         params: &'c [Value],
+        limits: ResultLimits,
     ) -> BoxFuture<'c, Result<u64, SqlError>>;
     /// `sql` with `params` bound (a `null` as the dialect's [`Dialect::Null`]).
     fn statement(sql: &str, params: &[Value]) -> Query<'static, Self, Self::Arguments>;
@@ -123,15 +128,48 @@ where
         conn: &'c mut DB::Connection,
         sql: &'c str,
         params: &'c [Value],
+        limits: ResultLimits,
     ) -> BoxFuture<'c, Result<Rows, SqlError>> {
-        let rows = conn.fetch_all(DB::statement(sql, params));
-        Box::pin(async move { to_rows::<DB>(&rows.await?) })
+        let rows = conn.fetch(DB::statement(sql, params));
+        Box::pin(async move {
+            let mut rows = rows;
+            let mut result = Rows {
+                columns: Vec::new(),
+                rows: Vec::new(),
+            };
+            let mut bytes = 0u64;
+            while let Some(row) = rows.try_next().await? {
+                if result.rows.is_empty() {
+                    result.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+                    bytes += result.columns.iter().map(|c| c.len() as u64).sum::<u64>();
+                }
+                if result.rows.len() as u64 >= limits.max_rows {
+                    return Err(SqlError::TooLarge(format!(
+                        "sql: the query returns more than {} rows (`maxRows`); add a LIMIT",
+                        limits.max_rows
+                    )));
+                }
+                let values = (0..row.len())
+                    .map(|i| DB::value(&row, i))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+                bytes += values.iter().map(size_of_value).sum::<u64>();
+                if bytes > limits.max_bytes {
+                    return Err(SqlError::TooLarge(format!(
+                        "sql: the query returns more than {} bytes (`maxResultBytes`); select fewer or smaller values",
+                        limits.max_bytes
+                    )));
+                }
+                result.rows.push(values);
+            }
+            Ok(result)
+        })
     }
 
     fn execute<'c>(
         conn: &'c mut DB::Connection,
         sql: &'c str,
         params: &'c [Value],
+        _: ResultLimits,
     ) -> BoxFuture<'c, Result<u64, SqlError>> {
         let result = conn.execute(DB::statement(sql, params));
         Box::pin(async move { Ok(DB::rows_affected(&result.await?)) })
@@ -161,32 +199,14 @@ where
     }
 }
 
-/// [`Driver::query`] or [`Driver::execute`]: a statement run on a connection, and what it gives
-/// back.
-type Run<DB, T> = for<'c> fn(
-    &'c mut <DB as sqlx::Database>::Connection,
-    &'c str,
-    &'c [Value],
-) -> BoxFuture<'c, Result<T, SqlError>>;
-
-/// The rows of a result as the guest gets them: column names, then values, within the size cap
-/// (checked before any value is decoded).
-fn to_rows<DB: Driver>(rows: &[DB::Row]) -> Result<Rows, SqlError> {
-    if rows.len() > MAX_ROWS {
-        return Err(SqlError::Invalid(format!(
-            "sql: the query returned {} rows, more than {MAX_ROWS}; add a LIMIT",
-            rows.len()
-        )));
+/// What a value weighs against `maxResultBytes`: its bytes, or 8 for a number.
+fn size_of_value(value: &Value) -> u64 {
+    match value {
+        Value::Null | Value::Boolean(_) => 1,
+        Value::Int(_) | Value::Float(_) => 8,
+        Value::Text(text) => text.len() as u64,
+        Value::Blob(blob) => blob.len() as u64,
     }
-    let columns = rows
-        .first()
-        .map(|row| row.columns().iter().map(|c| c.name().to_string()).collect())
-        .unwrap_or_default();
-    let rows = rows
-        .iter()
-        .map(|row| (0..row.len()).map(|i| DB::value(row, i)).collect())
-        .collect::<Result<_, sqlx::Error>>()?;
-    Ok(Rows { columns, rows })
 }
 
 /// `work` (which needs a pooled connection), given at most `acquire`: past it, the call
@@ -211,6 +231,10 @@ pub(super) struct Pools<DB: Dialect> {
     writer: Pool<DB>,
     /// Where read-only statements run: a pool of their own, or transactions begun read-only.
     read_only: ReadOnly<Pool<DB>>,
+    /// The bounds of a query's result.
+    limits: ResultLimits,
+    /// The options a cancelling connection is opened with.
+    options: Arc<Options<DB>>,
 }
 
 impl<DB: Driver> Pools<DB> {
@@ -225,6 +249,11 @@ impl<DB: Driver> Pools<DB> {
         };
         Ok(Self {
             read_only: DB::READ_ONLY.map(|reader| pool(reader(&options))),
+            limits: ResultLimits {
+                max_rows: connection.max_rows,
+                max_bytes: connection.max_result_bytes,
+            },
+            options: Arc::new(options.clone()),
             writer: pool(options),
         })
     }
@@ -239,7 +268,10 @@ impl<DB: Driver> Pools<DB> {
                 within(acquire, self.writer.begin_with(*statement)).await?
             }
         };
-        Ok(Tx(tx))
+        Ok(Tx {
+            conn: Armed::new(tx, self.options.clone()),
+            limits: self.limits,
+        })
     }
 
     /// Runs a statement on a connection of the writer pool or, under a read-only grant, in a
@@ -253,12 +285,15 @@ impl<DB: Driver> Pools<DB> {
         acquire: Duration,
     ) -> Result<T, SqlError> {
         if !read_only {
-            let mut conn = within(acquire, self.writer.acquire()).await?;
-            return run(&mut conn, sql, params).await;
+            let mut conn: Armed<DB, PoolConnection<DB>> = Armed::new(
+                within(acquire, self.writer.acquire()).await?,
+                self.options.clone(),
+            );
+            return conn.run(run, sql, params, self.limits).await;
         }
         let mut tx = self.transaction(true, acquire).await?;
-        let outcome = run(&mut *tx.0, sql, params).await?;
-        tx.0.commit().await?;
+        let outcome = tx.conn.run(run, sql, params, self.limits).await?;
+        tx.conn.into_inner().commit().await?;
         Ok(outcome)
     }
 }
@@ -289,6 +324,10 @@ impl<DB: Driver> Backend for Pools<DB> {
             drop(self.writer.acquire().await?);
             Ok(())
         })
+    }
+
+    fn check_raw(&self, sql: &str, read_only: bool) -> Result<(), SqlError> {
+        check_raw(sql, DB::RULES, read_only)
     }
 
     fn begin(
@@ -324,7 +363,12 @@ impl<DB: Driver> Backend for Pools<DB> {
 }
 
 /// An open transaction on one database.
-struct Tx<DB: Dialect>(sqlx::Transaction<'static, DB>);
+struct Tx<DB: Dialect> {
+    /// Its connection, cancelled on the server if dropped mid-statement.
+    conn: Armed<DB, sqlx::Transaction<'static, DB>>,
+    /// The bounds of a query's result.
+    limits: ResultLimits,
+}
 
 impl<DB: Driver> Transaction for Tx<DB> {
     fn query<'a>(
@@ -332,7 +376,7 @@ impl<DB: Driver> Transaction for Tx<DB> {
         sql: &'a str,
         params: &'a [Value],
     ) -> BoxFuture<'a, Result<Rows, SqlError>> {
-        DB::query(&mut *self.0, sql, params)
+        Box::pin(self.conn.run(DB::query, sql, params, self.limits))
     }
 
     fn execute<'a>(
@@ -340,14 +384,14 @@ impl<DB: Driver> Transaction for Tx<DB> {
         sql: &'a str,
         params: &'a [Value],
     ) -> BoxFuture<'a, Result<u64, SqlError>> {
-        DB::execute(&mut *self.0, sql, params)
+        Box::pin(self.conn.run(DB::execute, sql, params, self.limits))
     }
 
     fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), SqlError>> {
-        Box::pin(async move { Ok(self.0.commit().await?) })
+        Box::pin(async move { Ok(self.conn.into_inner().commit().await?) })
     }
 
     fn rollback(self: Box<Self>) -> BoxFuture<'static, Result<(), SqlError>> {
-        Box::pin(async move { Ok(self.0.rollback().await?) })
+        Box::pin(async move { Ok(self.conn.into_inner().rollback().await?) })
     }
 }
