@@ -336,7 +336,10 @@ fn endless(db: Db, value: &str) -> String {
         Db::Sqlite => format!(
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT {value} FROM c"
         ),
-        Db::Postgres => format!("SELECT {value} FROM generate_series(1, 100000000) AS c(x)"),
+        // In the select list, a set-returning function streams (in FROM it is materialized).
+        Db::Postgres => {
+            format!("SELECT {value} FROM (SELECT generate_series(1, 100000000) AS x) AS c")
+        }
         Db::MySql => format!("SELECT {value} FROM seq_1_to_100000000 AS c"),
     }
 }

@@ -12,7 +12,7 @@ use sqlx::{AssertSqlSafe, Connection};
 use super::classify::{Reason, Rules};
 use super::dialect::{BoxFuture, Dialect, ReadOnly, ReadValue, ReaderOptions};
 use super::lexer::Lexicon;
-use super::running::{CANCEL_TIMEOUT, cancel_failed};
+use super::running::{CANCEL_TIMEOUT, cancel_failed, drain};
 use crate::bindings::sql::Value;
 
 /// MySQL's raw SQL rules: no transaction control (`XA`, `LOCK TABLES` included) or session
@@ -85,8 +85,9 @@ impl Dialect for MySql {
         })
     }
 
-    /// `KILL QUERY <id>` from a connection of its own.
-    fn cancel((id, options): Self::Cancel, _: &mut MySqlConnection) -> BoxFuture<'_, ()> {
+    /// `KILL QUERY <id>` from a connection of its own; then reads the killed statement's end,
+    /// so the connection goes back to the pool ready.
+    fn cancel((id, options): Self::Cancel, conn: &mut MySqlConnection) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let cancel = async {
                 let mut other = MySqlConnection::connect_with(&options).await?;
@@ -96,7 +97,7 @@ impl Dialect for MySql {
                 other.close().await
             };
             match tokio::time::timeout(CANCEL_TIMEOUT, cancel).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => drain(conn).await,
                 Ok(Err(error)) => cancel_failed(error),
                 Err(_) => cancel_failed("timed out"),
             }

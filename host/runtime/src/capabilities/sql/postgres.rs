@@ -14,7 +14,7 @@ use sqlx::types::{Decimal, JsonValue, Uuid};
 use super::classify::{Reason, Rules};
 use super::dialect::{BoxFuture, Dialect, ReadOnly, ReadValue, ReaderOptions};
 use super::lexer::Lexicon;
-use super::running::{CANCEL_TIMEOUT, cancel_failed};
+use super::running::{CANCEL_TIMEOUT, cancel_failed, drain};
 use crate::bindings::sql::Value;
 
 /// PostgreSQL's raw SQL rules: no transaction control or session state, no server files or
@@ -95,8 +95,9 @@ impl Dialect for Postgres {
         })
     }
 
-    /// `pg_cancel_backend(pid)` from a connection of its own.
-    fn cancel((pid, options): Self::Cancel, _: &mut PgConnection) -> BoxFuture<'_, ()> {
+    /// `pg_cancel_backend(pid)` from a connection of its own; then reads the cancelled
+    /// statement's error, so the connection goes back to the pool ready.
+    fn cancel((pid, options): Self::Cancel, conn: &mut PgConnection) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let cancel = async {
                 let mut other = PgConnection::connect_with(&options).await?;
@@ -107,7 +108,7 @@ impl Dialect for Postgres {
                 other.close().await
             };
             match tokio::time::timeout(CANCEL_TIMEOUT, cancel).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => drain(conn).await,
                 Ok(Err(error)) => cancel_failed(error),
                 Err(_) => cancel_failed("timed out"),
             }

@@ -41,6 +41,16 @@ pub(super) fn cancel_failed(error: impl std::fmt::Display) {
     tracing::warn!(%error, "sql: could not cancel an interrupted statement on the server");
 }
 
+/// Reads what a cancelled statement left on `conn` (its error, then the end of the reply): a
+/// ping answers once the connection is ready again.
+pub(super) async fn drain<C: sqlx::Connection>(conn: &mut C) {
+    for _ in 0..2 {
+        if conn.ping().await.is_ok() {
+            return;
+        }
+    }
+}
+
 /// A connection (pooled, or a transaction's) and the cancel of the statement it runs, if any.
 pub(super) struct Armed<DB: Dialect, C: DerefMut<Target = DB::Connection> + Send + 'static> {
     /// `None` once taken back with [`Armed::into_inner`].
