@@ -362,8 +362,17 @@ handlers:
     let client = async_nats::connect("127.0.0.1:4222").await.unwrap();
     let mut done = client.subscribe(format!("{prefix}.done")).await.unwrap();
     client.flush().await.unwrap();
-    let mut first = Binary::serve(&yaml);
     let jetstream = async_nats::jetstream::new(client.clone());
+    // A JetStream handler's results go to a stream (it acks a message once its result is stored).
+    jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: format!("{stream}-DONE"),
+            subjects: vec![format!("{prefix}.done")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut first = Binary::serve(&yaml);
     const MESSAGES: usize = 8;
     for n in 0..MESSAGES {
         jetstream
@@ -386,6 +395,7 @@ handlers:
         (0..MESSAGES).map(|n| format!("job-{n}")).collect();
     assert_eq!(processed, expected);
     let _ = jetstream.delete_stream(&stream).await;
+    let _ = jetstream.delete_stream(format!("{stream}-DONE")).await;
 }
 
 async fn next_payload(subscriber: &mut async_nats::Subscriber) -> String {

@@ -194,6 +194,24 @@ handlers:
     )
 }
 
+/// The stream that stores what the handlers of [`jetstream_app`] publish (`respondTo` and
+/// `deadLetter` of a JetStream handler must be stored by a stream: a message is acked once they
+/// are).
+async fn create_output_stream(
+    jetstream: &async_nats::jetstream::Context,
+    prefix: &str,
+    stream: &str,
+) {
+    jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: format!("{stream}-OUT"),
+            subjects: vec![format!("{prefix}.done"), format!("{prefix}.dead")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jetstream_delivers_every_message_at_least_once_across_a_crash() {
     let prefix = unique();
@@ -203,8 +221,9 @@ async fn jetstream_delivers_every_message_at_least_once_across_a_crash() {
     let mut done = client.subscribe(format!("{prefix}.done")).await.unwrap();
     client.flush().await.unwrap();
 
-    let crashed = start(&yaml).await;
     let jetstream = async_nats::jetstream::new(client.clone());
+    create_output_stream(&jetstream, &prefix, &stream).await;
+    let crashed = start(&yaml).await;
     const MESSAGES: usize = 12;
     for n in 0..MESSAGES {
         jetstream
@@ -242,6 +261,7 @@ async fn jetstream_delivers_every_message_at_least_once_across_a_crash() {
     restarted.shutdown().await;
     let _ = jetstream.delete_stream(&stream).await;
     let _ = jetstream.delete_stream(format!("{stream}-poison")).await;
+    let _ = jetstream.delete_stream(format!("{stream}-OUT")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,8 +271,9 @@ async fn a_poison_message_ends_in_the_dead_letter_subject_after_max_deliver() {
     let client = nats().await;
     let mut dead = client.subscribe(format!("{prefix}.dead")).await.unwrap();
     client.flush().await.unwrap();
-    let streams = start(&jetstream_app(&prefix, &stream)).await;
     let jetstream = async_nats::jetstream::new(client.clone());
+    create_output_stream(&jetstream, &prefix, &stream).await;
+    let streams = start(&jetstream_app(&prefix, &stream)).await;
     jetstream
         .publish(format!("{prefix}.poison"), "bad input".into())
         .await
@@ -287,6 +308,7 @@ async fn a_poison_message_ends_in_the_dead_letter_subject_after_max_deliver() {
     streams.shutdown().await;
     let _ = jetstream.delete_stream(&stream).await;
     let _ = jetstream.delete_stream(format!("{stream}-poison")).await;
+    let _ = jetstream.delete_stream(format!("{stream}-OUT")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,7 @@ mod component;
 mod engine;
 pub mod health;
 mod instance;
+pub mod protocol_text;
 mod proxy;
 mod request;
 mod sequence;

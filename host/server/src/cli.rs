@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{build, check, new, serve, wit};
+use crate::log_text::EscapedFields;
 
 /// Karman: serve WebAssembly components as the business logic of an app.
 #[derive(Debug, Parser)]
@@ -70,7 +71,7 @@ fn init_tracing(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder.fmt_fields(EscapedFields::default()).init(),
         LogFormat::Json => builder.json().init(),
     }
 }

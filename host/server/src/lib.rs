@@ -31,6 +31,7 @@ pub mod commands;
 mod custom_routes;
 mod health;
 mod listen;
+mod log_text;
 mod responses;
 mod service;
 mod startup;

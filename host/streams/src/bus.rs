@@ -8,6 +8,7 @@
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
+pub use karman_directive::subject_matches;
 use tokio::sync::mpsc;
 
 /// A message on the bus.
@@ -100,33 +101,9 @@ impl Bus {
     }
 }
 
-/// Whether `subject` matches `pattern` (`*` one token, a final `>` one or more).
-pub fn subject_matches(pattern: &str, subject: &str) -> bool {
-    let mut subject_tokens = subject.split('.');
-    for token in pattern.split('.') {
-        match (token, subject_tokens.next()) {
-            (">", Some(_)) => return true,
-            ("*", Some(_)) => {}
-            (literal, Some(actual)) if literal == actual => {}
-            _ => return false,
-        }
-    }
-    subject_tokens.next().is_none()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn subjects_match_like_nats() {
-        assert!(subject_matches("a.b", "a.b"));
-        assert!(!subject_matches("a.b", "a.b.c"));
-        assert!(subject_matches("a.*.c", "a.x.c"));
-        assert!(!subject_matches("a.*", "a.x.y"));
-        assert!(subject_matches("a.>", "a.x.y"));
-        assert!(!subject_matches("a.>", "a"));
-    }
 
     #[tokio::test]
     async fn publish_reaches_matching_subscribers_only() {

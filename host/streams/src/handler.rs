@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use karman_directive::StreamHandler;
-use karman_runtime::{Failure, Reply, Request, Runtime};
+use karman_runtime::{Failure, FailureKind, Reply, Request, Runtime};
 use tokio::sync::Semaphore;
 
 use crate::outlet::Outlet;
@@ -28,6 +28,7 @@ pub struct Incoming {
 pub struct HandlerStats {
     succeeded: AtomicU64,
     failed: AtomicU64,
+    dropped: AtomicU64,
 }
 
 impl HandlerStats {
@@ -39,6 +40,17 @@ impl HandlerStats {
     /// Messages whose steps failed (each delivery counts).
     pub fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Core NATS messages dropped before they ran: the subscription's queue was full (a slow
+    /// consumer; core NATS is at most once).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Counts one dropped message; returns the count so far.
+    pub(crate) fn count_dropped(&self) -> u64 {
+        self.dropped.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 
@@ -104,20 +116,27 @@ impl Handler {
     }
 
     /// Runs the steps for `message` (the caller holds a slot); on success publishes the result
-    /// to `respondTo`.
+    /// to `respondTo`. A result the broker did not take (no JetStream ack, no Kafka delivery
+    /// report) makes the run a failure (503): the source does not ack or commit the message, so
+    /// it runs again rather than being lost.
     pub(crate) async fn run(&self, message: Incoming) -> Result<Reply, Failure> {
         let request = Request::message(message.subject, message.headers, message.payload);
         let id = request.id.clone();
         let subject = request.url.clone();
-        let result = self.runtime.run_stream(self.index, request).await;
+        let mut result = self.runtime.run_stream(self.index, request).await;
+        if let (Ok(reply), Some(target)) = (&result, &self.spec.respond_to)
+            && let Err(error) = self.outlet.publish(target, reply.body.clone(), &[]).await
+        {
+            result = Err(Failure {
+                status: 503,
+                code: 503,
+                message: format!("the result could not be published to `{target}`: {error}"),
+                kind: FailureKind::Internal,
+            });
+        }
         match &result {
-            Ok(reply) => {
+            Ok(_) => {
                 self.stats.succeeded.fetch_add(1, Ordering::Relaxed);
-                if let Some(target) = &self.spec.respond_to
-                    && let Err(error) = self.outlet.publish(target, reply.body.clone(), &[]).await
-                {
-                    tracing::warn!(request_id = %id, respond_to = %target, %error, "cannot publish the result");
-                }
             }
             Err(failure) => {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);

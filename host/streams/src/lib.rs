@@ -133,7 +133,13 @@ impl Streams {
         let mut handlers = Vec::new();
         for (index, spec) in app.streams.iter().enumerate() {
             let outlet = match spec.source {
-                StreamSource::Nats => Outlet::Nats(nats.clone().expect("connected above")),
+                StreamSource::Nats => {
+                    let client = nats.clone().expect("connected above");
+                    match spec.jetstream {
+                        Some(_) => Outlet::JetStream(async_nats::jetstream::new(client)),
+                        None => Outlet::Nats(client),
+                    }
+                }
                 StreamSource::Kafka => {
                     Outlet::Kafka(kafka.as_ref().expect("created above").1.clone())
                 }
@@ -147,9 +153,11 @@ impl Streams {
                     let client = nats.clone().expect("connected above");
                     match &spec.jetstream {
                         None => {
+                            let connection =
+                                app.connections.nats.as_ref().expect("connected above");
                             nats::serve_core(
                                 handler,
-                                client,
+                                connection,
                                 app.identifier.clone(),
                                 shutdown.clone(),
                             )

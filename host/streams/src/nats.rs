@@ -1,10 +1,23 @@
 //! `source: nats`: a core NATS queue-group subscription (several Karman processes of one app
 //! share the messages; at most once), or, with `stream:`, a durable JetStream pull consumer
-//! (at least once: acked after the steps succeed, redelivered after a failure or a crash, and
-//! sent to `deadLetter` after `maxDeliver` deliveries).
+//! (at least once: acked after the steps succeed and their result is published, redelivered
+//! after a failure or a crash, and sent to `deadLetter` after `maxDeliver` deliveries).
+//!
+//! A JetStream handler publishes its `respondTo` results and dead letters through JetStream and
+//! waits for the stream's ack: a message is acked only once its result is stored, and
+//! terminated only once its dead letter is. When no stream takes them (none covers the subject,
+//! or the broker is unreachable), the message is not acked but redelivered after a backoff, so
+//! nothing is dropped silently. Karman counts the deliveries itself: the consumer's own
+//! `max_deliver` is unlimited, so the broker cannot give up on a message whose dead letter
+//! could not be stored.
 //!
 //! A message with a reply subject (a NATS request) gets the result as its reply, or, when the
 //! steps fail, a JSON error with the header `Karman-Error: <status>`.
+//!
+//! A core NATS handler has a connection of its own, whose subscription queues at most
+//! [`QUEUED_PER_SLOT`] × `maxInFlight` messages (not async-nats's 65,536): a handler that cannot
+//! keep up drops what arrives beyond that, as core NATS (at most once) allows, and counts
+//! ([`HandlerStats::dropped`](crate::HandlerStats::dropped)) and logs the drops.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,12 +33,23 @@ use crate::StreamsError;
 use crate::consume::consume;
 use crate::handler::{Handler, Incoming};
 
+/// Messages a core NATS subscription queues per `maxInFlight` slot before it drops.
+pub(crate) const QUEUED_PER_SLOT: usize = 8;
+
 /// Connects to NATS, naming the connection and its address when it cannot.
 pub(crate) async fn connect(
     connection: &NatsConnection,
 ) -> Result<async_nats::Client, StreamsError> {
+    connect_with(connection, async_nats::ConnectOptions::new()).await
+}
+
+/// Connects with `options` (a subscription capacity, an event callback).
+async fn connect_with(
+    connection: &NatsConnection,
+    options: async_nats::ConnectOptions,
+) -> Result<async_nats::Client, StreamsError> {
     let shown: Vec<String> = connection.addresses.iter().map(|a| redact_url(a)).collect();
-    let mut options = async_nats::ConnectOptions::new()
+    let mut options = options
         .name("karman")
         .connection_timeout(Duration::from_secs(5));
     if let Some(token) = &connection.token {
@@ -68,13 +92,37 @@ fn error_body(failure: &Failure) -> Bytes {
         .into()
 }
 
-/// Core NATS: a queue subscription named after the app.
+/// Core NATS: a queue subscription named after the app, on a connection of the handler's own
+/// whose subscription queue is bounded by `maxInFlight`.
 pub(crate) async fn serve_core(
     handler: Arc<Handler>,
-    client: async_nats::Client,
+    connection: &NatsConnection,
     queue_group: String,
     shutdown: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, StreamsError> {
+    let capacity = QUEUED_PER_SLOT * handler.spec.max_in_flight.max(1);
+    let counted = handler.clone();
+    let options = async_nats::ConnectOptions::new()
+        .subscription_capacity(capacity)
+        .event_callback(move |event| {
+            let handler = counted.clone();
+            async move {
+                if let async_nats::Event::SlowConsumer(_) = event {
+                    let dropped = handler.stats().count_dropped();
+                    // 1, 2, 4, 8, …: a flood of drops is not a flood of log lines.
+                    if dropped.is_power_of_two() {
+                        tracing::warn!(
+                            subject = %handler.spec.resource,
+                            dropped,
+                            capacity,
+                            "core NATS messages dropped: the handler cannot keep up (maxInFlight {} and {capacity} queued)",
+                            handler.spec.max_in_flight
+                        );
+                    }
+                }
+            }
+        });
+    let client = connect_with(connection, options).await?;
     let subject = handler.spec.resource.clone();
     let subscriber = client
         .queue_subscribe(subject.clone(), queue_group)
@@ -83,6 +131,7 @@ pub(crate) async fn serve_core(
             location: handler.spec.location.to_string(),
             message: format!("cannot subscribe to `{subject}`: {e}"),
         })?;
+    let flushed = client.clone();
     Ok(tokio::spawn(async move {
         consume(subscriber, handler.slots(), shutdown, move |message| {
             let (handler, client) = (handler.clone(), client.clone());
@@ -112,6 +161,9 @@ pub(crate) async fn serve_core(
             }
         })
         .await;
+        if let Err(error) = flushed.flush().await {
+            tracing::warn!(%error, "cannot flush NATS");
+        }
     }))
 }
 
@@ -152,7 +204,8 @@ pub(crate) async fn serve_jetstream(
                 filter_subject: spec.resource.clone(),
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait,
-                max_deliver: i64::from(spec.max_deliver),
+                // Karman gives up itself, once the dead letter is stored (see the module doc).
+                max_deliver: -1,
                 ..Default::default()
             },
         )
@@ -191,29 +244,18 @@ pub(crate) async fn serve_jetstream(
                 let acked = match handler.run(incoming).await {
                     Ok(_) => message.ack().await,
                     Err(failure) if delivered >= i64::from(max_deliver) => {
-                        if let Some(dead_letter) = &handler.spec.dead_letter {
-                            let headers = [
-                                ("karman-error".to_string(), failure.status.to_string()),
-                                ("karman-error-message".to_string(), failure.message.clone()),
-                                ("karman-subject".to_string(), message.subject.to_string()),
-                                ("karman-deliveries".to_string(), delivered.to_string()),
-                            ];
-                            if let Err(error) = handler
-                                .outlet()
-                                .publish(dead_letter, message.payload.clone(), &headers)
-                                .await
-                            {
-                                tracing::warn!(%error, "cannot publish to the dead letter subject");
-                                return;
+                        match dead_letter(&handler, &message, &failure, delivered).await {
+                            Ok(()) => {
+                                tracing::warn!(subject = %message.subject, delivered, "giving up on a message");
+                                message.ack_with(AckKind::Term).await
+                            }
+                            Err(error) => {
+                                tracing::error!(%error, subject = %message.subject, delivered, "the dead letter was not stored: the message will be redelivered");
+                                message.ack_with(AckKind::Nak(Some(backoff(delivered)))).await
                             }
                         }
-                        tracing::warn!(subject = %message.subject, delivered, "giving up on a message");
-                        message.ack_with(AckKind::Term).await
                     }
-                    Err(_) => {
-                        let backoff = Duration::from_millis(100 * 2u64.pow(delivered.clamp(1, 8) as u32 - 1));
-                        message.ack_with(AckKind::Nak(Some(backoff))).await
-                    }
+                    Err(_) => message.ack_with(AckKind::Nak(Some(backoff(delivered)))).await,
                 };
                 if let Err(error) = acked {
                     tracing::warn!(%error, "cannot acknowledge a JetStream message");
@@ -222,4 +264,33 @@ pub(crate) async fn serve_jetstream(
         })
         .await;
     }))
+}
+
+/// Publishes `message` to the handler's `deadLetter` (if it has one) with headers saying why,
+/// and waits for the stream's ack.
+async fn dead_letter(
+    handler: &Handler,
+    message: &jetstream::Message,
+    failure: &Failure,
+    delivered: i64,
+) -> Result<(), String> {
+    let Some(dead_letter) = &handler.spec.dead_letter else {
+        return Ok(());
+    };
+    let headers = [
+        ("karman-error".to_string(), failure.status.to_string()),
+        ("karman-error-message".to_string(), failure.message.clone()),
+        ("karman-subject".to_string(), message.subject.to_string()),
+        ("karman-deliveries".to_string(), delivered.to_string()),
+    ];
+    handler
+        .outlet()
+        .publish(dead_letter, message.payload.clone(), &headers)
+        .await
+}
+
+/// The wait before a failed message is redelivered: 100 ms, doubling with each delivery, at most
+/// 12.8 s.
+fn backoff(delivered: i64) -> Duration {
+    Duration::from_millis(100 * 2u64.pow(delivered.clamp(1, 8) as u32 - 1))
 }

@@ -1,10 +1,18 @@
 //! Where a stream handler publishes: results to `respondTo` and failed messages to
-//! `deadLetter`, on the handler's own source (the bus, NATS, or a Kafka producer).
+//! `deadLetter`, on the handler's own source (the bus, NATS, JetStream, or a Kafka producer).
+//!
+//! A publish returns only once the broker has taken the message: JetStream's publish ack (a
+//! stream must cover the subject), Kafka's delivery report. The caller acks or commits the
+//! message it came from only after that, so a message the broker refused is never lost.
+//! Header values pass through [`escape_controls`]: text a guest controls (an error message)
+//! cannot end a header and add another (`Nats-Msg-Id`, which JetStream deduplicates on).
 
 use std::time::Duration;
 
+use async_nats::jetstream;
 use bytes::Bytes;
 use karman_directive::KafkaConnection;
+use karman_runtime::protocol_text::escape_controls;
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -17,8 +25,10 @@ use crate::bus::{Bus, BusMessage};
 pub(crate) enum Outlet {
     /// The in-process bus (also for WebSocket handlers, which cannot have `respondTo`).
     Bus(Bus),
-    /// NATS (core publish).
+    /// Core NATS (at most once: no acknowledgement).
     Nats(async_nats::Client),
+    /// JetStream, for JetStream handlers: each publish waits for the stream's ack.
+    JetStream(jetstream::Context),
     /// A Kafka producer.
     Kafka(FutureProducer),
 }
@@ -42,18 +52,32 @@ impl Outlet {
                 Ok(())
             }
             Self::Kafka(producer) => produce(producer, subject, payload, headers).await,
-            Self::Nats(client) => {
-                let mut map = async_nats::HeaderMap::new();
-                for (name, value) in headers {
-                    map.insert(name.as_str(), value.as_str());
-                }
-                client
-                    .publish_with_headers(subject.to_string(), map, payload)
+            Self::Nats(client) => client
+                .publish_with_headers(subject.to_string(), nats_headers(headers), payload)
+                .await
+                .map_err(|e| e.to_string()),
+            Self::JetStream(context) => {
+                let ack = context
+                    .publish_with_headers(subject.to_string(), nats_headers(headers), payload)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| {
+                        format!("JetStream did not take the message for `{subject}`: {e}")
+                    })?;
+                ack.await.map(drop).map_err(|e| {
+                    format!("no JetStream stream acknowledged the message on `{subject}`: {e}")
+                })
             }
         }
     }
+}
+
+/// NATS headers, their values escaped.
+fn nats_headers(headers: &[(String, String)]) -> async_nats::HeaderMap {
+    let mut map = async_nats::HeaderMap::new();
+    for (name, value) in headers {
+        map.insert(name.as_str(), &*escape_controls(value));
+    }
+    map
 }
 
 /// A producer for results and dead letters.
@@ -71,7 +95,8 @@ pub(crate) fn producer(connection: &KafkaConnection) -> Result<FutureProducer, S
         })
 }
 
-/// Produces `payload` to `topic`.
+/// Produces `payload` to `topic`, header values escaped; returns once the delivery report says
+/// the broker has it.
 pub(crate) async fn produce(
     producer: &FutureProducer,
     topic: &str,
@@ -82,7 +107,7 @@ pub(crate) async fn produce(
     for (key, value) in headers {
         owned = owned.insert(Header {
             key,
-            value: Some(value.as_str()),
+            value: Some(&*escape_controls(value)),
         });
     }
     let record = FutureRecord::<(), [u8]>::to(topic)

@@ -3,5 +3,7 @@
 //! afterwards; docs/security.md names the test behind each limit.
 
 mod guests;
+mod outbound;
 mod sql;
 mod ssrf;
+mod streams;

@@ -12,6 +12,7 @@ mod query;
 mod resource;
 mod route;
 mod sequence;
+mod subject;
 
 pub use app::App;
 pub use auth::{
@@ -35,3 +36,4 @@ pub use query::Query;
 pub use resource::{Resource, Segment};
 pub use route::{Access, Endpoint, EndpointLimits, RateLimit, Route};
 pub use sequence::{ErrAction, FnStep, OnErr, Sequence, Step};
+pub use subject::subject_matches;

@@ -20,7 +20,7 @@ use crate::parse::queries::parse_queries;
 use crate::parse::routes::parse_routes;
 use crate::parse::schedules::parse_schedules;
 use crate::parse::sequences::parse_sequence;
-use crate::parse::streams::{STREAM_ONLY, parse_stream_handler};
+use crate::parse::streams::{STREAM_ONLY, check_bus_cycles, parse_stream_handler};
 use crate::parse::values::parse_method;
 use crate::yaml::{Fields, Reader, start};
 
@@ -261,6 +261,7 @@ fn parse_handlers(
         routes.insert(route, handler.location.clone());
         handlers.requests.push(handler);
     }
+    check_bus_cycles(reader, &handlers.streams);
     handlers
 }
 

@@ -20,7 +20,7 @@ use marked_yaml::Node;
 use crate::error::did_you_mean;
 use crate::model::{
     Component, Connections, DEFAULT_MAX_DELIVER, DEFAULT_MAX_IN_FLIGHT, JetStreamOptions,
-    StreamHandler, StreamSource,
+    StreamHandler, StreamSource, subject_matches,
 };
 use crate::parse::sequences::parse_sequence;
 use crate::parse::values::positive;
@@ -250,6 +250,71 @@ pub(crate) fn parse_stream_handler(
         sequence,
         location: reader.location_or_start(start(node)),
     })
+}
+
+/// Refuses `respondTo` cycles among bus handlers (`A → A`, `A → B → A`): a result published
+/// back into its own chain would run it forever, and once a queue is full the chain would wait
+/// on itself. Each cycle is reported once, at its first handler.
+pub(crate) fn check_bus_cycles(reader: &mut Reader<'_>, streams: &[StreamHandler]) {
+    let on_bus = |h: &StreamHandler| h.source == StreamSource::Bus;
+    // Who each bus handler's results feed.
+    let feeds: Vec<Vec<usize>> = streams
+        .iter()
+        .map(|from| match (&from.respond_to, on_bus(from)) {
+            (Some(target), true) => (0..streams.len())
+                .filter(|&to| {
+                    on_bus(&streams[to]) && subject_matches(&streams[to].resource, target)
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    for first in 0..streams.len() {
+        // A cycle through `first` and handlers after it only: each cycle is found from its
+        // first handler, once.
+        let Some(path) = cycle_from(first, &feeds) else {
+            continue;
+        };
+        let chain: Vec<String> = path
+            .iter()
+            .chain(std::iter::once(&first))
+            .map(|&i| format!("`{}`", streams[i].resource))
+            .collect();
+        reader.error_at(
+            &streams[first].location,
+            format!(
+                "the bus handlers {} form a `respondTo` cycle",
+                chain.join(" → ")
+            ),
+            "a result published back into its own chain runs it forever: publish the last result to a subject no handler of the chain listens on",
+        );
+    }
+}
+
+/// A path `first → … → first` through handlers at or after `first`, without `first`'s repeat.
+fn cycle_from(first: usize, feeds: &[Vec<usize>]) -> Option<Vec<usize>> {
+    let mut path = vec![first];
+    let mut seen = vec![false; feeds.len()];
+    seen[first] = true;
+    let mut next = vec![0usize];
+    while let Some(&at) = path.last() {
+        let depth = path.len() - 1;
+        let Some(&to) = feeds[at].get(next[depth]) else {
+            path.pop();
+            next.pop();
+            continue;
+        };
+        next[depth] += 1;
+        if to == first {
+            return Some(path);
+        }
+        if to > first && !seen[to] {
+            seen[to] = true;
+            path.push(to);
+            next.push(0);
+        }
+    }
+    None
 }
 
 fn parse_source(reader: &mut Reader<'_>, node: &Node) -> Option<StreamSource> {

@@ -1,4 +1,5 @@
-//! Which addresses are private, and a resolver that only returns public ones.
+//! Which addresses are private, and resolvers that only return public ones (for grants without
+//! `allowPrivate`) or only private ones (for a credential sent over plain `http`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -27,6 +28,35 @@ impl Resolve for PublicOnlyResolver {
                     as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The resolver found no private address for a name that a credential is sent to over plain
+/// `http`.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` resolves to no private address")]
+pub(crate) struct PublicAddressRefused(String);
+
+/// Resolves with the system resolver, then keeps only private addresses: plain `http` carries a
+/// credential to the local network only.
+pub(super) struct PrivateOnlyResolver;
+
+impl Resolve for PrivateOnlyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let private: Vec<SocketAddr> = addresses
+                .into_iter()
+                .filter(|a| is_private(a.ip()))
+                .collect();
+            if private.is_empty() {
+                return Err(Box::new(PublicAddressRefused(host))
+                    as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(private.into_iter()) as Addrs)
         })
     }
 }

@@ -8,8 +8,10 @@
 //!    unique-local (checked after DNS resolution, in the resolver), unless `allowPrivate`;
 //! 3. the credential `authentication.domains` configures for that host is added (replacing a
 //!    header of the same name the guest set), and only for that host: a redirect to another
-//!    host does not carry it. Credentials travel over `https` only (or plain `http` under
-//!    `allowPrivate`, for local services);
+//!    host does not carry it. A request that would expose it is refused (`denied`): over plain
+//!    `http` unless the grant has `allowPrivate` and the host is a private address (a name is
+//!    then resolved to its private addresses only: see [`Delivery`]), and with `TRACE` or
+//!    `CONNECT`, whose answers echo the request;
 //! 4. the time (default [`DEFAULT_TIMEOUT`], at most [`MAX_TIMEOUT`]), the redirects
 //!    ([`MAX_REDIRECTS`]) and the response size ([`MAX_RESPONSE_BYTES`]) are bounded.
 //!
@@ -28,7 +30,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 use crate::bindings::types::CapError;
-pub(crate) use address::PrivateAddressRefused;
+pub(crate) use address::{PrivateAddressRefused, PublicAddressRefused};
 pub(crate) use wasi::WasiHttpHooks;
 
 /// Time a request may take (to the end of the body) unless the guest asks for less or more.
@@ -50,12 +52,18 @@ const HOST_REQUEST_HEADERS: &[&str] = &[
     "te",
 ];
 
+/// Methods whose answer echoes the request (its headers, so a credential): never sent with one
+/// (`TRACK` is IIS's `TRACE`; compared without case, as some servers do).
+const ECHOING_METHODS: &[&str] = &["TRACE", "TRACK", "CONNECT"];
+
 /// The clients and credentials shared by every component.
 pub struct Outbound {
     /// Resolves names to public addresses only.
     guarded: reqwest::Client,
     /// For grants with `allowPrivate`.
     open: reqwest::Client,
+    /// For a credential over plain http: resolves names to private addresses only.
+    local: reqwest::Client,
     authentication: Authentication,
 }
 
@@ -85,6 +93,7 @@ impl Outbound {
         Self {
             guarded: build(builder().dns_resolver(Arc::new(address::PublicOnlyResolver))),
             open: build(builder()),
+            local: build(builder().dns_resolver(Arc::new(address::PrivateOnlyResolver))),
             authentication,
         }
     }
@@ -158,10 +167,22 @@ impl OutboundAccess {
         Ok(())
     }
 
-    /// The client for this grant: one that refuses private addresses after resolving, unless
-    /// `allowPrivate`.
-    fn client(&self) -> &reqwest::Client {
-        if self.grant.allow_private {
+    /// How a request to `url` with `method` may go, given the credential for its host (call
+    /// after [`check`](Self::check)).
+    fn delivery(&self, method: &Method, url: &Url) -> Result<Delivery, Refusal> {
+        let has_credential = url
+            .host_str()
+            .is_some_and(|host| self.outbound.authentication.credential_for(host).is_some());
+        Delivery::of(method, url, has_credential, self.grant.allow_private)
+    }
+
+    /// The client for this grant and delivery: one that refuses private addresses after
+    /// resolving, unless `allowPrivate`; one that refuses public addresses for a credential
+    /// over plain http.
+    fn client(&self, delivery: Delivery) -> &reqwest::Client {
+        if delivery == Delivery::CredentialToPrivateOnly {
+            &self.outbound.local
+        } else if self.grant.allow_private {
             &self.outbound.open
         } else {
             &self.outbound.guarded
@@ -169,10 +190,9 @@ impl OutboundAccess {
     }
 
     /// Adds the credential configured for the URL's host, if any, replacing a header of the same
-    /// name: only over https, or plain http under `allowPrivate`.
+    /// name (when [`delivery`](Self::delivery) allows it).
     fn add_credential(&self, url: &Url, headers: &mut HeaderMap) {
         if let Some(host) = url.host_str()
-            && (url.scheme() == "https" || self.grant.allow_private)
             && let Some(credential) = self.outbound.authentication.credential_for(host)
             && let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(credential.header.as_bytes()),
@@ -209,13 +229,17 @@ impl OutboundAccess {
         let mut body = Some(request.body);
 
         for _hop in 0..=MAX_REDIRECTS {
-            self.check(&url)
+            let delivery = self
+                .check(&url)
+                .and_then(|()| self.delivery(&method, &url))
                 .map_err(|refusal| refusal.into_cap_error(capability))?;
             let mut headers = guest_headers.clone();
-            self.add_credential(&url, &mut headers);
+            if delivery != Delivery::Bare {
+                self.add_credential(&url, &mut headers);
+            }
             let remaining = deadline.saturating_duration_since(Instant::now());
             let mut builder = self
-                .client()
+                .client(delivery)
                 .request(method.clone(), url.clone())
                 .headers(headers)
                 .timeout(remaining);
@@ -306,6 +330,9 @@ impl OutboundAccess {
             TransportFailure::PrivateAddress => CapError::Denied(format!(
                 "{capability}: `{host}` resolves to a private address (the grant needs `allowPrivate: true`)"
             )),
+            TransportFailure::PublicAddress => CapError::Denied(format!(
+                "{capability}: `{host}` resolves to no private address, and its credential goes over plain http to private addresses only (use https)"
+            )),
             TransportFailure::Timeout => {
                 CapError::Unavailable(format!("{capability}: the request to `{host}` timed out"))
             }
@@ -327,6 +354,14 @@ enum Refusal {
     NotAllowed(String),
     #[error("`{0}` is a private address (the grant needs `allowPrivate: true`)")]
     PrivateAddress(String),
+    #[error(
+        "the credential for `{0}` is sent over https only (plain http only to a private address, under `allowPrivate`)"
+    )]
+    CredentialOverHttp(String),
+    #[error(
+        "`{method}` is refused for `{host}`: the request carries a credential, and a `{method}` answer echoes the request"
+    )]
+    EchoingMethod { method: String, host: String },
 }
 
 impl Refusal {
@@ -334,7 +369,59 @@ impl Refusal {
         let message = format!("{capability}: {self}");
         match self {
             Self::NotHttp | Self::NoHost => CapError::Invalid(message),
-            Self::NotAllowed(_) | Self::PrivateAddress(_) => CapError::Denied(message),
+            Self::NotAllowed(_)
+            | Self::PrivateAddress(_)
+            | Self::CredentialOverHttp(_)
+            | Self::EchoingMethod { .. } => CapError::Denied(message),
+        }
+    }
+}
+
+/// How a request goes, given whether a credential is configured for its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// No credential for the host: as the grant allows.
+    Bare,
+    /// With the credential, over https.
+    Credential,
+    /// With the credential over plain http: to private addresses only (a name is resolved to
+    /// its private addresses, a literal address must be private).
+    CredentialToPrivateOnly,
+}
+
+impl Delivery {
+    /// Refuses what would expose a credential: plain http to anything but a private address
+    /// under `allowPrivate`, and the methods whose answer echoes the request.
+    fn of(
+        method: &Method,
+        url: &Url,
+        has_credential: bool,
+        allow_private: bool,
+    ) -> Result<Self, Refusal> {
+        if !has_credential {
+            return Ok(Self::Bare);
+        }
+        let host = url.host_str().unwrap_or_default().to_string();
+        if ECHOING_METHODS
+            .iter()
+            .any(|echoing| method.as_str().eq_ignore_ascii_case(echoing))
+        {
+            return Err(Refusal::EchoingMethod {
+                method: method.to_string(),
+                host,
+            });
+        }
+        if url.scheme() == "https" {
+            return Ok(Self::Credential);
+        }
+        let literal = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>();
+        match literal {
+            _ if !allow_private => Err(Refusal::CredentialOverHttp(host)),
+            Ok(ip) if !address::is_private(ip) => Err(Refusal::CredentialOverHttp(host)),
+            _ => Ok(Self::CredentialToPrivateOnly),
         }
     }
 }
@@ -344,6 +431,8 @@ impl Refusal {
 enum TransportFailure {
     /// The name resolved only to private addresses (and the grant does not allow them).
     PrivateAddress,
+    /// The name resolved to no private address (and a credential goes over plain http).
+    PublicAddress,
     Timeout,
     Connect,
     Other,
@@ -355,6 +444,9 @@ impl TransportFailure {
         while let Some(cause) = source {
             if cause.downcast_ref::<PrivateAddressRefused>().is_some() {
                 return Self::PrivateAddress;
+            }
+            if cause.downcast_ref::<PublicAddressRefused>().is_some() {
+                return Self::PublicAddress;
             }
             source = cause.source();
         }
@@ -371,4 +463,63 @@ impl TransportFailure {
 /// The http capability of an instance.
 pub(crate) struct HttpCtx {
     pub(crate) access: Option<OutboundAccess>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(method: &str, url: &str, allow_private: bool) -> Result<Delivery, Refusal> {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        Delivery::of(&method, &Url::parse(url).unwrap(), true, allow_private)
+    }
+
+    #[test]
+    fn a_credential_goes_over_plain_http_to_private_addresses_only() {
+        assert_eq!(
+            delivery("GET", "https://api.example.com/", false),
+            Ok(Delivery::Credential)
+        );
+        for (url, allow_private) in [
+            ("http://api.example.com/", false),
+            ("http://127.0.0.1:8080/", false),
+            ("http://203.0.113.7/", true),
+            ("http://[2606:4700::1111]/", true),
+        ] {
+            assert!(
+                matches!(
+                    delivery("GET", url, allow_private),
+                    Err(Refusal::CredentialOverHttp(_))
+                ),
+                "{url}"
+            );
+        }
+        for url in [
+            "http://10.0.0.8/",
+            "http://[::1]:9000/",
+            "http://billing.internal/",
+        ] {
+            assert_eq!(
+                delivery("POST", url, true),
+                Ok(Delivery::CredentialToPrivateOnly),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn methods_that_echo_the_request_never_carry_a_credential() {
+        for method in ["TRACE", "CONNECT", "trace", "TRACK"] {
+            let refused = delivery(method, "https://api.example.com/", false);
+            assert!(
+                matches!(refused, Err(Refusal::EchoingMethod { .. })),
+                "{method}"
+            );
+        }
+        let url = Url::parse("https://api.example.com/").unwrap();
+        assert_eq!(
+            Delivery::of(&Method::TRACE, &url, false, false),
+            Ok(Delivery::Bare)
+        );
+    }
 }

@@ -10,6 +10,7 @@
 //! | failure | `error-code` the guest gets |
 //! |---------|-----------------------------|
 //! | no `http` grant, or the host is not on the allow list | `HTTP-request-denied` |
+//! | the host's credential over plain http to a public address, or with `TRACE`/`CONNECT` | `HTTP-request-denied` (the host log says why) |
 //! | the host is, or resolves to, a private address without `allowPrivate` | `destination-IP-prohibited` |
 //! | not an http/https URL | `HTTP-request-URI-invalid` |
 //! | no answer within the first-byte timeout (default 10 s, at most 60 s) | `connection-timeout` |
@@ -21,7 +22,7 @@ use http_body_util::{BodyDataStream, BodyExt};
 use reqwest::Url;
 use wasmtime_wasi_http::{Error as WasiHttpError, RequestOptions, WasiBody};
 
-use super::{DEFAULT_TIMEOUT, MAX_TIMEOUT, OutboundAccess, Refusal, TransportFailure};
+use super::{DEFAULT_TIMEOUT, Delivery, MAX_TIMEOUT, OutboundAccess, Refusal, TransportFailure};
 
 /// The wasi:http hooks of an instance: its `http` grant, if any.
 pub(crate) struct WasiHttpHooks {
@@ -69,25 +70,43 @@ async fn send(
     let (parts, body) = request.into_parts();
     let url =
         Url::parse(&parts.uri.to_string()).map_err(|_| WasiHttpError::HttpRequestUriInvalid)?;
-    if let Err(refusal) = access.check(&url) {
-        tracing::debug!(url = %url.as_str(), "wasi:http request refused: {refusal}");
-        return Err(match refusal {
-            Refusal::PrivateAddress(_) => WasiHttpError::DestinationIpProhibited,
-            Refusal::NotAllowed(_) => WasiHttpError::HttpRequestDenied,
-            Refusal::NotHttp | Refusal::NoHost => WasiHttpError::HttpRequestUriInvalid,
-        });
-    }
+    let delivery = match access
+        .check(&url)
+        .and_then(|()| access.delivery(&parts.method, &url))
+    {
+        Ok(delivery) => delivery,
+        Err(refusal) => {
+            let url = url.as_str();
+            return Err(match refusal {
+                Refusal::PrivateAddress(_) => {
+                    tracing::debug!(url, "wasi:http request refused: {refusal}");
+                    WasiHttpError::DestinationIpProhibited
+                }
+                Refusal::NotAllowed(_) => {
+                    tracing::debug!(url, "wasi:http request refused: {refusal}");
+                    WasiHttpError::HttpRequestDenied
+                }
+                Refusal::CredentialOverHttp(_) | Refusal::EchoingMethod { .. } => {
+                    tracing::warn!(url, "wasi:http request refused: {refusal}");
+                    WasiHttpError::HttpRequestDenied
+                }
+                Refusal::NotHttp | Refusal::NoHost => WasiHttpError::HttpRequestUriInvalid,
+            });
+        }
+    };
     let mut headers = parts.headers;
     // reqwest sets `host` from the URL (the policy checked that URL, not a guest header).
     headers.remove(http::header::HOST);
-    access.add_credential(&url, &mut headers);
+    if delivery != Delivery::Bare {
+        access.add_credential(&url, &mut headers);
+    }
     let first_byte = options
         .and_then(|o| o.first_byte_timeout)
         .unwrap_or(DEFAULT_TIMEOUT)
         .min(MAX_TIMEOUT);
     let body = reqwest::Body::wrap_stream(BodyDataStream::new(body));
     let sent = access
-        .client()
+        .client(delivery)
         .request(parts.method, url.clone())
         .headers(headers)
         .body(body)
@@ -99,6 +118,10 @@ async fn send(
             tracing::debug!(url = %url.as_str(), "wasi:http request failed: {error}");
             return Err(match failure {
                 TransportFailure::PrivateAddress => WasiHttpError::DestinationIpProhibited,
+                TransportFailure::PublicAddress => {
+                    tracing::warn!(url = %url.as_str(), "wasi:http request refused: its credential goes over plain http to private addresses only");
+                    WasiHttpError::HttpRequestDenied
+                }
                 TransportFailure::Timeout => WasiHttpError::ConnectionTimeout,
                 TransportFailure::Connect => WasiHttpError::ConnectionRefused,
                 TransportFailure::Other => WasiHttpError::InternalError(Some(error.to_string())),
