@@ -7,7 +7,7 @@ use crate::support::repo_root;
 fn every_test_guest_has_a_test() {
     // The test sources, in module directories (`hostile/…`) too.
     let mut sources = String::new();
-    read_sources(&tests_dir, &mut sources);
+    read_sources(&repo_root().join("tests/integration"), &mut sources);
     let mut unused = Vec::new();
     for entry in std::fs::read_dir(repo_root().join("components")).unwrap() {
         let path = entry.unwrap().path();
