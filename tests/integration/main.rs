@@ -9,6 +9,7 @@ mod conformance;
 mod examples;
 mod faults;
 mod guests;
+mod hostile;
 mod kafka;
 mod loading;
 mod outbound;
