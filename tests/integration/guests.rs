@@ -7,10 +7,15 @@ use crate::support::repo_root;
 fn every_test_guest_has_a_test() {
     let tests_dir = repo_root().join("tests/integration");
     let mut sources = String::new();
-    for entry in std::fs::read_dir(&tests_dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("guests.rs") {
-            sources.push_str(&std::fs::read_to_string(path).unwrap());
+    let mut dirs = vec![tests_dir];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("guests.rs") {
+                sources.push_str(&std::fs::read_to_string(path).unwrap());
+            }
         }
     }
     let mut unused = Vec::new();

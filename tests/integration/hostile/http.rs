@@ -3,6 +3,7 @@
 //! requests, slow clients, idle connections and the connection cap. Every test checks the
 //! exact status and that the server still serves afterwards.
 
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -15,7 +16,7 @@ use karman_runtime::RunLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{TestServer, client, eventually, guest, runtime_config, within};
+use crate::support::{TestServer, client, eventually, expand, runtime_config, within};
 
 const FLOOD: &str = r#"
 identifier: test.flood
@@ -75,13 +76,14 @@ async fn a_runnable_past_the_response_header_caps_fails_with_500_and_the_server_
     assert_eq!(server.get("/flood").await.body, "flooded");
 }
 
-/// A `wasi:http` component served on every path, as `karman serve x.wasm` does.
-async fn serve_component(crate_name: &str, server: ServerConfig) -> TestServer {
+/// A `wasi:http` component (`guest(<crate>)`) served on every path, as `karman serve x.wasm`
+/// does.
+async fn serve_component(component: &str, server: ServerConfig) -> TestServer {
     let limits = Limits {
         timeout: Duration::from_secs(10),
         memory: 64 << 20,
     };
-    let app = App::serving_component(&guest(crate_name), limits).unwrap();
+    let app = App::serving_component(Path::new(&expand(component)), limits).unwrap();
     let launch = Launch {
         runtime: runtime_config(),
         server,
@@ -93,7 +95,7 @@ async fn serve_component(crate_name: &str, server: ServerConfig) -> TestServer {
 
 #[tokio::test]
 async fn a_wasi_http_component_cannot_answer_past_the_response_header_caps() {
-    let server = serve_component("http-flood", ServerConfig::default()).await;
+    let server = serve_component("guest(http-flood)", ServerConfig::default()).await;
 
     let too_many = server.get("/?headers=101").await;
     assert_eq!(too_many.status, 500, "{}", too_many.body);
@@ -123,7 +125,7 @@ async fn a_wasi_http_component_cannot_answer_past_the_response_header_caps() {
 
 #[tokio::test]
 async fn an_instance_holds_a_bounded_number_of_resources() {
-    let server = serve_component("http-flood", ServerConfig::default()).await;
+    let server = serve_component("guest(http-flood)", ServerConfig::default()).await;
     let past = server
         .get(&format!("/?fields={}", karman_runtime::MAX_GUEST_RESOURCES))
         .await;
