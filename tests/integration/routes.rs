@@ -273,7 +273,7 @@ fn hs256(claims: &serde_json::Value) -> String {
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
+        &EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
     )
     .unwrap()
 }
@@ -497,7 +497,7 @@ async fn callers_without_a_valid_token_or_role_are_refused_before_the_plugin_run
     let wrong_key = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims("ada", &[]),
-        &EncodingKey::from_secret(b"another-secret-of-at-least-32-bytes!!"),
+        &EncodingKey::from_secret(b"another-secret-of-at-least-32-bytes!!").unwrap(),
     )
     .unwrap();
     refused(post(Some(wrong_key)).await, 401, "signed with another key");

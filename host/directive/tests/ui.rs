@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use karman_directive::{
     Access, App, DEFAULT_MAX_DELIVER, DEFAULT_MAX_IN_FLIGHT, DirectiveError, ErrAction,
-    ParseOptions, RateLimit, Segment, Step, StreamSource, Trigger,
+    ParseOptions, RateLimit, RateLimits, Segment, Step, StreamSource, Trigger,
 };
 
 fn ui_dir() -> PathBuf {
@@ -303,16 +303,32 @@ fn custom_routes_and_jwt_resolve() {
     assert_eq!(balance.auth, Access::Role("reader".into()));
     assert_eq!(
         balance.rate_limit,
-        Some(RateLimit {
-            count: 50,
-            per: Duration::from_secs(1)
-        })
+        RateLimits {
+            endpoint: Some(RateLimit {
+                count: 50,
+                per: Duration::from_secs(1)
+            }),
+            caller: None,
+        }
     );
     assert_eq!(balance.max_body, Some(16 << 10));
     assert_eq!(balance.timeout, Some(Duration::from_secs(2)));
     assert_eq!(status.auth, Access::Public);
     assert_eq!(
         (status.max_body, status.timeout, status.rate_limit),
-        (None, None, None)
+        (None, None, RateLimits::default())
+    );
+    let per = |count, secs| {
+        Some(RateLimit {
+            count,
+            per: Duration::from_secs(secs),
+        })
+    };
+    assert_eq!(
+        app.handlers[0].rate_limit,
+        RateLimits {
+            endpoint: per(100, 1),
+            caller: per(10, 60),
+        }
     );
 }

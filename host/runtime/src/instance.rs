@@ -4,15 +4,19 @@
 
 use std::sync::Arc;
 
+use wasmtime::component::ResourceTable;
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::types::RunError;
 use crate::capabilities::cache::CacheCtx;
 use crate::capabilities::graphql::GraphqlCtx;
 use crate::capabilities::http::{HttpCtx, WasiHttpHooks};
 use crate::capabilities::log::{CurrentRequest, GuestOutput, LogCtx};
-use crate::capabilities::request::RequestCtx;
+use crate::capabilities::request::{
+    MAX_RESPONSE_HEADER_BYTES, RequestCtx, ResponseHeadersExceeded,
+};
 use crate::capabilities::sql::SqlCtx;
 use crate::component::{Entry, LoadedComponent};
 use crate::request::{Failure, FailureKind};
@@ -35,7 +39,7 @@ pub(crate) fn new_store(
         .build();
     let data = StepState {
         wasi,
-        table: Default::default(),
+        table: resource_table(),
         limits: MemoryLimit {
             max_bytes: usize::try_from(component.limits.memory).unwrap_or(usize::MAX),
         },
@@ -55,7 +59,7 @@ pub(crate) fn new_store(
             access: component.graphql.clone(),
         },
         principal: Default::default(),
-        wasi_http: Default::default(),
+        wasi_http: wasi_http_ctx(),
         wasi_http_hooks: WasiHttpHooks {
             access: component.http.clone(),
         },
@@ -72,6 +76,26 @@ pub(crate) fn new_store(
         ))
     });
     store
+}
+
+/// Most resources (streams, `wasi:http` fields and bodies, SQL transactions, …) one instance
+/// may hold at once: with each `fields` capped at 64 KiB, what a guest can make the host hold
+/// through them stays bounded.
+pub const MAX_GUEST_RESOURCES: usize = 10_000;
+
+/// The resource table of a new instance, capped at [`MAX_GUEST_RESOURCES`].
+fn resource_table() -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_GUEST_RESOURCES);
+    table
+}
+
+/// `wasi:http` with every `fields` the guest creates (its response headers included) capped
+/// at [`MAX_RESPONSE_HEADER_BYTES`], as wasmtime counts them.
+fn wasi_http_ctx() -> WasiHttpCtx {
+    let mut ctx = WasiHttpCtx::new();
+    ctx.set_field_size_limit(MAX_RESPONSE_HEADER_BYTES);
+    ctx
 }
 
 /// Runs `run` of `component` on an instance, within the component's timeout: what `run`
@@ -151,6 +175,36 @@ pub(crate) fn fault(component: &str, request_id: &str, error: wasmtime::Error) -
                 exceeded.limit >> 20
             ),
             kind: FailureKind::MemoryLimit,
+        };
+    }
+    if let Some(exceeded) = error.downcast_ref::<ResponseHeadersExceeded>() {
+        tracing::warn!(component, request_id, "{exceeded}");
+        return Failure {
+            status: 500,
+            code: 500,
+            message: format!("component `{component}` failed: {exceeded}"),
+            kind: FailureKind::Limit,
+        };
+    }
+    if let Some(
+        exceeded @ (wasmtime_wasi_http::FieldMapError::TotalSizeTooBig
+        | wasmtime_wasi_http::FieldMapError::TooManyFields),
+    ) = error.downcast_ref::<wasmtime_wasi_http::FieldMapError>()
+    {
+        tracing::warn!(
+            component,
+            request_id,
+            "wasi:http fields over their cap: {exceeded}"
+        );
+        return Failure {
+            status: 500,
+            code: 500,
+            message: format!(
+                "component `{component}` failed: wasi:http fields may hold at most {} KiB \
+                 ({exceeded})",
+                MAX_RESPONSE_HEADER_BYTES >> 10
+            ),
+            kind: FailureKind::Limit,
         };
     }
     if error

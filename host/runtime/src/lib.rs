@@ -26,11 +26,13 @@ mod bindings;
 mod capabilities;
 mod component;
 mod engine;
+mod guest_task;
 pub mod health;
 mod instance;
 pub mod protocol_text;
 mod proxy;
 mod request;
+mod run_limits;
 mod sequence;
 mod store;
 mod warm;
@@ -44,13 +46,16 @@ pub use backends::{Backends, ConnectError};
 pub use capabilities::cache::{CacheBackend, CacheError, memory::MemoryCache};
 pub use capabilities::http::Outbound;
 pub use capabilities::principal::Principal;
+pub use capabilities::request::{MAX_RESPONSE_HEADER_BYTES, MAX_RESPONSE_HEADERS};
 pub use capabilities::sql::{SqlBackend, SqlError};
 pub use component::{ComponentError, ComponentReport};
 pub use engine::{
     DEFAULT_MAX_INSTANCES, EPOCH_TICK, EngineConfig, KarmanEngine, default_cache_dir,
 };
+pub use instance::MAX_GUEST_RESOURCES;
 pub use proxy::{HttpBody, HttpBodyError, HttpCall};
 pub use request::{Failure, FailureKind, Reply, Request, header_list, new_id};
+pub use run_limits::{DEFAULT_MAX_STATE, DEFAULT_MAX_STEP_OUTPUT, RunLimits};
 
 use sequence::Plan;
 
@@ -61,6 +66,8 @@ pub struct RuntimeConfig {
     pub engine: EngineConfig,
     /// The backends behind the capabilities (see [`Backends::connect`]).
     pub backends: Backends,
+    /// Caps on a step's output and a run's state.
+    pub run_limits: RunLimits,
 }
 
 /// Why an app cannot be loaded.
@@ -86,6 +93,7 @@ pub struct Runtime {
     health: Arc<health::BackendHealth>,
     /// Every component, in Directive order (routes call `wasi:http` ones directly).
     components: Vec<Arc<component::LoadedComponent>>,
+    run_limits: RunLimits,
 }
 
 impl Runtime {
@@ -143,6 +151,7 @@ impl Runtime {
             reports,
             health: config.backends.health.clone(),
             components: loaded,
+            run_limits: config.run_limits,
         })
     }
 
@@ -172,7 +181,7 @@ impl Runtime {
     ///
     /// If `index` is not a handler of the app.
     pub async fn run_handler(&self, index: usize, request: Request) -> Result<Reply, Failure> {
-        sequence::run(&self.plans[index], Arc::new(request)).await
+        sequence::run(&self.plans[index], Arc::new(request), self.run_limits).await
     }
 
     /// Runs the stream handler at `index` (in [`App::streams`]) for a message.
@@ -181,7 +190,12 @@ impl Runtime {
     ///
     /// If `index` is not a stream handler of the app.
     pub async fn run_stream(&self, index: usize, message: Request) -> Result<Reply, Failure> {
-        sequence::run(&self.stream_plans[index], Arc::new(message)).await
+        sequence::run(
+            &self.stream_plans[index],
+            Arc::new(message),
+            self.run_limits,
+        )
+        .await
     }
 
     /// The longest a run of the stream handler at `index` can take: the sum of its steps'
@@ -216,7 +230,7 @@ impl Runtime {
     ///
     /// If `index` is not a schedule of the app.
     pub async fn run_schedule(&self, index: usize, run: Request) -> Result<Reply, Failure> {
-        sequence::run(&self.schedule_plans[index], Arc::new(run)).await
+        sequence::run(&self.schedule_plans[index], Arc::new(run), self.run_limits).await
     }
 }
 

@@ -4,8 +4,9 @@
 //! The response head is returned as soon as the guest sets it; the body streams from the
 //! instance, which keeps running (within the timeout) until it finishes the body. The timeout
 //! covers the whole exchange: a guest still running when it fires is dropped, and its response
-//! ends there (504 when no head was sent yet). Dropping the instance drops whatever it holds,
-//! so an uncommitted SQL transaction rolls back.
+//! ends there (504 when no head was sent yet). A client that goes away stops the guest too
+//! (see [`crate::guest_task`]). Dropping the instance drops whatever it holds, so an
+//! uncommitted SQL transaction rolls back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +19,9 @@ use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 
 use crate::capabilities::log::CurrentRequest;
 use crate::capabilities::principal::Principal;
-use crate::capabilities::request::RequestCtx;
+use crate::capabilities::request::{MAX_RESPONSE_HEADERS, RequestCtx};
 use crate::component::{Entry, LoadedComponent};
+use crate::guest_task::GuestTask;
 use crate::instance::{fault, new_store};
 use crate::request::{Failure, FailureKind};
 
@@ -94,7 +96,7 @@ pub(crate) async fn serve(
     let pre = pre.clone();
     let name = component.name.clone();
     // The guest runs in its own task: it may go on writing the body after the head is sent.
-    let task = tokio::spawn(async move {
+    let mut task = GuestTask::new(tokio::spawn(async move {
         let work = async {
             store.set_epoch_deadline(1);
             let proxy = pre.instantiate_async(&mut store).await?;
@@ -104,15 +106,29 @@ pub(crate) async fn serve(
                 .await
         };
         tokio::time::timeout(timeout, work).await
-    });
+    }));
     match receiver.await {
+        Ok(Ok(response)) if response.headers().len() > MAX_RESPONSE_HEADERS => {
+            let message = format!(
+                "component `{name}` failed: its response has {} headers; a response may hold \
+                 at most {MAX_RESPONSE_HEADERS}",
+                response.headers().len()
+            );
+            tracing::warn!(component = &*name, request_id = &*request_id, "{message}");
+            Err(Failure {
+                status: 500,
+                code: 500,
+                message,
+                kind: FailureKind::Limit,
+            })
+        }
         Ok(Ok(response)) => Ok(response.map(|body| {
-            body.map_err(|error| HttpBodyError(error.to_string()))
+            task.guard_body(body.map_err(|error| HttpBodyError(error.to_string())))
                 .boxed_unsync()
         })),
         Ok(Err(code)) => Err(error_code_failure(&name, &code)),
         // The guest returned, trapped or timed out without setting a response.
-        Err(_) => Err(match task.await {
+        Err(_) => Err(match (&mut task.handle).await {
             Ok(Err(_elapsed)) => {
                 tracing::warn!(component = &*name, request_id = &*request_id, timeout = %humantime::format_duration(timeout), "request timed out");
                 Failure {

@@ -163,6 +163,8 @@ pub enum FailureKind {
     MemoryLimit,
     /// A step exceeded its timeout.
     Timeout,
+    /// A step went past a cap of the host: response headers, its output, or the run's state.
+    Limit,
     /// No instance could be created: the pool is exhausted.
     Overloaded,
     /// Karman itself failed (a bug, or a resource of the host).

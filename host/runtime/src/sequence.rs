@@ -25,6 +25,7 @@ use crate::capabilities::request::RequestCtx;
 use crate::component::LoadedComponent;
 use crate::instance;
 use crate::request::{Failure, FailureKind, Reply, Request, SharedResponse, State, StateView};
+use crate::run_limits::RunLimits;
 
 /// A handler's steps, resolved to loaded components at start-up.
 pub(crate) struct Plan {
@@ -101,14 +102,29 @@ enum Outcome {
     Fault(Failure),
 }
 
-/// Runs the plan for `request`.
-pub(crate) async fn run(plan: &Plan, request: Arc<Request>) -> Result<Reply, Failure> {
+/// The state of a run, with the bytes its values add up to.
+struct RunState {
+    values: Arc<State>,
+    size: u64,
+    limits: RunLimits,
+}
+
+/// Runs the plan for `request`, within `limits`.
+pub(crate) async fn run(
+    plan: &Plan,
+    request: Arc<Request>,
+    limits: RunLimits,
+) -> Result<Reply, Failure> {
     let response = SharedResponse::default();
-    let mut state = Arc::new(plan.initial_state.clone());
+    let mut state = RunState {
+        size: plan.initial_state.values().map(|v| v.len() as u64).sum(),
+        values: Arc::new(plan.initial_state.clone()),
+        limits,
+    };
     for step in &plan.steps {
         match step {
             PlannedStep::Single(call) => {
-                let view = view(&state, call);
+                let view = view(&state.values, call);
                 let outcome = run_call(call, request.clone(), view, response.clone()).await;
                 apply(&mut state, call, outcome)?;
             }
@@ -119,7 +135,7 @@ pub(crate) async fn run(plan: &Plan, request: Arc<Request>) -> Result<Reply, Fai
                         .map(|call| {
                             let (call, request, response) =
                                 (call.clone(), request.clone(), response.clone());
-                            let view = view(&state, &call);
+                            let view = view(&state.values, &call);
                             tokio::spawn(
                                 async move { run_call(&call, request, view, response).await },
                             )
@@ -138,7 +154,11 @@ pub(crate) async fn run(plan: &Plan, request: Arc<Request>) -> Result<Reply, Fai
             }
         }
     }
-    let body = state.get(&plan.response).cloned().unwrap_or_default();
+    let body = state
+        .values
+        .get(&plan.response)
+        .cloned()
+        .unwrap_or_default();
     let parts = std::mem::take(&mut *response.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(Reply {
         status: parts.status.unwrap_or(200),
@@ -166,10 +186,13 @@ fn view(state: &Arc<State>, call: &Call) -> StateView {
     }
 }
 
-/// Stores a call's result in the state, or ends the run.
-fn apply(state: &mut Arc<State>, call: &Call, outcome: Outcome) -> Result<(), Failure> {
+/// Stores a call's result in the state, or ends the run (its error, its fault, or a cap).
+fn apply(state: &mut RunState, call: &Call, outcome: Outcome) -> Result<(), Failure> {
     let value = match outcome {
-        Outcome::Output(output) => output,
+        Outcome::Output(output) => {
+            state.limits.check_output(&call.key, output.len())?;
+            output
+        }
         Outcome::Fault(failure) => return Err(failure),
         Outcome::RunError { code, message } => match call.on_err.action(code) {
             ErrAction::Continue => {
@@ -191,7 +214,14 @@ fn apply(state: &mut Arc<State>, call: &Call, outcome: Outcome) -> Result<(), Fa
             }
         },
     };
-    Arc::make_mut(state).insert(call.key.clone(), value);
+    let replaced = state
+        .values
+        .get(&call.key)
+        .map_or(0, |old| old.len() as u64);
+    let size = state.size - replaced + value.len() as u64;
+    state.limits.check_state(&call.key, size)?;
+    state.size = size;
+    Arc::make_mut(&mut state.values).insert(call.key.clone(), value);
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //!
 //! A token is accepted only when its `alg` is the configured one (so `none`, or an HMAC token
 //! signed with a public key, never pass), its signature verifies, `exp` is in the future (with
-//! the leeway), `nbf` (when present) has passed, and `iss`/`aud` match when configured.
+//! the leeway), `nbf` (when present) has passed, and `iss`/`aud`, when configured, are present
+//! and match.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,10 +45,11 @@ impl Verifier {
     pub(crate) fn new(jwt: &Jwt) -> Result<Self, String> {
         let at = &jwt.location;
         let (algorithm, keys) = match &jwt.key {
-            JwtKey::Hs256 { secret } => (
-                Algorithm::HS256,
-                Keys::One(DecodingKey::from_secret(secret.as_bytes())),
-            ),
+            JwtKey::Hs256 { secret } => {
+                let key = DecodingKey::from_secret(secret.as_bytes())
+                    .map_err(|e| format!("{at}: the HS256 secret cannot be used: {e}"))?;
+                (Algorithm::HS256, Keys::One(key))
+            }
             JwtKey::PublicKey {
                 algorithm,
                 pem,
@@ -100,14 +102,24 @@ impl Verifier {
         let mut validation = Validation::new(algorithm);
         validation.leeway = jwt.leeway.as_secs();
         validation.validate_nbf = true;
+        // A configured `iss` or `aud` is required: a token without the claim is refused, not
+        // waved through (the check alone only runs on claims that are present).
+        let mut required = vec!["exp"];
         match &jwt.issuer {
-            Some(issuer) => validation.set_issuer(&[issuer]),
+            Some(issuer) => {
+                validation.set_issuer(&[issuer]);
+                required.push("iss");
+            }
             None => validation.iss = None,
         }
         match &jwt.audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         Ok(Self {
             algorithm,
             keys,

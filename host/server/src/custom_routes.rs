@@ -1,8 +1,8 @@
 //! Custom routes: `/ext/<plugin><path>` answered by the plugin's `wasi:http` component.
 //!
-//! Before the component runs, in this order: the endpoint is found (404/405), its rate limit
-//! is taken (429), the caller is authorized (401/403), and the body is read within `maxBody`
-//! (413). The component then sees the request with the path within the plugin (`/debit` for
+//! Before the component runs, in this order: the endpoint is found (404/405), the caller is
+//! authorized (401/403), its rate limits are taken (429: per caller, then across callers; see
+//! [`crate::rate_limit`]), and the body is read within `maxBody` (413). The component then sees the request with the path within the plugin (`/debit` for
 //! `/ext/billing/debit`), without the caller's `Authorization` header, and with the verified
 //! principal in headers the host sets after removing any copy the client sent:
 //!
@@ -14,19 +14,16 @@
 //!
 //! The same principal is given to the `karman:runnable/principal` interface.
 
-use std::num::NonZeroU32;
-use std::time::Duration;
-
 use bytes::Bytes;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota};
-use http::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use http::{Request, Response, StatusCode, Uri};
 use karman_directive::routing::{Entry, Match, Router};
-use karman_directive::{App, ComponentId, Endpoint, RateLimit, Resource};
+use karman_directive::{App, ComponentId, Endpoint, Resource};
 use karman_runtime::{HttpBody, HttpCall, Principal, Runtime};
 
 use crate::auth::{Denied, Verifier, authorize};
+use crate::config::ServerConfig;
+use crate::rate_limit::{Caller, ClientAddr, Limiters, too_many_requests};
 use crate::responses::{error, failure_response, full, method_not_allowed, read_whole_body};
 
 /// Headers only the host sets.
@@ -48,7 +45,7 @@ struct Mounted {
     mount: String,
     component: ComponentId,
     endpoint: Endpoint,
-    limiter: Option<RateLimiter>,
+    limiters: Option<Limiters>,
 }
 
 impl CustomRoutes {
@@ -74,7 +71,7 @@ impl CustomRoutes {
                 endpoints.push(Mounted {
                     mount: format!("/ext/{}", route.plugin),
                     component: route.component,
-                    limiter: endpoint.rate_limit.map(RateLimiter::new),
+                    limiters: Limiters::new(endpoint.rate_limit),
                     endpoint: endpoint.clone(),
                 });
             }
@@ -97,7 +94,7 @@ impl CustomRoutes {
         runtime: &Runtime,
         request: Request<B>,
         request_id: &str,
-        server_max_body: u64,
+        config: &ServerConfig,
     ) -> Response<HttpBody>
     where
         B: hyper::body::Body<Data = Bytes>,
@@ -118,21 +115,6 @@ impl CustomRoutes {
             }
             Match::MethodNotAllowed { allow } => return method_not_allowed(&allow, request_id),
         };
-        if let Some(limiter) = &mounted.limiter
-            && let Err(retry_after) = limiter.try_take()
-        {
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                429,
-                "this endpoint's rate limit is reached; retry later",
-                request_id,
-            );
-            let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(RETRY_AFTER, value);
-            }
-            return response;
-        }
         let authorization = request
             .headers()
             .get(AUTHORIZATION)
@@ -155,14 +137,35 @@ impl CustomRoutes {
                 return error(StatusCode::FORBIDDEN, 403, &why, request_id);
             }
         };
+        if let Some(limiters) = &mounted.limiters {
+            let caller = match principal.as_deref().and_then(|p| p.subject.as_deref()) {
+                Some(subject) => Caller::Subject(subject),
+                None => Caller::Address(
+                    request
+                        .extensions()
+                        .get::<ClientAddr>()
+                        .map(|client| client.0.ip()),
+                ),
+            };
+            if let Err(refused) = limiters.check(caller) {
+                return too_many_requests(&refused, request_id);
+            }
+        }
 
         let (mut parts, body) = request.into_parts();
         let max_body = mounted
             .endpoint
             .max_body
-            .unwrap_or(server_max_body)
-            .min(server_max_body);
-        let body = match read_whole_body(&parts.headers, body, max_body, request_id).await {
+            .unwrap_or(config.max_body_bytes)
+            .min(config.max_body_bytes);
+        let read = read_whole_body(
+            &parts.headers,
+            body,
+            max_body,
+            config.body_read_timeout,
+            request_id,
+        );
+        let body = match read.await {
             Ok(body) => body,
             Err(response) => return response,
         };
@@ -183,7 +186,8 @@ impl CustomRoutes {
     }
 }
 
-/// `/ext/billing/debit?x=1` → `/debit?x=1`.
+/// `/ext/billing/debit?x=1` → `/debit?x=1`, keeping the scheme and authority of an
+/// absolute URI (HTTP/2 requests carry their authority there, not in `Host`).
 fn within_plugin(uri: &Uri, mount: &str) -> Uri {
     let path = uri.path().strip_prefix(mount).unwrap_or("/");
     let path = if path.is_empty() { "/" } else { path };
@@ -191,7 +195,11 @@ fn within_plugin(uri: &Uri, mount: &str) -> Uri {
         Some(query) => format!("{path}?{query}"),
         None => path.to_string(),
     };
-    Uri::builder()
+    let mut builder = Uri::builder();
+    if let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) {
+        builder = builder.scheme(scheme.clone()).authority(authority.clone());
+    }
+    builder
         .path_and_query(path_and_query)
         .build()
         .unwrap_or_else(|_| Uri::from_static("/"))
@@ -225,26 +233,6 @@ fn set_principal_headers(headers: &mut http::HeaderMap, principal: Option<&Princ
     );
 }
 
-/// An endpoint's `rateLimit`: `count` requests per `per`, in bursts of up to `count`.
-struct RateLimiter(DefaultDirectRateLimiter);
-
-impl RateLimiter {
-    fn new(limit: RateLimit) -> Self {
-        let count = NonZeroU32::new(limit.count).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(limit.per / count.get())
-            .unwrap_or_else(|| Quota::per_second(count))
-            .allow_burst(count);
-        Self(DefaultDirectRateLimiter::direct(quota))
-    }
-
-    /// Takes a request's place, or says how long until one is free.
-    fn try_take(&self) -> Result<(), Duration> {
-        self.0
-            .check()
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +246,11 @@ mod tests {
         );
         let root: Uri = "/ext/billing".parse().unwrap();
         assert_eq!(within_plugin(&root, "/ext/billing").to_string(), "/");
+        let absolute: Uri = "http://127.0.0.1:8080/ext/billing/debit".parse().unwrap();
+        assert_eq!(
+            within_plugin(&absolute, "/ext/billing").to_string(),
+            "http://127.0.0.1:8080/debit"
+        );
     }
 
     #[test]
@@ -282,21 +275,5 @@ mod tests {
         assert_eq!(headers[PRINCIPAL_SUBJECT], "ada");
         assert_eq!(headers[PRINCIPAL_ROLES], "reader,writer");
         assert_eq!(headers[PRINCIPAL_CLAIMS], r#"{"sub":"ada"}"#);
-    }
-
-    #[test]
-    fn the_rate_limiter_allows_a_burst_then_refuses_until_refilled() {
-        let limiter = RateLimiter::new(RateLimit {
-            count: 3,
-            per: Duration::from_secs(3600),
-        });
-        for _ in 0..3 {
-            assert!(limiter.try_take().is_ok());
-        }
-        let wait = limiter.try_take().unwrap_err();
-        assert!(
-            wait > Duration::from_secs(1000),
-            "one token per 1200 s: {wait:?}"
-        );
     }
 }

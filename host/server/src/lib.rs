@@ -18,7 +18,8 @@
 //! ```
 //!
 //! Layout: [`cli`] parses the command line and hands over to one module per command
-//! ([`commands`]); `startup` is the start-up sequence; `listen` accepts connections;
+//! ([`commands`]); `config` holds the server's settings; `startup` is the start-up sequence;
+//! `listen` accepts connections (`connection` bounds each one's idle time);
 //! `service` answers a request, routing it (`karman_directive::routing`) to a handler, a custom route
 //! (`custom_routes`, with `auth` for JWTs), a WebSocket endpoint (`websocket`) or `/health`;
 //! `responses` makes the server's own answers.
@@ -28,18 +29,23 @@
 mod auth;
 pub mod cli;
 pub mod commands;
+mod config;
+mod connection;
 mod custom_routes;
 mod health;
 mod listen;
 mod log_text;
+mod rate_limit;
 mod responses;
 mod service;
 mod startup;
 mod websocket;
 
-pub use listen::serve;
-pub use service::{
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE, HEADER_READ_TIMEOUT, REQUEST_ID_HEADER,
-    ServerConfig, Service,
+pub use config::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TOTAL_REQUEST_TIMEOUT,
+    HEADER_READ_TIMEOUT, ServerConfig,
 };
+pub use listen::serve;
+pub use service::{REQUEST_ID_HEADER, Service};
 pub use startup::{Connect, Launch, Running, Serving, load, start};

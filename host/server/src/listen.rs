@@ -1,6 +1,8 @@
 //! Serving a [`Service`] on a bound listener: one task per connection (HTTP/1.1 and HTTP/2,
-//! with WebSocket upgrades), and a graceful shutdown that stops accepting, lets in-flight
-//! requests and WebSocket sessions finish within the grace period, then drops the rest.
+//! with WebSocket upgrades), at most `max_connections` at once (further ones wait in the
+//! listen backlog), each closed once idle; and a graceful shutdown that stops accepting, lets
+//! in-flight requests and WebSocket sessions finish within the grace period, then drops the
+//! rest.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -8,13 +10,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
-use crate::service::{HEADER_READ_TIMEOUT, Service};
+use crate::connection::{Activity, TrackedBody};
+use crate::rate_limit::ClientAddr;
+use crate::service::Service;
 
 /// Serves `service` on `listener` until `shutdown` resolves, then stops accepting and waits up
 /// to the configured grace for in-flight requests to finish.
@@ -23,44 +29,78 @@ pub async fn serve(
     service: Arc<Service>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let config = service.config().clone();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(config.header_read_timeout);
     let graceful = GracefulShutdown::new();
-    let grace = service.config().shutdown_grace;
+    let grace = config.shutdown_grace;
+    let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let service = service.clone();
-                let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
-                    let service = service.clone();
-                    async move { Ok::<_, Infallible>(service.handle(request).await) }
-                });
-                let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), handler)
-                    .into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%peer, error = %error, "connection ended with an error");
-                    }
-                });
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                tracing::warn!(
+                    max_connections = config.max_connections,
+                    "at the connection cap: new connections wait"
+                );
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                    () = &mut shutdown => break,
+                }
             }
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
-        }
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let activity = Activity::new();
+        let handler = {
+            let (service, activity) = (service.clone(), activity.clone());
+            hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                let (service, in_flight) = (service.clone(), activity.start());
+                request.extensions_mut().insert(ClientAddr(peer));
+                async move {
+                    let response = service.handle(request).await;
+                    Ok::<_, Infallible>(response.map(|inner| {
+                        TrackedBody {
+                            inner,
+                            _in_flight: in_flight,
+                        }
+                        .boxed_unsync()
+                    }))
+                }
+            })
+        };
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), handler)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        let idle_timeout = config.idle_timeout;
+        tokio::spawn(async move {
+            let _slot = slot;
+            tokio::select! {
+                ended = connection => if let Err(error) = ended {
+                    tracing::debug!(%peer, error = %error, "connection ended with an error");
+                },
+                () = activity.idle_for(idle_timeout) => {
+                    tracing::debug!(%peer, "closing an idle connection");
+                }
+            }
+        });
     }
     drop(listener);
     tracing::info!(

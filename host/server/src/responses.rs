@@ -1,9 +1,11 @@
 //! The responses the server makes itself: JSON error bodies (`{"code", "message",
 //! "requestId"}`), 405 with `Allow`, 413 for bodies over their cap, 503 with `Retry-After`, and
-//! reading a request body within its cap.
+//! reading a request body within its cap and time (408).
+
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use karman_runtime::{Failure, HttpBody};
@@ -15,11 +17,13 @@ pub(crate) fn full(bytes: Bytes) -> HttpBody {
         .boxed_unsync()
 }
 
-/// Reads a whole request body, up to `max` bytes: 413 beyond, 400 when it cannot be read.
+/// Reads a whole request body, up to `max` bytes within `timeout`: 413 beyond the size, 408
+/// (closing the connection) beyond the time, 400 when it cannot be read.
 pub(crate) async fn read_whole_body<B>(
     headers: &http::HeaderMap,
     body: B,
     max: u64,
+    timeout: Duration,
     request_id: &str,
 ) -> Result<Bytes, Response<HttpBody>>
 where
@@ -30,7 +34,22 @@ where
         return Err(too_large(request_id, max));
     }
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
+    let Ok(read) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await else {
+        let mut response = error(
+            StatusCode::REQUEST_TIMEOUT,
+            408,
+            &format!(
+                "the request body was not received within {}",
+                humantime::format_duration(timeout)
+            ),
+            request_id,
+        );
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return Err(response);
+    };
+    match read {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()

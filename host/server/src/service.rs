@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
@@ -15,8 +14,10 @@ use karman_directive::{ComponentId, StreamSource};
 use karman_runtime::{HttpBody, HttpCall, Runtime};
 use karman_streams::Handler;
 
+use crate::config::ServerConfig;
 use crate::custom_routes::CustomRoutes;
 use crate::health::health;
+use crate::rate_limit::{Caller, ClientAddr, Limiters, too_many_requests};
 use crate::responses::{
     declared_length, default_content_type, error, failure_response, full, method_not_allowed,
     read_whole_body, too_large,
@@ -25,32 +26,8 @@ use crate::websocket;
 
 /// The response header carrying the request id (and the request header honoured for it).
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-/// Default cap on request bodies.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 << 20;
-/// Default time in-flight requests get to finish after a shutdown signal.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// Time a client has to send its request headers.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest client-supplied request id that is honoured.
 const MAX_REQUEST_ID_LEN: usize = 128;
-
-/// Settings of the server.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Request bodies larger than this are answered with 413.
-    pub max_body_bytes: u64,
-    /// How long a shutdown waits for in-flight requests.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
-        }
-    }
-}
 
 /// Everything that answers requests: the runtime, its routes, the settings.
 /// Built once; callable without a socket (see [`Service::handle`]).
@@ -63,6 +40,8 @@ pub struct Service {
     sessions: websocket::Sessions,
     /// Custom routes (`/ext/<plugin>/…`).
     custom_routes: Option<CustomRoutes>,
+    /// The `rateLimit` of each request handler, by index.
+    handler_limits: Vec<Option<Limiters>>,
     /// Set by [`Service::proxy`]: every request goes to this `wasi:http` component.
     proxy: Option<ComponentId>,
     config: ServerConfig,
@@ -102,12 +81,18 @@ impl Service {
             }
         }
         let custom_routes = CustomRoutes::new(app).map_err(anyhow::Error::msg)?;
+        let handler_limits = app
+            .handlers
+            .iter()
+            .map(|handler| Limiters::new(handler.rate_limit))
+            .collect();
         Ok(Self {
             runtime,
             router,
             websockets: HashMap::new(),
             sessions: websocket::Sessions::default(),
             custom_routes,
+            handler_limits,
             proxy: None,
             config,
         })
@@ -155,7 +140,23 @@ impl Service {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let request_id = request_id(&request);
-        let mut response = self.answer(request, &request_id).await;
+        let deadline = self.config.total_request_timeout;
+        let mut response =
+            match tokio::time::timeout(deadline, self.answer(request, &request_id)).await {
+                Ok(response) => response,
+                Err(_elapsed) => {
+                    tracing::warn!(request_id, ?deadline, "request not answered in time");
+                    error(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        504,
+                        &format!(
+                            "the request was not answered within {}",
+                            humantime::format_duration(deadline)
+                        ),
+                        &request_id,
+                    )
+                }
+            };
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
@@ -186,12 +187,7 @@ impl Service {
             return match &self.custom_routes {
                 Some(routes) => {
                     routes
-                        .handle(
-                            &self.runtime,
-                            request,
-                            request_id,
-                            self.config.max_body_bytes,
-                        )
+                        .handle(&self.runtime, request, request_id, &self.config)
                         .await
                 }
                 None => error(
@@ -217,12 +213,19 @@ impl Service {
             }
             Match::MethodNotAllowed { allow } => return method_not_allowed(&allow, request_id),
         };
+        if let Some(limiters) = &self.handler_limits[index] {
+            let client = request.extensions().get::<ClientAddr>();
+            if let Err(refused) = limiters.check(Caller::Address(client.map(|c| c.0.ip()))) {
+                return too_many_requests(&refused, request_id);
+            }
+        }
 
         let (head, body) = request.into_parts();
         let body = match read_whole_body(
             &head.headers,
             body,
             self.config.max_body_bytes,
+            self.config.body_read_timeout,
             request_id,
         )
         .await

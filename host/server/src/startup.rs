@@ -20,8 +20,9 @@ use karman_runtime::{Backends, Runtime, RuntimeConfig};
 use karman_streams::{Streams, StreamsConfig};
 use tokio::net::TcpListener;
 
+use crate::config::ServerConfig;
 use crate::listen::serve;
-use crate::service::{ServerConfig, Service};
+use crate::service::Service;
 
 /// How to start an app.
 #[derive(Debug, Default)]

@@ -3,6 +3,7 @@
 //! afterwards; docs/security.md names the test behind each limit.
 
 mod guests;
+mod http;
 mod outbound;
 mod sql;
 mod ssrf;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::error::Location;
 use crate::model::resource::Resource;
+use crate::model::route::RateLimits;
 use crate::model::sequence::Sequence;
 
 /// A `type: request` handler: an HTTP route and the steps it runs.
@@ -16,6 +17,9 @@ pub struct RequestHandler {
     pub resource: Resource,
     /// What runs.
     pub sequence: Sequence,
+    /// Requests accepted per window, across all callers and per client address; beyond
+    /// either, 429.
+    pub rate_limit: RateLimits,
     /// Where the handler is declared.
     pub location: Location,
 }

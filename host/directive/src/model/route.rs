@@ -34,8 +34,8 @@ pub struct Endpoint {
     pub path: Resource,
     /// Who may call it.
     pub auth: Access,
-    /// Requests accepted per window, across all callers; beyond it, 429.
-    pub rate_limit: Option<RateLimit>,
+    /// Requests accepted per window, across all callers and per caller; beyond either, 429.
+    pub rate_limit: RateLimits,
     /// Largest request body; `None`: the server's `--max-body`.
     pub max_body: Option<u64>,
     /// How long the handler may run; `None`: the component's `limits.timeout`.
@@ -75,8 +75,11 @@ impl fmt::Display for EndpointLimits<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let endpoint = self.endpoint;
         let mut parts = Vec::new();
-        if let Some(rate) = endpoint.rate_limit {
+        if let Some(rate) = endpoint.rate_limit.endpoint {
             parts.push(format!("rate {rate}"));
+        }
+        if let Some(rate) = endpoint.rate_limit.caller {
+            parts.push(format!("rate per caller {rate}"));
         }
         if let Some(max) = endpoint.max_body {
             parts.push(format!("maxBody {max} B"));
@@ -106,6 +109,23 @@ impl fmt::Display for Access {
             Access::Authenticated => f.write_str("authenticated"),
             Access::Role(role) => write!(f, "role:{role}"),
         }
+    }
+}
+
+/// `rateLimit:` of an endpoint or a request handler: `50/s` (across all callers), or
+/// `{endpoint: 100/s, caller: 10/s}`. A caller is the JWT subject, else the client address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Across all callers.
+    pub endpoint: Option<RateLimit>,
+    /// For each caller.
+    pub caller: Option<RateLimit>,
+}
+
+impl RateLimits {
+    /// Whether no limit is set.
+    pub fn is_none(&self) -> bool {
+        self.endpoint.is_none() && self.caller.is_none()
     }
 }
 
@@ -156,7 +176,7 @@ mod tests {
             method: "GET".to_string(),
             path: Resource::parse("/balance/:account").unwrap(),
             auth: Access::Public,
-            rate_limit: None,
+            rate_limit: RateLimits::default(),
             max_body: None,
             timeout: None,
             location: Location {
@@ -170,11 +190,16 @@ mod tests {
         endpoint.max_body = Some(16 << 10);
         assert!(!endpoint.limits().is_empty());
         assert_eq!(endpoint.limits().to_string(), "maxBody 16384 B");
-        endpoint.rate_limit = Some(rate(50, 1));
+        endpoint.rate_limit.endpoint = Some(rate(50, 1));
         endpoint.timeout = Some(Duration::from_secs(2));
         assert_eq!(
             endpoint.limits().to_string(),
             "rate 50/s, maxBody 16384 B, timeout 2s"
+        );
+        endpoint.rate_limit.caller = Some(rate(5, 1));
+        assert_eq!(
+            endpoint.limits().to_string(),
+            "rate 50/s, rate per caller 5/s, maxBody 16384 B, timeout 2s"
         );
     }
 }

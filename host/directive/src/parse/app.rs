@@ -10,7 +10,7 @@ use marked_yaml::Node;
 use crate::error::Location;
 use crate::model::{
     Access, App, Authentication, Component, ComponentId, Connections, DEFAULT_SQLITE_FILE,
-    DatabaseConnection, DatabaseKind, RequestHandler, Resource, Route, Schedule, Step,
+    DatabaseConnection, DatabaseKind, RateLimits, RequestHandler, Resource, Route, Schedule, Step,
     StreamHandler,
 };
 use crate::parse::authentication::parse_authentication;
@@ -21,7 +21,7 @@ use crate::parse::routes::parse_routes;
 use crate::parse::schedules::parse_schedules;
 use crate::parse::sequences::parse_sequence;
 use crate::parse::streams::{STREAM_ONLY, check_bus_cycles, parse_stream_handler};
-use crate::parse::values::parse_method;
+use crate::parse::values::{parse_method, parse_rate_limits};
 use crate::yaml::{Fields, Reader, start};
 
 const TOP_LEVEL: &[&str] = &[
@@ -49,6 +49,7 @@ const HANDLER: &[&str] = &[
     "maxDeliver",
     "deadLetter",
     "maxInFlight",
+    "rateLimit",
 ];
 /// Paths Karman serves itself; handlers cannot take them.
 const RESERVED_PATHS: &[&str] = &["/health"];
@@ -290,11 +291,16 @@ fn parse_request_handler(
         (Some(m), Some(r)) => format!("handler `{m} {r}`"),
         _ => "a handler".to_string(),
     };
+    let rate_limit = match fields.get("rateLimit") {
+        None => Some(RateLimits::default()),
+        Some(node) => parse_rate_limits(reader, node),
+    };
     let sequence = parse_sequence(reader, fields, &what, components)?;
     Some(RequestHandler {
         method: method?,
         resource: resource?,
         sequence,
+        rate_limit: rate_limit?,
         location: reader.location_or_start(start(node)),
     })
 }

@@ -260,6 +260,20 @@ fn parse_jwt(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<Jw
     })
 }
 
+/// The largest key or JWKS file read: 1 MiB.
+pub(crate) const MAX_KEY_FILE_BYTES: u64 = 1 << 20;
+
+/// The text of `path`, or `None` when it is larger than [`MAX_KEY_FILE_BYTES`] (never read
+/// past that).
+fn read_bounded(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::Read as _;
+    let mut contents = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_KEY_FILE_BYTES + 1)
+        .read_to_string(&mut contents)?;
+    Ok((contents.len() as u64 <= MAX_KEY_FILE_BYTES).then_some(contents))
+}
+
 fn read_key_file(
     reader: &mut Reader<'_>,
     node: &Node,
@@ -268,8 +282,18 @@ fn read_key_file(
 ) -> Option<(String, PathBuf)> {
     let text = reader.string_or_env(node, what)?;
     let path = base_dir.join(&text);
-    match std::fs::read_to_string(&path) {
-        Ok(contents) => Some((contents, path)),
+    match read_bounded(&path) {
+        Ok(Some(contents)) => Some((contents, path)),
+        Ok(None) => {
+            reader.error(
+                start(node),
+                format!(
+                    "{what} `{text}` is larger than {} KiB, the most a key or JWKS file may hold",
+                    MAX_KEY_FILE_BYTES >> 10
+                ),
+            );
+            None
+        }
         Err(error) => {
             reader.error_with_hint(
                 start(node),
@@ -284,6 +308,19 @@ fn read_key_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_files_are_read_up_to_their_bound() {
+        let dir = std::env::temp_dir().join(format!("karman-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let small = dir.join("small.pem");
+        std::fs::write(&small, "key").unwrap();
+        assert_eq!(read_bounded(&small).unwrap().as_deref(), Some("key"));
+        let large = dir.join("large.json");
+        std::fs::write(&large, vec![b' '; (MAX_KEY_FILE_BYTES + 1) as usize]).unwrap();
+        assert_eq!(read_bounded(&large).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn basic_credentials_are_base64() {

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use marked_yaml::Node;
 
 use crate::error::{Location, did_you_mean};
-use crate::model::{Access, Component, ComponentId, Endpoint, Resource, Route};
-use crate::parse::values::{parse_method, parse_rate_limit, parse_timeout, unique_by_name};
+use crate::model::{Access, Component, ComponentId, Endpoint, RateLimits, Resource, Route};
+use crate::parse::values::{parse_method, parse_rate_limits, parse_timeout, unique_by_name};
 use crate::units::parse_byte_size;
 use crate::yaml::{Reader, start};
 
@@ -182,22 +182,8 @@ fn parse_endpoint(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<En
             }
         });
     let rate_limit = match fields.get("rateLimit") {
-        None => Some(None),
-        Some(node) => {
-            reader
-                .string(node, "`rateLimit`")
-                .and_then(|text| match parse_rate_limit(&text) {
-                    Ok(limit) => Some(Some(limit)),
-                    Err(message) => {
-                        reader.error_with_hint(
-                            node.span(),
-                            message,
-                            "write `<count>/s`, `<count>/m` or `<count>/h`, e.g. `50/s`",
-                        );
-                        None
-                    }
-                })
-        }
+        None => Some(RateLimits::default()),
+        Some(node) => parse_rate_limits(reader, node),
     };
     let max_body = match fields.get("maxBody") {
         None => Some(None),

@@ -53,6 +53,13 @@ pub(crate) fn parse_stream_handler(
             "remove it: a stream handler's `req.method()` is `STREAM`",
         );
     }
+    if let Some(rate_limit) = fields.get("rateLimit") {
+        reader.error_with_hint(
+            start(rate_limit),
+            "`rateLimit` applies to request handlers, not to stream handlers",
+            "remove it: `maxInFlight` bounds a stream handler's concurrent runs",
+        );
+    }
     let source = match fields.get("source") {
         None => Some(StreamSource::Bus),
         Some(n) => parse_source(reader, n),

@@ -1,5 +1,5 @@
 //! Small value parsers shared by the section parsers: HTTP methods, timeouts, positive
-//! numbers, rate limits, and lists of uniquely named entries.
+//! numbers, rate limits (`rateLimit:`), and lists of uniquely named entries.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use marked_yaml::Node;
 
 use crate::error::Location;
-use crate::model::{MAX_TIMEOUT, RateLimit};
+use crate::model::{MAX_TIMEOUT, RateLimit, RateLimits};
 use crate::units::parse_duration;
 use crate::yaml::{Reader, start};
 
@@ -84,6 +84,52 @@ pub(crate) fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
         other => return Err(format!("`{text}`: `{other}` is not `s`, `m` or `h`")),
     };
     Ok(RateLimit { count, per })
+}
+
+/// `rateLimit:`: `50/s` (across all callers), or `{endpoint: 100/s, caller: 10/s}`.
+pub(crate) fn parse_rate_limits(reader: &mut Reader<'_>, node: &Node) -> Option<RateLimits> {
+    let one = |reader: &mut Reader<'_>, node: &Node, what: &str| {
+        let text = reader.string(node, what)?;
+        match parse_rate_limit(&text) {
+            Ok(limit) => Some(limit),
+            Err(message) => {
+                reader.error_with_hint(
+                    node.span(),
+                    message,
+                    "write `<count>/s`, `<count>/m` or `<count>/h`, e.g. `50/s`",
+                );
+                None
+            }
+        }
+    };
+    if !matches!(node, Node::Mapping(_)) {
+        return one(reader, node, "`rateLimit`").map(|limit| RateLimits {
+            endpoint: Some(limit),
+            caller: None,
+        });
+    }
+    let fields = reader.mapping(node, "`rateLimit`", &["endpoint", "caller"])?;
+    let endpoint = match fields.get("endpoint") {
+        None => Some(None),
+        Some(node) => one(reader, node, "`rateLimit.endpoint`").map(Some),
+    };
+    let caller = match fields.get("caller") {
+        None => Some(None),
+        Some(node) => one(reader, node, "`rateLimit.caller`").map(Some),
+    };
+    let limits = RateLimits {
+        endpoint: endpoint?,
+        caller: caller?,
+    };
+    if limits.is_none() {
+        reader.error_with_hint(
+            start(node),
+            "`rateLimit` sets no limit",
+            "give `endpoint:`, `caller:` or both, e.g. `{endpoint: 100/s, caller: 10/s}`",
+        );
+        return None;
+    }
+    Some(limits)
 }
 
 /// Parses each item of a list whose entries are named, reporting a name used twice.

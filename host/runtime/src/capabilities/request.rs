@@ -18,6 +18,17 @@ const HOST_HEADERS: &[&str] = &[
     "x-request-id",
 ];
 
+/// Most headers a run's response may hold (set through `resp.set-header` by all its steps).
+pub const MAX_RESPONSE_HEADERS: usize = 100;
+/// Most bytes the names and values of a run's response headers may add up to.
+pub const MAX_RESPONSE_HEADER_BYTES: usize = 64 << 10;
+
+/// The trap raised when `resp.set-header` would take the response past
+/// [`MAX_RESPONSE_HEADERS`] or [`MAX_RESPONSE_HEADER_BYTES`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct ResponseHeadersExceeded(pub(crate) String);
+
 /// The request capability of one step.
 pub(crate) struct RequestCtx {
     /// The request (or message) that started the run.
@@ -92,6 +103,41 @@ impl req::Host for RequestCtx {
     }
 }
 
+/// Traps (the step fails with 500, whatever the guest does with errors) when adding
+/// `name: value` to `headers` would pass the count or size cap.
+fn check_header_caps(
+    headers: &[(HeaderName, HeaderValue)],
+    name: &HeaderName,
+    value: &HeaderValue,
+) -> Result<(), CapFailure> {
+    if headers.len() >= MAX_RESPONSE_HEADERS {
+        return Err(CapFailure::Trap(
+            ResponseHeadersExceeded(format!(
+                "resp: a response may hold at most {MAX_RESPONSE_HEADERS} headers; \
+                 `{name}` would be one more"
+            ))
+            .into(),
+        ));
+    }
+    let size: usize = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len())
+        .sum::<usize>()
+        + name.as_str().len()
+        + value.len();
+    if size > MAX_RESPONSE_HEADER_BYTES {
+        return Err(CapFailure::Trap(
+            ResponseHeadersExceeded(format!(
+                "resp: the response headers may add up to at most {} KiB; `{name}` would \
+                 take them to {size} bytes",
+                MAX_RESPONSE_HEADER_BYTES >> 10
+            ))
+            .into(),
+        ));
+    }
+    Ok(())
+}
+
 impl resp::Host for RequestCtx {
     fn set_header(&mut self, name: String, value: String) -> Result<(), CapFailure> {
         let name = HeaderName::from_bytes(name.as_bytes())
@@ -106,6 +152,7 @@ impl resp::Host for RequestCtx {
         })?;
         let mut response = self.response.lock().unwrap_or_else(|e| e.into_inner());
         response.headers.retain(|(existing, _)| *existing != name);
+        check_header_caps(&response.headers, &name, &value)?;
         response.headers.push((name, value));
         Ok(())
     }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use karman_directive::App;
-use karman_runtime::{EngineConfig, RuntimeConfig};
+use karman_runtime::{EngineConfig, RunLimits, RuntimeConfig};
 
 /// The engine's flags, shared by `serve` and `check`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +32,13 @@ pub struct EngineArgs {
     /// Component instances that may exist at once; steps beyond it get 503.
     #[arg(long, env = "KARMAN_MAX_INSTANCES", default_value_t = karman_runtime::DEFAULT_MAX_INSTANCES)]
     max_instances: u32,
+    /// Most bytes one step may return (e.g. `16MiB`); a larger output ends the run with 500.
+    #[arg(long, env = "KARMAN_MAX_STEP_OUTPUT", default_value = "16MiB", value_parser = parse_size)]
+    max_step_output: u64,
+    /// Most bytes a run's state (every step output it keeps) may hold (e.g. `64MiB`); beyond
+    /// it the run ends with 500.
+    #[arg(long, env = "KARMAN_MAX_STATE", default_value = "64MiB", value_parser = parse_size)]
+    max_state: u64,
 }
 
 impl EngineArgs {
@@ -49,6 +56,10 @@ impl EngineArgs {
                 cache_dir,
                 max_instances: self.max_instances,
                 ..EngineConfig::default()
+            },
+            run_limits: RunLimits {
+                max_step_output: self.max_step_output,
+                max_state: self.max_state,
             },
             ..RuntimeConfig::default()
         }

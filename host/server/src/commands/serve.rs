@@ -10,7 +10,7 @@ use karman_directive::{App, Limits};
 use karman_streams::StreamsConfig;
 
 use super::{EngineArgs, load_directive, parse_duration, parse_size};
-use crate::service::ServerConfig;
+use crate::config::ServerConfig;
 use crate::startup::{Connect, Launch, Serving, start};
 
 /// The arguments of `karman serve`.
@@ -39,6 +39,24 @@ pub struct ServeArgs {
     /// How long a shutdown (SIGINT/SIGTERM) waits for in-flight requests (e.g. `30s`).
     #[arg(long, env = "KARMAN_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     shutdown_grace: Duration,
+    /// How long a client may take to send its request headers (HTTP/1) before the connection
+    /// is closed (e.g. `30s`).
+    #[arg(long, env = "KARMAN_HEADER_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    header_read_timeout: Duration,
+    /// How long a client may take to send a request body the server reads whole; 408 after it
+    /// (e.g. `60s`).
+    #[arg(long, env = "KARMAN_BODY_READ_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    body_read_timeout: Duration,
+    /// The longest from a request's head to its response head; 504 after it (e.g. `5m`).
+    #[arg(long, env = "KARMAN_TOTAL_REQUEST_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    total_request_timeout: Duration,
+    /// How long a connection (HTTP/1 or HTTP/2) may stay open with no request in flight
+    /// (e.g. `60s`).
+    #[arg(long, env = "KARMAN_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Most connections open at once; further ones wait to be accepted.
+    #[arg(long, env = "KARMAN_MAX_CONNECTIONS", default_value_t = crate::config::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
     /// Start even when a backend (Redis, the database) cannot be reached: retry it in the
     /// background, report it on `/health` (503 until connected), and fail its calls with
     /// `unavailable` meanwhile. Without it, an unreachable backend stops start-up.
@@ -59,6 +77,9 @@ fn is_component(path: &Path) -> bool {
 
 /// Runs `karman serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if args.max_connections == 0 {
+        anyhow::bail!("--max-connections must be at least 1");
+    }
     let serving = if is_component(&args.directive) {
         Serving::Component
     } else {
@@ -87,6 +108,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         server: ServerConfig {
             max_body_bytes: args.max_body,
             shutdown_grace: args.shutdown_grace,
+            header_read_timeout: args.header_read_timeout,
+            body_read_timeout: args.body_read_timeout,
+            total_request_timeout: args.total_request_timeout,
+            idle_timeout: args.idle_timeout,
+            max_connections: args.max_connections,
         },
         streams: StreamsConfig {
             run_schedules: args.run_schedules,
