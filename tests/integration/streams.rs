@@ -512,7 +512,14 @@ handlers:
         let mut first = open(&server, "/ws/one-at-a-time").await;
         let mut second = open(&server, "/ws/one-at-a-time").await;
         first.send(Message::text("1500")).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // The first message holds the handler's only slot before the second is sent.
+        let stats = server.streams.handler_stats(0).unwrap();
+        crate::support::eventually(
+            "the first message runs",
+            std::time::Duration::from_secs(10),
+            || async { (stats.running() == 1).then_some(()) },
+        )
+        .await;
         second.send(Message::text("0")).await.unwrap();
         // The second message waits for the first's slot: without the limit it would be
         // answered at once, long before the first.
@@ -525,7 +532,6 @@ handlers:
             panic!("the second message is answered once the first is done");
         };
         assert_eq!(answer.as_str(), "done");
-        let stats = server.streams.handler_stats(0).unwrap();
         assert_eq!((stats.succeeded(), stats.failed()), (2, 0));
     }
 

@@ -29,6 +29,7 @@ pub struct HandlerStats {
     succeeded: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
+    running: AtomicU64,
 }
 
 impl HandlerStats {
@@ -48,9 +49,30 @@ impl HandlerStats {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Messages whose steps are running now (each holds one of the `maxInFlight` slots).
+    pub fn running(&self) -> u64 {
+        self.running.load(Ordering::Relaxed)
+    }
+
     /// Counts one dropped message; returns the count so far.
     pub(crate) fn count_dropped(&self) -> u64 {
         self.dropped.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// Counts a run in [`HandlerStats::running`] while it lives.
+struct Running<'a>(&'a HandlerStats);
+
+impl<'a> Running<'a> {
+    fn start(stats: &'a HandlerStats) -> Self {
+        stats.running.fetch_add(1, Ordering::Relaxed);
+        Self(stats)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -120,6 +142,7 @@ impl Handler {
     /// report) makes the run a failure (503): the source does not ack or commit the message, so
     /// it runs again rather than being lost.
     pub(crate) async fn run(&self, message: Incoming) -> Result<Reply, Failure> {
+        let _running = Running::start(&self.stats);
         let request = Request::message(message.subject, message.headers, message.payload);
         let id = request.id.clone();
         let subject = request.url.clone();
