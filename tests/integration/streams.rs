@@ -523,7 +523,10 @@ handlers:
         second.send(Message::text("0")).await.unwrap();
         // The second message waits for the first's slot: without the limit it would be
         // answered at once, long before the first.
+        // `biased`: once the first is answered the second may follow at once; when both are
+        // ready, the first must win the poll (a second answered before would be alone).
         let which = tokio::select! {
+            biased;
             answer = first.next() => { assert!(matches!(answer, Some(Ok(Message::Text(_))))); "first" }
             answer = second.next() => { assert!(matches!(answer, Some(Ok(Message::Text(_))))); "second" }
         };
