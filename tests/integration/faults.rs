@@ -123,3 +123,25 @@ handlers:
     // Once the instance is back in the pool, requests succeed again.
     assert_eq!(server.get("/slow?ms=1").await.status, 200);
 }
+
+#[tokio::test]
+async fn the_host_wide_guest_memory_budget_answers_503_and_returns_what_a_step_held() {
+    // A 16 MiB budget for every instance at once: the hog (32 MiB limit) runs into the budget
+    // before its own limit.
+    let mut runtime_config = crate::support::runtime_config();
+    runtime_config.engine.max_guest_memory = 16 << 20;
+    let server =
+        TestServer::start_with_runtime(APP, runtime_config, karman::ServerConfig::default()).await;
+    for _ in 0..3 {
+        let refused = server.get("/hog").await;
+        assert_eq!(refused.status, 503, "{}", refused.body);
+        assert_eq!(refused.header("retry-after"), Some("1"));
+        assert_eq!(
+            refused.json()["message"],
+            "the server's guest memory is in use; retry shortly"
+        );
+        // The hog's memory went back to the budget when its instance ended: a small step
+        // fits again (it would not if the 16 MiB were still counted).
+        assert_eq!(server.get("/hello/after").await.status, 200);
+    }
+}

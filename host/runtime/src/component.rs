@@ -15,6 +15,8 @@ use crate::capabilities::cache::CacheAccess;
 use crate::capabilities::http::OutboundAccess;
 use crate::capabilities::log::ComponentLog;
 use crate::capabilities::sql::SqlAccess;
+use crate::engine::KarmanEngine;
+use crate::memory_budget::MemoryBudget;
 use crate::store::StepState;
 use crate::warm::WarmPool;
 
@@ -31,6 +33,8 @@ pub(crate) enum Entry {
 pub(crate) struct LoadedComponent {
     pub(crate) name: Arc<str>,
     pub(crate) engine: Engine,
+    /// The host-wide budget its instances' memories draw from.
+    pub(crate) memory_budget: Arc<MemoryBudget>,
     pub(crate) entry: Entry,
     pub(crate) limits: Limits,
     pub(crate) cache: Option<CacheAccess>,
@@ -71,12 +75,13 @@ pub struct ComponentError {
 }
 
 pub(crate) fn load(
-    engine: &Engine,
+    karman: &KarmanEngine,
     linker: &Linker<StepState>,
     spec: &ComponentSpec,
     backends: &Backends,
     queries: &[Query],
 ) -> Result<(LoadedComponent, ComponentReport), ComponentError> {
+    let engine = karman.engine();
     let fail = |message: String| ComponentError {
         name: spec.name.clone(),
         location: spec.location.clone(),
@@ -178,6 +183,7 @@ pub(crate) fn load(
     let name: Arc<str> = spec.name.as_str().into();
     let loaded = LoadedComponent {
         engine: engine.clone(),
+        memory_budget: karman.memory_budget().clone(),
         entry,
         limits: spec.limits,
         cache: spec

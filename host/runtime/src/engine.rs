@@ -8,6 +8,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
+
+use crate::memory_budget::{MemoryBudget, default_guest_memory_budget};
 use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
 };
@@ -41,6 +43,9 @@ pub struct EngineConfig {
     pub max_instances: u32,
     /// The largest linear memory any component may have (the largest `limits.memory`).
     pub max_memory: u64,
+    /// Bytes the linear memories of every live instance may hold together (see
+    /// [`MemoryBudget`]).
+    pub max_guest_memory: u64,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +54,7 @@ impl Default for EngineConfig {
             cache_dir: default_cache_dir(),
             max_instances: DEFAULT_MAX_INSTANCES,
             max_memory: karman_directive::DEFAULT_MEMORY,
+            max_guest_memory: default_guest_memory_budget(),
         }
     }
 }
@@ -66,6 +72,7 @@ pub struct KarmanEngine {
     engine: Engine,
     cache: Option<Cache>,
     ticker: Option<EpochTicker>,
+    memory_budget: Arc<MemoryBudget>,
 }
 
 impl KarmanEngine {
@@ -123,12 +130,18 @@ impl KarmanEngine {
             engine,
             cache: compiled_cache,
             ticker: Some(ticker),
+            memory_budget: MemoryBudget::new(config.max_guest_memory),
         })
     }
 
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The host-wide budget of guest memory every instance of this engine draws from.
+    pub fn memory_budget(&self) -> &Arc<MemoryBudget> {
+        &self.memory_budget
     }
 
     /// Compilations served from the on-disk cache since this engine started.

@@ -19,6 +19,7 @@ use crate::capabilities::request::{
 };
 use crate::capabilities::sql::SqlCtx;
 use crate::component::{Entry, LoadedComponent};
+use crate::memory_budget::MemoryBudgetExhausted;
 use crate::request::{Failure, FailureKind};
 use crate::store::{MemoryLimit, MemoryLimitExceeded, StepState};
 
@@ -42,6 +43,7 @@ pub(crate) fn new_store(
         table: resource_table(),
         limits: MemoryLimit {
             max_bytes: usize::try_from(component.limits.memory).unwrap_or(usize::MAX),
+            budget: component.memory_budget.reservation(),
         },
         request,
         log: LogCtx {
@@ -205,6 +207,15 @@ pub(crate) fn fault(component: &str, request_id: &str, error: wasmtime::Error) -
                 MAX_RESPONSE_HEADER_BYTES >> 10
             ),
             kind: FailureKind::Limit,
+        };
+    }
+    if let Some(exhausted) = error.downcast_ref::<MemoryBudgetExhausted>() {
+        tracing::warn!(component, request_id, "{exhausted}");
+        return Failure {
+            status: 503,
+            code: 503,
+            message: "the server's guest memory is in use; retry shortly".into(),
+            kind: FailureKind::Overloaded,
         };
     }
     if error

@@ -29,6 +29,7 @@ mod engine;
 mod guest_task;
 pub mod health;
 mod instance;
+mod memory_budget;
 pub mod protocol_text;
 mod proxy;
 mod request;
@@ -53,6 +54,9 @@ pub use engine::{
     DEFAULT_MAX_INSTANCES, EPOCH_TICK, EngineConfig, KarmanEngine, default_cache_dir,
 };
 pub use instance::MAX_GUEST_RESOURCES;
+pub use memory_budget::{
+    MemoryBudget, MemoryBudgetExhausted, Reservation, default_guest_memory_budget,
+};
 pub use proxy::{HttpBody, HttpBodyError, HttpCall};
 pub use request::{Failure, FailureKind, Reply, Request, header_list, new_id};
 pub use run_limits::{DEFAULT_MAX_STATE, DEFAULT_MAX_STEP_OUTPUT, RunLimits};
@@ -113,7 +117,7 @@ impl Runtime {
         let mut errors = Vec::new();
         for spec in &app.components {
             match component::load(
-                engine.engine(),
+                &engine,
                 &linker,
                 spec,
                 &config.backends,

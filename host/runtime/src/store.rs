@@ -2,6 +2,8 @@
 //! the `http` grant), the capability contexts, and the memory limit.
 
 use wasmtime::ResourceLimiter;
+
+use crate::memory_budget::Reservation;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -61,11 +63,14 @@ impl WasiHttpView for StepState {
     }
 }
 
-/// Caps the linear memory of an instance; growing past the cap traps with
-/// [`MemoryLimitExceeded`].
+/// Caps the linear memory of an instance: growing past its cap traps with
+/// [`MemoryLimitExceeded`], and past what the host-wide budget has left with
+/// [`MemoryBudgetExhausted`].
 pub(crate) struct MemoryLimit {
     /// The cap, in bytes.
     pub(crate) max_bytes: usize,
+    /// This instance's share of the host-wide budget, returned when the store is dropped.
+    pub(crate) budget: Reservation,
 }
 
 /// The trap raised when a guest grows its memory past its limit.
@@ -83,7 +88,7 @@ const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 impl ResourceLimiter for MemoryLimit {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -93,6 +98,8 @@ impl ResourceLimiter for MemoryLimit {
             }
             .into());
         }
+        // Called for a memory's initial size too (`current` 0), so every byte is counted.
+        self.budget.grow(desired.saturating_sub(current))?;
         Ok(true)
     }
 

@@ -179,3 +179,35 @@ async fn hostile_guests_get_their_exact_status_and_the_host_stays_up_within_its_
     );
     eprintln!("hostile guests: peak RSS {} MiB", peak >> 20);
 }
+
+#[tokio::test]
+async fn the_guest_memory_budget_is_set_on_the_command_line() {
+    // Every live instance together may hold 16 MiB: a memory bomb (32 MiB limit) meets the
+    // budget first, answers 503, and gives its memory back.
+    let mut binary = Binary::serve_with_args(APP, "info", &[], &["--max-guest-memory", "16MiB"]);
+    for _ in 0..2 {
+        let refused = assert_contained(&mut binary, "/hog", 503).await;
+        assert_eq!(
+            refused.headers.get("retry-after").unwrap(),
+            "1",
+            "{}",
+            refused.body
+        );
+    }
+    // The log names the budget and the flag (read as the binary writes it).
+    let budget_refusals = || {
+        binary
+            .logs_matching(|entry| {
+                entry["fields"]["message"].as_str().is_some_and(|m| {
+                    m.contains("guest memory budget of 16777216 bytes is in use")
+                        && m.contains("--max-guest-memory")
+                })
+            })
+            .len()
+    };
+    let waited = Instant::now();
+    while budget_refusals() < 2 && waited.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(budget_refusals(), 2);
+}

@@ -32,6 +32,11 @@ pub struct EngineArgs {
     /// Component instances that may exist at once; steps beyond it get 503.
     #[arg(long, env = "KARMAN_MAX_INSTANCES", default_value_t = karman_runtime::DEFAULT_MAX_INSTANCES)]
     max_instances: u32,
+    /// Bytes the linear memories of all live instances may hold together (e.g. `4GiB`); a step
+    /// whose memory would go past it gets 503 [default: half the memory of the machine or of
+    /// the process's cgroup].
+    #[arg(long, env = "KARMAN_MAX_GUEST_MEMORY", value_parser = parse_size)]
+    max_guest_memory: Option<u64>,
     /// Most bytes one step may return (e.g. `16MiB`); a larger output ends the run with 500.
     #[arg(long, env = "KARMAN_MAX_STEP_OUTPUT", default_value = "16MiB", value_parser = parse_size)]
     max_step_output: u64,
@@ -55,6 +60,9 @@ impl EngineArgs {
             engine: EngineConfig {
                 cache_dir,
                 max_instances: self.max_instances,
+                max_guest_memory: self
+                    .max_guest_memory
+                    .unwrap_or_else(karman_runtime::default_guest_memory_budget),
                 ..EngineConfig::default()
             },
             run_limits: RunLimits {
