@@ -1,9 +1,10 @@
 """Write Karman Runnables in Python.
 
-A Runnable is a WebAssembly component of the `karman:runnable/runnable` world (`wit/` at the
-repository root), built by componentize-py, which generates the bindings (`wit_world`) during
-the build. This package is a thin layer over them: the `runnable` decorator, `RunError`, and
-one module per capability (`req`, `resp`, `cache`, `sql`, `http`, `graphql`, `log`)::
+A Runnable is a WebAssembly component of the `karman:runnable/runnable` world (the WIT
+package shipped in `karman_sdk/wit/`), built by componentize-py, which generates the bindings
+(`wit_world`) during the build. This package is a thin layer over them: the `runnable`
+decorator, `RunError`, and one module per capability (`req`, `resp`, `cache`, `sql`, `http`,
+`graphql`, `log`)::
 
     from karman_sdk import RunError, req, runnable
 
@@ -13,7 +14,7 @@ one module per capability (`req`, `resp`, `cache`, `sql`, `http`, `graphql`, `lo
             raise RunError(413, "the input is too large")
         return f"Hello, {req.url_param('name') or 'world'}!"
 
-Build it with `python -m karman_sdk.build app.py -o app.wasm`.
+Build it with `karman-py-build app.py -o app.wasm` (or `python -m karman_sdk.build …`).
 
 A failed capability call raises a `CapabilityError` (`Denied` 403, `NotFound` 404, `Invalid` 400,
 `Unavailable` 503, `Other` 500, the host's message unchanged); like every exception of this

@@ -68,7 +68,7 @@ except ModuleNotFoundError as missing:
         def __getattr__(self, name: str) -> Any:
             raise RuntimeError(
                 f"karman_sdk: {self._module}.{name} exists only inside a component built with "
-                "`python -m karman_sdk.build`"
+                "`karman-py-build` (`python -m karman_sdk.build`)"
             )
 
     class Err(Exception):  # type: ignore[no-redef]

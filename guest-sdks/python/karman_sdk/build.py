@@ -1,11 +1,12 @@
 """Builds a Python Runnable into a component with componentize-py.
 
+    karman-py-build app.py -o app.wasm [--wit DIR]
     python -m karman_sdk.build app.py -o app.wasm [--wit DIR]
 
 APP is a file (`app.py`, found in its directory) or a module name (found in the current
 directory). The component targets `karman:runnable/runnable`, from `--wit` or, by default, the
-`wit/` directory of the Karman repository this SDK lives in (`karman wit --out DIR` writes it
-anywhere). componentize-py finds modules in the app's directory, this SDK's, and the
+WIT package shipped inside this package (`karman_sdk/wit/`, a copy of the Karman repository's
+`wit/`). componentize-py finds modules in the app's directory, this SDK's, and the
 site-packages of the environment running the build; only what the app imports is bundled.
 """
 
@@ -23,8 +24,9 @@ from pathlib import Path
 
 COMPONENTIZE_PY = "0.25.1"
 WORLD = "karman:runnable/runnable"
-SDK_DIR = Path(__file__).resolve().parent.parent
-REPO_WIT = SDK_DIR.parent.parent / "wit"
+PACKAGE_DIR = Path(__file__).resolve().parent
+SDK_DIR = PACKAGE_DIR.parent
+PACKAGED_WIT = PACKAGE_DIR / "wit"
 
 
 def _componentize_py() -> str:
@@ -47,13 +49,24 @@ def _componentize_py() -> str:
     return found
 
 
+def _program() -> str:
+    """The name the help shows: the console script's, or the `-m` form."""
+    name = Path(sys.argv[0]).name
+    return "python -m karman_sdk.build" if name in ("__main__.py", "build.py") else name
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m karman_sdk.build", description="Build a Python Runnable into a component."
+        prog=_program(), description="Build a Python Runnable into a component."
     )
     parser.add_argument("app", help="a .py file, or a module name in the current directory")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the component to write")
-    parser.add_argument("--wit", type=Path, default=REPO_WIT, help="the WIT directory")
+    parser.add_argument(
+        "--wit",
+        type=Path,
+        default=PACKAGED_WIT,
+        help="the WIT directory (default: the one shipped with karman_sdk, %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     if args.app.endswith(".py") or Path(args.app).is_file():
@@ -66,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     if module == "wit_world":
         sys.exit("error: the app module cannot be named wit_world (the bindings' name)")
     if not (args.wit / "runnable.wit").is_file():
+        if args.wit == PACKAGED_WIT:
+            sys.exit(f"error: no runnable.wit in {args.wit}: this karman_sdk lacks its WIT package")
         sys.exit(f"error: no runnable.wit in {args.wit}; pass --wit DIR (`karman wit --out DIR`)")
 
     command = [_componentize_py(), "-q", "-d", str(args.wit), "-w", WORLD]
