@@ -8,13 +8,15 @@
  * file or directory (os error 44)" whatever the path. This module preopens "/" on each shim
  * instance that jco and the componentize-js it runs resolve, before jco starts.
  *
- * It acts only in a process whose main script belongs to @bytecodealliance/jco (NODE_OPTIONS
- * also reaches npm's own process, which it leaves alone), and only on a shim with no preopen.
+ * It acts only on the main thread of a process whose main script belongs to
+ * @bytecodealliance/jco (NODE_OPTIONS also reaches npm's own process and every worker thread,
+ * which it leaves alone), and only on a shim with no preopen.
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 
 const JCO = '@bytecodealliance/jco';
 /** The packages of jco that read files through their own preview2-shim. */
@@ -25,7 +27,10 @@ const SHIM_USERS = [
   '@bytecodealliance/componentize-js-0-19-3',
 ];
 
-const jcoDir = process.argv[1] && enclosingPackage(realpathSync(process.argv[1]), JCO);
+// NODE_OPTIONS preloads this into every worker thread too, where loading the shims again makes
+// a build several times slower: the preopens matter on the main thread only.
+const jcoDir =
+  isMainThread && process.argv[1] && enclosingPackage(realpathSync(process.argv[1]), JCO);
 if (jcoDir) {
   for (const name of SHIM_USERS) {
     const dir = name === JCO ? jcoDir : installedPackage(jcoDir, name);
