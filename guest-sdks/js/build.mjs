@@ -16,8 +16,9 @@
  *    clocks and randomness come from the host.
  *
  * The WIT defaults to the package's own `wit/` (a copy of the repository's `wit/`, the files
- * `karman wit --out DIR` writes). The build tools, componentize-js and esbuild, are optional
- * peer dependencies: a project that builds Runnables installs them beside `@karman/sdk`
+ * `karman wit --out DIR` writes). The build tools, componentize-js, esbuild and the
+ * preview2-shim componentize-js imports without declaring it, are optional peer dependencies:
+ * a project that builds Runnables installs them beside `@karman/sdk`
  * (`npm install --save-dev`, the versions in `peerDependencies`); in a Karman checkout,
  * `scripts/ensure-deps.sh` installs them as package-lock.json pins them.
  */
@@ -132,17 +133,24 @@ async function dependency(name) {
   try {
     return await import(name);
   } catch (error) {
-    if (error.code !== 'ERR_MODULE_NOT_FOUND' || !error.message.includes(`'${name}'`)) throw error;
-    throw new BuildError(`${name} is not installed: ${installAdvice()}`);
+    // componentize-js imports preview2-shim without declaring it: a missing shim shows here too.
+    const missing =
+      error.code === 'ERR_MODULE_NOT_FOUND' && error.message.match(/package '([^']+)'/)?.[1];
+    if (!missing || !(missing in peerDependencies())) throw error;
+    throw new BuildError(`${missing} is not installed: ${installAdvice()}`);
   }
 }
 
+/** The build tools and their pinned versions: the SDK's (optional) peer dependencies. */
+function peerDependencies() {
+  return JSON.parse(readFileSync(join(SDK_DIR, 'package.json'), 'utf8')).peerDependencies;
+}
+
 function installAdvice() {
-  const { peerDependencies } = JSON.parse(readFileSync(join(SDK_DIR, 'package.json'), 'utf8'));
-  const tools = Object.entries(peerDependencies).map(([name, version]) => `${name}@${version}`);
+  const tools = Object.entries(peerDependencies()).map(([name, version]) => `${name}@${version}`);
   const install = `npm install --save-dev ${tools.join(' ')}`;
   if (SDK_DIR.split(sep).includes('node_modules')) {
-    return `the build needs ${tools.join(' and ')}; in your project run\n  ${install}`;
+    return `the build needs ${tools.join(', ')}; in your project run\n  ${install}`;
   }
   return (
     `run ${join(SDK_DIR, 'scripts/ensure-deps.sh')} ` +
