@@ -39,10 +39,12 @@ done
 
 # The tool versions, from the SDK's package.json: the peers a project installs, and jco.
 version_of() {
+  # shellcheck disable=SC2016 # the $ and backquotes are JavaScript's
   node -e '
     const pkg = require(process.argv[1]);
-    const v = (pkg.peerDependencies ?? {})[process.argv[2]] ?? (pkg.devDependencies ?? {})[process.argv[2]];
-    if (!v) { console.error(`${process.argv[2]}: not in ${process.argv[1]}`); process.exit(1); }
+    const name = process.argv[2];
+    const v = (pkg.peerDependencies ?? {})[name] ?? (pkg.devDependencies ?? {})[name];
+    if (!v) { console.error(`${name}: not in ${process.argv[1]}`); process.exit(1); }
     console.log(v);' "$SDK_DIR/package.json" "$1"
 }
 COMPONENTIZE_JS="$(version_of @bytecodealliance/componentize-js)"
@@ -85,7 +87,9 @@ const fail = (message) => {
   process.exit(1);
 };
 const bytes = await readFile(file);
-const [root] = await metadataShow(bytes);
+const [root] = await metadataShow(bytes).catch((error) =>
+  fail(`not WebAssembly: ${error.message.split('\n')[0]}`),
+);
 if (root?.metaType?.tag !== 'component') fail(`not a component (${root?.metaType?.tag})`);
 const wit = await componentWit(bytes);
 const imports = [...wit.matchAll(/^\s*import ([\w:.\/@-]+);$/gm)].map(([, name]) => name);
@@ -94,7 +98,9 @@ const karman = imports
   .map((i) => i.match(/^karman:runnable\/([\w-]+)@0\.1\.0$/)?.[1] ?? fail(`odd import ${i}`));
 const expected = wanted.split(',');
 const same = karman.length === expected.length && expected.every((i) => karman.includes(i));
-if (!same) fail(`imports karman:runnable/{${karman.sort()}}, expected {${expected.sort()}}\n${wit}`);
+if (!same) {
+  fail(`imports karman:runnable/{${karman.sort()}}, expected {${expected.sort()}}\n${wit}`);
+}
 const disabled = imports.filter((i) =>
   /^wasi:(http|filesystem|sockets)\/|^wasi:cli\/(stdout|stdin)@/.test(i),
 );
@@ -103,7 +109,8 @@ if (!/^\s*export run: func\(input: list<u8>\) -> result<list<u8>, run-error>;$/m
   fail(`exports no run function of the runnable world\n${wit}`);
 }
 const size = (bytes.length / 2 ** 20).toFixed(1);
-console.log(`test-package: ${file}: a component of ${size} MiB importing ${karman.sort()} and ${imports.length - karman.length} WASI interfaces`);
+const wasi = imports.length - karman.length;
+console.log(`test-package: ${file}: a component of ${size} MiB importing ${karman.sort()} and ${wasi} WASI interfaces`);
 EOF
 }
 
@@ -113,10 +120,12 @@ echo "test-package: work directory $WORK"
 pack_json="$(cd "$SDK_DIR" && npm pack --json --pack-destination "$WORK" "${NPM_FLAGS[@]}")"
 TARBALL="$(node -e 'console.log(JSON.parse(process.argv[1])[0].filename)' "$pack_json")"
 [ -f "$WORK/$TARBALL" ] || fail "npm pack wrote no $WORK/$TARBALL"
+# shellcheck disable=SC2016 # the $ and backquotes are JavaScript's
 node -e '
   const files = JSON.parse(process.argv[1])[0].files.map((f) => f.path);
   const need = ["package.json", "README.md", "build.mjs", "jco-preopen.mjs", "index.d.ts",
-    "src/index.js", "types/runnable.d.ts", "wit/runnable.wit", "wit/deps/http.wit", "wit/deps/io.wit"];
+    "src/index.js", "types/runnable.d.ts", "wit/runnable.wit", "wit/deps/http.wit",
+    "wit/deps/io.wit"];
   const missing = need.filter((f) => !files.includes(f));
   const stray = files.filter((f) => /^(node_modules|scripts)\/|^package-lock\.json$/.test(f));
   if (missing.length || stray.length) {
