@@ -11,29 +11,34 @@
  * 2. The world is narrowed to the interfaces the bundle imports, so the component imports only
  *    the capabilities it calls, as a Rust Runnable does (Karman warns about an imported
  *    capability the Directive does not grant).
- * 3. componentize-js (StarlingMonkey) builds the component with every WASI feature disabled:
- *    it imports no `wasi:*` interface. Hence `console.log` writes nowhere, `Date.now()` is
- *    frozen at build time and `Math.random()` has a fixed seed.
+ * 3. componentize-js (StarlingMonkey) builds the component without its stdio and HTTP
+ *    features (see `DISABLED_FEATURES`): `console.log` writes nowhere and there is no `fetch`;
+ *    clocks and randomness come from the host.
  *
- * Dependencies: `scripts/ensure-deps.sh` installs them (as package-lock.json pins them) when
- * needed.
+ * The WIT defaults to the package's own `wit/` (a copy of the repository's `wit/`, the files
+ * `karman wit --out DIR` writes). The build tools, componentize-js, esbuild and the
+ * preview2-shim componentize-js imports without declaring it, are optional peer dependencies:
+ * a project that builds Runnables installs them beside `@karman/sdk`
+ * (`npm install --save-dev`, the versions in `peerDependencies`); in a Karman checkout,
+ * `scripts/ensure-deps.sh` installs them as package-lock.json pins them.
  */
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const SDK_DIR = dirname(fileURLToPath(import.meta.url));
-const DEFAULT_WIT = resolve(SDK_DIR, '../../wit');
+const DEFAULT_WIT = join(SDK_DIR, 'wit');
 const WORLD = 'runnable';
 const USAGE = `usage: karman-js-build <entry.js> -o <out.wasm> [--wit <dir>]
 
 Builds a Karman Runnable from a JavaScript module.
   -o, --out <file>   the component to write (its directory is created)
-  --wit <dir>        the WIT package karman:runnable (default: ${DEFAULT_WIT})`;
+  --wit <dir>        the WIT package karman:runnable: runnable.wit and deps/, as
+                     \`karman wit --out DIR\` writes it (default: ${DEFAULT_WIT})`;
 
 /**
  * The WASI features componentize-js 0.23 leaves out: a Runnable has no stdio, and reaches HTTP
@@ -112,23 +117,45 @@ function parseCommandLine() {
   if (!existsSync(entry)) throw new BuildError(`${entry}: no such file`);
   if (!existsSync(join(wit, 'runnable.wit'))) {
     throw new BuildError(
-      `${wit}/runnable.wit not found: pass --wit <dir>, the wit/ folder of the Karman repository`,
+      `${wit}/runnable.wit not found: pass --wit <dir>, a folder with runnable.wit and deps/ ` +
+        '(`karman wit --out <dir>` writes one)',
     );
   }
   return { entry, out: resolve(values.out), wit };
 }
 
-/** Imports an npm dependency of the SDK, naming the install command when it is missing. */
+/**
+ * Imports a build tool (a peer dependency of the SDK); when it is missing, names the command
+ * that installs the build tools: `npm install --save-dev` in a project, `ensure-deps.sh` in a
+ * Karman checkout.
+ */
 async function dependency(name) {
   try {
     return await import(name);
   } catch (error) {
-    if (error.code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    throw new BuildError(
-      `${name} is not installed: run ${join(SDK_DIR, 'scripts/ensure-deps.sh')} ` +
-        `(or \`npm install\` in ${SDK_DIR})`,
-    );
+    // componentize-js imports preview2-shim without declaring it: a missing shim shows here too.
+    const missing =
+      error.code === 'ERR_MODULE_NOT_FOUND' && error.message.match(/package '([^']+)'/)?.[1];
+    if (!missing || !(missing in peerDependencies())) throw error;
+    throw new BuildError(`${missing} is not installed: ${installAdvice()}`);
   }
+}
+
+/** The build tools and their pinned versions: the SDK's (optional) peer dependencies. */
+function peerDependencies() {
+  return JSON.parse(readFileSync(join(SDK_DIR, 'package.json'), 'utf8')).peerDependencies;
+}
+
+function installAdvice() {
+  const tools = Object.entries(peerDependencies()).map(([name, version]) => `${name}@${version}`);
+  const install = `npm install --save-dev ${tools.join(' ')}`;
+  if (SDK_DIR.split(sep).includes('node_modules')) {
+    return `the build needs ${tools.join(', ')}; in your project run\n  ${install}`;
+  }
+  return (
+    `run ${join(SDK_DIR, 'scripts/ensure-deps.sh')} ` +
+    `(it installs the build tools in ${SDK_DIR}), or \`${install}\` in your project`
+  );
 }
 
 /**

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Regenerates `types/`: TypeScript declarations of the raw `karman:runnable/*@0.1.0` modules
- * (what componentize-js binds), from the WIT package. Run after changing `wit/`:
+ * (what componentize-js binds), from the WIT package: by default the package's `wit/`, the
+ * copy of the repository's `wit/`. Run after changing (and copying) `wit/`:
  *
  *     npm run types [-- <wit-dir>]
  *
@@ -15,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const SDK_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const wit = resolve(process.argv[2] ?? join(SDK_DIR, '../../wit'));
+const wit = resolve(process.argv[2] ?? join(SDK_DIR, 'wit'));
 const outDir = join(SDK_DIR, 'types/');
 
 const fromJco = createRequire(import.meta.resolve('@bytecodealliance/jco'));
