@@ -14,6 +14,8 @@ mod kafka;
 mod loading;
 mod outages;
 mod outbound;
+mod outside;
+mod packages;
 mod reuse;
 mod routes;
 mod sequences;
