@@ -5,13 +5,14 @@
 //! | `karman serve <Directive.yaml \| component.wasm>` | [`serve`] |
 //! | `karman check <Directive.yaml>` | [`check`] |
 //! | `karman build [Directive.yaml]` | [`build`] |
-//! | `karman new <name> --lang rust\|js\|python` | [`new`] |
+//! | `karman new <name> --lang rust\|js\|python` | [`new`], its files in [`templates`] |
 //! | `karman wit [--out DIR] [--wasm FILE]` | [`wit`] |
 
 pub mod build;
 pub mod check;
 pub mod new;
 pub mod serve;
+pub mod templates;
 pub mod wit;
 
 use std::path::{Path, PathBuf};

@@ -1,12 +1,14 @@
-//! `karman new <name> --lang rust|js|python`: a new Runnable from the SDK's template, and, with
-//! `--directive`, its entry in a Directive (`source: build/<name>.wasm`, `build: <dir>`), ready
-//! for `karman build`.
+//! `karman new <name> --lang rust|js|python`: a new Runnable from the template built into the
+//! binary ([`templates`](super::templates)), depending on the SDK by package name and version
+//! (or on a `guest-sdks` directory with `--sdk-path`), and, with `--directive`, its entry in a
+//! Directive (`source: build/<name>.wasm`, `build: <dir>`), ready for `karman build`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
-use super::build::{Language, sdk_dir};
+use super::build::Language;
+use super::templates::{self, SdkSource};
 
 /// The arguments of `karman new`.
 #[derive(Debug, clap::Args)]
@@ -22,6 +24,10 @@ pub struct NewArgs {
     /// A Directive to add it to (`source: build/<name>.wasm`, `build: <its directory>`).
     #[arg(long)]
     directive: Option<PathBuf>,
+    /// Depend on the SDK in this `guest-sdks` directory of a Karman checkout (by its absolute
+    /// path) instead of the published package: for work on Karman itself.
+    #[arg(long, env = "KARMAN_SDK_DIR", value_name = "DIR")]
+    sdk_path: Option<PathBuf>,
 }
 
 /// The languages `karman new` writes in.
@@ -39,8 +45,24 @@ pub fn run(args: &NewArgs) -> anyhow::Result<()> {
         Lang::Js => Language::JavaScript,
         Lang::Python => Language::Python,
     };
-    let created = create(&args.name, language, &args.dir, args.directive.as_deref())?;
+    let sdk = match &args.sdk_path {
+        Some(dir) => SdkSource::path(dir, language)?,
+        None => SdkSource::Published,
+    };
+    let created = create(
+        &args.name,
+        language,
+        &sdk,
+        &args.dir,
+        args.directive.as_deref(),
+    )?;
     eprintln!("created {}", created.display());
+    if language == Language::Python {
+        eprintln!(
+            "set it up once: cd {} && python3 -m venv .venv && .venv/bin/pip install -r requirements.txt",
+            created.display()
+        );
+    }
     match &args.directive {
         Some(directive) => eprintln!(
             "added `{}` to {}: build it with `karman build {}`",
@@ -53,10 +75,12 @@ pub fn run(args: &NewArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the component `name` in `parent/name` from the template of `language`.
+/// Creates the component `name` in `parent/name` from the template of `language`, with its SDK
+/// from `sdk`, and adds it to `directive` when given.
 pub fn create(
     name: &str,
     language: Language,
+    sdk: &SdkSource,
     parent: &Path,
     directive: Option<&Path>,
 ) -> anyhow::Result<PathBuf> {
@@ -73,48 +97,19 @@ pub fn create(
     if target.exists() {
         bail!("`{}` exists already", target.display());
     }
-    let sdks = sdk_dir(directive.unwrap_or(parent))?;
-    let sdk = sdks.join(match language {
-        Language::Rust => "rust",
-        Language::JavaScript => "js",
-        Language::Python => "python",
-    });
-    let template = sdk.join("templates/runnable");
-    if !template.is_dir() {
-        bail!("the template `{}` is missing", template.display());
+    for (path, text) in templates::render(name, language, sdk) {
+        let path = target.join(path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create `{}`", dir.display()))?;
+        }
+        std::fs::write(&path, text)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
-    let sdk = std::fs::canonicalize(&sdk)?;
-    copy_template(
-        &template,
-        &target,
-        &[("{{name}}", name), ("{{sdk}}", &sdk.display().to_string())],
-    )?;
     if let Some(directive) = directive {
         add_to_directive(directive, name, &target)?;
     }
     Ok(target)
-}
-
-/// Copies `from` to `to`, replacing the placeholders in every file; `x.template` becomes `x`.
-fn copy_template(from: &Path, to: &Path, values: &[(&str, &str)]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("cannot create `{}`", to.display()))?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let source = entry.path();
-        if entry.file_type()?.is_dir() {
-            copy_template(&source, &to.join(&name), values)?;
-            continue;
-        }
-        let mut text = std::fs::read_to_string(&source)
-            .with_context(|| format!("cannot read `{}`", source.display()))?;
-        for (placeholder, value) in values {
-            text = text.replace(placeholder, value);
-        }
-        let name = name.strip_suffix(".template").unwrap_or(&name);
-        std::fs::write(to.join(name), text)?;
-    }
-    Ok(())
 }
 
 /// Adds the component under `components:` of the Directive (creating the section when absent).

@@ -1,5 +1,5 @@
 // A Karman Runnable: `run` gets the request body (or message payload) and returns this step's
-// output. Build it with `karman build` (or `karman-js-build app.js -o app.wasm`).
+// output. Build it with `karman build` (or `npm run build`).
 import { RunError, req, runnable } from '@karman/sdk';
 
 export const run = runnable((input) => {

@@ -1,5 +1,5 @@
 """A Karman Runnable: `run` gets the request body (or message payload) and returns this step's
-output. Build it with `python -m karman_sdk.build app.py -o app.wasm`."""
+output. Build it with `karman build` (or `python -m karman_sdk.build app.py -o app.wasm`)."""
 
 from karman_sdk import RunError, req, runnable
 
