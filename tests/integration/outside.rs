@@ -395,3 +395,122 @@ async fn karman_and_its_sdks_work_outside_the_checkout() {
     eprintln!("outside: everything took {:.1?}", outside.started.elapsed());
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+const TEAM_WORLD: &str = r#"package acme:greeter@0.1.0;
+
+/// What the team's services tell about themselves.
+interface about {
+    version: func() -> string;
+}
+
+/// A Karman Runnable that also exports the team's own interface.
+world service {
+    include karman:runnable/runnable@0.1.0;
+    export about;
+}
+"#;
+
+const TEAM_MANIFEST: &str = r#"[package]
+name = "acme-greeter"
+version = "0.1.0"
+edition = "2024"
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+wit-bindgen-rt = { version = "0.44.0", features = ["bitflags"] }
+
+[package.metadata.component]
+package = "acme:greeter"
+
+[package.metadata.component.target]
+path = "wit"
+world = "service"
+
+# cargo-component reads a dependency's own dependencies only from a binary WIT package.
+[package.metadata.component.target.dependencies]
+"karman:runnable" = { path = "vendor/karman-runnable.wasm" }
+
+[workspace]
+"#;
+
+const TEAM_RUNNABLE: &str = r#"#[allow(warnings)]
+mod bindings;
+
+use bindings::karman::runnable::req;
+use bindings::karman::runnable::types::RunError;
+
+struct Component;
+
+impl bindings::Guest for Component {
+    fn run(_input: Vec<u8>) -> Result<Vec<u8>, RunError> {
+        let name = req::url_param("name").unwrap_or_default();
+        Ok(format!("{name}, from acme:greeter {}", <Component as bindings::exports::acme::greeter::about::Guest>::version()).into_bytes())
+    }
+}
+
+impl bindings::exports::acme::greeter::about::Guest for Component {
+    fn version() -> String {
+        "0.1.0".to_string()
+    }
+}
+
+bindings::export!(Component with_types_in bindings);
+"#;
+
+/// docs/wit-package.md, as a team does it: its own WIT package whose world includes
+/// `karman:runnable/runnable`, the Karman package vendored as a binary WIT package by
+/// `karman wit --wasm`, built with cargo-component and served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_wit_package_including_karman_runnable_builds_with_cargo_component() {
+    let outside = Outside::new();
+    let team = outside.root.join("acme-greeter");
+    std::fs::create_dir_all(team.join("src")).unwrap();
+    std::fs::create_dir_all(team.join("wit")).unwrap();
+    std::fs::write(team.join("Cargo.toml"), TEAM_MANIFEST).unwrap();
+    std::fs::write(team.join("wit/world.wit"), TEAM_WORLD).unwrap();
+    std::fs::write(team.join("src/lib.rs"), TEAM_RUNNABLE).unwrap();
+
+    outside.run(
+        &team,
+        "karman",
+        &["wit", "--wasm", "vendor/karman-runnable.wasm"],
+    );
+    let built = outside.run(
+        &team,
+        "cargo",
+        &[
+            "component",
+            "build",
+            "--release",
+            "--message-format",
+            "json-render-diagnostics",
+        ],
+    );
+    let wasm = String::from_utf8_lossy(&built.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|file| file.as_str().map(PathBuf::from))
+        .find(|file| file.to_string_lossy().ends_with("acme_greeter.wasm"))
+        .expect("cargo component built acme_greeter.wasm");
+    let component = outside.root.join("acme-greeter.wasm");
+    std::fs::copy(&wasm, &component).unwrap();
+
+    let yaml = format!(
+        "identifier: com.acme.greeter\nappVersion: v1\ncomponents:\n\
+         \x20 - {{ name: greeter, source: {} }}\n\
+         handlers:\n\
+         \x20 - {{ type: request, method: GET, resource: /greet/:name, steps: [ {{ fn: greeter }} ] }}\n",
+        component.display()
+    );
+    let server = crate::support::TestServer::start(&yaml).await;
+    let answer = server.get("/greet/ada").await;
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, "ada, from acme:greeter 0.1.0")
+    );
+    std::fs::remove_dir_all(&outside.root).unwrap();
+}
