@@ -27,10 +27,8 @@ fn tools_bin() -> PathBuf {
 
 impl Outside {
     fn new() -> Self {
-        let root = std::env::temp_dir().join(format!(
-            "karman-outside-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let root =
+            std::env::temp_dir().join(format!("karman-outside-{}", uuid::Uuid::new_v4().simple()));
         let repo = std::fs::canonicalize(repo_root()).unwrap();
         std::fs::create_dir_all(root.join("bin")).unwrap();
         let root = std::fs::canonicalize(root).unwrap();
@@ -110,7 +108,12 @@ fn only_file(dir: &Path, suffix: &str) -> PathBuf {
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.to_string_lossy().ends_with(suffix))
         .collect();
-    assert_eq!(found.len(), 1, "{suffix} files in {}: {found:?}", dir.display());
+    assert_eq!(
+        found.len(),
+        1,
+        "{suffix} files in {}: {found:?}",
+        dir.display()
+    );
     found.into_iter().next().unwrap()
 }
 
@@ -203,7 +206,12 @@ async fn karman_and_its_sdks_work_outside_the_checkout() {
         outside.run(
             &repo.join("guest-sdks/js"),
             "npm",
-            &["pack", "--pack-destination", packages_arg, "--loglevel=error"],
+            &[
+                "pack",
+                "--pack-destination",
+                packages_arg,
+                "--loglevel=error",
+            ],
         );
         only_file(&packages, ".tgz")
     };
@@ -233,7 +241,11 @@ async fn karman_and_its_sdks_work_outside_the_checkout() {
         "identifier: com.example.outside\nappVersion: v1\ncomponents:\nhandlers:\n",
     )
     .unwrap();
-    for (name, lang) in [("greet-rs", "rust"), ("greet-js", "js"), ("greet-py", "python")] {
+    for (name, lang) in [
+        ("greet-rs", "rust"),
+        ("greet-js", "js"),
+        ("greet-py", "python"),
+    ] {
         outside.run(
             &app,
             "karman",

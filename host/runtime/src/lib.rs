@@ -116,13 +116,7 @@ impl Runtime {
         let mut reports = Vec::with_capacity(app.components.len());
         let mut errors = Vec::new();
         for spec in &app.components {
-            match component::load(
-                &engine,
-                &linker,
-                spec,
-                &config.backends,
-                &app.queries,
-            ) {
+            match component::load(&engine, &linker, spec, &config.backends, &app.queries) {
                 Ok((component, report)) => {
                     for warning in &report.warnings {
                         tracing::warn!(component = %spec.name, "{warning}");
