@@ -34,7 +34,8 @@
 //! No module uses one above it:
 //!
 //! - at the bottom, `model` (the types of a validated [`App`], without parsing), `error`
-//!   (locations and diagnostics) and `units`;
+//!   (locations and diagnostics), `units`, and [`keys`]: the keys of every mapping, the only ones
+//!   the parsers accept;
 //! - above them, `yaml` (a reader of YAML nodes that records each problem at its position) and
 //!   `parse::values` (the value parsers the sections share: methods, timeouts, rate limits, …);
 //! - above those, one parser per section in `parse` (components, sequences, streams, schedules,
@@ -47,6 +48,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod keys;
 mod model;
 mod parse;
 pub mod routing;
