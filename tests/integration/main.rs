@@ -16,6 +16,7 @@ mod outages;
 mod outbound;
 mod reuse;
 mod routes;
+mod schema;
 mod sequences;
 mod server;
 mod sql;
