@@ -18,6 +18,7 @@ mod outside;
 mod packages;
 mod reuse;
 mod routes;
+mod schema;
 mod sequences;
 mod server;
 mod sql;

@@ -34,7 +34,9 @@
 //! No module uses one above it:
 //!
 //! - at the bottom, `model` (the types of a validated [`App`], without parsing), `error`
-//!   (locations and diagnostics) and `units`;
+//!   (locations and diagnostics), `units`, and [`keys`]: the keys of every mapping, the only ones
+//!   the parsers accept, each set named beside its object in the Directive's JSON Schema
+//!   (`schema`: [`JSON_SCHEMA`]; the test `tests/schema.rs` holds the two equal);
 //! - above them, `yaml` (a reader of YAML nodes that records each problem at its position) and
 //!   `parse::values` (the value parsers the sections share: methods, timeouts, rate limits, …);
 //! - above those, one parser per section in `parse` (components, sequences, streams, schedules,
@@ -47,9 +49,11 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod keys;
 mod model;
 mod parse;
 pub mod routing;
+mod schema;
 mod units;
 mod yaml;
 
@@ -60,6 +64,7 @@ use marked_yaml::LoaderOptions;
 
 pub use error::{Diagnostic, DirectiveError, Location};
 pub use model::*;
+pub use schema::{JSON_SCHEMA, SCHEMA_COMMENT, SCHEMA_URL};
 pub use units::{parse_byte_size, parse_duration};
 
 /// Where a Directive comes from and how to resolve what it refers to.

@@ -7,6 +7,7 @@ use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode
 use marked_yaml::{Node, Span};
 
 use crate::error::{Diagnostic, Location, did_you_mean};
+use crate::keys::KeySet;
 
 /// Looks an environment variable up, for `env(NAME)` values.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -116,7 +117,7 @@ impl<'a> Reader<'a> {
         &mut self,
         node: &'n Node,
         what: &str,
-        allowed: &[&str],
+        allowed: &KeySet,
     ) -> Option<Fields<'n>> {
         let Some(map) = node.as_mapping() else {
             self.error(
@@ -126,8 +127,8 @@ impl<'a> Reader<'a> {
             return None;
         };
         for key in map.keys() {
-            if !allowed.contains(&key.as_str()) {
-                self.unknown_key(key, what, allowed);
+            if !allowed.contains(key.as_str()) {
+                self.unknown_key(key, what, allowed.keys());
             }
         }
         Some(Fields { map })

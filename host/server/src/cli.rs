@@ -1,5 +1,5 @@
 //! The `karman` command line: parses the arguments, sets up logging, and runs one of the
-//! commands (`serve`, `check`, `build`, `new`, `wit`; one module each under
+//! commands (`serve`, `check`, `build`, `new`, `wit`, `schema`; one module each under
 //! [`commands`](crate::commands)).
 //!
 //! Every flag has a `KARMAN_*` environment variable; `KARMAN_LOG` sets the log filter
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::commands::{build, check, new, serve, wit};
+use crate::commands::{build, check, new, schema, serve, wit};
 use crate::log_text::EscapedFields;
 
 /// Karman: serve WebAssembly components as the business logic of an app.
@@ -42,6 +42,8 @@ enum Command {
     /// Print the WIT package of the capability API (`karman:runnable`), or write it as files
     /// to vendor or as a binary package to publish.
     Wit(wit::WitArgs),
+    /// Print the JSON Schema of the Directive (for editors), or write it to a file.
+    Schema(schema::SchemaArgs),
 }
 
 /// Runs the command line; the process exits with the returned code.
@@ -54,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(&args),
         Command::New(args) => new::run(&args),
         Command::Wit(args) => wit::run(&args),
+        Command::Schema(args) => schema::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@ use std::path::Path;
 use marked_yaml::Node;
 
 use crate::error::Location;
+use crate::keys;
 use crate::model::{
     Access, App, Authentication, Component, ComponentId, Connections, DEFAULT_SQLITE_FILE,
     DatabaseConnection, DatabaseKind, RateLimits, RequestHandler, Resource, Route, Schedule, Step,
@@ -24,33 +25,6 @@ use crate::parse::streams::{STREAM_ONLY, check_bus_cycles, parse_stream_handler}
 use crate::parse::values::{parse_method, parse_rate_limits};
 use crate::yaml::{Fields, Reader, start};
 
-const TOP_LEVEL: &[&str] = &[
-    "identifier",
-    "appVersion",
-    "components",
-    "handlers",
-    "connections",
-    "queries",
-    "authentication",
-    "schedules",
-    "routes",
-];
-const HANDLER: &[&str] = &[
-    "type",
-    "method",
-    "resource",
-    "state",
-    "steps",
-    "response",
-    "source",
-    "respondTo",
-    "stream",
-    "durable",
-    "maxDeliver",
-    "deadLetter",
-    "maxInFlight",
-    "rateLimit",
-];
 /// Paths Karman serves itself; handlers cannot take them.
 const RESERVED_PATHS: &[&str] = &["/health"];
 const RESERVED_PREFIXES: &[&str] = &["/ext/"];
@@ -192,7 +166,7 @@ fn check_routes(
 }
 
 fn top_level<'n>(reader: &mut Reader<'_>, root: &'n Node) -> Option<Fields<'n>> {
-    reader.mapping(root, "the Directive", TOP_LEVEL)
+    reader.mapping(root, "the Directive", &keys::TOP_LEVEL)
 }
 
 /// Both kinds of handler, in Directive order.
@@ -216,7 +190,7 @@ fn parse_handlers(
     };
     let mut routes: HashMap<(String, String), Location> = HashMap::new();
     for item in items {
-        let Some(fields) = reader.mapping(item, "a handler", HANDLER) else {
+        let Some(fields) = reader.mapping(item, "a handler", &keys::HANDLER) else {
             continue;
         };
         let Some(kind) = reader.required(fields, "type", "a handler") else {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use marked_yaml::Node;
 
+use crate::keys;
 use crate::model::{
     Authentication, DEFAULT_JWT_LEEWAY, DEFAULT_ROLES_CLAIM, DomainCredential, HostPattern, Jwt,
     JwtKey,
@@ -20,18 +21,6 @@ use crate::model::{
 use crate::units::parse_duration;
 use crate::yaml::{Reader, start};
 
-const AUTHENTICATION: &[&str] = &["domains", "jwt"];
-const DOMAIN: &[&str] = &["headerType", "value"];
-const JWT: &[&str] = &[
-    "algorithm",
-    "secret",
-    "publicKey",
-    "jwks",
-    "issuer",
-    "audience",
-    "leeway",
-    "rolesClaim",
-];
 const ALGORITHMS: &[&str] = &["HS256", "RS256", "ES256"];
 
 /// `authentication:`: `jwt` and `domains`.
@@ -40,7 +29,7 @@ pub(crate) fn parse_authentication(
     node: &Node,
     base_dir: &Path,
 ) -> Option<Authentication> {
-    let fields = reader.mapping(node, "`authentication`", AUTHENTICATION)?;
+    let fields = reader.mapping(node, "`authentication`", &keys::AUTHENTICATION)?;
     let mut authentication = Authentication::default();
     if let Some(jwt) = fields.get("jwt") {
         authentication.jwt = Some(parse_jwt(reader, jwt, base_dir)?);
@@ -86,7 +75,7 @@ pub(crate) fn parse_authentication(
 
 fn parse_credential(reader: &mut Reader<'_>, node: &Node, host: &str) -> Option<DomainCredential> {
     let what = format!("the credential of `{host}`");
-    let fields = reader.mapping(node, &what, DOMAIN)?;
+    let fields = reader.mapping(node, &what, &keys::CREDENTIAL)?;
     let kind_node = reader.required(fields, "headerType", &what)?;
     let kind = reader.string(kind_node, "`headerType`")?;
     let value = reader
@@ -145,7 +134,7 @@ fn base64(bytes: &[u8]) -> String {
 
 fn parse_jwt(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<Jwt> {
     let what = "`authentication.jwt`";
-    let fields = reader.mapping(node, what, JWT)?;
+    let fields = reader.mapping(node, what, &keys::JWT)?;
     let algorithm_node = reader.required(fields, "algorithm", what)?;
     let algorithm = reader
         .non_empty_string(algorithm_node, "`algorithm`")?

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use marked_yaml::Node;
 
+use crate::keys;
 use crate::model::{
     CacheGrant, Component, Grants, HostPattern, Limits, MAX_MEMORY, OutboundGrant, Query, Reuse,
 };
@@ -23,12 +24,6 @@ use crate::parse::values::{parse_timeout, unique_by_name};
 use crate::units::{parse_byte_size, parse_duration};
 use crate::yaml::{Reader, start};
 
-const COMPONENT: &[&str] = &["name", "source", "build", "capabilities", "limits", "reuse"];
-const REUSE: &[&str] = &["maxUses", "idleTimeout", "poolSize"];
-const CAPABILITIES: &[&str] = &["cache", "log", "sql", "http", "graphql"];
-const CACHE_GRANT: &[&str] = &["prefix"];
-const LIMITS: &[&str] = &["timeout", "memory"];
-const OUTBOUND_GRANT: &[&str] = &["allow", "allowPrivate"];
 /// Header of a WebAssembly component (binary format, layer 1).
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 /// Header of a core WebAssembly module (version 1).
@@ -69,7 +64,7 @@ fn parse_component(
     base_dir: &Path,
     queries: &[Query],
 ) -> Option<Component> {
-    let fields = reader.mapping(node, "a component", COMPONENT)?;
+    let fields = reader.mapping(node, "a component", &keys::COMPONENT)?;
     let name_node = reader.required(fields, "name", "a component");
     let name = name_node.and_then(|n| component_name(reader, n));
     let what = match &name {
@@ -193,7 +188,7 @@ fn parse_grants(
     queries: &[Query],
 ) -> Option<Grants> {
     let context = format!("the capabilities of {what}");
-    let fields = reader.mapping(node, &context, CAPABILITIES)?;
+    let fields = reader.mapping(node, &context, &keys::CAPABILITIES)?;
     let cache = match fields.get("cache") {
         Some(node) => parse_cache_grant(reader, node, what),
         None => Some(None),
@@ -234,7 +229,11 @@ fn parse_cache_grant(
         let on = reader.boolean(node, &format!("the `cache` grant of {what}"))?;
         return Some(on.then(CacheGrant::default));
     }
-    let fields = reader.mapping(node, &format!("the `cache` grant of {what}"), CACHE_GRANT)?;
+    let fields = reader.mapping(
+        node,
+        &format!("the `cache` grant of {what}"),
+        &keys::CACHE_GRANT,
+    )?;
     let prefix = match fields.get("prefix") {
         Some(n) => {
             let prefix = reader.string(n, "a cache `prefix`")?;
@@ -256,7 +255,7 @@ fn parse_outbound_grant(
     capability: &str,
 ) -> Option<OutboundGrant> {
     let context = format!("the `{capability}` grant of {what}");
-    let fields = reader.mapping(node, &context, OUTBOUND_GRANT)?;
+    let fields = reader.mapping(node, &context, &keys::OUTBOUND_GRANT)?;
     let mut grant = OutboundGrant::default();
     let mut ok = true;
     if let Some(list) = fields.get("allow") {
@@ -284,7 +283,7 @@ fn parse_outbound_grant(
 }
 
 fn parse_limits(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Limits> {
-    let fields = reader.mapping(node, &format!("the limits of {what}"), LIMITS)?;
+    let fields = reader.mapping(node, &format!("the limits of {what}"), &keys::LIMITS)?;
     let defaults = Limits::default();
     let timeout = match fields.get("timeout") {
         Some(node) => parse_timeout(reader, node, what),
@@ -306,7 +305,7 @@ fn parse_reuse(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Optio
         let on = reader.boolean(node, &format!("`reuse` of {what}"))?;
         return Some(on.then(Reuse::default));
     }
-    let fields = reader.mapping(node, &format!("`reuse` of {what}"), REUSE)?;
+    let fields = reader.mapping(node, &format!("`reuse` of {what}"), &keys::REUSE)?;
     let defaults = Reuse::default();
     let mut count =
         |key: &str, default: u32, range: std::ops::RangeInclusive<u32>| match fields.get(key) {

@@ -34,6 +34,7 @@ use std::path::Path;
 
 use marked_yaml::Node;
 
+use crate::keys;
 use crate::model::{
     Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESULT_BYTES,
     DEFAULT_MAX_ROWS, DEFAULT_SQLITE_FILE, DatabaseConnection, DatabaseKind, KafkaConnection,
@@ -43,25 +44,13 @@ use crate::model::{
 use crate::units::{parse_byte_size, parse_duration};
 use crate::yaml::{Reader, start};
 
-const CONNECTIONS: &[&str] = &["redis", "database", "nats", "kafka"];
-const NATS: &[&str] = &["serverAddress", "token"];
-const KAFKA: &[&str] = &["brokers", "group", "sessionTimeout"];
-const REDIS: &[&str] = &["serverAddress", "username", "password", "database"];
-const DATABASE: &[&str] = &[
-    "type",
-    "connectionString",
-    "maxConnections",
-    "maxRows",
-    "maxResultBytes",
-];
-
 /// `connections:`.
 pub(crate) fn parse_connections(
     reader: &mut Reader<'_>,
     node: &Node,
     base_dir: &Path,
 ) -> Option<Connections> {
-    let fields = reader.mapping(node, "`connections`", CONNECTIONS)?;
+    let fields = reader.mapping(node, "`connections`", &keys::CONNECTIONS)?;
     let redis = match fields.get("redis") {
         Some(node) => parse_redis(reader, node).map(Some),
         None => Some(None),
@@ -91,7 +80,7 @@ fn parse_database(
     node: &Node,
     base_dir: &Path,
 ) -> Option<DatabaseConnection> {
-    let fields = reader.mapping(node, "the `database` connection", DATABASE)?;
+    let fields = reader.mapping(node, "the `database` connection", &keys::DATABASE)?;
     let text_node = fields.get("connectionString");
     let text = match text_node {
         Some(n) => Some(
@@ -252,7 +241,7 @@ fn parse_database(
 }
 
 fn parse_kafka(reader: &mut Reader<'_>, node: &Node) -> Option<KafkaConnection> {
-    let fields = reader.mapping(node, "the `kafka` connection", KAFKA)?;
+    let fields = reader.mapping(node, "the `kafka` connection", &keys::KAFKA)?;
     let brokers_node = reader.required(fields, "brokers", "the `kafka` connection")?;
     let mut brokers = Vec::new();
     let texts: Vec<(String, &Node)> = match brokers_node.as_sequence() {
@@ -317,7 +306,7 @@ fn parse_kafka(reader: &mut Reader<'_>, node: &Node) -> Option<KafkaConnection> 
 }
 
 fn parse_nats(reader: &mut Reader<'_>, node: &Node) -> Option<NatsConnection> {
-    let fields = reader.mapping(node, "the `nats` connection", NATS)?;
+    let fields = reader.mapping(node, "the `nats` connection", &keys::NATS)?;
     let address_node = reader.required(fields, "serverAddress", "the `nats` connection")?;
     let text = reader.string_or_env(address_node, "`serverAddress`")?;
     let addresses: Vec<String> = text
@@ -345,7 +334,7 @@ fn parse_nats(reader: &mut Reader<'_>, node: &Node) -> Option<NatsConnection> {
 }
 
 fn parse_redis(reader: &mut Reader<'_>, node: &Node) -> Option<RedisConnection> {
-    let fields = reader.mapping(node, "the `redis` connection", REDIS)?;
+    let fields = reader.mapping(node, "the `redis` connection", &keys::REDIS)?;
     let address = reader
         .required(fields, "serverAddress", "the `redis` connection")
         .and_then(|n| reader.string_or_env(n, "`serverAddress`"));

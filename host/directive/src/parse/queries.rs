@@ -19,11 +19,9 @@ use std::collections::HashMap;
 use marked_yaml::Node;
 
 use crate::error::{Location, did_you_mean};
+use crate::keys;
 use crate::model::{DatabaseKind, Query, SqlGrant};
 use crate::yaml::{Reader, start};
-
-const QUERY: &[&str] = &["name", "query"];
-const SQL_GRANT: &[&str] = &["queries", "raw", "write"];
 
 /// `queries:`, each name declared once, with the parameters of each counted for `kind`.
 pub(crate) fn parse_queries(
@@ -37,7 +35,7 @@ pub(crate) fn parse_queries(
     let mut queries: Vec<Query> = Vec::new();
     let mut seen: HashMap<String, Location> = HashMap::new();
     for item in items {
-        let Some(fields) = reader.mapping(item, "a query", QUERY) else {
+        let Some(fields) = reader.mapping(item, "a query", &keys::QUERY) else {
             continue;
         };
         let name = reader
@@ -87,7 +85,11 @@ pub(crate) fn parse_sql_grant(
     what: &str,
     queries: &[Query],
 ) -> Option<SqlGrant> {
-    let fields = reader.mapping(node, &format!("the `sql` grant of {what}"), SQL_GRANT)?;
+    let fields = reader.mapping(
+        node,
+        &format!("the `sql` grant of {what}"),
+        &keys::SQL_GRANT,
+    )?;
     let mut grant = SqlGrant {
         write: true,
         ..SqlGrant::default()

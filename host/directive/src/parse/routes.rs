@@ -17,13 +17,11 @@ use std::collections::HashMap;
 use marked_yaml::Node;
 
 use crate::error::{Location, did_you_mean};
+use crate::keys;
 use crate::model::{Access, Component, ComponentId, Endpoint, RateLimits, Resource, Route};
 use crate::parse::values::{parse_method, parse_rate_limits, parse_timeout, unique_by_name};
 use crate::units::parse_byte_size;
 use crate::yaml::{Reader, start};
-
-const ROUTE: &[&str] = &["plugin", "component", "endpoints"];
-const ENDPOINT: &[&str] = &["method", "path", "auth", "rateLimit", "maxBody", "timeout"];
 
 /// `routes:`, each plugin declared once.
 pub(crate) fn parse_routes(
@@ -43,7 +41,7 @@ pub(crate) fn parse_routes(
 }
 
 fn parse_route(reader: &mut Reader<'_>, node: &Node, components: &[Component]) -> Option<Route> {
-    let fields = reader.mapping(node, "a route", ROUTE)?;
+    let fields = reader.mapping(node, "a route", &keys::ROUTE)?;
     let plugin = reader
         .required(fields, "plugin", "a route")
         .and_then(|node| plugin_name(reader, node));
@@ -139,7 +137,7 @@ fn plugin_name(reader: &mut Reader<'_>, node: &Node) -> Option<String> {
 }
 
 fn parse_endpoint(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Endpoint> {
-    let fields = reader.mapping(node, &format!("an endpoint of {what}"), ENDPOINT)?;
+    let fields = reader.mapping(node, &format!("an endpoint of {what}"), &keys::ENDPOINT)?;
     let method = reader
         .required(fields, "method", "an endpoint")
         .and_then(|node| parse_method(reader, node));

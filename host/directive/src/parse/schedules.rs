@@ -16,12 +16,11 @@ use std::time::Duration;
 use marked_yaml::Node;
 
 use crate::error::Location;
+use crate::keys;
 use crate::model::{Component, Schedule, Trigger};
 use crate::parse::sequences::parse_sequence;
 use crate::yaml::{Reader, start};
 
-const SCHEDULE: &[&str] = &["name", "every", "cron", "state", "steps", "response"];
-const EVERY: &[&str] = &["seconds", "minutes", "hours", "days"];
 /// Shortest `every` interval.
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -37,7 +36,7 @@ pub(crate) fn parse_schedules(
     let mut schedules = Vec::new();
     let mut names: HashMap<String, Location> = HashMap::new();
     for item in items {
-        let Some(fields) = reader.mapping(item, "a schedule", SCHEDULE) else {
+        let Some(fields) = reader.mapping(item, "a schedule", &keys::SCHEDULE) else {
             continue;
         };
         let Some(name_node) = reader.required(fields, "name", "a schedule") else {
@@ -90,9 +89,10 @@ pub(crate) fn parse_schedules(
 }
 
 fn parse_every(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Trigger> {
-    let fields = reader.mapping(node, &format!("`every` of {what}"), EVERY)?;
+    let fields = reader.mapping(node, &format!("`every` of {what}"), &keys::EVERY)?;
     let mut total = Duration::ZERO;
-    let given: Vec<&str> = EVERY
+    let given: Vec<&str> = keys::EVERY
+        .keys()
         .iter()
         .copied()
         .filter(|k| fields.get(k).is_some())

@@ -6,12 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use marked_yaml::{Node, Span};
 
 use crate::error::did_you_mean;
+use crate::keys;
 use crate::model::{Component, ComponentId, ErrAction, FnStep, OnErr, Sequence, Step};
 use crate::yaml::{Fields, Reader, start};
-
-const STEP: &[&str] = &["fn", "group", "as", "with", "onErr"];
-const GROUP_MEMBER: &[&str] = &["fn", "as", "with", "onErr"];
-const ON_ERR: &[&str] = &["any", "code", "other"];
 
 /// `state`, `steps` and `response` of a handler or schedule.
 pub(crate) fn parse_sequence(
@@ -129,7 +126,7 @@ fn parse_step(
     components: &[Component],
     produced: &BTreeSet<String>,
 ) -> Option<Step> {
-    let fields = reader.mapping(node, "a step", STEP)?;
+    let fields = reader.mapping(node, "a step", &keys::STEP)?;
     match (fields.get("fn"), fields.get("group")) {
         (Some(_), Some(group)) => {
             reader.error_with_hint(
@@ -166,7 +163,7 @@ fn parse_step(
             let mut calls: Vec<FnStep> = Vec::new();
             let mut failed = false;
             for item in items {
-                let Some(member) = reader.mapping(item, "a group step", GROUP_MEMBER) else {
+                let Some(member) = reader.mapping(item, "a group step", &keys::GROUP_MEMBER) else {
                     failed = true;
                     continue;
                 };
@@ -311,7 +308,7 @@ fn unknown_key_error(
 
 /// `onErr: { any: continue }` or `onErr: { code: { 404: continue }, other: return }`.
 fn parse_on_err(reader: &mut Reader<'_>, node: &Node) -> Option<OnErr> {
-    let fields = reader.mapping(node, "`onErr`", ON_ERR)?;
+    let fields = reader.mapping(node, "`onErr`", &keys::ON_ERR)?;
     match (fields.get("any"), fields.get("code"), fields.get("other")) {
         (Some(any), Some(_), _) | (Some(any), _, Some(_)) => {
             reader.error_with_hint(

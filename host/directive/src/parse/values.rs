@@ -7,6 +7,7 @@ use std::time::Duration;
 use marked_yaml::Node;
 
 use crate::error::Location;
+use crate::keys;
 use crate::model::{MAX_TIMEOUT, RateLimit, RateLimits};
 use crate::units::parse_duration;
 use crate::yaml::{Reader, start};
@@ -108,7 +109,7 @@ pub(crate) fn parse_rate_limits(reader: &mut Reader<'_>, node: &Node) -> Option<
             caller: None,
         });
     }
-    let fields = reader.mapping(node, "`rateLimit`", &["endpoint", "caller"])?;
+    let fields = reader.mapping(node, "`rateLimit`", &keys::RATE_LIMIT)?;
     let endpoint = match fields.get("endpoint") {
         None => Some(None),
         Some(node) => one(reader, node, "`rateLimit.endpoint`").map(Some),

@@ -7,10 +7,12 @@
 //! | `karman build [Directive.yaml]` | [`build`] |
 //! | `karman new <name> --lang rust\|js\|python` | [`new`], its files in [`templates`] |
 //! | `karman wit [--out DIR] [--wasm FILE]` | [`wit`] |
+//! | `karman schema [--out FILE]` | [`schema`] |
 
 pub mod build;
 pub mod check;
 pub mod new;
+pub mod schema;
 pub mod serve;
 pub mod templates;
 pub mod wit;
