@@ -112,10 +112,27 @@ pub fn create(
     Ok(target)
 }
 
+/// A new Directive for an app of one component: the schema line (so editors complete and check
+/// its keys), a request handler that runs the component, and an empty `components:` section
+/// that [`add_to_directive`] fills.
+fn new_directive(name: &str) -> String {
+    format!(
+        "{comment}\nidentifier: com.example.{name}\nappVersion: v0.1.0\n\ncomponents:\n\n\
+         handlers:\n  - type: request\n    method: GET\n    resource: /{name}/:name\n    \
+         steps:\n      - fn: {name}\n",
+        comment = karman_directive::SCHEMA_COMMENT
+    )
+}
+
 /// Adds the component under `components:` of the Directive (creating the section when absent).
 fn add_to_directive(directive: &Path, name: &str, dir: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(directive)
-        .with_context(|| format!("cannot read `{}`", directive.display()))?;
+    let text = match std::fs::read_to_string(directive) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => new_directive(name),
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot read `{}`", directive.display()));
+        }
+    };
     let base = directive.parent().unwrap_or(Path::new("."));
     let base = std::fs::canonicalize(if base.as_os_str().is_empty() {
         Path::new(".")
@@ -181,6 +198,33 @@ mod tests {
             std::fs::read_to_string(&directive).unwrap(),
             "identifier: x\ncomponents:\n  - { name: greet, source: build/greet.wasm, build: greet }\n"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_directive_is_created_with_the_schema_line_and_a_handler() {
+        let dir = std::env::temp_dir().join(format!("karman-new-fresh-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("greet")).unwrap();
+        let directive = dir.join("Directive.yaml");
+        add_to_directive(&directive, "greet", &dir.join("greet")).unwrap();
+        let text = std::fs::read_to_string(&directive).unwrap();
+        assert!(
+            text.starts_with(&format!("{}\n", karman_directive::SCHEMA_COMMENT)),
+            "{text}"
+        );
+        assert!(
+            text.contains("components:\n  - { name: greet, source: build/greet.wasm, build: greet }\n"),
+            "{text}"
+        );
+        std::fs::create_dir_all(dir.join("build")).unwrap();
+        std::fs::write(dir.join("build/greet.wasm"), b"").unwrap();
+        let app = karman_directive::parse(
+            &text,
+            &karman_directive::ParseOptions::new("Directive.yaml", &dir),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(app.components.len(), 1);
+        assert_eq!(app.handlers.len(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
