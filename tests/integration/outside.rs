@@ -15,7 +15,6 @@ use crate::support::{client, free_port, repo_root};
 /// Where the copied-out world lives: the system's temporary directory, never the checkout.
 struct Outside {
     root: PathBuf,
-    karman: PathBuf,
     started: Instant,
 }
 
@@ -37,11 +36,10 @@ impl Outside {
             "{} is inside the checkout",
             root.display()
         );
-        let karman = root.join("bin/karman");
-        std::fs::copy(env!("CARGO_BIN_EXE_karman"), &karman).unwrap();
+        // `karman` on the PATH of every command is this copy.
+        std::fs::copy(env!("CARGO_BIN_EXE_karman"), root.join("bin/karman")).unwrap();
         Self {
             root,
-            karman,
             started: Instant::now(),
         }
     }
