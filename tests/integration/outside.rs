@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::support::{client, free_port, repo_root};
+use crate::support::{client, free_port, guest_target_dir, repo_root};
 
 /// Where the copied-out world lives: the system's temporary directory, never the checkout.
 struct Outside {
@@ -63,10 +63,7 @@ impl Outside {
             .env_clear()
             .env("PATH", path)
             .env("HOME", &home)
-            .env(
-                "CARGO_TARGET_DIR",
-                PathBuf::from(&home).join(".cache/karman/outside-target"),
-            )
+            .env("CARGO_TARGET_DIR", guest_target_dir())
             .env("npm_config_update_notifier", "false");
         command
     }

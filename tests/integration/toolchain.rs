@@ -7,18 +7,15 @@ use std::process::Command;
 
 use karman::ServerConfig;
 
-use crate::support::{TestServer, repo_root, runtime_config};
+use crate::support::{TestServer, guest_target_dir, repo_root, runtime_config};
 
 fn karman(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_karman"))
         .args(args)
         .current_dir(dir)
         .env_remove("KARMAN_SDK_DIR")
-        // The Rust template builds in a target directory of its own; share one across runs.
-        .env(
-            "CARGO_TARGET_DIR",
-            repo_root().join("target/karman-new-test"),
-        )
+        // The Rust template builds in a target directory of its own, shared across runs.
+        .env("CARGO_TARGET_DIR", guest_target_dir())
         .output()
         .expect("karman runs")
 }
@@ -180,10 +177,7 @@ fn the_rust_template_depends_on_the_sdk_by_name_and_a_version_it_has() {
             sdk.to_str().unwrap()
         ))
         .current_dir(dir.join("greet"))
-        .env(
-            "CARGO_TARGET_DIR",
-            repo_root().join("target/karman-new-test"),
-        )
+        .env("CARGO_TARGET_DIR", guest_target_dir())
         .output()
         .expect("cargo runs");
     assert!(

@@ -69,6 +69,13 @@ pub fn app(yaml: &str) -> App {
         .unwrap_or_else(|e| panic!("invalid test Directive:\n{e}"))
 }
 
+/// The target directory of guest projects the tests create outside the workspace (`karman new`
+/// projects): outside the clone, so that a fresh clone reuses what earlier runs compiled.
+pub fn guest_target_dir() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    std::path::PathBuf::from(home).join(".cache/karman/guest-target")
+}
+
 /// A runtime configuration for tests: a small pool and a shared compiled-code cache.
 pub fn runtime_config() -> RuntimeConfig {
     RuntimeConfig {

@@ -213,7 +213,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("components:\n  - { name: greet, source: build/greet.wasm, build: greet }\n"),
+            text.contains(
+                "components:\n  - { name: greet, source: build/greet.wasm, build: greet }\n"
+            ),
             "{text}"
         );
         std::fs::create_dir_all(dir.join("build")).unwrap();
