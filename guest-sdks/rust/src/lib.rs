@@ -32,7 +32,7 @@ pub use wit_bindgen as __wit_bindgen;
 /// The raw bindings generated from the WIT package, for what the modules below do not cover.
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "karman:runnable/runnable",
         pub_export_macro: true,
         export_macro_name: "__export_runnable",

@@ -1,4 +1,5 @@
-//! Host bindings of the `karman:runnable` WIT package (`wit/`), generated in this one place.
+//! Host bindings of the `karman:runnable` WIT package (the crate's `wit/`, a copy of the
+//! repository's `wit/`), generated in this one place.
 //!
 //! Imports are synchronous except where the host does I/O (`cache`, `sql`, `http`, `graphql`);
 //! `run` is called asynchronously so that a guest can be interrupted (epoch yields) and timed
@@ -12,7 +13,7 @@
 //! is generated for it.
 
 wasmtime::component::bindgen!({
-    path: "../../wit",
+    path: "wit",
     world: "karman:runnable/runnable",
     imports: {
         "karman:runnable/resp": trappable,
@@ -33,7 +34,7 @@ wasmtime::component::bindgen!({
 /// The `route` world: only `principal` is new.
 mod route {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "wit",
         world: "karman:runnable/route",
         exports: { default: async },
         with: {
