@@ -37,6 +37,7 @@ mod run_limits;
 mod sequence;
 mod store;
 mod warm;
+pub mod wit;
 
 use std::sync::Arc;
 

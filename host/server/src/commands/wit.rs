@@ -1,7 +1,12 @@
-//! The WIT package Karman implements, built into the binary so that what a team vendors is
-//! exactly what this host provides: `karman wit` prints it, writes it as files
-//! (`--out DIR`: `runnable.wit` and `deps/`), or as a binary WIT package (`--wasm FILE`, what
-//! `wasm-tools component wit wit/ --wasm` makes, for a registry or `wkg`).
+//! `karman wit`: the WIT package this host implements ([`karman_runtime::wit`], built into the
+//! binary), so that what a team vendors is exactly what this host provides. It prints
+//! `runnable.wit`, writes the package as files (`--out DIR`), or as a binary WIT package
+//! (`--wasm FILE`, what `wasm-tools component wit wit/ --wasm` makes, for a registry or `wkg`).
+//!
+//! `--out DIR` picks the layout from where `DIR` is ([`Layout::for_dir`]): a folder inside a
+//! `deps` folder (`wit/deps/karman-runnable`) gets `runnable.wit`, with the `wasi:*` packages
+//! flat beside it in that `deps` folder; any other folder becomes a WIT root, `runnable.wit`
+//! and `deps/`. An existing file with other content stops it, named; nothing is overwritten.
 //!
 //! ```no_run
 //! let package = karman::commands::wit::encode_package()?;
@@ -9,15 +14,17 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
+use karman_runtime::wit::{FILES, Layout, PACKAGE};
 
 /// The arguments of `karman wit`.
 #[derive(Debug, clap::Args)]
 pub struct WitArgs {
-    /// Write the `.wit` files under this directory (`runnable.wit` and `deps/`), e.g.
-    /// `wit/deps/karman-runnable` of a guest project.
+    /// Write the `.wit` files under this directory: `runnable.wit` and `deps/` (a WIT root),
+    /// or, when the directory is inside a `deps` folder (e.g. `wit/deps/karman-runnable` of a
+    /// guest project), `runnable.wit` with the `wasi:*` packages beside it in that folder.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write the package as a binary WIT package (`.wasm`).
@@ -28,8 +35,20 @@ pub struct WitArgs {
 /// Runs `karman wit`: prints the package, or writes it where the flags say.
 pub fn run(args: &WitArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.out {
-        write_files(dir)?;
-        eprintln!("wrote {PACKAGE} to {}", dir.display());
+        let layout = Layout::for_dir(dir);
+        karman_runtime::wit::write_layout(dir, layout)?;
+        match layout {
+            Layout::Root => eprintln!("wrote {PACKAGE} to {} (with deps/)", dir.display()),
+            Layout::InDeps => {
+                let deps = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+                let deps = deps.parent().unwrap_or(&deps);
+                eprintln!(
+                    "wrote {PACKAGE} to {}, its wasi:* dependencies beside it in {}",
+                    dir.display(),
+                    deps.display()
+                );
+            }
+        }
     }
     if let Some(file) = &args.wasm {
         let package = encode_package()?;
@@ -38,55 +57,7 @@ pub fn run(args: &WitArgs) -> anyhow::Result<()> {
         eprintln!("wrote {PACKAGE} to {}", file.display());
     }
     if args.out.is_none() && args.wasm.is_none() {
-        let (_, text) = FILES
-            .iter()
-            .find(|(name, _)| *name == "runnable.wit")
-            .expect("the package's own file");
-        print!("{text}");
-    }
-    Ok(())
-}
-
-/// The package's name and version.
-pub const PACKAGE: &str = "karman:runnable@0.1.0";
-
-/// The files of the package, as `wit/` holds them; dependencies before their dependents.
-pub const FILES: &[(&str, &str)] = &[
-    ("deps/io.wit", include_str!("../../../../wit/deps/io.wit")),
-    (
-        "deps/clocks.wit",
-        include_str!("../../../../wit/deps/clocks.wit"),
-    ),
-    (
-        "deps/random.wit",
-        include_str!("../../../../wit/deps/random.wit"),
-    ),
-    (
-        "deps/filesystem.wit",
-        include_str!("../../../../wit/deps/filesystem.wit"),
-    ),
-    (
-        "deps/sockets.wit",
-        include_str!("../../../../wit/deps/sockets.wit"),
-    ),
-    ("deps/cli.wit", include_str!("../../../../wit/deps/cli.wit")),
-    (
-        "deps/http.wit",
-        include_str!("../../../../wit/deps/http.wit"),
-    ),
-    ("runnable.wit", include_str!("../../../../wit/runnable.wit")),
-];
-
-/// Writes the package's files under `dir` (created when absent).
-pub fn write_files(dir: &Path) -> anyhow::Result<()> {
-    for (name, text) in FILES {
-        let path = dir.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create `{}`", parent.display()))?;
-        }
-        std::fs::write(&path, text)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        print!("{}", karman_runtime::wit::package_text());
     }
     Ok(())
 }
@@ -109,23 +80,6 @@ pub fn encode_package() -> anyhow::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_built_in_files_are_the_repository_s_wit() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit");
-        let mut on_disk = vec!["runnable.wit".to_string()];
-        for entry in std::fs::read_dir(root.join("deps")).unwrap() {
-            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            on_disk.push(format!("deps/{name}"));
-        }
-        on_disk.sort();
-        let mut built_in: Vec<String> = FILES.iter().map(|(name, _)| name.to_string()).collect();
-        built_in.sort();
-        assert_eq!(built_in, on_disk, "every file of wit/ is built in");
-        for (name, text) in FILES {
-            assert_eq!(&std::fs::read_to_string(root.join(name)).unwrap(), text);
-        }
-    }
 
     #[test]
     fn the_binary_package_decodes_to_the_capability_api() {
