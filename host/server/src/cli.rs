@@ -14,7 +14,7 @@ use crate::log_text::EscapedFields;
 
 /// Karman: serve WebAssembly components as the business logic of an app.
 #[derive(Debug, Parser)]
-#[command(name = "karman", version, about, propagate_version = true)]
+#[command(name = "karman", version = version(), about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,6 +44,19 @@ enum Command {
     Wit(wit::WitArgs),
     /// Print the JSON Schema of the Directive (for editors), or write it to a file.
     Schema(schema::SchemaArgs),
+}
+
+/// What `karman --version` prints after the name: the version of this build and the WIT
+/// package it implements, e.g. `0.1.0 (karman:runnable@0.1.0)`.
+pub fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        format!(
+            "{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            karman_runtime::wit::PACKAGE
+        )
+    })
 }
 
 /// Runs the command line; the process exits with the returned code.
