@@ -1,11 +1,11 @@
 //! Write Karman Runnables in Rust.
 //!
-//! A Runnable is a WebAssembly component of the `karman:runnable/runnable` world (see `wit/` at
-//! the repository root). This crate generates its bindings with `wit-bindgen` and adds a thin
-//! layer: the [`Runnable`] trait, the [`export!`] macro, [`RunErr`], and one module per
-//! capability.
+//! A Runnable is a WebAssembly component of the `karman:runnable/runnable` world (the WIT
+//! package ships in this crate's `wit/`). This crate generates its bindings with `wit-bindgen`
+//! and adds a thin layer: the [`Runnable`] trait, the [`export!`] macro, [`RunErr`], and one
+//! module per capability.
 //!
-//! ```ignore
+//! ```
 //! use karman_sdk::{req, RunErr, Runnable};
 //!
 //! struct Hello;
@@ -156,9 +156,11 @@ pub mod sql {
 /// Outbound HTTP (needs an `http` grant listing the hosts). Credentials the Directive
 /// configures for a domain are added by the host; the component never sees them.
 ///
-/// ```ignore
+/// ```no_run
+/// # fn run() -> Result<(), karman_sdk::RunErr> {
 /// let response = karman_sdk::http::get("https://api.example.com/items")?;
 /// let items = response.text();
+/// # Ok(()) }
 /// ```
 pub mod http {
     use crate::CapabilityError;
@@ -205,12 +207,14 @@ pub mod http {
 /// GraphQL queries (needs a `graphql` grant listing the hosts), with the same credentials as
 /// [`http`]. `?` turns server errors into a 502 run error carrying their messages.
 ///
-/// ```ignore
+/// ```no_run
+/// # fn run() -> Result<(), karman_sdk::RunErr> {
 /// let data = karman_sdk::graphql::query(
 ///     "https://api.example.com/graphql",
 ///     "query($id: ID!) { user(id: $id) { name } }",
 ///     r#"{"id": "42"}"#,
 /// )?;
+/// # Ok(()) }
 /// ```
 pub mod graphql {
     pub use crate::bindings::karman::runnable::graphql::{QueryError, query};
