@@ -27,7 +27,7 @@ pub struct WitArgs {
     /// guest project), `runnable.wit` with the `wasi:*` packages beside it in that folder.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Write the package as a binary WIT package (`.wasm`).
+    /// Write the package as a binary WIT package (`.wasm`), creating its directory.
     #[arg(long)]
     wasm: Option<PathBuf>,
 }
@@ -52,6 +52,10 @@ pub fn run(args: &WitArgs) -> anyhow::Result<()> {
     }
     if let Some(file) = &args.wasm {
         let package = encode_package()?;
+        if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create `{}`", parent.display()))?;
+        }
         std::fs::write(file, package)
             .with_context(|| format!("cannot write `{}`", file.display()))?;
         eprintln!("wrote {PACKAGE} to {}", file.display());
