@@ -136,7 +136,8 @@ impl WitDir {
     fn write() -> anyhow::Result<Self> {
         let path = std::env::temp_dir().join(format!("karman-wit-{}", uuid::Uuid::new_v4()));
         let dir = WitDir { path };
-        super::wit::write_files(&dir.path)?;
+        karman_runtime::wit::write_package(&dir.path)
+            .with_context(|| format!("cannot write the WIT package to `{}`", dir.path.display()))?;
         Ok(dir)
     }
 }
@@ -192,7 +193,7 @@ mod tests {
     fn the_wit_directory_holds_the_built_in_package_until_dropped() {
         let wit = WitDir::write().unwrap();
         let path = wit.path.clone();
-        for (name, text) in super::super::wit::FILES {
+        for (name, text) in karman_runtime::wit::FILES {
             assert_eq!(&std::fs::read_to_string(path.join(name)).unwrap(), text);
         }
         drop(wit);
