@@ -126,13 +126,12 @@ fn files_naming(dir: &Path, needle: &str, found: &mut Vec<PathBuf>) {
             }
         } else if kind.is_dir() {
             files_naming(&path, needle, found);
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            if bytes
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes
                 .windows(needle.len())
                 .any(|window| window == needle.as_bytes())
-            {
-                found.push(path);
-            }
+        {
+            found.push(path);
         }
     }
 }

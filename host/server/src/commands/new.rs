@@ -219,7 +219,8 @@ mod tests {
             "{text}"
         );
         std::fs::create_dir_all(dir.join("build")).unwrap();
-        std::fs::write(dir.join("build/greet.wasm"), b"").unwrap();
+        // The Directive names a component file; a component header is enough to parse it.
+        std::fs::write(dir.join("build/greet.wasm"), b"\0asm\x0d\x00\x01\x00").unwrap();
         let app = karman_directive::parse(
             &text,
             &karman_directive::ParseOptions::new("Directive.yaml", &dir),
