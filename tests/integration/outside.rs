@@ -96,6 +96,31 @@ impl Outside {
     }
 }
 
+impl Outside {
+    /// `cargo component build --release` in `dir`: the component it made, `<file_name>`.
+    fn cargo_component_build(&self, dir: &Path, file_name: &str) -> PathBuf {
+        let built = self.run(
+            dir,
+            "cargo",
+            &[
+                "component",
+                "build",
+                "--release",
+                "--message-format",
+                "json-render-diagnostics",
+            ],
+        );
+        String::from_utf8_lossy(&built.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|message| message["reason"] == "compiler-artifact")
+            .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
+            .filter_map(|file| file.as_str().map(PathBuf::from))
+            .find(|file| file.file_name().is_some_and(|name| name == file_name))
+            .unwrap_or_else(|| panic!("cargo component built no {file_name}"))
+    }
+}
+
 /// The only file of `dir` that ends with `suffix`.
 fn only_file(dir: &Path, suffix: &str) -> PathBuf {
     let found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -318,25 +343,7 @@ async fn karman_and_its_sdks_work_outside_the_checkout() {
         "cargo-component is not installed in {}: scripts/test installs it",
         tools_bin().display()
     );
-    let component_build = outside.run(
-        &rust,
-        "cargo",
-        &[
-            "component",
-            "build",
-            "--release",
-            "--message-format",
-            "json-render-diagnostics",
-        ],
-    );
-    let by_cargo_component = String::from_utf8_lossy(&component_build.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-artifact")
-        .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
-        .filter_map(|file| file.as_str().map(PathBuf::from))
-        .find(|file| file.to_string_lossy().ends_with("greet_rs.wasm"))
-        .unwrap_or_else(|| panic!("cargo component built no greet_rs.wasm"));
+    let by_cargo_component = outside.cargo_component_build(&rust, "greet_rs.wasm");
     std::fs::copy(&by_cargo_component, app.join("build/greet_rs_cc.wasm")).unwrap();
 
     // One handler with the three steps in order, and the cargo-component build on its own.
@@ -483,25 +490,7 @@ async fn a_team_wit_package_including_karman_runnable_builds_with_cargo_componen
         "karman",
         &["wit", "--wasm", "vendor/karman-runnable.wasm"],
     );
-    let built = outside.run(
-        &team,
-        "cargo",
-        &[
-            "component",
-            "build",
-            "--release",
-            "--message-format",
-            "json-render-diagnostics",
-        ],
-    );
-    let wasm = String::from_utf8_lossy(&built.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-artifact")
-        .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
-        .filter_map(|file| file.as_str().map(PathBuf::from))
-        .find(|file| file.to_string_lossy().ends_with("acme_greeter.wasm"))
-        .expect("cargo component built acme_greeter.wasm");
+    let wasm = outside.cargo_component_build(&team, "acme_greeter.wasm");
     let component = outside.root.join("acme-greeter.wasm");
     std::fs::copy(&wasm, &component).unwrap();
 

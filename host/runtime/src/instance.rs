@@ -211,24 +211,14 @@ pub(crate) fn fault(component: &str, request_id: &str, error: wasmtime::Error) -
     }
     if let Some(exhausted) = error.downcast_ref::<MemoryBudgetExhausted>() {
         tracing::warn!(component, request_id, "{exhausted}");
-        return Failure {
-            status: 503,
-            code: 503,
-            message: "the server's guest memory is in use; retry shortly".into(),
-            kind: FailureKind::Overloaded,
-        };
+        return overloaded("the server's guest memory is in use; retry shortly");
     }
     if error
         .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
         .is_some()
     {
         tracing::warn!(component, request_id, "instance pool exhausted: {error}");
-        return Failure {
-            status: 503,
-            code: 503,
-            message: "the server is at capacity; retry shortly".into(),
-            kind: FailureKind::Overloaded,
-        };
+        return overloaded("the server is at capacity; retry shortly");
     }
     tracing::error!(
         component,
@@ -241,5 +231,15 @@ pub(crate) fn fault(component: &str, request_id: &str, error: wasmtime::Error) -
         code: 500,
         message: format!("component `{component}` trapped"),
         kind: FailureKind::Trap,
+    }
+}
+
+/// 503: the host is full (instances or guest memory), not the guest at fault; retry later.
+fn overloaded(message: &str) -> Failure {
+    Failure {
+        status: 503,
+        code: 503,
+        message: message.into(),
+        kind: FailureKind::Overloaded,
     }
 }
