@@ -6,6 +6,7 @@
 mod background;
 mod capabilities;
 mod conformance;
+mod dev;
 mod examples;
 mod faults;
 mod guests;
@@ -17,6 +18,7 @@ mod outages;
 mod outbound;
 mod outside;
 mod packages;
+mod reload;
 mod reuse;
 mod routes;
 mod schema;

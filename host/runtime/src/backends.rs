@@ -130,6 +130,35 @@ impl Backends {
         })
     }
 
+    /// The backends of `app`, reloaded in place of `previous` (the app these backends were
+    /// connected for): when the connections have the same settings, the same backends (Redis,
+    /// the database pools, their health), with `app`'s outbound credentials; otherwise
+    /// connected anew as [`Self::connect`] (or [`Self::connect_in_background`]) does, except
+    /// that an in-memory cache is kept, with its entries, when neither app uses Redis.
+    pub async fn reconnect(
+        &self,
+        previous: &App,
+        app: &App,
+        in_background: bool,
+    ) -> Result<Self, ConnectError> {
+        let outbound = Arc::new(Outbound::new(app.authentication.clone()));
+        if previous.connections.same_settings(&app.connections) {
+            return Ok(Self {
+                outbound,
+                ..self.clone()
+            });
+        }
+        let mut fresh = if in_background {
+            Self::connect_in_background(app).await?
+        } else {
+            Self::connect(app).await?
+        };
+        if previous.connections.redis.is_none() && app.connections.redis.is_none() {
+            fresh.cache = self.cache.clone();
+        }
+        Ok(fresh)
+    }
+
     /// Tries once now; on failure, keeps trying in a background task.
     async fn connect_later<F, Fut>(
         health: &Arc<BackendHealth>,

@@ -96,6 +96,8 @@ pub struct Runtime {
     schedule_plans: Vec<Plan>,
     reports: Vec<ComponentReport>,
     health: Arc<health::BackendHealth>,
+    /// The backends behind the capabilities (kept for a reload, which may reuse them).
+    backends: Backends,
     /// Every component, in Directive order (routes call `wasi:http` ones directly).
     components: Vec<Arc<component::LoadedComponent>>,
     run_limits: RunLimits,
@@ -149,6 +151,7 @@ impl Runtime {
             schedule_plans,
             reports,
             health: config.backends.health.clone(),
+            backends: config.backends,
             components: loaded,
             run_limits: config.run_limits,
         })
@@ -167,6 +170,11 @@ impl Runtime {
     /// Whether each backend is connected (for `/health`).
     pub fn health(&self) -> &health::BackendHealth {
         &self.health
+    }
+
+    /// The backends behind the capabilities.
+    pub fn backends(&self) -> &Backends {
+        &self.backends
     }
 
     /// The engine (for its compiled-code cache statistics).

@@ -36,6 +36,7 @@ mod health;
 mod listen;
 mod log_text;
 mod rate_limit;
+mod reload;
 mod responses;
 mod service;
 mod startup;
@@ -46,6 +47,6 @@ pub use config::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TOTAL_REQUEST_TIMEOUT,
     HEADER_READ_TIMEOUT, ServerConfig,
 };
-pub use listen::serve;
+pub use listen::{LiveService, serve, serve_live};
 pub use service::{REQUEST_ID_HEADER, Service};
 pub use startup::{Connect, Launch, Running, Serving, load, start};

@@ -3,12 +3,16 @@
 //! listen backlog), each closed once idle; and a graceful shutdown that stops accepting, lets
 //! in-flight requests and WebSocket sessions finish within the grace period, then drops the
 //! rest.
+//!
+//! The service answering is a [`LiveService`]: a reload replaces it whole between two
+//! requests, and a request already started finishes on the service it started on.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use http::Request;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -22,6 +26,31 @@ use crate::connection::{Activity, TrackedBody};
 use crate::rate_limit::ClientAddr;
 use crate::service::Service;
 
+/// The service that answers the next request; replaced whole by a reload.
+pub struct LiveService {
+    current: ArcSwap<Service>,
+}
+
+impl LiveService {
+    /// Starts with `service`.
+    pub fn new(service: Arc<Service>) -> Self {
+        Self {
+            current: ArcSwap::new(service),
+        }
+    }
+
+    /// The service new requests go to.
+    pub fn current(&self) -> Arc<Service> {
+        self.current.load_full()
+    }
+
+    /// Sends new requests to `service`; requests in flight finish on the one they started on,
+    /// which is dropped (with its app) once the last of them has.
+    pub fn replace(&self, service: Arc<Service>) {
+        self.current.store(service);
+    }
+}
+
 /// Serves `service` on `listener` until `shutdown` resolves, then stops accepting and waits up
 /// to the configured grace for in-flight requests to finish.
 pub async fn serve(
@@ -29,7 +58,17 @@ pub async fn serve(
     service: Arc<Service>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let config = service.config().clone();
+    serve_live(listener, Arc::new(LiveService::new(service)), shutdown).await
+}
+
+/// As [`serve`], each request answered by the service `live` holds when it arrives. The
+/// server's settings are those of the first service.
+pub async fn serve_live(
+    listener: TcpListener,
+    live: Arc<LiveService>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let config = live.current().config().clone();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -69,9 +108,9 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let activity = Activity::new();
         let handler = {
-            let (service, activity) = (service.clone(), activity.clone());
+            let (live, activity) = (live.clone(), activity.clone());
             hyper::service::service_fn(move |mut request: Request<Incoming>| {
-                let (service, in_flight) = (service.clone(), activity.start());
+                let (service, in_flight) = (live.current(), activity.start());
                 request.extensions_mut().insert(ClientAddr(peer));
                 async move {
                     let response = service.handle(request).await;
@@ -103,6 +142,8 @@ pub async fn serve(
         });
     }
     drop(listener);
+    // The WebSocket sessions of every service a reload replaced are registered here too.
+    let service = live.current();
     tracing::info!(
         in_flight_connections = graceful.count(),
         websocket_sessions = service.sessions().len(),

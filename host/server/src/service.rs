@@ -123,6 +123,13 @@ impl Service {
         Ok(service)
     }
 
+    /// Shares the WebSocket sessions of `previous` (the service a reload replaces), so that a
+    /// shutdown closes the sessions either opened.
+    pub(crate) fn sharing_sessions_with(mut self, previous: &Service) -> Self {
+        self.sessions = previous.sessions.clone();
+        self
+    }
+
     /// The settings it was built with.
     pub fn config(&self) -> &ServerConfig {
         &self.config

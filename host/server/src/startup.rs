@@ -19,9 +19,11 @@ use karman_directive::{App, ComponentId};
 use karman_runtime::{Backends, Runtime, RuntimeConfig};
 use karman_streams::{Streams, StreamsConfig};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 use crate::config::ServerConfig;
-use crate::listen::serve;
+use crate::listen::{LiveService, serve_live};
+use crate::reload::{self, Generation, ReloadSettings};
 use crate::service::Service;
 
 /// How to start an app.
@@ -70,6 +72,8 @@ pub struct Running {
     /// Its stream handlers and schedules, already running (shared: their counts are read
     /// while the app serves).
     pub streams: Arc<Streams>,
+    /// How it was started, for a reload to start its successor the same way.
+    settings: Arc<ReloadSettings>,
 }
 
 /// Connects, loads and starts `app`, as [`Launch`] says.
@@ -81,27 +85,22 @@ pub async fn start(app: App, launch: Launch) -> anyhow::Result<Running> {
         Connect::Given => {}
     }
     tracing::info!(backends = %config.backends.describe(), "connected");
+    let settings = Arc::new(ReloadSettings {
+        runtime: config.clone(),
+        connect: launch.connect,
+        server: launch.server,
+        streams: launch.streams,
+        serving: launch.serving,
+    });
     let runtime = load(app, config).await?;
-    let service = match launch.serving {
-        Serving::Directive => Service::new(runtime.clone(), launch.server)?,
-        Serving::Component => {
-            let component = &runtime.app().components[0];
-            if !runtime.reports()[0].serves_http {
-                anyhow::bail!(
-                    "`{}` does not export `wasi:http/incoming-handler`: only a wasi:http \
-                     component can be served without a Directive",
-                    component.location.file
-                );
-            }
-            Service::proxy(runtime.clone(), ComponentId(0), launch.server)?
-        }
-    };
-    let streams = Arc::new(Streams::start(runtime.clone(), launch.streams).await?);
+    let service = settings.service(&runtime)?;
+    let streams = Arc::new(Streams::start(runtime.clone(), settings.streams.clone()).await?);
     let service = Arc::new(service.with_websockets(streams.websocket_handlers()));
     Ok(Running {
         runtime,
         service,
         streams,
+        settings,
     })
 }
 
@@ -113,6 +112,26 @@ pub async fn load(app: App, config: RuntimeConfig) -> anyhow::Result<Arc<Runtime
     Ok(Arc::new(runtime))
 }
 
+impl ReloadSettings {
+    /// The service answering `runtime`'s requests (its WebSocket endpoints not yet served).
+    pub(crate) fn service(&self, runtime: &Arc<Runtime>) -> anyhow::Result<Service> {
+        match self.serving {
+            Serving::Directive => Service::new(runtime.clone(), self.server.clone()),
+            Serving::Component => {
+                let component = &runtime.app().components[0];
+                if !runtime.reports()[0].serves_http {
+                    anyhow::bail!(
+                        "`{}` does not export `wasi:http/incoming-handler`: only a wasi:http \
+                         component can be served without a Directive",
+                        component.location.file
+                    );
+                }
+                Service::proxy(runtime.clone(), ComponentId(0), self.server.clone())
+            }
+        }
+    }
+}
+
 impl Running {
     /// Serves HTTP on `listener` until `shutdown` resolves; once in-flight requests have
     /// finished (within the grace period), stops taking messages and finishes those in flight.
@@ -121,14 +140,42 @@ impl Running {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
+        let (_no_reloads, reloads) = mpsc::channel(1);
+        self.serve_with_reloads(listener, shutdown, reloads).await
+    }
+
+    /// As [`Running::serve`], and replaces the app by each one `reloads` delivers, without
+    /// dropping a request (see docs/operations.md, "Reloading"). A reload that fails is logged,
+    /// and the app before it keeps serving.
+    pub async fn serve_with_reloads(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+        reloads: mpsc::Receiver<App>,
+    ) -> anyhow::Result<()> {
         let app = self.runtime.app();
         tracing::info!(
             app = %format!("{} {}", app.identifier, app.app_version),
             "listening on http://{}",
             listener.local_addr()?
         );
-        serve(listener, self.service, shutdown).await?;
-        self.streams.shutdown().await;
+        let live = Arc::new(LiveService::new(self.service));
+        let current = Arc::new(tokio::sync::Mutex::new(Generation {
+            runtime: self.runtime,
+            streams: self.streams,
+        }));
+        let reloading = tokio::spawn(reload::apply_each(
+            reloads,
+            current.clone(),
+            live.clone(),
+            self.settings,
+        ));
+        let served = serve_live(listener, live, shutdown).await;
+        // A reload under way finishes first: then nothing else starts streams.
+        let current = current.lock().await;
+        reloading.abort();
+        current.streams.shutdown().await;
+        served?;
         Ok(())
     }
 }

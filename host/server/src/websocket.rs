@@ -32,8 +32,9 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// The open WebSocket sessions of a server, so that a shutdown can close them cleanly.
-#[derive(Default)]
+/// The open WebSocket sessions of a server, so that a shutdown can close them cleanly. Clones
+/// share the registry (a reloaded service keeps the sessions the one before it opened).
+#[derive(Clone, Default)]
 pub(crate) struct Sessions {
     tasks: TaskTracker,
     closing: CancellationToken,

@@ -14,6 +14,7 @@ pub struct Binary {
     child: Child,
     base: String,
     logs: Arc<Mutex<Vec<serde_json::Value>>>,
+    directive: PathBuf,
 }
 
 impl Binary {
@@ -35,15 +36,23 @@ impl Binary {
         args: &[&str],
     ) -> Self {
         let directive = write_directive(yaml);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_karman"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_karman"));
+        command
             .arg("serve")
             .arg(&directive)
+            .args(args)
+            .env("KARMAN_LOG", log_filter)
+            .envs(env.iter().copied());
+        Self::spawn(command, directive, Duration::from_secs(60))
+    }
+
+    /// Runs `command` (`karman serve` or `karman dev` with its arguments) on a free port with
+    /// JSON logs, and waits at most `start_limit` for it to listen.
+    pub fn spawn(mut command: Command, directive: PathBuf, start_limit: Duration) -> Self {
+        let mut child = command
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
             .arg("--cache-dir")
             .arg(repo_root().join("target/karman-test-cache"))
-            .args(args)
-            .env("KARMAN_LOG", log_filter)
-            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -67,9 +76,48 @@ impl Binary {
             }
         });
         let base = address_rx
-            .recv_timeout(Duration::from_secs(60))
+            .recv_timeout(start_limit)
             .expect("the binary reports its address");
-        Self { child, base, logs }
+        Self {
+            child,
+            base,
+            logs,
+            directive,
+        }
+    }
+
+    /// The Directive it serves.
+    pub fn directive(&self) -> &std::path::Path {
+        &self.directive
+    }
+
+    /// Sends SIGHUP (reload).
+    pub fn hangup(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits at most `limit` for a log entry that `predicate` accepts, and returns the first.
+    pub fn wait_for_log(
+        &self,
+        limit: Duration,
+        predicate: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let started = Instant::now();
+        loop {
+            if let Some(entry) = self.logs.lock().unwrap().iter().find(|e| predicate(e)) {
+                return entry.clone();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "no such log entry within {limit:?}; the logs: {:#?}",
+                self.logs.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The URL of `path` on this server.

@@ -30,6 +30,35 @@ pub struct Connections {
     pub kafka: Option<KafkaConnection>,
 }
 
+impl Connections {
+    /// Whether `other` connects to the same backends with the same settings, wherever each is
+    /// declared (a reload keeps the backends, and the in-memory cache's entries, when so).
+    pub fn same_settings(&self, other: &Connections) -> bool {
+        fn placeless(connections: &Connections) -> Connections {
+            let nowhere = Location {
+                file: "".into(),
+                line: 0,
+                column: 0,
+            };
+            let mut copy = connections.clone();
+            if let Some(redis) = &mut copy.redis {
+                redis.location = nowhere.clone();
+            }
+            if let Some(database) = &mut copy.database {
+                database.location = nowhere.clone();
+            }
+            if let Some(nats) = &mut copy.nats {
+                nats.location = nowhere.clone();
+            }
+            if let Some(kafka) = &mut copy.kafka {
+                kafka.location = nowhere;
+            }
+            copy
+        }
+        placeless(self) == placeless(other)
+    }
+}
+
 /// How to reach Kafka.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaConnection {
@@ -167,5 +196,33 @@ impl fmt::Debug for RedisConnection {
             .field("database", &self.database)
             .field("location", &self.location)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ParseOptions, parse};
+
+    fn connections(yaml: &str) -> super::Connections {
+        let options = ParseOptions::new("Directive.yaml", ".");
+        parse(yaml, &options).unwrap().connections
+    }
+
+    #[test]
+    fn connections_have_the_same_settings_wherever_they_are_declared() {
+        let first = connections(
+            "identifier: com.example.a\nappVersion: v1\nconnections:\n  redis:\n    serverAddress: 127.0.0.1:6379\n",
+        );
+        let moved = connections(
+            "# a comment moves everything down a line\nidentifier: com.example.a\nappVersion: v2\n\nconnections:\n  redis:\n    serverAddress: 127.0.0.1:6379\n",
+        );
+        let other = connections(
+            "identifier: com.example.a\nappVersion: v1\nconnections:\n  redis:\n    serverAddress: 127.0.0.1:6380\n",
+        );
+        assert_ne!(first, moved, "the locations differ");
+        assert!(first.same_settings(&moved));
+        assert!(!first.same_settings(&other));
+        assert!(!first.same_settings(&super::Connections::default()));
+        assert!(super::Connections::default().same_settings(&super::Connections::default()));
     }
 }

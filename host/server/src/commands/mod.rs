@@ -2,7 +2,8 @@
 //!
 //! | command | module |
 //! |---------|--------|
-//! | `karman serve <Directive.yaml \| component.wasm>` | [`serve`] |
+//! | `karman serve [Directive.yaml \| component.wasm]` | [`serve`] |
+//! | `karman dev [Directive.yaml]` | [`dev`] |
 //! | `karman check <Directive.yaml>` | [`check`] |
 //! | `karman build [Directive.yaml]` | [`build`] |
 //! | `karman new <name> --lang rust\|js\|python` | [`new`], its files in [`templates`] |
@@ -11,6 +12,7 @@
 
 pub mod build;
 pub mod check;
+pub mod dev;
 pub mod new;
 pub mod schema;
 pub mod serve;

@@ -1,13 +1,16 @@
 //! `karman serve`: serves the app a Directive declares, or one `wasi:http` component on every
-//! path (as `wasmtime serve` does), until SIGINT or SIGTERM.
+//! path (as `wasmtime serve` does), until SIGINT or SIGTERM; on SIGHUP, reads the Directive
+//! (or the component) again and reloads the app without dropping a request.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use karman_directive::{App, Limits};
 use karman_streams::StreamsConfig;
+use tokio::sync::mpsc;
 
 use super::{EngineArgs, load_directive, parse_duration, parse_size};
 use crate::config::ServerConfig;
@@ -18,7 +21,8 @@ use crate::startup::{Connect, Launch, Serving, start};
 pub struct ServeArgs {
     /// The Directive (YAML) of the app, or a `wasi:http` component (`.wasm`) to serve every
     /// request with, as `wasmtime serve` does.
-    directive: PathBuf,
+    #[arg(default_value = "Directive.yaml")]
+    pub(crate) directive: PathBuf,
     /// Address to listen on.
     #[arg(
         long,
@@ -77,61 +81,123 @@ fn is_component(path: &Path) -> bool {
 
 /// Runs `karman serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let app = args.load_app()?;
+    let (reload, reloads) = mpsc::channel(1);
+    serve_app(args, app, reloads, move |args| {
+        #[cfg(unix)]
+        tokio::spawn(reload_on_hangup(args, reload));
+        #[cfg(not(unix))]
+        drop((args, reload));
+    })
+}
+
+impl ServeArgs {
+    /// What is served: a Directive or one component.
+    fn serving(&self) -> Serving {
+        if is_component(&self.directive) {
+            Serving::Component
+        } else {
+            Serving::Directive
+        }
+    }
+
+    /// Reads the app: the Directive, or the app of the one component.
+    pub(crate) fn load_app(&self) -> anyhow::Result<App> {
+        match self.serving() {
+            Serving::Component => {
+                if !(1..=karman_directive::MAX_MEMORY).contains(&self.memory) {
+                    anyhow::bail!("--memory must be at most 4GiB");
+                }
+                let limits = Limits {
+                    timeout: self.request_timeout,
+                    memory: self.memory,
+                };
+                Ok(App::serving_component(&self.directive, limits)?)
+            }
+            Serving::Directive => load_directive(&self.directive),
+        }
+    }
+
+    /// How the app is started.
+    fn launch(&self) -> Launch {
+        Launch {
+            runtime: self.engine.runtime_config(),
+            connect: if self.background_connect {
+                Connect::InBackground
+            } else {
+                Connect::Now
+            },
+            server: ServerConfig {
+                max_body_bytes: self.max_body,
+                shutdown_grace: self.shutdown_grace,
+                header_read_timeout: self.header_read_timeout,
+                body_read_timeout: self.body_read_timeout,
+                total_request_timeout: self.total_request_timeout,
+                idle_timeout: self.idle_timeout,
+                max_connections: self.max_connections,
+            },
+            streams: StreamsConfig {
+                run_schedules: self.run_schedules,
+                ..StreamsConfig::default()
+            },
+            serving: self.serving(),
+        }
+    }
+}
+
+/// Starts `app` as `args` say and serves it until SIGINT or SIGTERM, replacing it by each app
+/// `reloads` delivers. `started` runs once the app has started, inside the async runtime (to
+/// spawn what feeds `reloads`).
+pub(crate) fn serve_app(
+    args: ServeArgs,
+    app: App,
+    reloads: mpsc::Receiver<App>,
+    started: impl FnOnce(Arc<ServeArgs>),
+) -> anyhow::Result<()> {
     if args.max_connections == 0 {
         anyhow::bail!("--max-connections must be at least 1");
     }
-    let serving = if is_component(&args.directive) {
-        Serving::Component
-    } else {
-        Serving::Directive
-    };
-    let app = match serving {
-        Serving::Component => {
-            if !(1..=karman_directive::MAX_MEMORY).contains(&args.memory) {
-                anyhow::bail!("--memory must be at most 4GiB");
-            }
-            let limits = Limits {
-                timeout: args.request_timeout,
-                memory: args.memory,
-            };
-            App::serving_component(&args.directive, limits)?
-        }
-        Serving::Directive => load_directive(&args.directive)?,
-    };
-    let launch = Launch {
-        runtime: args.engine.runtime_config(),
-        connect: if args.background_connect {
-            Connect::InBackground
-        } else {
-            Connect::Now
-        },
-        server: ServerConfig {
-            max_body_bytes: args.max_body,
-            shutdown_grace: args.shutdown_grace,
-            header_read_timeout: args.header_read_timeout,
-            body_read_timeout: args.body_read_timeout,
-            total_request_timeout: args.total_request_timeout,
-            idle_timeout: args.idle_timeout,
-            max_connections: args.max_connections,
-        },
-        streams: StreamsConfig {
-            run_schedules: args.run_schedules,
-            ..StreamsConfig::default()
-        },
-        serving,
-    };
+    let launch = args.launch();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("karman")
         .build()
         .context("cannot start the async runtime")?;
+    let args = Arc::new(args);
     runtime.block_on(async move {
         let running = start(app, launch).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        running.serve(listener, shutdown_signal()).await
+        started(args);
+        running
+            .serve_with_reloads(listener, shutdown_signal(), reloads)
+            .await
     })
+}
+
+/// On each SIGHUP, reads the app again and hands it to `reload`; an app that cannot be read
+/// is logged, and the one serving stays.
+#[cfg(unix)]
+async fn reload_on_hangup(args: Arc<ServeArgs>, reload: mpsc::Sender<App>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: reloading is off");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!(path = %args.directive.display(), "received SIGHUP: reloading");
+        match args.load_app() {
+            Ok(app) => {
+                if reload.send(app).await.is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::error!("reload failed; the app before it keeps serving: {error:#}");
+            }
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

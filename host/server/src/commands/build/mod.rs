@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use karman_directive::App;
+use karman_directive::{App, Component};
 
 /// The language of a component's source directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,17 +77,22 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
 
 /// Builds every component of `app` with a `build:` directory.
 pub fn build_app(app: &App) -> anyhow::Result<()> {
+    if app.components.iter().all(|c| c.build.is_none()) {
+        bail!("no component of the Directive has a `build:` directory to build from");
+    }
+    build_components(app, |_| true)
+}
+
+/// Builds the components of `app` with a `build:` directory that `wanted` accepts.
+pub fn build_components(app: &App, wanted: impl Fn(&Component) -> bool) -> anyhow::Result<()> {
     let mut buildable = Vec::new();
-    for component in &app.components {
+    for component in app.components.iter().filter(|c| wanted(c)) {
         let Some(dir) = component.build.as_deref() else {
             continue;
         };
         let language = Language::detect(dir)
             .with_context(|| format!("{}: component `{}`", component.location, component.name))?;
         buildable.push((component, dir, language));
-    }
-    if buildable.is_empty() {
-        bail!("no component of the Directive has a `build:` directory to build from");
     }
     let wit = if buildable.iter().any(|(_, _, l)| *l != Language::Rust) {
         Some(WitDir::write()?)
