@@ -35,9 +35,20 @@ impl Binary {
         args: &[&str],
     ) -> Self {
         let directive = write_directive(yaml);
+        Self::serve_file(&directive, log_filter, env, args)
+    }
+
+    /// Serves the file at `path` (a Directive, a bundle or a component) with a log filter,
+    /// extra environment variables and extra `karman serve` flags.
+    pub fn serve_file(
+        path: &std::path::Path,
+        log_filter: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_karman"))
             .arg("serve")
-            .arg(&directive)
+            .arg(path)
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
             .arg("--cache-dir")
             .arg(repo_root().join("target/karman-test-cache"))

@@ -1,5 +1,5 @@
-//! `karman serve`: serves the app a Directive declares, or one `wasi:http` component on every
-//! path (as `wasmtime serve` does), until SIGINT or SIGTERM.
+//! `karman serve`: serves the app a Directive or a bundle (`app.karman`) declares, or one
+//! `wasi:http` component on every path (as `wasmtime serve` does), until SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,14 +10,15 @@ use karman_directive::{App, Limits};
 use karman_streams::StreamsConfig;
 
 use super::{EngineArgs, load_directive, parse_duration, parse_size};
+use crate::bundle;
 use crate::config::ServerConfig;
 use crate::startup::{Connect, Launch, Serving, start};
 
 /// The arguments of `karman serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The Directive (YAML) of the app, or a `wasi:http` component (`.wasm`) to serve every
-    /// request with, as `wasmtime serve` does.
+    /// The Directive (YAML) of the app, its bundle (`.karman`, made by `karman bundle`), or a
+    /// `wasi:http` component (`.wasm`) to serve every request with, as `wasmtime serve` does.
     directive: PathBuf,
     /// Address to listen on.
     #[arg(
@@ -66,8 +67,14 @@ pub struct ServeArgs {
     /// deployment but one, so each scheduled run happens once.
     #[arg(long, env = "KARMAN_RUN_SCHEDULES", default_value_t = true, action = clap::ArgAction::Set)]
     run_schedules: bool,
+    /// Headless mode: every Runnable answers `POST /_run/<name>`, as `headless: true` in the
+    /// Directive does (a token is needed when the Directive sets `authentication.jwt`).
+    #[arg(long, env = "KARMAN_HEADLESS")]
+    headless: bool,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    bundle: bundle::Limits,
 }
 
 /// Whether `path` names a component (`.wasm`) rather than a Directive.
@@ -85,6 +92,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         Serving::Directive
     };
+    // A bundle is checked and unpacked before anything else; its directory lives as long as
+    // the server.
+    let mut opened = None;
     let app = match serving {
         Serving::Component => {
             if !(1..=karman_directive::MAX_MEMORY).contains(&args.memory) {
@@ -96,8 +106,31 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             };
             App::serving_component(&args.directive, limits)?
         }
+        Serving::Directive if bundle::is_bundle(&args.directive) => {
+            let bundle = bundle::open(&args.directive, args.bundle)?;
+            tracing::info!(
+                bundle = %args.directive.display(),
+                sha256 = %bundle.sha256,
+                "bundle verified ({} files)",
+                bundle.manifest.files.len()
+            );
+            let app = bundle.app.clone();
+            opened = Some(bundle);
+            app
+        }
         Serving::Directive => load_directive(&args.directive)?,
     };
+    let mut app = app;
+    if args.headless {
+        if serving == Serving::Component {
+            anyhow::bail!(
+                "--headless serves the Runnables of a Directive, not a wasi:http component"
+            );
+        }
+        if app.headless.is_none() {
+            app.headless = Some(karman_directive::Headless::enabled(&app.authentication));
+        }
+    }
     let launch = Launch {
         runtime: args.engine.runtime_config(),
         connect: if args.background_connect {
@@ -131,7 +164,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         running.serve(listener, shutdown_signal()).await
-    })
+    })?;
+    drop(opened);
+    Ok(())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
