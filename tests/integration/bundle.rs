@@ -272,6 +272,10 @@ fn a_bundle_holds_relative_paths_env_as_written_and_static_files() {
     assert_eq!(manifest["wit"], karman_runtime::wit::PACKAGE);
     assert_eq!(manifest["karman"], env!("CARGO_PKG_VERSION"));
     assert_eq!(manifest["identifier"], "test.bundle");
+    assert_eq!(
+        manifest["appVersion"],
+        "env(KARMAN_TEST_BUNDLE_VERSION, v1)"
+    );
     let listed: Vec<&str> = manifest["files"]
         .as_array()
         .unwrap()

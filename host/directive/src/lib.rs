@@ -68,7 +68,7 @@ use marked_yaml::LoaderOptions;
 pub use error::{Diagnostic, DirectiveError, Location};
 pub use model::*;
 pub use schema::{JSON_SCHEMA, SCHEMA_COMMENT, SCHEMA_URL};
-pub use sources::{SourceScalar, source_scalars};
+pub use sources::{SourceScalar, source_scalars, top_level_as_written};
 pub use units::{parse_byte_size, parse_duration};
 
 /// Where a Directive comes from and how to resolve what it refers to.

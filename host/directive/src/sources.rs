@@ -80,6 +80,15 @@ pub fn source_scalars(text: &str) -> Result<Vec<SourceScalar>, String> {
     Ok(sources)
 }
 
+/// The top-level scalar `key` of a Directive's text as written (an `env(…)` unresolved), if
+/// the text is YAML and has it.
+pub fn top_level_as_written(text: &str, key: &str) -> Option<String> {
+    let loader = LoaderOptions::default().toplevel_mapping();
+    let root = marked_yaml::parse_yaml_with_options(0, text, loader).ok()?;
+    let value = root.as_mapping()?.get_scalar(key)?;
+    Some(value.as_str().to_string())
+}
+
 /// The length in bytes of the one-line scalar at the start of `rest` whose value is `value`:
 /// a quoted one up to its closing quote, a plain one as long as its value.
 fn scalar_length(rest: &str, value: &str) -> Option<usize> {

@@ -180,6 +180,7 @@ pub fn build(directive: &Path, output: &Path) -> anyhow::Result<Built> {
         replacements.push((scalar.range.clone(), inside));
     }
     replacements.sort_by_key(|(range, _)| std::cmp::Reverse(range.start));
+    let text_for_manifest = text.clone();
     let mut rewritten = text;
     for (range, inside) in replacements {
         rewritten.replace_range(range, &inside);
@@ -218,7 +219,9 @@ pub fn build(directive: &Path, output: &Path) -> anyhow::Result<Built> {
         karman: env!("CARGO_PKG_VERSION").to_string(),
         wit: karman_runtime::wit::PACKAGE.to_string(),
         identifier: app.identifier.clone(),
-        app_version: app.app_version.clone(),
+        // As written: an `env(…)` version stays unresolved, as in the Directive.
+        app_version: karman_directive::top_level_as_written(&text_for_manifest, "appVersion")
+            .unwrap_or_else(|| app.app_version.clone()),
         directive: DIRECTIVE.to_string(),
         files: entries,
     };
