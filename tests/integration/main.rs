@@ -4,12 +4,14 @@
 //! One test binary for the whole project; each module covers one area.
 
 mod background;
+mod bundle;
 mod capabilities;
 mod conformance;
 mod dev;
 mod examples;
 mod faults;
 mod guests;
+mod headless;
 mod hostile;
 mod install;
 mod kafka;

@@ -56,8 +56,10 @@ key_sets! {
     /// The top level of the Directive.
     TOP_LEVEL at "" = [
         "identifier", "appVersion", "components", "handlers", "connections", "queries",
-        "authentication", "schedules", "routes",
+        "authentication", "schedules", "routes", "headless",
     ];
+    /// `headless: { auth }` (the mapping form of `headless:`).
+    HEADLESS at "/$defs/headless" = ["auth"];
 
     /// A component of `components:`.
     COMPONENT at "/$defs/component" = ["name", "source", "build", "capabilities", "limits", "reuse"];

@@ -44,7 +44,9 @@
 //!   and the request handlers and runs the checks across sections;
 //! - at the top, this file: from a file or text to an [`App`];
 //! - beside it, [`routing`]: method and path routing over the model's resource patterns (the
-//!   server routes requests with it; it has no dependency on the parsers).
+//!   server routes requests with it; it has no dependency on the parsers), and `sources`
+//!   ([`source_scalars`]): where each component's `source:` is written in the text, for
+//!   `karman bundle` to rewrite only those.
 
 #![warn(missing_docs)]
 
@@ -54,6 +56,7 @@ mod model;
 mod parse;
 pub mod routing;
 mod schema;
+mod sources;
 mod units;
 mod yaml;
 
@@ -65,6 +68,7 @@ use marked_yaml::LoaderOptions;
 pub use error::{Diagnostic, DirectiveError, Location};
 pub use model::*;
 pub use schema::{JSON_SCHEMA, SCHEMA_COMMENT, SCHEMA_URL};
+pub use sources::{SourceScalar, source_scalars, top_level_as_written};
 pub use units::{parse_byte_size, parse_duration};
 
 /// Where a Directive comes from and how to resolve what it refers to.

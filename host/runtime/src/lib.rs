@@ -191,6 +191,39 @@ impl Runtime {
         sequence::run(&self.plans[index], Arc::new(request), self.run_limits).await
     }
 
+    /// Runs the Runnable `component` alone, as a handler of one step would (headless mode,
+    /// `POST /_run/<component>`): its output is stored under its name and returned, its run
+    /// error becomes the status, and `state` is what `req.state` reads.
+    ///
+    /// # Panics
+    ///
+    /// If `component` is not a component of the app.
+    pub async fn run_component(
+        &self,
+        component: ComponentId,
+        request: Request,
+        state: std::collections::BTreeMap<String, bytes::Bytes>,
+    ) -> Result<Reply, Failure> {
+        let plan = Plan::single(
+            &self.app.components[component.0].name,
+            &self.components[component.0],
+            state,
+        );
+        sequence::run(&plan, Arc::new(request), self.run_limits).await
+    }
+
+    /// Whether `component` is a Runnable (exports `run`), rather than a `wasi:http` component.
+    ///
+    /// # Panics
+    ///
+    /// If `component` is not a component of the app.
+    pub fn is_runnable(&self, component: ComponentId) -> bool {
+        !matches!(
+            self.components[component.0].entry,
+            component::Entry::Http(_)
+        )
+    }
+
     /// Runs the stream handler at `index` (in [`App::streams`]) for a message.
     ///
     /// # Panics

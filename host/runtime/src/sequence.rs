@@ -71,6 +71,21 @@ impl Plan {
 }
 
 impl Plan {
+    /// One step running `component`, its output stored under `key` and returned; the run
+    /// starts with `state`.
+    pub(crate) fn single(key: &str, component: &Arc<LoadedComponent>, state: State) -> Self {
+        Self {
+            steps: vec![PlannedStep::Single(Arc::new(Call {
+                component: component.clone(),
+                key: key.to_string(),
+                with: None,
+                on_err: OnErr::default(),
+            }))],
+            response: key.to_string(),
+            initial_state: state,
+        }
+    }
+
     /// The sum of the steps' timeouts (a group counts its slowest member).
     pub(crate) fn longest_run(&self) -> std::time::Duration {
         self.steps

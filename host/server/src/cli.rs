@@ -1,5 +1,5 @@
 //! The `karman` command line: parses the arguments, sets up logging, and runs one of the
-//! commands (`serve`, `dev`, `check`, `build`, `new`, `wit`, `schema`; one module each under
+//! commands (`serve`, `dev`, `check`, `bundle`, `build`, `new`, `wit`, `schema`; one module each under
 //! [`commands`](crate::commands)).
 //!
 //! Every flag has a `KARMAN_*` environment variable; `KARMAN_LOG` sets the log filter
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::commands::{build, check, dev, new, schema, serve, wit};
+use crate::commands::{build, bundle, check, dev, new, schema, serve, wit};
 use crate::log_text::EscapedFields;
 
 /// Karman: serve WebAssembly components as the business logic of an app.
@@ -31,12 +31,15 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the app a Directive declares (SIGHUP reloads it).
+    /// Serve the app a Directive (or a bundle) declares (SIGHUP reloads it).
     Serve(serve::ServeArgs),
     /// Serve the app, rebuild and reload it whenever its files change.
     Dev(dev::DevArgs),
-    /// Validate a Directive and its components, and print a summary.
+    /// Validate a Directive (or a bundle) and its components, and print a summary.
     Check(check::CheckArgs),
+    /// Pack the app a Directive declares into one file (`app.karman`): the Directive, its
+    /// components, its static files and a manifest of their SHA-256s.
+    Bundle(bundle::BundleArgs),
     /// Build the components of a Directive that name their source directory (`build:`).
     Build(build::BuildArgs),
     /// Create a Runnable from a template, and add it to a Directive.
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Check(args) => check::run(&args),
+        Command::Bundle(args) => bundle::run(&args),
         Command::Build(args) => build::run(&args),
         Command::New(args) => new::run(&args),
         Command::Wit(args) => wit::run(&args),

@@ -22,16 +22,19 @@
 //! `listen` accepts connections (`connection` bounds each one's idle time);
 //! `service` answers a request, routing it (`karman_directive::routing`) to a handler, a custom route
 //! (`custom_routes`, with `auth` for JWTs), a WebSocket endpoint (`websocket`) or `/health`;
-//! `responses` makes the server's own answers.
+//! `responses` makes the server's own answers; [`bundle`] builds and opens bundles
+//! (`app.karman`).
 
 #![warn(missing_docs)]
 
 mod auth;
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 mod config;
 mod connection;
 mod custom_routes;
+pub mod headless;
 mod health;
 mod listen;
 mod log_text;

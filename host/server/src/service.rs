@@ -1,5 +1,6 @@
 //! The [`Service`]: what answers one HTTP request. In order: `/health`, custom routes
-//! (`/ext/…`), WebSocket endpoints, then the Directive's request handlers — or, serving one
+//! (`/ext/…`), headless runs (`/_run/…`, when on), WebSocket endpoints, then the Directive's
+//! request handlers — or, serving one
 //! `wasi:http` component, that component for every path. Each response carries the request id.
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use karman_streams::Handler;
 
 use crate::config::ServerConfig;
 use crate::custom_routes::CustomRoutes;
+use crate::headless::HeadlessRuns;
 use crate::health::health;
 use crate::rate_limit::{Caller, ClientAddr, Limiters, too_many_requests};
 use crate::responses::{
@@ -40,6 +42,8 @@ pub struct Service {
     sessions: websocket::Sessions,
     /// Custom routes (`/ext/<plugin>/…`).
     custom_routes: Option<CustomRoutes>,
+    /// Headless mode (`/_run/<name>`), when on.
+    headless: Option<HeadlessRuns>,
     /// The `rateLimit` of each request handler, by index.
     handler_limits: Vec<Option<Limiters>>,
     /// Set by [`Service::proxy`]: every request goes to this `wasi:http` component.
@@ -81,6 +85,7 @@ impl Service {
             }
         }
         let custom_routes = CustomRoutes::new(app).map_err(anyhow::Error::msg)?;
+        let headless = HeadlessRuns::new(app).map_err(anyhow::Error::msg)?;
         let handler_limits = app
             .handlers
             .iter()
@@ -92,6 +97,7 @@ impl Service {
             websockets: HashMap::new(),
             sessions: websocket::Sessions::default(),
             custom_routes,
+            headless,
             handler_limits,
             proxy: None,
             config,
@@ -205,6 +211,13 @@ impl Service {
                 ),
             };
         }
+        if let Some(headless) = &self.headless
+            && path.starts_with(crate::headless::PREFIX)
+        {
+            return headless
+                .handle(&self.runtime, request, request_id, &self.config)
+                .await;
+        }
         if let Some(handler) = self.websockets.get(path) {
             return self.open_websocket(handler, request, request_id);
         }
@@ -242,19 +255,7 @@ impl Service {
         };
         let run = karman_runtime::Request::http(&head, body, request_id.to_string(), params);
         match self.runtime.run_handler(index, run).await {
-            Ok(reply) => {
-                let mut response = Response::new(full(reply.body.clone()));
-                *response.status_mut() =
-                    StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
-                let headers = response.headers_mut();
-                for (name, value) in reply.headers {
-                    headers.insert(name, value);
-                }
-                if !headers.contains_key(CONTENT_TYPE) {
-                    headers.insert(CONTENT_TYPE, default_content_type(&reply.body));
-                }
-                response
-            }
+            Ok(reply) => reply_response(reply),
             Err(failure) => failure_response(&failure, request_id),
         }
     }
@@ -316,6 +317,21 @@ impl Service {
             Err(failure) => failure_response(&failure, request_id),
         }
     }
+}
+
+/// The response of a run that ended well: its status, headers and body (with a content type
+/// guessed when the steps set none).
+pub(crate) fn reply_response(reply: karman_runtime::Reply) -> Response<HttpBody> {
+    let mut response = Response::new(full(reply.body.clone()));
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    for (name, value) in reply.headers {
+        headers.insert(name, value);
+    }
+    if !headers.contains_key(CONTENT_TYPE) {
+        headers.insert(CONTENT_TYPE, default_content_type(&reply.body));
+    }
+    response
 }
 
 /// The client's `x-request-id` when it is short and plain, else a new one.

@@ -36,14 +36,25 @@ impl Binary {
         args: &[&str],
     ) -> Self {
         let directive = write_directive(yaml);
+        Self::serve_file(&directive, log_filter, env, args)
+    }
+
+    /// Serves the file at `path` (a Directive, a bundle or a component) with a log filter,
+    /// extra environment variables and extra `karman serve` flags.
+    pub fn serve_file(
+        path: &std::path::Path,
+        log_filter: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_karman"));
         command
             .arg("serve")
-            .arg(&directive)
+            .arg(path)
             .args(args)
             .env("KARMAN_LOG", log_filter)
             .envs(env.iter().copied());
-        Self::spawn(command, directive, Duration::from_secs(60))
+        Self::spawn(command, path.to_path_buf(), Duration::from_secs(60))
     }
 
     /// Runs `command` (`karman serve` or `karman dev` with its arguments) on a free port with

@@ -9,7 +9,7 @@ use crate::model::connections::Connections;
 use crate::model::grants::Grants;
 use crate::model::handler::{RequestHandler, Schedule, StreamHandler};
 use crate::model::query::Query;
-use crate::model::route::Route;
+use crate::model::route::{Headless, Route};
 
 /// A whole Karman app, as declared by one Directive.
 ///
@@ -38,6 +38,8 @@ pub struct App {
     pub authentication: Authentication,
     /// Custom routes: `wasi:http` components mounted at `/ext/<plugin>/`.
     pub routes: Vec<Route>,
+    /// Headless mode: every Runnable at `POST /_run/<name>` (`None`: off, the default).
+    pub headless: Option<Headless>,
 }
 
 impl App {
@@ -85,6 +87,7 @@ impl App {
             queries: Vec::new(),
             authentication: Authentication::default(),
             routes: Vec::new(),
+            headless: None,
         })
     }
 

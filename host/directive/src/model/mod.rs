@@ -34,6 +34,6 @@ pub use handler::{
 };
 pub use query::Query;
 pub use resource::{Resource, Segment};
-pub use route::{Access, Endpoint, EndpointLimits, RateLimit, RateLimits, Route};
+pub use route::{Access, Endpoint, EndpointLimits, Headless, RateLimit, RateLimits, Route};
 pub use sequence::{ErrAction, FnStep, OnErr, Sequence, Step};
 pub use subject::subject_matches;

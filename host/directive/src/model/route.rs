@@ -203,3 +203,27 @@ mod tests {
         );
     }
 }
+
+/// Headless mode (`headless:`): every Runnable of the app answers `POST /_run/<name>`, run as a
+/// handler of one step would run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Headless {
+    /// Who may call: `headless: true` needs a valid token when the app has
+    /// `authentication.jwt`, and lets anyone call when it has not; `headless: { auth: … }` says
+    /// it as an endpoint's `auth` does.
+    pub auth: Access,
+}
+
+impl Headless {
+    /// What `headless: true` (or `karman serve --headless`) means for an app with
+    /// `authentication`: a token is needed when the app verifies tokens.
+    pub fn enabled(authentication: &crate::model::Authentication) -> Self {
+        Self {
+            auth: if authentication.jwt.is_some() {
+                Access::Authenticated
+            } else {
+                Access::Public
+            },
+        }
+    }
+}

@@ -11,14 +11,14 @@ use crate::error::Location;
 use crate::keys;
 use crate::model::{
     Access, App, Authentication, Component, ComponentId, Connections, DEFAULT_SQLITE_FILE,
-    DatabaseConnection, DatabaseKind, RateLimits, RequestHandler, Resource, Route, Schedule, Step,
-    StreamHandler,
+    DatabaseConnection, DatabaseKind, Headless, RateLimits, RequestHandler, Resource, Route,
+    Schedule, Step, StreamHandler,
 };
 use crate::parse::authentication::parse_authentication;
 use crate::parse::components::parse_components;
 use crate::parse::connections::parse_connections;
 use crate::parse::queries::parse_queries;
-use crate::parse::routes::parse_routes;
+use crate::parse::routes::{parse_access, parse_routes};
 use crate::parse::schedules::parse_schedules;
 use crate::parse::sequences::parse_sequence;
 use crate::parse::streams::{STREAM_ONLY, check_bus_cycles, parse_stream_handler};
@@ -74,6 +74,23 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         Some(node) => parse_routes(reader, node, &components),
         None => Vec::new(),
     };
+    let headless = match (top.get("headless"), authentication.as_ref()) {
+        (Some(node), Some(authentication)) => parse_headless(reader, node, authentication),
+        (None, _) => Some(None),
+        (Some(_), None) => None,
+    };
+    if let Some(Some(_)) = &headless {
+        for handler in &handlers.requests {
+            let path = handler.resource.to_string();
+            if path == "/_run" || path.starts_with("/_run/") {
+                reader.error_at(
+                    &handler.location,
+                    format!("`{path}` is under `/_run/`, which headless mode serves"),
+                    "move the handler to another path, or turn `headless` off",
+                );
+            }
+        }
+    }
     check_routes(
         reader,
         &routes,
@@ -105,6 +122,7 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         queries,
         authentication: authentication?,
         routes,
+        headless: headless?,
     })
 }
 
@@ -163,6 +181,31 @@ fn check_routes(
             }
         }
     }
+}
+
+/// `headless: true | false | { auth: … }`; an `auth` other than `public` needs
+/// `authentication.jwt`.
+fn parse_headless(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    authentication: &Authentication,
+) -> Option<Option<Headless>> {
+    if node.as_mapping().is_none() {
+        let on = reader.boolean(node, "`headless`")?;
+        return Some(on.then(|| Headless::enabled(authentication)));
+    }
+    let fields = reader.mapping(node, "`headless`", &keys::HEADLESS)?;
+    let auth_node = reader.required(fields, "auth", "`headless`")?;
+    let auth = parse_access(reader, auth_node)?;
+    if auth != Access::Public && authentication.jwt.is_none() {
+        reader.error_with_hint(
+            start(auth_node),
+            format!("`headless` is `{auth}`, but `authentication.jwt` is not configured"),
+            "add `authentication: { jwt: { algorithm: HS256, secret: env(JWT_SECRET) } }`, or make it `public`",
+        );
+        return None;
+    }
+    Some(Some(Headless { auth }))
 }
 
 fn top_level<'n>(reader: &mut Reader<'_>, root: &'n Node) -> Option<Fields<'n>> {

@@ -159,26 +159,7 @@ fn parse_endpoint(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<En
         });
     let auth = reader
         .required(fields, "auth", "an endpoint")
-        .and_then(|node| {
-            let text = reader.non_empty_string(node, "`auth`")?;
-            match text.as_str() {
-                "public" => Some(Access::Public),
-                "authenticated" => Some(Access::Authenticated),
-                other => match other.strip_prefix("role:").map(str::trim) {
-                    Some(role) if !role.is_empty() && !role.contains(char::is_whitespace) => {
-                        Some(Access::Role(role.to_string()))
-                    }
-                    _ => {
-                        reader.error_with_hint(
-                            start(node),
-                            format!("`{text}` is not an access rule"),
-                            "use `public`, `authenticated` or `role:<name>`",
-                        );
-                        None
-                    }
-                },
-            }
-        });
+        .and_then(|node| parse_access(reader, node));
     let rate_limit = match fields.get("rateLimit") {
         None => Some(RateLimits::default()),
         Some(node) => parse_rate_limits(reader, node),
@@ -214,4 +195,27 @@ fn parse_endpoint(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<En
         timeout: timeout?,
         location: reader.location_or_start(start(node)),
     })
+}
+
+/// An access rule (`auth:` of an endpoint, of `headless:`): `public`, `authenticated` or
+/// `role:<name>`.
+pub(crate) fn parse_access(reader: &mut Reader<'_>, node: &Node) -> Option<Access> {
+    let text = reader.non_empty_string(node, "`auth`")?;
+    match text.as_str() {
+        "public" => Some(Access::Public),
+        "authenticated" => Some(Access::Authenticated),
+        other => match other.strip_prefix("role:").map(str::trim) {
+            Some(role) if !role.is_empty() && !role.contains(char::is_whitespace) => {
+                Some(Access::Role(role.to_string()))
+            }
+            _ => {
+                reader.error_with_hint(
+                    start(node),
+                    format!("`{text}` is not an access rule"),
+                    "use `public`, `authenticated` or `role:<name>`",
+                );
+                None
+            }
+        },
+    }
 }

@@ -1,4 +1,4 @@
-//! `karman check`: validates a Directive, connects its backends and loads its components
+//! `karman check`: validates a Directive (or a bundle: checked and unpacked first), connects its backends and loads its components
 //! exactly as `karman serve` would, then prints what the app is made of.
 
 use std::fmt::Write as _;
@@ -11,15 +11,33 @@ use super::{EngineArgs, load_directive};
 /// The arguments of `karman check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The Directive (YAML) of the app.
+    /// The Directive (YAML) of the app, or its bundle (`.karman`).
     directive: PathBuf,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    bundle: crate::bundle::Limits,
 }
 
 /// Runs `karman check`.
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
-    let app = load_directive(&args.directive)?;
+    let opened = if crate::bundle::is_bundle(&args.directive) {
+        Some(crate::bundle::open(&args.directive, args.bundle)?)
+    } else {
+        None
+    };
+    let app = match &opened {
+        Some(bundle) => {
+            println!(
+                "bundle {} ({} files, sha256 {}): verified",
+                args.directive.display(),
+                bundle.manifest.files.len(),
+                bundle.sha256
+            );
+            bundle.app.clone()
+        }
+        None => load_directive(&args.directive)?,
+    };
     let mut config = args.engine.runtime_config();
     // Connections are made, so that `check` catches a backend that cannot be reached.
     let connect = tokio::runtime::Builder::new_current_thread()
@@ -29,6 +47,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let backends = config.backends.describe();
     let runtime = Runtime::load(app, config)?;
     print!("{}", report(&runtime, &backends));
+    drop(opened);
     Ok(())
 }
 

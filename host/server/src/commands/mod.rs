@@ -2,15 +2,17 @@
 //!
 //! | command | module |
 //! |---------|--------|
-//! | `karman serve [Directive.yaml \| component.wasm]` | [`serve`] |
+//! | `karman serve [Directive.yaml \| app.karman \| component.wasm]` | [`serve`] |
 //! | `karman dev [Directive.yaml]` | [`dev`] |
-//! | `karman check <Directive.yaml>` | [`check`] |
+//! | `karman check <Directive.yaml \| app.karman>` | [`check`] |
+//! | `karman bundle [Directive.yaml] [-o app.karman]` | [`bundle`] |
 //! | `karman build [Directive.yaml]` | [`build`] |
 //! | `karman new <name> --lang rust\|js\|python` | [`new`], its files in [`templates`] |
 //! | `karman wit [--out DIR] [--wasm FILE]` | [`wit`] |
 //! | `karman schema [--out FILE]` | [`schema`] |
 
 pub mod build;
+pub mod bundle;
 pub mod check;
 pub mod dev;
 pub mod new;
@@ -80,11 +82,11 @@ impl EngineArgs {
 }
 
 /// Loads and validates the Directive, with every diagnostic in the error.
-fn load_directive(path: &Path) -> anyhow::Result<App> {
+pub(crate) fn load_directive(path: &Path) -> anyhow::Result<App> {
     karman_directive::load(path).map_err(|error| anyhow::anyhow!("invalid Directive\n{error}"))
 }
 
-fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     karman_directive::parse_byte_size(text)
 }
 

@@ -1,6 +1,7 @@
-//! `karman serve`: serves the app a Directive declares, or one `wasi:http` component on every
-//! path (as `wasmtime serve` does), until SIGINT or SIGTERM; on SIGHUP, reads the Directive
-//! (or the component) again and reloads the app without dropping a request.
+//! `karman serve`: serves the app a Directive or a bundle (`app.karman`) declares, or one
+//! `wasi:http` component on every path (as `wasmtime serve` does), until SIGINT or SIGTERM; on
+//! SIGHUP, reads the Directive (the bundle, or the component) again and reloads the app
+//! without dropping a request.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,14 +14,15 @@ use karman_streams::StreamsConfig;
 use tokio::sync::mpsc;
 
 use super::{EngineArgs, load_directive, parse_duration, parse_size};
+use crate::bundle;
 use crate::config::ServerConfig;
 use crate::startup::{Connect, Launch, Serving, start};
 
 /// The arguments of `karman serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The Directive (YAML) of the app, or a `wasi:http` component (`.wasm`) to serve every
-    /// request with, as `wasmtime serve` does.
+    /// The Directive (YAML) of the app, its bundle (`.karman`, made by `karman bundle`), or a
+    /// `wasi:http` component (`.wasm`) to serve every request with, as `wasmtime serve` does.
     #[arg(default_value = "Directive.yaml")]
     pub(crate) directive: PathBuf,
     /// Address to listen on.
@@ -70,8 +72,17 @@ pub struct ServeArgs {
     /// deployment but one, so each scheduled run happens once.
     #[arg(long, env = "KARMAN_RUN_SCHEDULES", default_value_t = true, action = clap::ArgAction::Set)]
     run_schedules: bool,
+    /// Headless mode: every Runnable answers `POST /_run/<name>`, as `headless: true` in the
+    /// Directive does (a token is needed when the Directive sets `authentication.jwt`).
+    #[arg(long, env = "KARMAN_HEADLESS")]
+    headless: bool,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    bundle: bundle::Limits,
+    /// The bundles opened so far (a reload opens its own); unpacked until the process ends.
+    #[arg(skip)]
+    opened: std::sync::Mutex<Vec<bundle::Opened>>,
 }
 
 /// Whether `path` names a component (`.wasm`) rather than a Directive.
@@ -101,9 +112,11 @@ impl ServeArgs {
         }
     }
 
-    /// Reads the app: the Directive, or the app of the one component.
+    /// Reads the app: the Directive, the bundle (checked and unpacked first; its directory
+    /// lives as long as the process), or the app of the one component.
     pub(crate) fn load_app(&self) -> anyhow::Result<App> {
-        match self.serving() {
+        let serving = self.serving();
+        let mut app = match serving {
             Serving::Component => {
                 if !(1..=karman_directive::MAX_MEMORY).contains(&self.memory) {
                     anyhow::bail!("--memory must be at most 4GiB");
@@ -112,10 +125,36 @@ impl ServeArgs {
                     timeout: self.request_timeout,
                     memory: self.memory,
                 };
-                Ok(App::serving_component(&self.directive, limits)?)
+                App::serving_component(&self.directive, limits)?
             }
-            Serving::Directive => load_directive(&self.directive),
+            Serving::Directive if bundle::is_bundle(&self.directive) => {
+                let bundle = bundle::open(&self.directive, self.bundle)?;
+                tracing::info!(
+                    bundle = %self.directive.display(),
+                    sha256 = %bundle.sha256,
+                    "bundle verified ({} files)",
+                    bundle.manifest.files.len()
+                );
+                let app = bundle.app.clone();
+                self.opened
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(bundle);
+                app
+            }
+            Serving::Directive => load_directive(&self.directive)?,
+        };
+        if self.headless {
+            if serving == Serving::Component {
+                anyhow::bail!(
+                    "--headless serves the Runnables of a Directive, not a wasi:http component"
+                );
+            }
+            if app.headless.is_none() {
+                app.headless = Some(karman_directive::Headless::enabled(&app.authentication));
+            }
         }
+        Ok(app)
     }
 
     /// How the app is started.
