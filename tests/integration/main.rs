@@ -8,6 +8,7 @@ mod capabilities;
 mod conformance;
 mod examples;
 mod faults;
+mod graph;
 mod guests;
 mod hostile;
 mod install;

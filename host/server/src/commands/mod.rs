@@ -5,12 +5,14 @@
 //! | `karman serve <Directive.yaml \| component.wasm>` | [`serve`] |
 //! | `karman check <Directive.yaml>` | [`check`] |
 //! | `karman build [Directive.yaml]` | [`build`] |
+//! | `karman graph [Directive.yaml] [--format mermaid\|dot\|svg] [-o FILE]` | [`graph`], see [the graph page](https://github.com/karman-dev/karman/blob/main/docs/graph.md) |
 //! | `karman new <name> --lang rust\|js\|python` | [`new`], its files in [`templates`] |
 //! | `karman wit [--out DIR] [--wasm FILE]` | [`wit`] |
 //! | `karman schema [--out FILE]` | [`schema`] |
 
 pub mod build;
 pub mod check;
+pub mod graph;
 pub mod new;
 pub mod schema;
 pub mod serve;
