@@ -10,6 +10,7 @@ mod conformance;
 mod dev;
 mod examples;
 mod faults;
+mod graph;
 mod guests;
 mod headless;
 mod hostile;

@@ -1,5 +1,6 @@
 //! The `karman` command line: parses the arguments, sets up logging, and runs one of the
-//! commands (`serve`, `dev`, `check`, `bundle`, `build`, `new`, `wit`, `schema`; one module each under
+//! commands (`serve`, `dev`, `check`, `bundle`, `build`, `graph`, `new`, `wit`, `schema`; one
+//! module each under
 //! [`commands`](crate::commands)).
 //!
 //! Every flag has a `KARMAN_*` environment variable; `KARMAN_LOG` sets the log filter
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::commands::{build, bundle, check, dev, new, schema, serve, wit};
+use crate::commands::{build, bundle, check, dev, graph, new, schema, serve, wit};
 use crate::log_text::EscapedFields;
 
 /// Karman: serve WebAssembly components as the business logic of an app.
@@ -42,6 +43,9 @@ enum Command {
     Bundle(bundle::BundleArgs),
     /// Build the components of a Directive that name their source directory (`build:`).
     Build(build::BuildArgs),
+    /// Draw the app's flows (triggers, steps, groups, onErr branches, subjects, grants) as
+    /// Mermaid, DOT or SVG.
+    Graph(graph::GraphArgs),
     /// Create a Runnable from a template, and add it to a Directive.
     New(new::NewArgs),
     /// Print the WIT package of the capability API (`karman:runnable`), or write it as files
@@ -74,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Bundle(args) => bundle::run(&args),
         Command::Build(args) => build::run(&args),
+        Command::Graph(args) => graph::run(&args),
         Command::New(args) => new::run(&args),
         Command::Wit(args) => wit::run(&args),
         Command::Schema(args) => schema::run(&args),

@@ -7,6 +7,7 @@
 //! | `karman check <Directive.yaml \| app.karman>` | [`check`] |
 //! | `karman bundle [Directive.yaml] [-o app.karman]` | [`bundle`] |
 //! | `karman build [Directive.yaml]` | [`build`] |
+//! | `karman graph [Directive.yaml] [--format mermaid\|dot\|svg] [-o FILE]` | [`graph`], see [the graph page](https://github.com/karman-dev/karman/blob/main/docs/graph.md) |
 //! | `karman new <name> --lang rust\|js\|python` | [`new`], its files in [`templates`] |
 //! | `karman wit [--out DIR] [--wasm FILE]` | [`wit`] |
 //! | `karman schema [--out FILE]` | [`schema`] |
@@ -15,6 +16,7 @@ pub mod build;
 pub mod bundle;
 pub mod check;
 pub mod dev;
+pub mod graph;
 pub mod new;
 pub mod schema;
 pub mod serve;

@@ -1,0 +1,627 @@
+//! The graph as SVG, laid out here in layers (no Graphviz).
+//!
+//! One column per flow, top to bottom: the flow's box (caption, trigger, one row per step with
+//! a group's members side by side in a dashed box, then the end and error nodes), and below it
+//! the subjects it publishes to. A stream handler that listens to one of those subjects is
+//! stacked under them in the same column, so a pipeline reads downwards. Step-order edges run
+//! from the bottom of a box to the top of the next; `onErr` returns and dead letters run down
+//! a lane at the right of the column. Text is monospaced so that widths are known without
+//! fonts; every label is XML-escaped.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::text;
+use crate::{EdgeKind, Graph, Node};
+
+const MARGIN: f64 = 20.0;
+const TITLE_HEIGHT: f64 = 34.0;
+const FONT_SIZE: f64 = 12.0;
+/// Advance of one character of the monospaced font at [`FONT_SIZE`].
+const CHAR_WIDTH: f64 = 7.3;
+const LINE_HEIGHT: f64 = 16.0;
+const LABEL_SIZE: f64 = 11.0;
+const LABEL_CHAR_WIDTH: f64 = 6.7;
+const PAD_X: f64 = 10.0;
+const PAD_Y: f64 = 7.0;
+const MIN_BOX_WIDTH: f64 = 96.0;
+/// Between boxes of one row.
+const BOX_GAP: f64 = 20.0;
+/// Between rows of a flow.
+const ROW_GAP: f64 = 38.0;
+/// Between a flow's box and what is stacked under it.
+const BLOCK_GAP: f64 = 44.0;
+const FRAME_PAD: f64 = 14.0;
+const FRAME_CAPTION: f64 = 18.0;
+const GROUP_PAD: f64 = 10.0;
+const GROUP_CAPTION: f64 = 14.0;
+const COLUMN_GAP: f64 = 40.0;
+/// Space between a column's content and its first lane, and between lanes.
+const LANE_GAP: f64 = 14.0;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Rect {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
+impl Rect {
+    fn right(self) -> f64 {
+        self.x + self.w
+    }
+    fn bottom(self) -> f64 {
+        self.y + self.h
+    }
+    fn cx(self) -> f64 {
+        self.x + self.w / 2.0
+    }
+    fn cy(self) -> f64 {
+        self.y + self.h / 2.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Trigger,
+    Step,
+    Done,
+    Error,
+    Subject,
+}
+
+impl Style {
+    fn colors(self) -> (&'static str, &'static str) {
+        match self {
+            Style::Trigger => ("#dbeafe", "#1d4ed8"),
+            Style::Step => ("#ffffff", "#334155"),
+            Style::Done => ("#dcfce7", "#15803d"),
+            Style::Error => ("#fee2e2", "#b91c1c"),
+            Style::Subject => ("#fef3c7", "#b45309"),
+        }
+    }
+}
+
+/// A node to draw: its text, style and size; placed later.
+struct BoxItem<'a> {
+    node: &'a Node,
+    style: Style,
+    w: f64,
+    h: f64,
+}
+
+impl<'a> BoxItem<'a> {
+    fn new(node: &'a Node, style: Style) -> Self {
+        let chars = node
+            .lines
+            .iter()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        Self {
+            node,
+            style,
+            w: (chars as f64 * CHAR_WIDTH + 2.0 * PAD_X).max(MIN_BOX_WIDTH),
+            h: node.lines.len() as f64 * LINE_HEIGHT + 2.0 * PAD_Y,
+        }
+    }
+}
+
+/// One row of boxes, possibly inside a group's dashed box.
+struct Row<'a> {
+    boxes: Vec<BoxItem<'a>>,
+    group: bool,
+}
+
+impl Row<'_> {
+    fn inner_width(&self) -> f64 {
+        self.boxes.iter().map(|b| b.w).sum::<f64>()
+            + BOX_GAP * (self.boxes.len().saturating_sub(1)) as f64
+    }
+    fn width(&self) -> f64 {
+        self.inner_width() + if self.group { 2.0 * GROUP_PAD } else { 0.0 }
+    }
+    fn height(&self) -> f64 {
+        let boxes = self.boxes.iter().map(|b| b.h).fold(0.0, f64::max);
+        if self.group {
+            boxes + 2.0 * GROUP_PAD + GROUP_CAPTION
+        } else {
+            boxes
+        }
+    }
+}
+
+/// What a column stacks: a flow's box, or a row of subjects.
+enum Block<'a> {
+    Frame {
+        caption: &'a str,
+        rows: Vec<Row<'a>>,
+    },
+    Subjects(Row<'a>),
+}
+
+impl Block<'_> {
+    fn width(&self) -> f64 {
+        match self {
+            Block::Frame { rows, caption } => {
+                let rows = rows.iter().map(Row::width).fold(0.0, f64::max);
+                let caption = caption.chars().count() as f64 * LABEL_CHAR_WIDTH;
+                rows.max(caption) + 2.0 * FRAME_PAD
+            }
+            Block::Subjects(row) => row.width(),
+        }
+    }
+    fn height(&self) -> f64 {
+        match self {
+            Block::Frame { rows, .. } => {
+                FRAME_CAPTION
+                    + FRAME_PAD
+                    + rows.iter().map(Row::height).sum::<f64>()
+                    + ROW_GAP * (rows.len().saturating_sub(1)) as f64
+                    + FRAME_PAD
+            }
+            Block::Subjects(row) => row.height(),
+        }
+    }
+}
+
+/// Where a node ended up.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    rect: Rect,
+    /// The bottom of its row (a lane leaves a box below every box of its row).
+    row_bottom: f64,
+}
+
+/// Which flows and subjects go in which column, in order.
+fn columns(graph: &Graph) -> Vec<Vec<Item>> {
+    let mut fed = vec![false; graph.flows.len()];
+    for (i, flow) in graph.flows.iter().enumerate() {
+        for output in &flow.outputs {
+            for &listener in &graph.subjects[output.subject].listeners {
+                if listener != i {
+                    fed[listener] = true;
+                }
+            }
+        }
+    }
+    let mut placed_flows = vec![false; graph.flows.len()];
+    let mut placed_subjects = vec![false; graph.subjects.len()];
+    let mut columns = Vec::new();
+    // Heads first (flows no other flow feeds), then whatever a cycle left.
+    for heads_only in [true, false] {
+        for head in 0..graph.flows.len() {
+            if placed_flows[head] || (heads_only && fed[head]) {
+                continue;
+            }
+            let mut column = Vec::new();
+            let mut next = Some(head);
+            while let Some(flow) = next.take() {
+                placed_flows[flow] = true;
+                column.push(Item::Flow(flow));
+                let mut subjects = Vec::new();
+                for output in &graph.flows[flow].outputs {
+                    if !placed_subjects[output.subject] {
+                        placed_subjects[output.subject] = true;
+                        subjects.push(output.subject);
+                    }
+                }
+                next = subjects
+                    .iter()
+                    .flat_map(|&s| &graph.subjects[s].listeners)
+                    .copied()
+                    .find(|&l| !placed_flows[l]);
+                if !subjects.is_empty() {
+                    column.push(Item::Subjects(subjects));
+                }
+            }
+            columns.push(column);
+        }
+    }
+    columns
+}
+
+enum Item {
+    Flow(usize),
+    Subjects(Vec<usize>),
+}
+
+fn frame<'a>(graph: &'a Graph, flow: usize) -> Block<'a> {
+    let flow = &graph.flows[flow];
+    let mut rows = vec![Row {
+        boxes: vec![BoxItem::new(&flow.trigger, Style::Trigger)],
+        group: false,
+    }];
+    for stage in &flow.stages {
+        rows.push(Row {
+            boxes: stage
+                .steps
+                .iter()
+                .map(|s| BoxItem::new(&s.node, Style::Step))
+                .collect(),
+            group: stage.group.is_some(),
+        });
+    }
+    let mut last = Vec::new();
+    if let Some(end) = &flow.end {
+        last.push(BoxItem::new(end, Style::Done));
+    }
+    if let Some(error) = &flow.error {
+        last.push(BoxItem::new(error, Style::Error));
+    }
+    if !last.is_empty() {
+        rows.push(Row {
+            boxes: last,
+            group: false,
+        });
+    }
+    Block::Frame {
+        caption: flow.kind.caption(),
+        rows,
+    }
+}
+
+pub fn render(graph: &Graph) -> String {
+    // The blocks of each column.
+    let mut columns: Vec<Vec<Block<'_>>> = columns(graph)
+        .into_iter()
+        .map(|items| {
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Item::Flow(flow) => frame(graph, flow),
+                    Item::Subjects(subjects) => Block::Subjects(Row {
+                        boxes: subjects
+                            .iter()
+                            .map(|&s| BoxItem::new(&graph.subjects[s].node, Style::Subject))
+                            .collect(),
+                        group: false,
+                    }),
+                })
+                .collect()
+        })
+        .collect();
+    if !graph.unused.is_empty() {
+        columns.push(vec![Block::Frame {
+            caption: "components used by no flow",
+            rows: graph
+                .unused
+                .iter()
+                .map(|node| Row {
+                    boxes: vec![BoxItem::new(node, Style::Step)],
+                    group: false,
+                })
+                .collect(),
+        }]);
+    }
+
+    // The lanes each column needs at its right, for the edges that skip rows.
+    let edges = graph.edges();
+    let column_of: BTreeMap<&str, usize> = columns
+        .iter()
+        .enumerate()
+        .flat_map(|(c, blocks)| {
+            blocks.iter().flat_map(move |block| {
+                let rows: Vec<&Row<'_>> = match block {
+                    Block::Frame { rows, .. } => rows.iter().collect(),
+                    Block::Subjects(row) => vec![row],
+                };
+                rows.into_iter()
+                    .flat_map(|row| row.boxes.iter().map(|b| b.node.id.as_str()))
+                    .map(move |id| (id, c))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut lanes: Vec<Vec<usize>> = vec![Vec::new(); columns.len()];
+    for (i, edge) in edges.iter().enumerate() {
+        if matches!(edge.kind, EdgeKind::Return | EdgeKind::DeadLetter)
+            && let (Some(&from), Some(&to)) = (
+                column_of.get(edge.from.as_str()),
+                column_of.get(edge.to.as_str()),
+            )
+            && from == to
+        {
+            lanes[from].push(i);
+        }
+    }
+
+    // Place everything.
+    let mut placed: BTreeMap<&str, Placed> = BTreeMap::new();
+    let mut shapes = String::new();
+    let mut x = MARGIN;
+    let mut height: f64 = 0.0;
+    let mut lane_x: BTreeMap<usize, f64> = BTreeMap::new();
+    for (c, blocks) in columns.iter().enumerate() {
+        let width = blocks.iter().map(Block::width).fold(0.0, f64::max);
+        let mut y = MARGIN + TITLE_HEIGHT;
+        for block in blocks {
+            let bx = x + (width - block.width()) / 2.0;
+            match block {
+                Block::Frame { caption, rows } => {
+                    let rect = Rect {
+                        x: bx,
+                        y,
+                        w: block.width(),
+                        h: block.height(),
+                    };
+                    let _ = writeln!(
+                        shapes,
+                        r##"<rect class="flow" x="{}" y="{}" width="{}" height="{}" rx="10" fill="#f8fafc" stroke="#94a3b8"/>"##,
+                        n(rect.x),
+                        n(rect.y),
+                        n(rect.w),
+                        n(rect.h)
+                    );
+                    let _ = writeln!(
+                        shapes,
+                        r##"<text x="{}" y="{}" font-size="{LABEL_SIZE}" font-style="italic" fill="#475569">{}</text>"##,
+                        n(rect.x + FRAME_PAD),
+                        n(rect.y + FRAME_CAPTION - 2.0),
+                        text::xml(caption)
+                    );
+                    let mut ry = y + FRAME_CAPTION + FRAME_PAD;
+                    for row in rows {
+                        place_row(
+                            row,
+                            rect.x + (rect.w - row.width()) / 2.0,
+                            ry,
+                            &mut placed,
+                            &mut shapes,
+                        );
+                        ry += row.height() + ROW_GAP;
+                    }
+                }
+                Block::Subjects(row) => {
+                    place_row(row, bx, y, &mut placed, &mut shapes);
+                }
+            }
+            y += block.height() + BLOCK_GAP;
+        }
+        height = height.max(y - BLOCK_GAP);
+        let mut right = x + width;
+        for &edge in &lanes[c] {
+            right += LANE_GAP;
+            lane_x.insert(edge, right);
+        }
+        // The lanes' labels are written at their right.
+        let label_room = lanes[c]
+            .iter()
+            .map(|&e| edges[e].label.as_deref().unwrap_or("").chars().count() as f64)
+            .fold(0.0, f64::max)
+            * LABEL_CHAR_WIDTH;
+        if !lanes[c].is_empty() {
+            right += 6.0 + label_room;
+        }
+        x = right + COLUMN_GAP;
+    }
+    let width = x - COLUMN_GAP + MARGIN;
+    let height = height + MARGIN;
+
+    // The edges, under the boxes' labels but over the frames.
+    let mut lines = String::new();
+    let mut labels = String::new();
+    for (i, edge) in edges.iter().enumerate() {
+        let (Some(from), Some(to)) = (placed.get(edge.from.as_str()), placed.get(edge.to.as_str()))
+        else {
+            continue;
+        };
+        let (color, marker) = match edge.kind {
+            EdgeKind::Return | EdgeKind::Continue | EdgeKind::DeadLetter => ("#b91c1c", "err"),
+            EdgeKind::RespondTo | EdgeKind::Listens => ("#b45309", "subject"),
+            EdgeKind::Next => ("#475569", "next"),
+        };
+        let dash = if edge.kind.dashed() {
+            r#" stroke-dasharray="5 4""#
+        } else {
+            ""
+        };
+        let (path, label_at) = if let Some(&lane) = lane_x.get(&i) {
+            // Down a lane at the right: leave below the source's row, enter the target's side.
+            let (a, b) = (from.rect, to.rect);
+            let start_x = a.cx() + a.w / 4.0;
+            let turn_y = from.row_bottom + 12.0;
+            let path = format!(
+                "M{} {} L{} {} L{} {} L{} {} L{} {}",
+                n(start_x),
+                n(a.bottom()),
+                n(start_x),
+                n(turn_y),
+                n(lane),
+                n(turn_y),
+                n(lane),
+                n(b.cy()),
+                n(b.right()),
+                n(b.cy())
+            );
+            (path, (lane + 5.0, (turn_y + b.cy()) / 2.0, "start"))
+        } else {
+            let (a, b) = (from.rect, to.rect);
+            let offset = if edge.kind == EdgeKind::Continue {
+                12.0
+            } else {
+                0.0
+            };
+            let (x1, y1) = (a.cx() + offset, a.bottom());
+            let (x2, y2) = (b.cx() + offset, b.y);
+            let bend = ((y2 - y1).abs() / 2.0).max(24.0);
+            let path = format!(
+                "M{} {} C{} {} {} {} {} {}",
+                n(x1),
+                n(y1),
+                n(x1),
+                n(y1 + bend),
+                n(x2),
+                n(y2 - bend),
+                n(x2),
+                n(y2)
+            );
+            (
+                path,
+                ((x1 + x2) / 2.0 + 6.0, (y1 + y2) / 2.0 + 4.0, "start"),
+            )
+        };
+        let _ = writeln!(
+            lines,
+            r#"<path d="{path}" fill="none" stroke="{color}" stroke-width="1.4"{dash} marker-end="url(#arrow-{marker})"/>"#
+        );
+        if let Some(label) = &edge.label {
+            let (lx, ly, anchor) = label_at;
+            let _ = writeln!(
+                labels,
+                r##"<text x="{}" y="{}" font-size="{LABEL_SIZE}" text-anchor="{anchor}" fill="{color}" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
+                n(lx),
+                n(ly),
+                text::xml(label)
+            );
+        }
+    }
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="{FONT_SIZE}">"#,
+        w = n(width),
+        h = n(height)
+    );
+    let _ = writeln!(out, "<title>{}</title>", text::xml(&graph.title));
+    out.push_str("<defs>\n");
+    for (name, color) in [
+        ("next", "#475569"),
+        ("err", "#b91c1c"),
+        ("subject", "#b45309"),
+    ] {
+        let _ = writeln!(
+            out,
+            r#"<marker id="arrow-{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto"><path d="M0 1 L10 5 L0 9 z" fill="{color}"/></marker>"#
+        );
+    }
+    out.push_str("</defs>\n");
+    let _ = writeln!(
+        out,
+        r##"<rect x="0" y="0" width="{}" height="{}" fill="#ffffff"/>"##,
+        n(width),
+        n(height)
+    );
+    let _ = writeln!(
+        out,
+        r##"<text x="{}" y="{}" font-size="16" font-weight="bold" fill="#0f172a">{}</text>"##,
+        n(MARGIN),
+        n(MARGIN + 16.0),
+        text::xml(&graph.title)
+    );
+    out.push_str(&shapes);
+    out.push_str(&lines);
+    out.push_str(&labels);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Draws a row of boxes from `(x, y)`, in a dashed group box when it is one.
+fn place_row<'a>(
+    row: &Row<'a>,
+    x: f64,
+    y: f64,
+    placed: &mut BTreeMap<&'a str, Placed>,
+    out: &mut String,
+) {
+    let row_bottom = y + row.height();
+    let (mut bx, by) = if row.group {
+        let _ = writeln!(
+            out,
+            r##"<rect class="group" x="{}" y="{}" width="{}" height="{}" rx="8" fill="none" stroke="#64748b" stroke-dasharray="4 3"/>"##,
+            n(x),
+            n(y),
+            n(row.width()),
+            n(row.height())
+        );
+        let _ = writeln!(
+            out,
+            r##"<text x="{}" y="{}" font-size="{LABEL_SIZE}" font-style="italic" fill="#64748b">group</text>"##,
+            n(x + GROUP_PAD),
+            n(y + GROUP_CAPTION)
+        );
+        (x + GROUP_PAD, y + GROUP_PAD + GROUP_CAPTION)
+    } else {
+        (x, y)
+    };
+    for item in &row.boxes {
+        let rect = Rect {
+            x: bx,
+            y: by,
+            w: item.w,
+            h: item.h,
+        };
+        draw_box(item, rect, out);
+        placed.insert(item.node.id.as_str(), Placed { rect, row_bottom });
+        bx += item.w + BOX_GAP;
+    }
+}
+
+fn draw_box(item: &BoxItem<'_>, rect: Rect, out: &mut String) {
+    let (fill, stroke) = item.style.colors();
+    let _ = writeln!(out, r#"<g id="{}">"#, text::xml(&item.node.id));
+    match item.style {
+        Style::Subject => {
+            let slant = 8.0;
+            let _ = writeln!(
+                out,
+                r#"<polygon points="{},{} {},{} {},{} {},{}" fill="{fill}" stroke="{stroke}" stroke-width="1.2"/>"#,
+                n(rect.x + slant),
+                n(rect.y),
+                n(rect.right()),
+                n(rect.y),
+                n(rect.right() - slant),
+                n(rect.bottom()),
+                n(rect.x),
+                n(rect.bottom())
+            );
+        }
+        _ => {
+            let radius: f64 = match item.style {
+                Style::Trigger | Style::Done | Style::Error => 14.0,
+                _ => 4.0,
+            };
+            let width = if item.style == Style::Trigger {
+                "1.8"
+            } else {
+                "1.2"
+            };
+            let _ = writeln!(
+                out,
+                r#"<rect x="{}" y="{}" width="{}" height="{}" rx="{}" fill="{fill}" stroke="{stroke}" stroke-width="{width}"/>"#,
+                n(rect.x),
+                n(rect.y),
+                n(rect.w),
+                n(rect.h),
+                n(radius.min(rect.h / 2.0))
+            );
+        }
+    }
+    for (i, line) in item.node.lines.iter().enumerate() {
+        let weight = if i == 0 && item.style != Style::Subject {
+            r#" font-weight="bold""#
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            r##"<text x="{}" y="{}" text-anchor="middle"{weight} fill="#0f172a" xml:space="preserve">{}</text>"##,
+            n(rect.cx()),
+            n(rect.y + PAD_Y + LINE_HEIGHT * (i as f64 + 1.0) - 4.0),
+            text::xml(line)
+        );
+    }
+    out.push_str("</g>\n");
+}
+
+/// A coordinate with at most one decimal, without a trailing `.0`.
+fn n(value: f64) -> String {
+    let rounded = (value * 10.0).round() / 10.0;
+    if rounded.fract() == 0.0 {
+        format!("{}", rounded as i64)
+    } else {
+        format!("{rounded:.1}")
+    }
+}
