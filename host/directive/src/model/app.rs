@@ -1,6 +1,6 @@
 //! The app: everything one Directive declares, validated and resolved.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Diagnostic, DirectiveError, Location};
 use crate::model::auth::Authentication;
@@ -38,6 +38,23 @@ pub struct App {
     pub authentication: Authentication,
     /// Custom routes: `wasi:http` components mounted at `/ext/<plugin>/`.
     pub routes: Vec<Route>,
+    /// The app's static files (`static:`, by default `static/` beside the Directive when it
+    /// exists): a canonical directory, read by components granted `files`.
+    pub static_dir: Option<PathBuf>,
+    /// Where the static files are served over HTTP (`static: { mount }`), if anywhere.
+    pub static_mount: Option<StaticMount>,
+}
+
+/// The directory of an app's static files when the Directive names none.
+pub const DEFAULT_STATIC_DIR: &str = "static";
+
+/// `static: { mount }`: the static files served at a URL prefix (GET and HEAD).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticMount {
+    /// The URL prefix: `/`, or `/` + segments without a trailing slash (`/assets`).
+    pub prefix: String,
+    /// Where the Directive declares it.
+    pub location: Location,
 }
 
 impl App {
@@ -85,6 +102,8 @@ impl App {
             queries: Vec::new(),
             authentication: Authentication::default(),
             routes: Vec::new(),
+            static_dir: None,
+            static_mount: None,
         })
     }
 
@@ -140,6 +159,7 @@ mod tests {
         );
         assert!(app.handlers.is_empty() && app.streams.is_empty() && app.schedules.is_empty());
         assert!(app.routes.is_empty() && app.queries.is_empty());
+        assert!(app.static_dir.is_none() && app.static_mount.is_none());
         assert_eq!(app.connections, Connections::default());
         assert!(app.authentication.domains.is_empty() && app.authentication.jwt.is_none());
         assert_eq!(
