@@ -39,6 +39,7 @@ mod rate_limit;
 mod responses;
 mod service;
 mod startup;
+mod static_files;
 mod websocket;
 
 pub use config::{
