@@ -1,6 +1,6 @@
 // The conformance Runnable in JavaScript: every case of conformance/README.md, selected by
 // `?case=`. It answers byte for byte as the Rust twin (conformance/rust) does.
-import { RunError, cache, graphql, http, log, req, resp, runnable, sql } from '@karman/sdk';
+import { RunError, cache, file, graphql, http, log, req, resp, runnable, sql } from '@karman/sdk';
 
 const orDash = (value) => value ?? '-';
 const text = (bytes) => new TextDecoder().decode(bytes);
@@ -75,6 +75,10 @@ export const run = runnable((input) => {
     case 'log':
       log.info(`conformance ${text(input)}`);
       return 'logged';
+    case 'file':
+      return `file=${file.getStaticText(orDash(req.queryParam('name')))}`;
+    case 'body-field':
+      return `value=${orDash(req.bodyField(orDash(req.queryParam('field'))))}`;
     case 'error':
       throw new RunError(418, 'teapot');
     default:

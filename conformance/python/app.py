@@ -1,7 +1,7 @@
 """The conformance Runnable in Python: every case of `conformance/README.md`, selected by
 `?case=`. It answers byte for byte as the Rust twin (`conformance/rust`) does."""
 
-from karman_sdk import RunError, cache, graphql, http, log, req, resp, runnable, sql
+from karman_sdk import RunError, cache, file, graphql, http, log, req, resp, runnable, sql
 
 
 def or_dash(value: str | None) -> str:
@@ -74,6 +74,10 @@ def run(input: bytes) -> bytes | str:
     if case == "log":
         log.info(f"conformance {input.decode('utf-8', 'replace')}")
         return "logged"
+    if case == "file":
+        return f"file={file.get_static_text(or_dash(req.query_param('name')))}"
+    if case == "body-field":
+        return f"value={or_dash(req.body_field(or_dash(req.query_param('field'))))}"
     if case == "error":
         raise RunError(418, "teapot")
     raise RunError(400, f"unknown case `{case}`")

@@ -72,6 +72,12 @@ export namespace req {
   function stateText(key: string): string | undefined;
   /** The state keys this step sees, sorted. */
   function stateKeys(): string[];
+  /**
+   * A top-level field of a JSON-object body: a string field's value, any other field's
+   * compact JSON text (`42`, `true`, `null`, `{"a":1}`); `undefined` when the body is not a JSON
+   * object or has no such field.
+   */
+  function bodyField(name: string): string | undefined;
 }
 
 /** Status and headers of the HTTP response (failures throw a `RunError`). */
@@ -194,4 +200,15 @@ export namespace log {
   function info(message: unknown): void;
   function warn(message: unknown): void;
   function error(message: unknown): void;
+}
+
+/**
+ * The app's static files (needs a `files` grant; failures throw a `RunError`: a name that is
+ * absolute or has `..` → 400, outside the granted sub-directory → 403, missing → 404).
+ */
+export namespace file {
+  /** The contents of the static file `name` (e.g. `img/logo.png`). */
+  function getStatic(name: string): Uint8Array;
+  /** The contents of the static file `name` as text (invalid UTF-8 replaced by U+FFFD). */
+  function getStaticText(name: string): string;
 }

@@ -16,6 +16,7 @@ fn directive(component: &str, database: &str, upstream_port: u16) -> String {
         r#"
 identifier: test.conformance
 appVersion: v1
+static: conformance/static
 connections: {{ database: {{ type: sqlite, connectionString: {database} }} }}
 queries:
   - {{ name: insert-item, query: "INSERT INTO items (id, n) VALUES ($1, $2)" }}
@@ -31,6 +32,7 @@ components:
       sql: {{ queries: [insert-item, count-items, select-item] }}
       http: {{ allow: ["127.0.0.1:{upstream_port}"], allowPrivate: true }}
       graphql: {{ allow: ["127.0.0.1:{upstream_port}"], allowPrivate: true }}
+      files: {{ path: "public/" }}
     limits: {{ memory: 256MiB, timeout: 10s }}
   - name: bare
     source: {component}
@@ -110,6 +112,57 @@ async fn run_cases(server: &TestServer, upstream: &Upstream, key: &str) -> Strin
         ),
         ("error", server.client.post(server.url("/run?case=error"))),
         (
+            "file",
+            server
+                .client
+                .post(server.url("/run?case=file&name=public/hello.txt")),
+        ),
+        (
+            "file outside the grant",
+            server
+                .client
+                .post(server.url("/run?case=file&name=private/secret.txt")),
+        ),
+        (
+            "file escaping",
+            server
+                .client
+                .post(server.url("/run?case=file&name=../Cargo.toml")),
+        ),
+        (
+            "file missing",
+            server
+                .client
+                .post(server.url("/run?case=file&name=public/missing.txt")),
+        ),
+        (
+            "file denied",
+            server
+                .client
+                .post(server.url("/bare?case=file&name=public/hello.txt")),
+        ),
+        (
+            "body field",
+            server
+                .client
+                .post(server.url("/run?case=body-field&field=name"))
+                .body(r#"{"name": "Ada \"L\"", "n": 42.50}"#),
+        ),
+        (
+            "body field json",
+            server
+                .client
+                .post(server.url("/run?case=body-field&field=n"))
+                .body(r#"{"name": "Ada", "n": 42.50}"#),
+        ),
+        (
+            "body field absent",
+            server
+                .client
+                .post(server.url("/run?case=body-field&field=x"))
+                .body("[1, 2]"),
+        ),
+        (
             "cache denied",
             server.client.post(server.url("/bare?case=cache-denied")),
         ),
@@ -170,6 +223,14 @@ http: 200 "status=200;body=hello from upstream" x-conformance=None
 graphql: 200 "data={\"greeting\":\"hello nobody\"}" x-conformance=None
 log: 200 "logged" x-conformance=None
 error: 418 {"code":418,"message":"teapot"} x-conformance=None
+file: 200 "file=hello static" x-conformance=None
+file outside the grant: 403 {"code":403,"message":"file: `private/secret.txt` is outside `public/`, the part of the static files this component is granted"} x-conformance=None
+file escaping: 400 {"code":400,"message":"file: `../Cargo.toml` has a `..` segment"} x-conformance=None
+file missing: 404 {"code":404,"message":"file: no static file `public/missing.txt`"} x-conformance=None
+file denied: 403 {"code":403,"message":"file: this component is not granted the `files` capability"} x-conformance=None
+body field: 200 "value=Ada \"L\"" x-conformance=None
+body field json: 200 "value=42.5" x-conformance=None
+body field absent: 200 "value=-" x-conformance=None
 cache denied: 403 {"code":403,"message":"cache: this component is not granted the cache capability"} x-conformance=None
 sql denied: 403 {"code":403,"message":"sql: this component is not granted the sql capability"} x-conformance=None
 ttl set: 200 "set" x-conformance=None

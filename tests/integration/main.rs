@@ -28,6 +28,7 @@ mod schema;
 mod sequences;
 mod server;
 mod sql;
+mod static_files;
 mod streams;
 mod support;
 mod toolchain;

@@ -2,7 +2,7 @@
 //! `?case=`. The JavaScript and Python twins must answer byte for byte the same.
 
 use karman_sdk::sql::Value;
-use karman_sdk::{RunErr, Runnable, cache, graphql, http, log, req, resp, sql};
+use karman_sdk::{RunErr, Runnable, cache, file, graphql, http, log, req, resp, sql};
 
 struct Conformance;
 
@@ -99,6 +99,14 @@ impl Runnable for Conformance {
                 log::info(&format!("conformance {}", String::from_utf8_lossy(&input)));
                 "logged".to_string()
             }
+            "file" => {
+                let contents = file::get_static(&or_dash(req::query_param("name")))?;
+                format!("file={}", String::from_utf8_lossy(&contents))
+            }
+            "body-field" => format!(
+                "value={}",
+                or_dash(req::body_field(&or_dash(req::query_param("field"))))
+            ),
             "error" => return Err(RunErr::new(418, "teapot")),
             other => return Err(RunErr::new(400, format!("unknown case `{other}`"))),
         };

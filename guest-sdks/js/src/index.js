@@ -24,3 +24,4 @@ export * as sql from './sql.js';
 export * as http from './http.js';
 export * as graphql from './graphql.js';
 export * as log from './log.js';
+export * as file from './file.js';

@@ -17,6 +17,7 @@ export {
   queryParam,
   state,
   stateKeys,
+  bodyField,
 } from 'karman:runnable/req@0.1.0';
 
 /** The request body as text (invalid UTF-8 replaced by U+FFFD). */

@@ -1,4 +1,5 @@
 /// <reference path="./interfaces/karman-runnable-cache.d.ts" />
+/// <reference path="./interfaces/karman-runnable-file.d.ts" />
 /// <reference path="./interfaces/karman-runnable-graphql.d.ts" />
 /// <reference path="./interfaces/karman-runnable-http.d.ts" />
 /// <reference path="./interfaces/karman-runnable-log.d.ts" />
@@ -9,6 +10,7 @@
 declare module 'karman:runnable/runnable@0.1.0' {
   export type RunError = import('karman:runnable/types@0.1.0').RunError;
   export type * as KarmanRunnableCache010 from 'karman:runnable/cache@0.1.0'; // import karman:runnable/cache@0.1.0
+  export type * as KarmanRunnableFile010 from 'karman:runnable/file@0.1.0'; // import karman:runnable/file@0.1.0
   export type * as KarmanRunnableGraphql010 from 'karman:runnable/graphql@0.1.0'; // import karman:runnable/graphql@0.1.0
   export type * as KarmanRunnableHttp010 from 'karman:runnable/http@0.1.0'; // import karman:runnable/http@0.1.0
   export type * as KarmanRunnableLog010 from 'karman:runnable/log@0.1.0'; // import karman:runnable/log@0.1.0

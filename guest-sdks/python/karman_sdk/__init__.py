@@ -4,7 +4,7 @@ A Runnable is a WebAssembly component of the `karman:runnable/runnable` world (t
 package shipped in `karman_sdk/wit/`), built by componentize-py, which generates the bindings
 (`wit_world`) during the build. This package is a thin layer over them: the `runnable`
 decorator, `RunError`, and one module per capability (`req`, `resp`, `cache`, `sql`, `http`,
-`graphql`, `log`)::
+`graphql`, `log`, `file`)::
 
     from karman_sdk import RunError, req, runnable
 
@@ -27,7 +27,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from . import _component, cache, graphql, http, log, req, resp, sql
+from . import _component, cache, file, graphql, http, log, req, resp, sql
 from .errors import (
     BatchError,
     CapabilityError,
@@ -51,6 +51,7 @@ __all__ = [
     "RunError",
     "Unavailable",
     "cache",
+    "file",
     "graphql",
     "http",
     "log",

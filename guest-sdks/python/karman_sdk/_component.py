@@ -28,6 +28,7 @@ __all__ = [
     "cache",
     "call",
     "error_from",
+    "file",
     "graphql",
     "http",
     "log",
@@ -45,6 +46,7 @@ try:
     from componentize_py_types import Err  # type: ignore[import-not-found]
     from wit_world.imports import (  # type: ignore[import-not-found]
         cache,
+        file,
         graphql,
         http,
         log,
@@ -74,8 +76,8 @@ except ModuleNotFoundError as missing:
     class Err(Exception):  # type: ignore[no-redef]
         """The bindings' failure type; never raised outside a component."""
 
-    cache, graphql, http, log, req, resp, sql, types = map(  # type: ignore[assignment]
-        _Outside, ("cache", "graphql", "http", "log", "req", "resp", "sql", "types")
+    cache, file, graphql, http, log, req, resp, sql, types = map(  # type: ignore[assignment]
+        _Outside, ("cache", "file", "graphql", "http", "log", "req", "resp", "sql", "types")
     )
     Export = object
 

@@ -65,3 +65,10 @@ def state_text(key: str) -> str | None:
 def state_keys() -> list[str]:
     """The state keys this step sees, sorted."""
     return _component.req.state_keys()
+
+
+def body_field(name: str) -> str | None:
+    """A top-level field of a JSON-object body: a string field's value, any other field's JSON
+    compact JSON text (`42`, `true`, `null`, `{"a":1}`); None when the body is not a JSON object
+    or has no such field."""
+    return _component.req.body_field(name)

@@ -137,6 +137,27 @@ pub mod req {
     }
 }
 
+/// The app's static files (needs a `files` grant, possibly confined to a sub-directory):
+/// the directory the Directive's `static:` names, read-only.
+///
+/// ```no_run
+/// # fn run() -> Result<(), karman_sdk::RunErr> {
+/// let page = karman_sdk::file::get_static_text("templates/page.html")?;
+/// # Ok(()) }
+/// ```
+///
+/// `?` maps failures as usual: an absolute name or one with `..` is `invalid` (400), a name
+/// outside the granted sub-directory `denied` (403), a missing file `not-found` (404).
+pub mod file {
+    use crate::CapabilityError;
+    pub use crate::bindings::karman::runnable::file::*;
+
+    /// The contents of the static file `name` as text (lossy UTF-8).
+    pub fn get_static_text(name: &str) -> Result<String, CapabilityError> {
+        get_static(name).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
 /// Status and headers of the HTTP response.
 pub mod resp {
     pub use crate::bindings::karman::runnable::resp::*;

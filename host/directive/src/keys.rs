@@ -56,15 +56,19 @@ key_sets! {
     /// The top level of the Directive.
     TOP_LEVEL at "" = [
         "identifier", "appVersion", "components", "handlers", "connections", "queries",
-        "authentication", "schedules", "routes", "headless",
+        "authentication", "schedules", "routes", "headless", "static",
     ];
     /// `headless: { auth }` (the mapping form of `headless:`).
     HEADLESS at "/$defs/headless" = ["auth"];
+    /// `static: { dir, mount }` (the mapping form of `static:`).
+    STATIC at "/$defs/static" = ["dir", "mount"];
 
     /// A component of `components:`.
     COMPONENT at "/$defs/component" = ["name", "source", "build", "capabilities", "limits", "reuse"];
     /// The grants of a component (`capabilities:`).
-    CAPABILITIES at "/$defs/capabilities" = ["cache", "log", "sql", "http", "graphql"];
+    CAPABILITIES at "/$defs/capabilities" = ["cache", "log", "sql", "http", "graphql", "files"];
+    /// `files: { path }`.
+    FILES_GRANT at "/$defs/files-grant" = ["path"];
     /// `cache: { prefix }`.
     CACHE_GRANT at "/$defs/cache-grant" = ["prefix"];
     /// `sql: { queries, raw, write }`.

@@ -332,3 +332,42 @@ fn custom_routes_and_jwt_resolve() {
         }
     );
 }
+
+#[test]
+fn static_files_and_files_grants_resolve() {
+    let app = parse_case("ok-static").unwrap_or_else(|e| panic!("{e}"));
+    let public = std::fs::canonicalize(ui_dir().join("fixtures/public")).unwrap();
+    assert_eq!(app.static_dir.as_deref(), Some(public.as_path()));
+    let mount = app.static_mount.as_ref().expect("a mount");
+    assert_eq!(mount.prefix, "/assets", "the trailing slash is dropped");
+    assert_eq!(mount.location.to_string(), "ok-static.yaml:3:40");
+    let grant = |name: &str| app.component_named(name).unwrap().1.grants.files.clone();
+    assert_eq!(grant("everything").unwrap().path, "");
+    assert_eq!(grant("images").unwrap().path, "img", "`./img/` normalized");
+    assert_eq!(grant("nothing"), None);
+    assert_eq!(
+        app.component_named("images").unwrap().1.grants.to_string(),
+        "log, files (path \"img/\")"
+    );
+}
+
+#[test]
+fn without_static_the_default_directory_is_used_only_when_it_exists() {
+    let dir = std::env::temp_dir().join(format!("karman-ui-static-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = "identifier: t\nappVersion: v1\n";
+    let options = ParseOptions {
+        file_name: "Directive.yaml".to_string(),
+        base_dir: dir.clone(),
+        env: &test_env,
+        unbuilt_sources: false,
+    };
+    let without = karman_directive::parse(text, &options).unwrap();
+    std::fs::create_dir_all(dir.join("static")).unwrap();
+    let with = karman_directive::parse(text, &options).unwrap();
+    let canonical = std::fs::canonicalize(dir.join("static")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(without.static_dir, None);
+    assert_eq!(with.static_dir, Some(canonical));
+    assert_eq!(with.static_mount, None, "not served unless mounted");
+}

@@ -1,10 +1,10 @@
 //! Host bindings of the `karman:runnable` WIT package (the crate's `wit/`, a copy of the
 //! repository's `wit/`), generated in this one place.
 //!
-//! Imports are synchronous except where the host does I/O (`cache`, `sql`, `http`, `graphql`);
-//! `run` is called asynchronously so that a guest can be interrupted (epoch yields) and timed
-//! out. The interfaces whose functions return `cap-error` (`resp`, `cache`, `sql`, `http`) are
-//! trappable, with [`crate::capabilities::CapFailure`] as their error: a host function returns
+//! Imports are synchronous except where the host does I/O (`cache`, `sql`, `http`, `graphql`,
+//! `file`); `run` is called asynchronously so that a guest can be interrupted (epoch yields)
+//! and timed out. The interfaces whose functions return `cap-error` (`resp`, `cache`, `sql`,
+//! `http`, `file`) are trappable, with [`crate::capabilities::CapFailure`] as their error: a host function returns
 //! either the guest's `cap-error` or a trap (a `sql` transaction handle the guest does not own
 //! traps, as resource misuse should).
 //!
@@ -21,6 +21,7 @@ wasmtime::component::bindgen!({
         "karman:runnable/sql": async | trappable,
         "karman:runnable/http": async | trappable,
         "karman:runnable/graphql": async,
+        "karman:runnable/file": async | trappable,
     },
     exports: { default: async },
     trappable_error_type: {
@@ -48,9 +49,10 @@ mod route {
             "karman:runnable/sql": super::karman::runnable::sql,
             "karman:runnable/graphql": super::karman::runnable::graphql,
             "karman:runnable/log": super::karman::runnable::log,
+            "karman:runnable/file": super::karman::runnable::file,
         },
     });
 }
 
-pub(crate) use karman::runnable::{cache, graphql, http, log, req, resp, sql, types};
+pub(crate) use karman::runnable::{cache, file, graphql, http, log, req, resp, sql, types};
 pub(crate) use route::karman::runnable::principal;

@@ -2,6 +2,7 @@
 //! imports against what Karman provides and what the Directive grants, and prepare an
 //! `InstancePre` so that each step only instantiates.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use karman_directive::{Component as ComponentSpec, Limits, Location, Query};
@@ -12,6 +13,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use crate::backends::Backends;
 use crate::bindings::RunnablePre;
 use crate::capabilities::cache::CacheAccess;
+use crate::capabilities::file::FileAccess;
 use crate::capabilities::http::OutboundAccess;
 use crate::capabilities::log::ComponentLog;
 use crate::capabilities::sql::SqlAccess;
@@ -41,6 +43,7 @@ pub(crate) struct LoadedComponent {
     pub(crate) sql: Option<SqlAccess>,
     pub(crate) http: Option<OutboundAccess>,
     pub(crate) graphql: Option<OutboundAccess>,
+    pub(crate) files: Option<FileAccess>,
     pub(crate) log: Arc<ComponentLog>,
     /// Warm instances, for a component with `reuse:`.
     pub(crate) warm: Option<Arc<WarmPool>>,
@@ -80,6 +83,7 @@ pub(crate) fn load(
     spec: &ComponentSpec,
     backends: &Backends,
     queries: &[Query],
+    static_root: Option<&Arc<Path>>,
 ) -> Result<(LoadedComponent, ComponentReport), ComponentError> {
     let engine = karman.engine();
     let fail = |message: String| ComponentError {
@@ -117,6 +121,7 @@ pub(crate) fn load(
             "karman:runnable/sql" if spec.grants.sql.is_none() => Some("sql"),
             "karman:runnable/http" if spec.grants.http.is_none() => Some("http"),
             "karman:runnable/graphql" if spec.grants.graphql.is_none() => Some("graphql"),
+            "karman:runnable/file" if spec.grants.files.is_none() => Some("files"),
             "wasi:http/outgoing-handler" if spec.grants.http.is_none() => {
                 wasi_http_denied = true;
                 Some("http")
@@ -181,31 +186,35 @@ pub(crate) fn load(
     };
 
     let name: Arc<str> = spec.name.as_str().into();
-    let loaded = LoadedComponent {
-        engine: engine.clone(),
-        memory_budget: karman.memory_budget().clone(),
-        entry,
-        limits: spec.limits,
-        cache: spec
-            .grants
-            .cache
-            .as_ref()
-            .map(|grant| CacheAccess::new(backends.cache.clone(), &grant.prefix)),
-        sql,
-        http: spec
-            .grants
-            .http
-            .as_ref()
-            .map(|grant| OutboundAccess::new(backends.outbound.clone(), grant, "http")),
-        graphql: spec
-            .grants
-            .graphql
-            .as_ref()
-            .map(|grant| OutboundAccess::new(backends.outbound.clone(), grant, "graphql")),
-        log: Arc::new(ComponentLog::new(name.clone(), spec.grants.log)),
-        warm: spec.reuse.map(|reuse| Arc::new(WarmPool::new(reuse))),
-        name,
-    };
+    let loaded =
+        LoadedComponent {
+            engine: engine.clone(),
+            memory_budget: karman.memory_budget().clone(),
+            entry,
+            limits: spec.limits,
+            cache: spec
+                .grants
+                .cache
+                .as_ref()
+                .map(|grant| CacheAccess::new(backends.cache.clone(), &grant.prefix)),
+            sql,
+            http: spec
+                .grants
+                .http
+                .as_ref()
+                .map(|grant| OutboundAccess::new(backends.outbound.clone(), grant, "http")),
+            graphql: spec
+                .grants
+                .graphql
+                .as_ref()
+                .map(|grant| OutboundAccess::new(backends.outbound.clone(), grant, "graphql")),
+            files: spec.grants.files.as_ref().map(|grant| {
+                FileAccess::new(static_root.cloned(), &grant.path, spec.limits.memory)
+            }),
+            log: Arc::new(ComponentLog::new(name.clone(), spec.grants.log)),
+            warm: spec.reuse.map(|reuse| Arc::new(WarmPool::new(reuse))),
+            name,
+        };
     let report = ComponentReport {
         name: spec.name.clone(),
         size_bytes: bytes.len() as u64,

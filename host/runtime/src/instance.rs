@@ -11,6 +11,7 @@ use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::types::RunError;
 use crate::capabilities::cache::CacheCtx;
+use crate::capabilities::file::FileCtx;
 use crate::capabilities::graphql::GraphqlCtx;
 use crate::capabilities::http::{HttpCtx, WasiHttpHooks};
 use crate::capabilities::log::{CurrentRequest, GuestOutput, LogCtx};
@@ -59,6 +60,9 @@ pub(crate) fn new_store(
         },
         graphql: GraphqlCtx {
             access: component.graphql.clone(),
+        },
+        file: FileCtx {
+            access: component.files.clone(),
         },
         principal: Default::default(),
         wasi_http: wasi_http_ctx(),

@@ -118,8 +118,16 @@ impl Runtime {
         let mut loaded = Vec::with_capacity(app.components.len());
         let mut reports = Vec::with_capacity(app.components.len());
         let mut errors = Vec::new();
+        // The static directory, canonical (the Directive gives it canonical already; a path
+        // that no longer resolves leaves every file `not-found`).
+        let static_root: Option<Arc<std::path::Path>> = app.static_dir.as_deref().map(|dir| {
+            std::fs::canonicalize(dir)
+                .unwrap_or_else(|_| dir.to_path_buf())
+                .into()
+        });
         for spec in &app.components {
-            match component::load(&engine, &linker, spec, &config.backends, &app.queries) {
+            let root = static_root.as_ref();
+            match component::load(&engine, &linker, spec, &config.backends, &app.queries, root) {
                 Ok((component, report)) => {
                     for warning in &report.warnings {
                         tracing::warn!(component = %spec.name, "{warning}");

@@ -9,6 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::capabilities::cache::CacheCtx;
+use crate::capabilities::file::FileCtx;
 use crate::capabilities::graphql::GraphqlCtx;
 use crate::capabilities::http::{HttpCtx, WasiHttpHooks};
 use crate::capabilities::log::LogCtx;
@@ -36,6 +37,8 @@ pub(crate) struct StepState {
     pub(crate) http: HttpCtx,
     /// `graphql`.
     pub(crate) graphql: GraphqlCtx,
+    /// `file`.
+    pub(crate) file: FileCtx,
     /// The verified caller of a custom route.
     pub(crate) principal: PrincipalCtx,
     /// `wasi:http/outgoing-handler`, under the `http` grant.

@@ -43,6 +43,7 @@ mod reload;
 mod responses;
 mod service;
 mod startup;
+mod static_files;
 mod websocket;
 
 pub use config::{

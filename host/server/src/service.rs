@@ -1,7 +1,7 @@
 //! The [`Service`]: what answers one HTTP request. In order: `/health`, custom routes
-//! (`/ext/…`), headless runs (`/_run/…`, when on), WebSocket endpoints, then the Directive's
-//! request handlers — or, serving one
-//! `wasi:http` component, that component for every path. Each response carries the request id.
+//! (`/ext/…`), headless runs (`/_run/…`, when on), WebSocket endpoints, the Directive's request
+//! handlers, then the static mount (`static: { mount }`) — or, serving one `wasi:http`
+//! component, that component for every path. Each response carries the request id.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +24,7 @@ use crate::responses::{
     declared_length, default_content_type, error, failure_response, full, method_not_allowed,
     read_whole_body, too_large,
 };
+use crate::static_files::StaticFiles;
 use crate::websocket;
 
 /// The response header carrying the request id (and the request header honoured for it).
@@ -46,6 +47,8 @@ pub struct Service {
     headless: Option<HeadlessRuns>,
     /// The `rateLimit` of each request handler, by index.
     handler_limits: Vec<Option<Limiters>>,
+    /// The static files served at `static: { mount }`, if the app mounts them.
+    static_files: Option<Arc<StaticFiles>>,
     /// Set by [`Service::proxy`]: every request goes to this `wasi:http` component.
     proxy: Option<ComponentId>,
     config: ServerConfig,
@@ -99,6 +102,7 @@ impl Service {
             custom_routes,
             headless,
             handler_limits,
+            static_files: StaticFiles::for_app(app).map(Arc::new),
             proxy: None,
             config,
         })
@@ -221,7 +225,20 @@ impl Service {
         if let Some(handler) = self.websockets.get(path) {
             return self.open_websocket(handler, request, request_id);
         }
-        let (index, params) = match self.router.route(request.method().as_str(), path) {
+        let found = self.router.route(request.method().as_str(), path);
+        if !matches!(found, Match::Handler { .. })
+            && let Some(files) = &self.static_files
+            && let Some(rest) = files.under(path)
+        {
+            // A handler's path with another method stays a 405 unless static files answer it.
+            let get = matches!(*request.method(), Method::GET | Method::HEAD);
+            if get || matches!(found, Match::NotFound) {
+                return files
+                    .serve(request.method(), request.headers(), rest, request_id)
+                    .await;
+            }
+        }
+        let (index, params) = match found {
             Match::Handler { index, params } => (index, params),
             Match::NotFound => {
                 return error(

@@ -44,4 +44,12 @@ declare module 'karman:runnable/req@0.1.0' {
    * The keys of the state as this step sees it, in sorted order.
    */
   export function stateKeys(): Array<string>;
+  /**
+   * A top-level field of the body, when the body is a JSON object (as Atmo's
+   * `req.body-field`): a string field gives its value (unescaped, without quotes), any other
+   * field its compact JSON text (`42`, `true`, `null`, `{"a":1}`; a fraction as the shortest
+   * text of its 64-bit float, `1.50` → `1.5`). None when the body is not a JSON object or
+   * has no such field; with a field named twice, the last.
+   */
+  export function bodyField(name: string): string | undefined;
 }

@@ -1,6 +1,6 @@
 //! The app: everything one Directive declares, validated and resolved.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Diagnostic, DirectiveError, Location};
 use crate::model::auth::Authentication;
@@ -40,6 +40,23 @@ pub struct App {
     pub routes: Vec<Route>,
     /// Headless mode: every Runnable at `POST /_run/<name>` (`None`: off, the default).
     pub headless: Option<Headless>,
+    /// The app's static files (`static:`, by default `static/` beside the Directive when it
+    /// exists): a canonical directory, read by components granted `files`.
+    pub static_dir: Option<PathBuf>,
+    /// Where the static files are served over HTTP (`static: { mount }`), if anywhere.
+    pub static_mount: Option<StaticMount>,
+}
+
+/// The directory of an app's static files when the Directive names none.
+pub const DEFAULT_STATIC_DIR: &str = "static";
+
+/// `static: { mount }`: the static files served at a URL prefix (GET and HEAD).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticMount {
+    /// The URL prefix: `/`, or `/` + segments without a trailing slash (`/assets`).
+    pub prefix: String,
+    /// Where the Directive declares it.
+    pub location: Location,
 }
 
 impl App {
@@ -88,6 +105,8 @@ impl App {
             authentication: Authentication::default(),
             routes: Vec::new(),
             headless: None,
+            static_dir: None,
+            static_mount: None,
         })
     }
 
@@ -143,6 +162,7 @@ mod tests {
         );
         assert!(app.handlers.is_empty() && app.streams.is_empty() && app.schedules.is_empty());
         assert!(app.routes.is_empty() && app.queries.is_empty());
+        assert!(app.static_dir.is_none() && app.static_mount.is_none());
         assert_eq!(app.connections, Connections::default());
         assert!(app.authentication.domains.is_empty() && app.authentication.jwt.is_none());
         assert_eq!(

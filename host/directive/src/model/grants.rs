@@ -1,4 +1,5 @@
-//! Grants: the capabilities a component may use (`cache`, `log`, `sql`, `http`, `graphql`),
+//! Grants: the capabilities a component may use (`cache`, `log`, `sql`, `http`, `graphql`,
+//! `files`),
 //! and the host patterns of the outbound allow lists.
 //!
 //! | allow entry               | matches                                        |
@@ -26,12 +27,14 @@ pub struct Grants {
     pub http: Option<OutboundGrant>,
     /// GraphQL, if granted.
     pub graphql: Option<OutboundGrant>,
+    /// Reading the app's static files, if granted.
+    pub files: Option<FilesGrant>,
 }
 
 impl fmt::Display for Grants {
     /// What is granted, for reports: `cache (prefix "users:"), log, sql (queries: a, b; raw;
     /// read-only), http (allow: api.github.com, *.example.com; private allowed), graphql (allow:
-    /// api.github.com)`; `none` when nothing is.
+    /// api.github.com), files (path "img/")`; `none` when nothing is.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = Vec::new();
         if let Some(cache) = &self.cache {
@@ -68,6 +71,13 @@ impl fmt::Display for Grants {
                 ));
             }
         }
+        if let Some(files) = &self.files {
+            parts.push(if files.path.is_empty() {
+                "files".to_string()
+            } else {
+                format!("files (path \"{}/\")", files.path)
+            });
+        }
         if parts.is_empty() {
             f.write_str("none")
         } else {
@@ -96,8 +106,18 @@ impl Default for Grants {
             sql: None,
             http: None,
             graphql: None,
+            files: None,
         }
     }
+}
+
+/// A grant of the `files` capability: reading the app's static files.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FilesGrant {
+    /// The sub-directory of the static directory the component is confined to, as
+    /// `/`-separated segments without leading or trailing slash (`img`, `assets/css`); empty
+    /// for the whole directory.
+    pub path: String,
 }
 
 /// A grant of the `cache` capability.
@@ -283,12 +303,15 @@ mod tests {
                 allow: vec![HostPattern::parse("api.github.com").unwrap()],
                 allow_private: false,
             }),
+            files: Some(FilesGrant {
+                path: "img/icons".to_string(),
+            }),
         };
         assert_eq!(
             everything.to_string(),
             "cache (prefix \"users:\"), log, sql (queries: a, b; raw; read-only), \
              http (allow: api.github.com, *.example.com; private allowed), \
-             graphql (allow: api.github.com)"
+             graphql (allow: api.github.com), files (path \"img/icons/\")"
         );
         let bare = Grants {
             cache: Some(CacheGrant::default()),
@@ -299,10 +322,11 @@ mod tests {
             }),
             http: Some(OutboundGrant::default()),
             graphql: None,
+            files: Some(FilesGrant::default()),
         };
         assert_eq!(
             bare.to_string(),
-            "cache, sql (queries: none), http (allow: none)"
+            "cache, sql (queries: none), http (allow: none), files"
         );
     }
 }

@@ -14,7 +14,7 @@ mod route;
 mod sequence;
 mod subject;
 
-pub use app::App;
+pub use app::{App, DEFAULT_STATIC_DIR, StaticMount};
 pub use auth::{
     Authentication, DEFAULT_JWT_LEEWAY, DEFAULT_ROLES_CLAIM, DomainCredential, Jwt, JwtKey,
 };
@@ -27,7 +27,7 @@ pub use connections::{
     DEFAULT_MAX_ROWS, DEFAULT_SQLITE_FILE, DatabaseConnection, DatabaseKind, KafkaConnection,
     NatsConnection, RedisConnection, redact_url,
 };
-pub use grants::{CacheGrant, Grants, HostPattern, OutboundGrant, SqlGrant};
+pub use grants::{CacheGrant, FilesGrant, Grants, HostPattern, OutboundGrant, SqlGrant};
 pub use handler::{
     DEFAULT_MAX_DELIVER, DEFAULT_MAX_IN_FLIGHT, JetStreamOptions, RequestHandler, Schedule,
     StreamHandler, StreamSource, Trigger,

@@ -11,8 +11,8 @@ use crate::error::Location;
 use crate::keys;
 use crate::model::{
     Access, App, Authentication, Component, ComponentId, Connections, DEFAULT_SQLITE_FILE,
-    DatabaseConnection, DatabaseKind, Headless, RateLimits, RequestHandler, Resource, Route,
-    Schedule, Step, StreamHandler,
+    DEFAULT_STATIC_DIR, DatabaseConnection, DatabaseKind, Headless, RateLimits, RequestHandler,
+    Resource, Route, Schedule, Step, StreamHandler,
 };
 use crate::parse::authentication::parse_authentication;
 use crate::parse::components::parse_components;
@@ -21,6 +21,7 @@ use crate::parse::queries::parse_queries;
 use crate::parse::routes::{parse_access, parse_routes};
 use crate::parse::schedules::parse_schedules;
 use crate::parse::sequences::parse_sequence;
+use crate::parse::static_files::parse_static;
 use crate::parse::streams::{STREAM_ONLY, check_bus_cycles, parse_stream_handler};
 use crate::parse::values::{parse_method, parse_rate_limits};
 use crate::yaml::{Fields, Reader, start};
@@ -91,6 +92,21 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
             }
         }
     }
+    let static_files = parse_static(reader, top.get("static"), base_dir);
+    if let Some(static_files) = &static_files
+        && static_files.dir.is_none()
+    {
+        for component in components.iter().filter(|c| c.grants.files.is_some()) {
+            reader.error_at(
+                &component.location,
+                format!(
+                    "component `{}` is granted `files`, but the app has no static files (no `{DEFAULT_STATIC_DIR}/` beside the Directive)",
+                    component.name
+                ),
+                "create the directory, or name one with `static: <dir>`",
+            );
+        }
+    }
     check_routes(
         reader,
         &routes,
@@ -111,6 +127,7 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
     if reader.has_errors() {
         return None;
     }
+    let static_files = static_files?;
     Some(App {
         identifier: identifier?,
         app_version: app_version?,
@@ -123,6 +140,8 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         authentication: authentication?,
         routes,
         headless: headless?,
+        static_dir: static_files.dir,
+        static_mount: static_files.mount,
     })
 }
 

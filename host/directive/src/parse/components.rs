@@ -1,5 +1,6 @@
 //! `components:`: each component's name, source, build directory, limits, reuse and grants
-//! (`cache`, `log`, `http`, `graphql`; the `sql` grant is read with the queries it names).
+//! (`cache`, `log`, `http`, `graphql`, `files`; the `sql` grant is read with the queries it
+//! names).
 //!
 //! ```yaml
 //! components:
@@ -17,7 +18,8 @@ use marked_yaml::Node;
 
 use crate::keys;
 use crate::model::{
-    CacheGrant, Component, Grants, HostPattern, Limits, MAX_MEMORY, OutboundGrant, Query, Reuse,
+    CacheGrant, Component, FilesGrant, Grants, HostPattern, Limits, MAX_MEMORY, OutboundGrant,
+    Query, Reuse,
 };
 use crate::parse::queries::parse_sql_grant;
 use crate::parse::values::{parse_timeout, unique_by_name};
@@ -209,12 +211,17 @@ fn parse_grants(
         Some(node) => parse_outbound_grant(reader, node, what, "graphql").map(Some),
         None => Some(None),
     };
+    let files = match fields.get("files") {
+        Some(node) => parse_files_grant(reader, node, what),
+        None => Some(None),
+    };
     let grants = Grants {
         cache: cache?,
         log: log?,
         sql: sql?,
         http: http?,
         graphql: graphql?,
+        files: files?,
     };
     Some(grants)
 }
@@ -246,6 +253,49 @@ fn parse_cache_grant(
         None => String::new(),
     };
     Some(Some(CacheGrant { prefix }))
+}
+
+/// `files: true`, `files: false`, or `files: { path: "img/" }` (a relative directory of the
+/// static files, without `..`).
+fn parse_files_grant(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    what: &str,
+) -> Option<Option<FilesGrant>> {
+    let context = format!("the `files` grant of {what}");
+    if node.as_scalar().is_some() {
+        let on = reader.boolean(node, &context)?;
+        return Some(on.then(FilesGrant::default));
+    }
+    let fields = reader.mapping(node, &context, &keys::FILES_GRANT)?;
+    let Some(path_node) = fields.get("path") else {
+        return Some(Some(FilesGrant::default()));
+    };
+    let text = reader.string(path_node, &format!("`path` of {context}"))?;
+    let hint = "write a directory relative to the static files, e.g. `img/` or `assets/css`";
+    let problem = if text.starts_with('/') {
+        Some("is absolute")
+    } else if text.contains('\\') || text.contains('\0') {
+        Some("contains a backslash or a NUL character")
+    } else if text.split('/').any(|segment| segment == "..") {
+        Some("has a `..` segment")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        reader.error_with_hint(
+            start(path_node),
+            format!("`path` of {context}, `{text}`, {problem}"),
+            hint,
+        );
+        return None;
+    }
+    let path = text
+        .split('/')
+        .filter(|segment| !segment.is_empty() && *segment != ".")
+        .collect::<Vec<_>>()
+        .join("/");
+    Some(Some(FilesGrant { path }))
 }
 
 fn parse_outbound_grant(

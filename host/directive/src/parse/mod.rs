@@ -10,6 +10,7 @@ mod queries;
 mod routes;
 mod schedules;
 mod sequences;
+mod static_files;
 mod streams;
 mod values;
 

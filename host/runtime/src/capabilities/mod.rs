@@ -10,10 +10,12 @@
 //! | `http` | [`http`] | reqwest (rustls), credentials per domain | `http: { allow, allowPrivate }` |
 //! | `graphql` | [`graphql`] | POST JSON over [`http`]'s policy | `graphql: { allow, allowPrivate }` |
 //! | `wasi:http/outgoing-handler` | [`http`] (`wasi`) | the same policy as `http` | `http: { … }` |
+//! | `file` | [`file`] | the app's static directory, read-only | `files: true` or `{ path }` |
 //! | `principal` | [`principal`] | the verified JWT of a custom route's caller | always (empty outside routes) |
 
 pub(crate) mod cache;
 pub(crate) mod failure;
+pub(crate) mod file;
 pub(crate) mod graphql;
 pub(crate) mod http;
 pub(crate) mod log;
@@ -35,6 +37,7 @@ failure::convert_cap_error!(
     request::RequestCtx,
     cache::CacheCtx,
     http::HttpCtx,
+    file::FileCtx,
     sql::SqlView<'_>
 );
 
@@ -65,6 +68,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StepState>) -> wasmtime::Result<
     })?;
     bindings::graphql::add_to_linker::<StepState, HasSelf<graphql::GraphqlCtx>>(linker, |state| {
         &mut state.graphql
+    })?;
+    bindings::file::add_to_linker::<StepState, HasSelf<file::FileCtx>>(linker, |state| {
+        &mut state.file
     })?;
     bindings::principal::add_to_linker::<StepState, HasSelf<principal::PrincipalCtx>>(
         linker,

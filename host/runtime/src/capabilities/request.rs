@@ -1,6 +1,7 @@
 //! `karman:runnable/req` and `karman:runnable/resp`: the request that started the run, the
 //! state as this step sees it, and the response being built.
 
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use http::{HeaderName, HeaderValue};
@@ -101,6 +102,20 @@ impl req::Host for RequestCtx {
     fn state_keys(&mut self) -> Vec<String> {
         self.state.keys()
     }
+
+    fn body_field(&mut self, name: String) -> Option<String> {
+        body_field(&self.request.body, &name)
+    }
+}
+
+/// A top-level field of a JSON-object `body`: a string's value, any other value as compact JSON;
+/// `None` when the body is not a JSON object or lacks the field (the last of two).
+fn body_field(body: &[u8], name: &str) -> Option<String> {
+    let mut fields: HashMap<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
+    match fields.remove(name)? {
+        serde_json::Value::String(text) => Some(text),
+        other => Some(other.to_string()),
+    }
 }
 
 /// Traps (the step fails with 500, whatever the guest does with errors) when adding
@@ -168,5 +183,27 @@ impl resp::Host for RequestCtx {
             .unwrap_or_else(|e| e.into_inner())
             .status = Some(code);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_field;
+
+    #[test]
+    fn body_fields_are_strings_unquoted_and_other_values_as_written() {
+        let body = br#"{"name": "Ada \"L\"", "n": 42, "x": 1.50, "ok": true, "none": null,
+            "obj": {"a": [1, 2]}, "dup": 1, "dup": "two"}"#;
+        assert_eq!(body_field(body, "name").as_deref(), Some("Ada \"L\""));
+        assert_eq!(body_field(body, "n").as_deref(), Some("42"));
+        assert_eq!(body_field(body, "x").as_deref(), Some("1.5"));
+        assert_eq!(body_field(body, "ok").as_deref(), Some("true"));
+        assert_eq!(body_field(body, "none").as_deref(), Some("null"));
+        assert_eq!(body_field(body, "obj").as_deref(), Some(r#"{"a":[1,2]}"#));
+        assert_eq!(body_field(body, "dup").as_deref(), Some("two"));
+        assert_eq!(body_field(body, "absent"), None);
+        assert_eq!(body_field(b"[1, 2]", "0"), None);
+        assert_eq!(body_field(b"not json", "a"), None);
+        assert_eq!(body_field(b"", "a"), None);
     }
 }

@@ -103,6 +103,7 @@ mod tests {
             "http",
             "graphql",
             "log",
+            "file",
             "principal",
         ] {
             assert!(package.interfaces.contains_key(interface), "{interface}");
