@@ -90,7 +90,7 @@ async fn raw_status(server: &TestServer, target: &str) -> String {
 async fn components_read_static_files_only_inside_their_grant() {
     let files = StaticDir::new();
     let server = TestServer::start(&directive(files.root())).await;
-    let read = |path: &str| server.post(path, Vec::<u8>::new());
+    let read = |path: &'static str| server.post(path, Vec::<u8>::new());
 
     let reply = read("/read?case=file&name=img/logo.png").await;
     assert_eq!(

@@ -88,11 +88,13 @@ key_sets! {
     /// `rateLimit: { endpoint, caller }` of a handler or an endpoint.
     RATE_LIMIT at "/$defs/rate-limit" = ["endpoint", "caller"];
     /// A step of `steps:`.
-    STEP at "/$defs/step" = ["fn", "group", "as", "with", "onErr"];
+    STEP at "/$defs/step" = ["fn", "group", "as", "with", "onErr", "retry"];
     /// A step of a `group:`.
-    GROUP_MEMBER at "/$defs/group-member" = ["fn", "as", "with", "onErr"];
+    GROUP_MEMBER at "/$defs/group-member" = ["fn", "as", "with", "onErr", "retry"];
     /// A step's `onErr:`.
     ON_ERR at "/$defs/on-err" = ["any", "code", "other"];
+    /// A step's `retry:`.
+    RETRY at "/$defs/retry" = ["attempts", "backoff", "on"];
 
     /// `connections:`.
     CONNECTIONS at "/$defs/connections" = ["redis", "database", "nats", "kafka"];
@@ -108,7 +110,7 @@ key_sets! {
     KAFKA at "/$defs/kafka" = ["brokers", "group", "sessionTimeout"];
 
     /// A query of `queries:`.
-    QUERY at "/$defs/query" = ["name", "query"];
+    QUERY at "/$defs/query" = ["name", "query", "type", "varCount"];
 
     /// `authentication:`.
     AUTHENTICATION at "/$defs/authentication" = ["domains", "jwt"];

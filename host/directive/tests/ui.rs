@@ -136,6 +136,15 @@ fn sql_queries_and_grants_resolve_with_a_default_sqlite_database() {
     let select = &app.queries[0];
     assert_eq!((select.name.as_str(), select.params), ("select-user", 1));
     assert_eq!(app.queries[1].params, 2);
+    let atmo: Vec<(&str, usize)> = app.queries[2..]
+        .iter()
+        .map(|q| (q.name.as_str(), q.params))
+        .collect();
+    assert_eq!(
+        atmo,
+        [("atmo-insert", 2), ("atmo-select", 0), ("atmo-cte", 0)],
+        "Atmo's `type` and `varCount` are accepted"
+    );
 
     let reader = app.components[0].grants.sql.as_ref().unwrap();
     assert_eq!(reader.queries, ["select-user"]);
@@ -235,9 +244,36 @@ fn stream_handlers_and_schedules_resolve() {
     );
 
     assert!(app.handlers.is_empty());
-    let [login, orders, socket, kafka] = &app.streams[..] else {
-        panic!("four stream handlers: {:?}", app.streams);
+    let [login, orders, socket, kafka, jobs, tasks] = &app.streams[..] else {
+        panic!("six stream handlers: {:?}", app.streams);
     };
+    assert_eq!(
+        (jobs.source.clone(), jobs.jetstream.is_none()),
+        (StreamSource::Nats, true)
+    );
+    assert_eq!(jobs.dead_letter.as_deref(), Some("jobs.dead"));
+    assert_eq!(tasks.source, StreamSource::Bus);
+    assert_eq!(tasks.dead_letter.as_deref(), Some("tasks.dead"));
+    let Step::Fn(record) = &jobs.sequence.steps[0] else {
+        panic!("a fn step first");
+    };
+    let retry = record.retry.as_ref().expect("retry");
+    assert_eq!(retry.attempts, 3);
+    assert_eq!(retry.backoff, Duration::from_millis(250));
+    assert_eq!(retry.on.iter().copied().collect::<Vec<_>>(), [500, 503]);
+    let Step::Group(group) = &jobs.sequence.steps[1] else {
+        panic!("a group second");
+    };
+    let defaults = group[0].retry.as_ref().expect("retry in a group");
+    assert_eq!(
+        (defaults.attempts, defaults.backoff),
+        (2, karman_directive::DEFAULT_RETRY_BACKOFF)
+    );
+    assert_eq!(
+        defaults.on.iter().copied().collect::<Vec<_>>(),
+        karman_directive::DEFAULT_RETRY_ON
+    );
+    assert!(group[1].retry.is_none());
     assert_eq!(kafka.source, StreamSource::Kafka);
     assert_eq!(kafka.dead_letter.as_deref(), Some("orders.dead"));
     let connection = app.connections.kafka.as_ref().unwrap();
@@ -264,12 +300,18 @@ fn stream_handlers_and_schedules_resolve() {
     assert_eq!(orders.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
     assert_eq!(socket.resource, "audit.>");
 
-    let [tick, nightly] = &app.schedules[..] else {
-        panic!("two schedules");
+    let [tick, nightly, short, weekdays] = &app.schedules[..] else {
+        panic!("four schedules");
     };
     assert_eq!(tick.trigger, Trigger::Every(Duration::from_secs(90)));
     assert_eq!(tick.sequence.state["kind"], "tick");
     assert_eq!(nightly.trigger, Trigger::Cron("0 0 3 * * *".into()));
+    assert_eq!(short.trigger, Trigger::Every(Duration::from_secs(300)));
+    assert_eq!(
+        weekdays.trigger,
+        Trigger::Cron("0 30 2 * * MON,TUE,WED,THU,FRI".into()),
+        "five fields, crontab's, become six"
+    );
 }
 
 #[test]

@@ -23,6 +23,10 @@ pub struct Request {
     /// Values of the resource's `:params` and `*wildcard`, as they appear in the path
     /// (percent-encoded); `req.url-param` decodes them.
     pub params: Vec<(String, String)>,
+    /// When the answer is due (an HTTP request's `--total-request-timeout`): a step's `retry:`
+    /// never waits past it. Without it, a run may take as long as its steps' timeouts, tries
+    /// and waits add up to.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Request {
@@ -40,6 +44,7 @@ impl Request {
             headers,
             body,
             params: Vec::new(),
+            deadline: None,
         }
     }
 
@@ -72,6 +77,7 @@ impl Request {
             headers: header_list(&head.headers),
             body,
             params,
+            deadline: None,
         }
     }
 

@@ -10,6 +10,14 @@
 //!   the error's code as the HTTP status (500 outside 200..=599).
 //! - A trap, a timeout or an exceeded memory limit always ends the run (500, 504, 500):
 //!   `onErr` does not apply to faults.
+//! - A step with `retry:` runs again, on a fresh instance (a warm one with `reuse:`), while its
+//!   try ends with a code of `retry.on` and tries are left: a run error with that code, or the
+//!   host's own 504 (the step timed out) or 503 (no instance or guest memory to spare). Traps,
+//!   exceeded limits and other codes are not retried. The waits grow exponentially, each
+//!   between half and all of `backoff × 2^(try − 2)` (jitter, so failed callers do not come back
+//!   in step), and a retry whose wait would end past the run's deadline
+//!   ([`Request::deadline`]) is not made. `onErr` then applies to the last try's error. What a
+//!   failed try set through `resp` (status, headers) stays.
 //!
 //! Each step runs on a fresh instance (or, for components that opt in, a warm one: see
 //! [`crate::instance`]), so nothing leaks between steps or requests except through the state
@@ -19,7 +27,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use karman_directive::{ErrAction, FnStep, OnErr, Sequence, Step};
+use karman_directive::{ErrAction, FnStep, OnErr, Retry, Sequence, Step};
+use tokio::time::Instant;
 
 use crate::capabilities::request::RequestCtx;
 use crate::component::LoadedComponent;
@@ -49,6 +58,7 @@ impl Plan {
                 key: step.key.clone(),
                 with: step.with.clone().map(Arc::new),
                 on_err: step.on_err.clone(),
+                retry: step.retry.clone(),
             })
         };
         Self {
@@ -80,21 +90,23 @@ impl Plan {
                 key: key.to_string(),
                 with: None,
                 on_err: OnErr::default(),
+                retry: None,
             }))],
             response: key.to_string(),
             initial_state: state,
         }
     }
 
-    /// The sum of the steps' timeouts (a group counts its slowest member).
+    /// The sum of the steps' longest runs (a group counts its slowest member): a step's
+    /// timeout, times its tries with `retry:`, plus the waits between them.
     pub(crate) fn longest_run(&self) -> std::time::Duration {
         self.steps
             .iter()
             .map(|step| match step {
-                PlannedStep::Single(call) => call.component.limits.timeout,
+                PlannedStep::Single(call) => call.longest_run(),
                 PlannedStep::Group(calls) => calls
                     .iter()
-                    .map(|c| c.component.limits.timeout)
+                    .map(|c| c.longest_run())
                     .max()
                     .unwrap_or_default(),
             })
@@ -108,6 +120,18 @@ pub(crate) struct Call {
     pub(crate) key: String,
     pub(crate) with: Option<Arc<BTreeMap<String, String>>>,
     pub(crate) on_err: OnErr,
+    pub(crate) retry: Option<Retry>,
+}
+
+impl Call {
+    /// Its timeout, times its tries, plus the longest waits between them.
+    fn longest_run(&self) -> std::time::Duration {
+        let timeout = self.component.limits.timeout;
+        match &self.retry {
+            None => timeout,
+            Some(retry) => timeout.saturating_mul(retry.attempts) + retry.longest_waits(),
+        }
+    }
 }
 
 /// How one call ended.
@@ -131,6 +155,10 @@ pub(crate) async fn run(
     limits: RunLimits,
 ) -> Result<Reply, Failure> {
     let response = SharedResponse::default();
+    let deadline = match request.deadline {
+        Some(due) => Instant::from_std(due),
+        None => Instant::now() + plan.longest_run(),
+    };
     let mut state = RunState {
         size: plan.initial_state.values().map(|v| v.len() as u64).sum(),
         values: Arc::new(plan.initial_state.clone()),
@@ -140,7 +168,8 @@ pub(crate) async fn run(
         match step {
             PlannedStep::Single(call) => {
                 let view = view(&state.values, call);
-                let outcome = run_call(call, request.clone(), view, response.clone()).await;
+                let outcome =
+                    run_call(call, request.clone(), view, response.clone(), deadline).await;
                 apply(&mut state, call, outcome)?;
             }
             PlannedStep::Group(calls) => {
@@ -151,9 +180,9 @@ pub(crate) async fn run(
                             let (call, request, response) =
                                 (call.clone(), request.clone(), response.clone());
                             let view = view(&state.values, &call);
-                            tokio::spawn(
-                                async move { run_call(&call, request, view, response).await },
-                            )
+                            tokio::spawn(async move {
+                                run_call(&call, request, view, response, deadline).await
+                            })
                         })
                         .collect(),
                 );
@@ -240,8 +269,56 @@ fn apply(state: &mut RunState, call: &Call, outcome: Outcome) -> Result<(), Fail
     Ok(())
 }
 
-/// Runs one call of the plan.
+/// Runs one call of the plan, trying again as its `retry:` says while the run's `deadline`
+/// leaves time for the wait.
 async fn run_call(
+    call: &Call,
+    request: Arc<Request>,
+    state: StateView,
+    response: SharedResponse,
+    deadline: Instant,
+) -> Outcome {
+    let mut tries = 1;
+    loop {
+        let outcome = try_call(call, request.clone(), state.clone(), response.clone()).await;
+        let Some(retry) = &call.retry else {
+            return outcome;
+        };
+        let code = match &outcome {
+            Outcome::RunError { code, .. } => *code,
+            Outcome::Fault(failure)
+                if matches!(failure.kind, FailureKind::Timeout | FailureKind::Overloaded) =>
+            {
+                failure.status
+            }
+            Outcome::Output(_) | Outcome::Fault(_) => return outcome,
+        };
+        if tries >= retry.attempts || !retry.retries(code) {
+            if tries > 1 {
+                tracing::warn!(request_id = %request.id, step = %call.key, tries, code, "the step failed on its last try");
+            }
+            return outcome;
+        }
+        tries += 1;
+        let wait = jittered(retry.wait_before(tries));
+        if Instant::now() + wait >= deadline {
+            tracing::warn!(request_id = %request.id, step = %call.key, tries = tries - 1, code, "the step is not tried again: the run's time would be up before the wait ends");
+            return outcome;
+        }
+        tracing::info!(request_id = %request.id, step = %call.key, code, next_try = tries, wait = ?wait, "trying the step again");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// A wait between half of `longest` and all of it, at random.
+fn jittered(longest: std::time::Duration) -> std::time::Duration {
+    let random = (uuid::Uuid::new_v4().as_u128() >> 64) as u64;
+    let fraction = 0.5 + (random as f64 / u64::MAX as f64) / 2.0;
+    longest.mul_f64(fraction)
+}
+
+/// Runs one try of a call.
+async fn try_call(
     call: &Call,
     request: Arc<Request>,
     state: StateView,

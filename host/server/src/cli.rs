@@ -5,10 +5,11 @@
 //!
 //! Every flag has a `KARMAN_*` environment variable; `KARMAN_LOG` sets the log filter
 //! (e.g. `info`, `karman=debug`) and `KARMAN_LOG_FORMAT` the format (`text` or `json`).
+//! Boolean variables take `1`/`0`, `yes`/`no` or `true`/`false`, in any case.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::commands::{build, bundle, check, dev, graph, new, schema, serve, wit};
 use crate::log_text::EscapedFields;
@@ -70,11 +71,22 @@ pub fn version() -> &'static str {
 
 /// Runs the command line; the process exits with the returned code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     init_tracing(cli.log_format);
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
-        Command::Dev(args) => dev::run(args),
+        Command::Serve(args) => {
+            let given = matches
+                .subcommand_matches("serve")
+                .expect("the serve command was parsed");
+            serve::run(args, given)
+        }
+        Command::Dev(args) => {
+            let given = matches
+                .subcommand_matches("dev")
+                .expect("the dev command was parsed");
+            dev::run(args, given)
+        }
         Command::Check(args) => check::run(&args),
         Command::Bundle(args) => bundle::run(&args),
         Command::Build(args) => build::run(&args),

@@ -94,6 +94,7 @@ impl Service {
             .iter()
             .map(|handler| Limiters::new(handler.rate_limit))
             .collect();
+        let static_files = StaticFiles::for_app(app).map(Arc::new);
         Ok(Self {
             runtime,
             router,
@@ -102,7 +103,7 @@ impl Service {
             custom_routes,
             headless,
             handler_limits,
-            static_files: StaticFiles::for_app(app).map(Arc::new),
+            static_files,
             proxy: None,
             config,
         })
@@ -158,8 +159,9 @@ impl Service {
     {
         let request_id = request_id(&request);
         let deadline = self.config.total_request_timeout;
+        let due = std::time::Instant::now() + deadline;
         let mut response =
-            match tokio::time::timeout(deadline, self.answer(request, &request_id)).await {
+            match tokio::time::timeout(deadline, self.answer(request, &request_id, due)).await {
                 Ok(response) => response,
                 Err(_elapsed) => {
                     tracing::warn!(request_id, ?deadline, "request not answered in time");
@@ -180,7 +182,13 @@ impl Service {
         response
     }
 
-    async fn answer<B>(&self, request: Request<B>, request_id: &str) -> Response<HttpBody>
+    /// Answers one request, due at `due` (a step's `retry:` never waits past it).
+    async fn answer<B>(
+        &self,
+        request: Request<B>,
+        request_id: &str,
+        due: std::time::Instant,
+    ) -> Response<HttpBody>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -270,7 +278,8 @@ impl Service {
             Ok(body) => body,
             Err(response) => return response,
         };
-        let run = karman_runtime::Request::http(&head, body, request_id.to_string(), params);
+        let mut run = karman_runtime::Request::http(&head, body, request_id.to_string(), params);
+        run.deadline = Some(due);
         match self.runtime.run_handler(index, run).await {
             Ok(reply) => reply_response(reply),
             Err(failure) => failure_response(&failure, request_id),

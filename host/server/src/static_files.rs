@@ -158,21 +158,24 @@ impl StaticFiles {
     fn respond(&self, method: &Method, headers: &HeaderMap, found: Found) -> Response<HttpBody> {
         let etag = HeaderValue::from_str(&found.etag).expect("hex in quotes");
         let mut response = Response::new(full(Bytes::new()));
-        let out = response.headers_mut();
-        out.insert(ETAG, etag);
-        out.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        out.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response.headers_mut().insert(ETAG, etag);
+        response
+            .headers_mut()
+            .insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         if let Some(value) = headers.get(IF_NONE_MATCH)
             && none_match_hits(value, &found.etag)
         {
             *response.status_mut() = StatusCode::NOT_MODIFIED;
             return response;
         }
-        out.insert(
+        response.headers_mut().insert(
             CONTENT_TYPE,
             HeaderValue::from_static(content_type(&found.path)),
         );
-        out.insert(
+        response.headers_mut().insert(
             http::header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
@@ -188,7 +191,7 @@ impl StaticFiles {
             RangeRequest::Part { start, end } => {
                 *response.status_mut() = StatusCode::PARTIAL_CONTENT;
                 let content_range = format!("bytes {start}-{end}/{}", found.len);
-                out.insert(
+                response.headers_mut().insert(
                     CONTENT_RANGE,
                     HeaderValue::from_str(&content_range).expect("digits"),
                 );
@@ -197,15 +200,19 @@ impl StaticFiles {
             RangeRequest::Unsatisfiable => {
                 *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
                 let content_range = format!("bytes */{}", found.len);
-                out.insert(
+                response.headers_mut().insert(
                     CONTENT_RANGE,
                     HeaderValue::from_str(&content_range).expect("digits"),
                 );
-                out.insert(CONTENT_LENGTH, HeaderValue::from(0u64));
+                response
+                    .headers_mut()
+                    .insert(CONTENT_LENGTH, HeaderValue::from(0u64));
                 return response;
             }
         };
-        out.insert(CONTENT_LENGTH, HeaderValue::from(length));
+        response
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(length));
         if method == Method::GET && length > 0 {
             *response.body_mut() = file_body(found.path, start, length);
         }

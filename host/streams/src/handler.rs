@@ -1,11 +1,13 @@
 //! One stream handler at run time: turns a message into a run of its steps, at most
 //! `maxInFlight` at once, counts the outcome, and publishes the result where the Directive says.
+//! On the sources that deliver a message once (the bus, core NATS), a message whose steps
+//! failed goes to `deadLetter` here; JetStream and Kafka do it after their last delivery.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use karman_directive::StreamHandler;
+use karman_directive::{StreamHandler, StreamSource};
 use karman_runtime::{Failure, FailureKind, Reply, Request, Runtime};
 use tokio::sync::Semaphore;
 
@@ -143,6 +145,7 @@ impl Handler {
     /// it runs again rather than being lost.
     pub(crate) async fn run(&self, message: Incoming) -> Result<Reply, Failure> {
         let _running = Running::start(&self.stats);
+        let payload = message.payload.clone();
         let request = Request::message(message.subject, message.headers, message.payload);
         let id = request.id.clone();
         let subject = request.url.clone();
@@ -171,8 +174,44 @@ impl Handler {
                     "message failed: {}",
                     failure.message
                 );
+                if self.delivers_once() {
+                    self.dead_letter(&subject, payload, failure).await;
+                }
             }
         }
         result
+    }
+
+    /// Whether the source delivers each message once (the bus, core NATS): its failed messages
+    /// are dead-lettered after their one run.
+    fn delivers_once(&self) -> bool {
+        match self.spec.source {
+            StreamSource::Bus => true,
+            StreamSource::Nats => self.spec.jetstream.is_none(),
+            StreamSource::Kafka | StreamSource::Server => false,
+        }
+    }
+
+    /// Publishes a failed message to the handler's `deadLetter` (if it has one), with headers
+    /// saying why: `karman-error` (the status), `karman-error-message`, `karman-subject` (where
+    /// it arrived) and `karman-deliveries` (1).
+    async fn dead_letter(&self, subject: &str, payload: Bytes, failure: &Failure) {
+        let Some(dead_letter) = &self.spec.dead_letter else {
+            return;
+        };
+        let headers = [
+            ("karman-error".to_string(), failure.status.to_string()),
+            ("karman-error-message".to_string(), failure.message.clone()),
+            ("karman-subject".to_string(), subject.to_string()),
+            ("karman-deliveries".to_string(), "1".to_string()),
+        ];
+        match self.outlet.publish(dead_letter, payload, &headers).await {
+            Ok(()) => {
+                tracing::warn!(%subject, %dead_letter, "the failed message was dead-lettered")
+            }
+            Err(error) => {
+                tracing::error!(%error, %subject, %dead_letter, "the failed message could not be dead-lettered: it is lost")
+            }
+        }
     }
 }

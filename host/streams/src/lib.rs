@@ -10,6 +10,9 @@
 //!
 //! | `server` | a WebSocket endpoint of the HTTP server (which runs it through [`Handler`]) | — |
 //!
+//! A failed message goes to the handler's `deadLetter`, if it has one: after its one run on the
+//! bus and core NATS, after `maxDeliver` runs on JetStream and Kafka.
+//!
 //! Every handler takes at most `maxInFlight` messages at once; a slow step slows consumption.
 //! [`Streams::shutdown`] stops taking messages and waits for those in flight (JetStream acks
 //! them as they finish).

@@ -1,5 +1,6 @@
 //! `source: nats`: a core NATS queue-group subscription (several Karman processes of one app
-//! share the messages; at most once), or, with `stream:`, a durable JetStream pull consumer
+//! share the messages; at most once; a failed message goes to `deadLetter` after its one run, see
+//! [`Handler`](crate::Handler)), or, with `stream:`, a durable JetStream pull consumer
 //! (at least once: acked after the steps succeed and their result is published, redelivered
 //! after a failure or a crash, and sent to `deadLetter` after `maxDeliver` deliveries).
 //!

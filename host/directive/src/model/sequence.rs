@@ -1,8 +1,9 @@
 //! Sequences: the steps a handler or schedule runs over its state, and what a step's error
 //! does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::time::Duration;
 
 use crate::error::Location;
 use crate::model::component::ComponentId;
@@ -47,8 +48,10 @@ pub struct FnStep {
     pub key: String,
     /// With `with:`, the step sees only these keys: view key → state key it reads.
     pub with: Option<BTreeMap<String, String>>,
-    /// What a run error does to the sequence.
+    /// What a run error does to the sequence (after the last try, with `retry:`).
     pub on_err: OnErr,
+    /// With `retry:`, how often and on which codes the step is tried again.
+    pub retry: Option<Retry>,
     /// Where the step is declared.
     pub location: Location,
 }
@@ -60,6 +63,68 @@ pub struct OnErr {
     pub codes: BTreeMap<u16, ErrAction>,
     /// The action for any other code.
     pub other: ErrAction,
+}
+
+/// Most tries `retry.attempts` may ask for.
+pub const MAX_RETRY_ATTEMPTS: u32 = 10;
+/// The wait before the second try when `retry.backoff` is not given.
+pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest `retry.backoff` may be.
+pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);
+/// The longest one wait between two tries may be, however many tries came before.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+/// The codes retried when `retry.on` is not given: 503 (unavailable, overloaded) and 504
+/// (timed out).
+pub const DEFAULT_RETRY_ON: [u16; 2] = [503, 504];
+
+/// `retry: { attempts, backoff, on }` of a step: a step whose try ends with a code in `on`
+/// runs again, on a fresh instance, after an exponential wait with jitter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    /// Tries in all, the first included (2..=[`MAX_RETRY_ATTEMPTS`]).
+    pub attempts: u32,
+    /// The wait before the second try; each further wait doubles it (at most
+    /// [`MAX_RETRY_WAIT`]).
+    pub backoff: Duration,
+    /// The codes that make a try worth repeating: run-error codes, and 503/504 for the
+    /// host's own overload and timeout.
+    pub on: BTreeSet<u16>,
+}
+
+impl Retry {
+    /// Whether a try that ended with `code` is tried again (when tries are left).
+    pub fn retries(&self, code: u16) -> bool {
+        self.on.contains(&code)
+    }
+
+    /// The longest wait before try `attempt` (2 for the first retry): `backoff` doubled for
+    /// each retry before it, at most [`MAX_RETRY_WAIT`]. The runtime waits between half of it
+    /// and all of it (jitter).
+    pub fn wait_before(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(2).min(16);
+        self.backoff
+            .saturating_mul(1 << doublings)
+            .min(MAX_RETRY_WAIT)
+    }
+
+    /// The longest all the waits of a step that uses every try can add up to.
+    pub fn longest_waits(&self) -> Duration {
+        (2..=self.attempts).map(|n| self.wait_before(n)).sum()
+    }
+}
+
+impl fmt::Display for Retry {
+    /// `3 tries, backoff 100ms, on 503, 504`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let codes: Vec<String> = self.on.iter().map(u16::to_string).collect();
+        write!(
+            f,
+            "{} tries, backoff {}, on {}",
+            self.attempts,
+            humantime::format_duration(self.backoff),
+            codes.join(", ")
+        )
+    }
 }
 
 impl fmt::Display for Sequence {
@@ -117,6 +182,7 @@ mod tests {
             key: key.to_string(),
             with: None,
             on_err: OnErr::default(),
+            retry: None,
             location: Location {
                 file: "Directive.yaml".into(),
                 line: 1,
@@ -137,5 +203,26 @@ mod tests {
             response: "d".to_string(),
         };
         assert_eq!(sequence.to_string(), "a -> group(b, c) -> d (response: d)");
+    }
+
+    #[test]
+    fn retry_waits_double_up_to_their_cap() {
+        let retry = Retry {
+            attempts: 4,
+            backoff: Duration::from_millis(100),
+            on: BTreeSet::from(DEFAULT_RETRY_ON),
+        };
+        assert_eq!(retry.wait_before(2), Duration::from_millis(100));
+        assert_eq!(retry.wait_before(3), Duration::from_millis(200));
+        assert_eq!(retry.wait_before(4), Duration::from_millis(400));
+        assert_eq!(retry.longest_waits(), Duration::from_millis(700));
+        assert!(retry.retries(503) && !retry.retries(500));
+        assert_eq!(retry.to_string(), "4 tries, backoff 100ms, on 503, 504");
+        let slow = Retry {
+            attempts: MAX_RETRY_ATTEMPTS,
+            backoff: MAX_RETRY_BACKOFF,
+            ..retry
+        };
+        assert_eq!(slow.wait_before(MAX_RETRY_ATTEMPTS), MAX_RETRY_WAIT);
     }
 }

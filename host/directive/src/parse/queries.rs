@@ -13,6 +13,10 @@
 //! Parameters are positional: `$1, $2…` on PostgreSQL and SQLite, `?` on MySQL. Their number
 //! is counted when the Directive loads, so a call with the wrong number of values fails with
 //! `invalid` before it reaches the database.
+//!
+//! Atmo's `type:` (`select`, `insert`, `update`, `delete`) and `varCount:` are accepted and
+//! checked: the type against the statement's first keyword (after a `WITH …`, anywhere in the
+//! statement), the count against the parameters counted.
 
 use std::collections::HashMap;
 
@@ -67,6 +71,40 @@ pub(crate) fn parse_queries(
                 continue;
             }
         };
+        if let Some(node) = fields.get("type")
+            && !check_type(reader, node, &name, &sql)
+        {
+            continue;
+        }
+        if let Some(node) = fields.get("varCount") {
+            let text = reader
+                .string(node, "a query's `varCount`")
+                .unwrap_or_default();
+            match text.trim().parse::<usize>() {
+                Ok(count) if count == params => {}
+                Ok(count) => {
+                    reader.error_with_hint(
+                        start(node),
+                        format!(
+                            "query `{name}` declares `varCount: {count}`, but its statement takes {params} parameter{}",
+                            if params == 1 { "" } else { "s" }
+                        ),
+                        format!("{}; fix the count or the statement", placeholder_hint(kind)),
+                    );
+                    continue;
+                }
+                Err(_) => {
+                    reader.error(
+                        start(node),
+                        format!(
+                            "query `{name}`: `varCount` must be a whole number, not `{}`",
+                            text.trim()
+                        ),
+                    );
+                    continue;
+                }
+            }
+        }
         seen.insert(name.clone(), location.clone());
         queries.push(Query {
             name,
@@ -130,6 +168,94 @@ pub(crate) fn parse_sql_grant(
         grant.write = reader.boolean(write, "`write`")?;
     }
     ok.then_some(grant)
+}
+
+/// Atmo's query types, each the keyword its statement starts with.
+const QUERY_TYPES: &[&str] = &["select", "insert", "update", "delete"];
+
+/// `type:` of query `name`: one of [`QUERY_TYPES`], matching the statement `sql`.
+fn check_type(reader: &mut Reader<'_>, node: &Node, name: &str, sql: &str) -> bool {
+    let Some(text) = reader.string(node, "a query's `type`") else {
+        return false;
+    };
+    let declared = text.trim().to_ascii_lowercase();
+    if !QUERY_TYPES.contains(&declared.as_str()) {
+        let hint = match did_you_mean(&declared, QUERY_TYPES.iter().copied()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!("use one of: {}", QUERY_TYPES.join(", ")),
+        };
+        reader.error_with_hint(
+            start(node),
+            format!("query `{name}`: `{}` is not a query type", text.trim()),
+            hint,
+        );
+        return false;
+    }
+    let words = keywords(sql);
+    let matches = match words.first().map(String::as_str) {
+        Some("with") => words.iter().any(|word| *word == declared),
+        Some(first) => first == declared,
+        None => false,
+    };
+    if !matches {
+        let statement = words.first().map_or("empty".to_string(), |w| {
+            format!("a `{}` statement", w.to_ascii_uppercase())
+        });
+        reader.error_with_hint(
+            start(node),
+            format!("query `{name}` is declared `type: {declared}`, but it is {statement}"),
+            "fix the `type` (or leave it out: Karman reads the statement itself)",
+        );
+        return false;
+    }
+    true
+}
+
+/// The words of `sql` outside quotes and comments, in lower case.
+fn keywords(sql: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut chars = sql.chars().peekable();
+    let mut word = String::new();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c.to_ascii_lowercase());
+            continue;
+        }
+        if !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        match c {
+            '\'' | '"' | '`' => {
+                for inner in chars.by_ref() {
+                    if inner == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for inner in chars.by_ref() {
+                    if inner == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                for inner in chars.by_ref() {
+                    if last == '*' && inner == '/' {
+                        break;
+                    }
+                    last = inner;
+                }
+            }
+            _ => {}
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 /// How parameters are written for `kind`.
@@ -243,5 +369,13 @@ mod tests {
         );
         assert!(count_params("SELECT $1", DatabaseKind::MySql).is_err());
         assert!(count_params("SELECT ?", DatabaseKind::Postgres).is_err());
+    }
+
+    #[test]
+    fn keywords_skip_quotes_and_comments() {
+        assert_eq!(
+            keywords("-- insert\n /* delete */ WITH x AS (SELECT 'update') UPDATE t SET a = $1"),
+            ["with", "x", "as", "select", "update", "t", "set", "a", "1"]
+        );
     }
 }

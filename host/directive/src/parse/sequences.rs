@@ -1,13 +1,19 @@
 //! `state`, `steps` and `response` of a handler or schedule: the steps (`fn`, `group`), the
-//! state keys they read (`with`) and store (`as`), and what an error does (`onErr`).
+//! state keys they read (`with`) and store (`as`), what an error does (`onErr`), and when a
+//! step is tried again (`retry`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use marked_yaml::{Node, Span};
 
 use crate::error::did_you_mean;
 use crate::keys;
-use crate::model::{Component, ComponentId, ErrAction, FnStep, OnErr, Sequence, Step};
+use crate::model::{
+    Component, ComponentId, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_ON, ErrAction, FnStep,
+    MAX_RETRY_ATTEMPTS, MAX_RETRY_BACKOFF, OnErr, Retry, Sequence, Step,
+};
+use crate::units::parse_duration;
 use crate::yaml::{Fields, Reader, start};
 
 /// `state`, `steps` and `response` of a handler or schedule.
@@ -146,7 +152,7 @@ fn parse_step(
         }
         (Some(_), None) => parse_call(reader, node, fields, components, produced).map(Step::Fn),
         (None, Some(group)) => {
-            for key in ["as", "with", "onErr"] {
+            for key in ["as", "with", "onErr", "retry"] {
                 if let Some(value) = fields.get(key) {
                     reader.error_with_hint(
                         value.span(),
@@ -237,11 +243,16 @@ fn parse_call(
         Some(node) => parse_on_err(reader, node)?,
         None => OnErr::default(),
     };
+    let retry = match fields.get("retry") {
+        Some(node) => Some(parse_retry(reader, node)?),
+        None => None,
+    };
     Some(FnStep {
         component: ComponentId(index),
         key,
         with,
         on_err,
+        retry,
         location: reader.location_or_start(start(node)),
     })
 }
@@ -357,6 +368,85 @@ fn parse_on_err(reader: &mut Reader<'_>, node: &Node) -> Option<OnErr> {
             Some(on_err)
         }
     }
+}
+
+/// `retry: { attempts: 3, backoff: 100ms, on: [503, 504] }`.
+fn parse_retry(reader: &mut Reader<'_>, node: &Node) -> Option<Retry> {
+    let fields = reader.mapping(node, "`retry`", &keys::RETRY)?;
+    let attempts_node = reader.required(fields, "attempts", "`retry`")?;
+    let text = reader.string(attempts_node, "`retry.attempts`")?;
+    let attempts = match text.trim().parse::<u32>() {
+        Ok(n) if (2..=MAX_RETRY_ATTEMPTS).contains(&n) => n,
+        _ => {
+            reader.error_with_hint(
+                start(attempts_node),
+                format!(
+                    "`retry.attempts` must be a whole number from 2 to {MAX_RETRY_ATTEMPTS}, not `{text}`"
+                ),
+                "it counts every try, the first included: `attempts: 3` runs the step at most three times",
+            );
+            return None;
+        }
+    };
+    let backoff = match fields.get("backoff") {
+        None => DEFAULT_RETRY_BACKOFF,
+        Some(n) => {
+            let text = reader.string(n, "`retry.backoff`")?;
+            match parse_duration(&text) {
+                Ok(backoff) if backoff > Duration::ZERO && backoff <= MAX_RETRY_BACKOFF => backoff,
+                Ok(_) => {
+                    reader.error(
+                        start(n),
+                        format!(
+                            "`retry.backoff` must be above zero and at most {}, not `{}`",
+                            humantime::format_duration(MAX_RETRY_BACKOFF),
+                            text.trim()
+                        ),
+                    );
+                    return None;
+                }
+                Err(message) => {
+                    reader.error(start(n), format!("`retry.backoff`: {message}"));
+                    return None;
+                }
+            }
+        }
+    };
+    let on = match fields.get("on") {
+        None => BTreeSet::from(DEFAULT_RETRY_ON),
+        Some(n) => {
+            let items = reader.sequence(n, "`retry.on`")?;
+            if items.is_empty() {
+                reader.error_with_hint(
+                    n.span(),
+                    "`retry.on` is empty, so no error would be retried",
+                    "list the codes to retry, e.g. `on: [503, 504]`, or leave `on` out for that default",
+                );
+                return None;
+            }
+            let mut codes = BTreeSet::new();
+            for item in items {
+                let text = reader.string(item, "a code of `retry.on`")?;
+                let Ok(code) = text.trim().parse::<u16>() else {
+                    reader.error(
+                        start(item),
+                        format!(
+                            "`{}` in `retry.on` is not an error code (0..65535)",
+                            text.trim()
+                        ),
+                    );
+                    return None;
+                };
+                codes.insert(code);
+            }
+            codes
+        }
+    };
+    Some(Retry {
+        attempts,
+        backoff,
+        on,
+    })
 }
 
 fn parse_action(reader: &mut Reader<'_>, node: &Node) -> Option<ErrAction> {

@@ -10,7 +10,7 @@
 //!     stream: LOGINS               # nats only: consume through JetStream …
 //!     durable: karman-logins       # … with this durable consumer
 //!     maxDeliver: 5                # JetStream deliveries before `deadLetter`
-//!     deadLetter: user.login.dead
+//!     deadLetter: user.login.dead  # failed messages (any source but `server`)
 //!     maxInFlight: 16              # messages run at once (backpressure)
 //!     steps: [ { fn: record }, { fn: send-email } ]
 //! ```
@@ -225,18 +225,25 @@ pub(crate) fn parse_stream_handler(
             Some(subject)
         }
     };
-    if (fields.get("maxDeliver").is_some() || dead_letter.is_some())
+    if let Some(n) = fields.get("maxDeliver")
         && jetstream.is_none()
         && source != StreamSource::Kafka
     {
-        let n = fields
-            .get("maxDeliver")
-            .or(fields.get("deadLetter"))
-            .expect("one is set");
         reader.error_with_hint(
             start(n),
-            "`maxDeliver` and `deadLetter` need an at-least-once source",
-            "use `source: kafka`, or add `stream:` to consume through JetStream (`source: nats`)",
+            "`maxDeliver` needs an at-least-once source",
+            "core NATS and the bus deliver a message once: give its steps `retry:` to try them \
+             again, or use `source: kafka`, or add `stream:` to consume through JetStream",
+        );
+        ok = false;
+    }
+    if let Some(n) = fields.get("deadLetter")
+        && source == StreamSource::Server
+    {
+        reader.error_with_hint(
+            start(n),
+            "`deadLetter` does not apply to `source: server`",
+            "a WebSocket handler answers a failed message with its error on the same socket",
         );
         ok = false;
     }
@@ -259,21 +266,28 @@ pub(crate) fn parse_stream_handler(
     })
 }
 
-/// Refuses `respondTo` cycles among bus handlers (`A → A`, `A → B → A`): a result published
-/// back into its own chain would run it forever, and once a queue is full the chain would wait
-/// on itself. Each cycle is reported once, at its first handler.
+/// Refuses `respondTo` and `deadLetter` cycles among bus handlers (`A → A`, `A → B → A`): a
+/// result or a failed message published back into its own chain would run it forever, and once
+/// a queue is full the chain would wait on itself. Each cycle is reported once, at its first
+/// handler.
 pub(crate) fn check_bus_cycles(reader: &mut Reader<'_>, streams: &[StreamHandler]) {
     let on_bus = |h: &StreamHandler| h.source == StreamSource::Bus;
     // Who each bus handler's results feed.
     let feeds: Vec<Vec<usize>> = streams
         .iter()
-        .map(|from| match (&from.respond_to, on_bus(from)) {
-            (Some(target), true) => (0..streams.len())
+        .map(|from| {
+            if !on_bus(from) {
+                return Vec::new();
+            }
+            let targets: Vec<&String> = from.respond_to.iter().chain(&from.dead_letter).collect();
+            (0..streams.len())
                 .filter(|&to| {
-                    on_bus(&streams[to]) && subject_matches(&streams[to].resource, target)
+                    on_bus(&streams[to])
+                        && targets
+                            .iter()
+                            .any(|target| subject_matches(&streams[to].resource, target))
                 })
-                .collect(),
-            _ => Vec::new(),
+                .collect()
         })
         .collect();
     for first in 0..streams.len() {
@@ -290,10 +304,10 @@ pub(crate) fn check_bus_cycles(reader: &mut Reader<'_>, streams: &[StreamHandler
         reader.error_at(
             &streams[first].location,
             format!(
-                "the bus handlers {} form a `respondTo` cycle",
+                "the bus handlers {} form a `respondTo`/`deadLetter` cycle",
                 chain.join(" → ")
             ),
-            "a result published back into its own chain runs it forever: publish the last result to a subject no handler of the chain listens on",
+            "a message published back into its own chain runs it forever: publish the last result (or dead letter) to a subject no handler of the chain listens on",
         );
     }
 }

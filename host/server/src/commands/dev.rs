@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use super::build::build_components;
 use super::parse_duration;
-use super::serve::{ServeArgs, serve_app};
+use super::serve::{ServeArgs, check_unused_flags, serve_app};
 
 /// The arguments of `karman dev`: those of `karman serve`, and how often to look for changes.
 #[derive(Debug, clap::Args)]
@@ -35,12 +35,13 @@ pub struct DevArgs {
     poll_interval: Duration,
 }
 
-/// Runs `karman dev`.
-pub fn run(args: DevArgs) -> anyhow::Result<()> {
+/// Runs `karman dev`; `given` tells which flags the command line or the environment set.
+pub fn run(args: DevArgs, given: &clap::ArgMatches) -> anyhow::Result<()> {
     let DevArgs {
         serve,
         poll_interval,
     } = args;
+    check_unused_flags(serve.serving(), given)?;
     if let Ok(unbuilt) = karman_directive::load_unbuilt(&serve.directive) {
         build_components(&unbuilt, |_| true)?;
     }

@@ -36,7 +36,7 @@ pub struct EngineArgs {
     #[arg(long, env = "KARMAN_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
     /// Compile every component at start-up instead of using the compiled-code cache.
-    #[arg(long, env = "KARMAN_NO_COMPILE_CACHE")]
+    #[arg(long, env = "KARMAN_NO_COMPILE_CACHE", value_parser = parse_bool)]
     no_compile_cache: bool,
     /// Component instances that may exist at once; steps beyond it get 503.
     #[arg(long, env = "KARMAN_MAX_INSTANCES", default_value_t = karman_runtime::DEFAULT_MAX_INSTANCES)]
@@ -94,4 +94,35 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     karman_directive::parse_duration(text)
+}
+
+/// A boolean flag's value, or its environment variable's: `1`/`0`, `yes`/`no`, `true`/`false`,
+/// in any case.
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" => Ok(true),
+        "0" | "no" | "false" => Ok(false),
+        _ => Err(format!(
+            "`{text}` is not a boolean: use 1/0, yes/no or true/false"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bool;
+
+    #[test]
+    fn booleans_take_numbers_words_and_any_case() {
+        for yes in ["1", "yes", "YES", "true", "True"] {
+            assert_eq!(parse_bool(yes), Ok(true), "{yes}");
+        }
+        for no in ["0", "no", "No", "false", "FALSE"] {
+            assert_eq!(parse_bool(no), Ok(false), "{no}");
+        }
+        for neither in ["", "2", "on", "maybe"] {
+            let error = parse_bool(neither).unwrap_err();
+            assert!(error.contains("1/0, yes/no or true/false"), "{error}");
+        }
+    }
 }

@@ -13,7 +13,10 @@ use karman_directive::{App, Limits};
 use karman_streams::StreamsConfig;
 use tokio::sync::mpsc;
 
-use super::{EngineArgs, load_directive, parse_duration, parse_size};
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+
+use super::{EngineArgs, load_directive, parse_bool, parse_duration, parse_size};
 use crate::bundle;
 use crate::config::ServerConfig;
 use crate::startup::{Connect, Launch, Serving, start};
@@ -66,11 +69,11 @@ pub struct ServeArgs {
     /// Start even when a backend (Redis, the database) cannot be reached: retry it in the
     /// background, report it on `/health` (503 until connected), and fail its calls with
     /// `unavailable` meanwhile. Without it, an unreachable backend stops start-up.
-    #[arg(long, env = "KARMAN_BACKGROUND_CONNECT")]
+    #[arg(long, env = "KARMAN_BACKGROUND_CONNECT", value_parser = parse_bool)]
     background_connect: bool,
     /// Whether this process runs the Directive's schedules; set `false` on all processes of a
     /// deployment but one, so each scheduled run happens once.
-    #[arg(long, env = "KARMAN_RUN_SCHEDULES", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "KARMAN_RUN_SCHEDULES", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool)]
     run_schedules: bool,
     /// Headless mode: every Runnable answers `POST /_run/<name>`, as `headless: true` in the
     /// Directive does (a token is needed when the Directive sets `authentication.jwt`).
@@ -90,8 +93,95 @@ fn is_component(path: &Path) -> bool {
     path.extension().is_some_and(|ext| ext == "wasm")
 }
 
-/// Runs `karman serve`.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+/// A flag that does nothing in one of the two ways of serving: its argument id, the flag, its
+/// environment variable, and why.
+struct Unused {
+    id: &'static str,
+    flag: &'static str,
+    env: &'static str,
+    why: &'static str,
+}
+
+/// The flags that do nothing when serving a Directive.
+const UNUSED_FOR_A_DIRECTIVE: &[Unused] = &[
+    Unused {
+        id: "request_timeout",
+        flag: "--request-timeout",
+        env: "KARMAN_REQUEST_TIMEOUT",
+        why: "it applies to serving a component (.wasm); a Directive gives each component its \
+              `limits: { timeout }`, and --total-request-timeout bounds a whole request",
+    },
+    Unused {
+        id: "memory",
+        flag: "--memory",
+        env: "KARMAN_MEMORY",
+        why: "it applies to serving a component (.wasm); a Directive gives each component its \
+              `limits: { memory }`, and --max-guest-memory bounds all instances together",
+    },
+];
+
+/// The flags that do nothing when serving a component (`.wasm`).
+const UNUSED_FOR_A_COMPONENT: &[Unused] = &[
+    Unused {
+        id: "body_read_timeout",
+        flag: "--body-read-timeout",
+        env: "KARMAN_BODY_READ_TIMEOUT",
+        why: "a component served alone reads its request body as it streams in; \
+              --request-timeout bounds its whole request",
+    },
+    Unused {
+        id: "background_connect",
+        flag: "--background-connect",
+        env: "KARMAN_BACKGROUND_CONNECT",
+        why: "a component served alone has no backends to connect",
+    },
+    Unused {
+        id: "run_schedules",
+        flag: "--run-schedules",
+        env: "KARMAN_RUN_SCHEDULES",
+        why: "a component served alone has no schedules",
+    },
+    Unused {
+        id: "max_step_output",
+        flag: "--max-step-output",
+        env: "KARMAN_MAX_STEP_OUTPUT",
+        why: "a component served alone runs no steps",
+    },
+    Unused {
+        id: "max_state",
+        flag: "--max-state",
+        env: "KARMAN_MAX_STATE",
+        why: "a component served alone runs no steps",
+    },
+];
+
+/// Refuses a flag given on the command line that does nothing for `serving`, and warns about
+/// one set only through its environment variable (a deployment may set it for every process).
+pub(crate) fn check_unused_flags(serving: Serving, given: &ArgMatches) -> anyhow::Result<()> {
+    let (unused, mode) = match serving {
+        Serving::Directive => (UNUSED_FOR_A_DIRECTIVE, "serving a Directive"),
+        Serving::Component => (UNUSED_FOR_A_COMPONENT, "serving a component"),
+    };
+    for flag in unused {
+        match given.value_source(flag.id) {
+            Some(ValueSource::CommandLine) => {
+                anyhow::bail!("{} does nothing when {mode}: {}", flag.flag, flag.why)
+            }
+            Some(ValueSource::EnvVariable) => tracing::warn!(
+                "{} is set, but {} does nothing when {mode}: {}",
+                flag.env,
+                flag.flag,
+                flag.why
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Runs `karman serve`; `given` tells which flags the command line or the environment set.
+pub fn run(args: ServeArgs, given: &ArgMatches) -> anyhow::Result<()> {
+    check_unused_flags(args.serving(), given)?;
     let app = args.load_app()?;
     let (reload, reloads) = mpsc::channel(1);
     serve_app(args, app, reloads, move |args| {
@@ -104,7 +194,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 impl ServeArgs {
     /// What is served: a Directive or one component.
-    fn serving(&self) -> Serving {
+    pub(crate) fn serving(&self) -> Serving {
         if is_component(&self.directive) {
             Serving::Component
         } else {
