@@ -43,6 +43,9 @@ pub const CHUNK_BYTES: usize = 64 << 10;
 /// Files whose ETag is remembered at most (beyond, the memory is cleared and refilled).
 pub const MAX_REMEMBERED_ETAGS: usize = 4096;
 
+/// A file's ETag, with the size and modification time it was computed for.
+type KnownEtag = (u64, Option<SystemTime>, Arc<str>);
+
 /// The static files of an app, served at a prefix.
 pub(crate) struct StaticFiles {
     /// `/` or `/assets` (no trailing slash).
@@ -50,7 +53,7 @@ pub(crate) struct StaticFiles {
     /// The canonical directory.
     root: PathBuf,
     /// ETags by canonical path, with the size and modification time they were computed for.
-    etags: Mutex<HashMap<PathBuf, (u64, Option<SystemTime>, Arc<str>)>>,
+    etags: Mutex<HashMap<PathBuf, KnownEtag>>,
 }
 
 /// A file found under the root, ready to send.

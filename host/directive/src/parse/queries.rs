@@ -193,7 +193,7 @@ fn check_type(reader: &mut Reader<'_>, node: &Node, name: &str, sql: &str) -> bo
     }
     let words = keywords(sql);
     let matches = match words.first().map(String::as_str) {
-        Some("with") => words.iter().any(|word| *word == declared),
+        Some("with") => words.contains(&declared),
         Some(first) => first == declared,
         None => false,
     };

@@ -51,10 +51,7 @@ pub(crate) fn parse_static(
         // The mapping form without `dir`: the default directory, which must then exist.
         None => resolve_dir(reader, node, base_dir, DEFAULT_STATIC_DIR),
     };
-    let mount = match mount_node {
-        Some(mount_node) => Some(parse_mount(reader, mount_node)),
-        None => None,
-    };
+    let mount = mount_node.map(|mount_node| parse_mount(reader, mount_node));
     Some(StaticFiles {
         dir: Some(dir?),
         mount: mount.map_or(Some(None), |mount| mount.map(Some))?,
