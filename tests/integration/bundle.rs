@@ -314,6 +314,63 @@ fn a_bundle_holds_relative_paths_env_as_written_and_static_files() {
     assert!(!app.join("again.karman").exists());
 }
 
+#[test]
+fn a_static_directory_the_directive_names_goes_in_at_static_and_is_served_from_the_bundle() {
+    let app = scratch("named-static");
+    std::fs::create_dir_all(app.join("public/js")).unwrap();
+    std::fs::write(app.join("public/js/app.js"), "console.log(1)").unwrap();
+    // A `static/` beside the Directive is not the app's when the Directive names another.
+    std::fs::create_dir_all(app.join("static")).unwrap();
+    std::fs::write(app.join("static/not-this.txt"), "no").unwrap();
+    let yaml = expand(
+        "identifier: test.named-static\n\
+         appVersion: v1\n\
+         static: { dir: 'public', mount: /assets }\n\
+         components:\n  - { name: echo, source: guest(echo) }\n\
+         handlers:\n  - { type: request, method: POST, resource: /echo, steps: [ { fn: echo } ] }\n",
+    );
+    std::fs::write(app.join("Directive.yaml"), &yaml).unwrap();
+    let out = bundle(&app.join("Directive.yaml"));
+
+    let all = entries(&out);
+    let names: Vec<String> = all.iter().map(|e| text(&e.name)).collect();
+    assert_eq!(
+        names,
+        [
+            "karman-bundle.json",
+            "Directive.yaml",
+            "components/echo.wasm",
+            "static/js/app.js"
+        ]
+    );
+    let directive = text(&all[1].data);
+    assert!(
+        directive.contains("static: { dir: static, mount: /assets }"),
+        "{directive}"
+    );
+
+    let served = Binary::serve_file(&out, "warn", &[], &[]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = client()
+            .get(served.url("/assets/js/app.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.text().await.unwrap(), "console.log(1)");
+        let missing = client()
+            .get(served.url("/assets/not-this.txt"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status().as_u16(), 404);
+    });
+}
+
 fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data)

@@ -22,6 +22,7 @@ fn example_app(name: &str, env: &[(&str, String)]) -> karman_directive::App {
         base_dir: dir,
         env: &lookup,
         unbuilt_sources: false,
+        unset_env: karman_directive::UnsetEnv::Error,
     };
     karman_directive::parse(&text, &options).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -1,5 +1,6 @@
-//! The flags and environment variables of `karman serve`, through the real binary: booleans
-//! written `1/0`, `yes/no` or `true/false`, and flags that do nothing for what is served.
+//! The flags and environment variables of `karman serve` and `karman check`, through the real
+//! binary: booleans written `1/0`, `yes/no` or `true/false`, and flags that do nothing for what
+//! is served or checked.
 
 use std::process::Command;
 use std::time::Duration;
@@ -98,6 +99,35 @@ fn a_flag_that_does_nothing_for_a_directive_is_an_error() {
         assert!(
             stderr.contains("limits:"),
             "says what to use instead: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn karman_check_takes_the_compile_cache_flags_and_refuses_the_serving_limits() {
+    let directive = repo_root().join("examples/hello/Directive.yaml");
+    let check = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_karman"))
+            .arg("check")
+            .arg(&directive)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let cache = repo_root().join("target/karman-test-cache");
+    let ok = check(&["--cache-dir", cache.to_str().unwrap()]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    for flag in ["--max-instances", "--max-state", "--max-guest-memory"] {
+        let refused = check(&[flag, "1"]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "karman check took {flag}");
+        assert!(
+            stderr.contains(&format!("unexpected argument '{flag}'")),
+            "{stderr}"
         );
     }
 }

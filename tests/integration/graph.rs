@@ -131,3 +131,66 @@ fn graph_of_an_invalid_directive_prints_its_diagnostics() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn graphviz_reads_the_dot_of_every_example_with_the_same_nodes_and_edges() {
+    let dot_program = std::process::Command::new("dot").arg("-V").output();
+    assert!(
+        dot_program.is_ok_and(|o| o.status.success()),
+        "Graphviz's `dot` is missing: run scripts/tools (it installs Debian's graphviz)"
+    );
+    let mut examples: Vec<_> = std::fs::read_dir(repo_root().join("examples"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|dir| dir.join("Directive.yaml").exists())
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 4, "{examples:?}");
+    for example in examples {
+        let dot = stdout(karman(&["graph", "-f", "dot"], &example));
+        // What Karman declares: each node once, and each edge.
+        let declared: std::collections::BTreeSet<&str> = dot
+            .lines()
+            .filter(|line| line.contains(" [label=\""))
+            .map(|line| line.trim().split('"').nth(1).unwrap())
+            .collect();
+        let edges = dot.lines().filter(|line| line.contains("\" -> \"")).count();
+
+        let mut child = std::process::Command::new("dot")
+            .arg("-Tplain")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(dot.as_bytes())
+            .unwrap();
+        let laid_out = child.wait_with_output().unwrap();
+        let name = example.display();
+        assert!(
+            laid_out.status.success() && laid_out.stderr.is_empty(),
+            "{name}: dot says: {}\n{dot}",
+            String::from_utf8_lossy(&laid_out.stderr)
+        );
+        // `-Tplain`: `node <name> …` and `edge <tail> <head> …` lines; names with spaces are
+        // quoted, and Karman's ids have none.
+        let plain = String::from_utf8(laid_out.stdout).unwrap();
+        let nodes: std::collections::BTreeSet<&str> = plain
+            .lines()
+            .filter_map(|line| line.strip_prefix("node "))
+            .map(|rest| rest.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            nodes, declared,
+            "{name}: Graphviz saw other nodes than Karman declared (an edge to an undeclared id?)"
+        );
+        let laid_edges = plain.lines().filter(|l| l.starts_with("edge ")).count();
+        assert_eq!(laid_edges, edges, "{name}: edges");
+        assert!(edges > 0, "{name}: the graph has edges");
+    }
+}

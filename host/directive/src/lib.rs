@@ -46,7 +46,7 @@
 //! - beside it, [`routing`]: method and path routing over the model's resource patterns (the
 //!   server routes requests with it; it has no dependency on the parsers), and `sources`
 //!   ([`source_scalars`]): where each component's `source:` is written in the text, for
-//!   `karman bundle` to rewrite only those.
+//!   `karman bundle` to rewrite only those, and [`static_dir_scalar`] for the static directory.
 
 #![warn(missing_docs)]
 
@@ -68,7 +68,7 @@ use marked_yaml::LoaderOptions;
 pub use error::{Diagnostic, DirectiveError, Location};
 pub use model::*;
 pub use schema::{JSON_SCHEMA, SCHEMA_COMMENT, SCHEMA_URL};
-pub use sources::{SourceScalar, source_scalars, top_level_as_written};
+pub use sources::{Scalar, SourceScalar, source_scalars, static_dir_scalar, top_level_as_written};
 pub use units::{parse_byte_size, parse_duration};
 
 /// Where a Directive comes from and how to resolve what it refers to.
@@ -81,6 +81,30 @@ pub struct ParseOptions<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// Accept a component `source` that does not exist yet (for `karman build`, which makes it).
     pub unbuilt_sources: bool,
+    /// What an `env(NAME)` without a default reads when `NAME` is not set.
+    pub unset_env: UnsetEnv,
+}
+
+/// What an `env(NAME)` without a default reads when the variable is not set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnsetEnv {
+    /// An error naming the variable (serving, checking, building).
+    #[default]
+    Error,
+    /// [`unset_placeholder`]`(NAME)`: for a tool that shows an app without its secrets
+    /// (`karman graph`), so it needs none of them. A value with a default still reads it.
+    Placeholder,
+}
+
+/// The value an unset `env(NAME)` reads under [`UnsetEnv::Placeholder`]: `unset:NAME`, padded
+/// with `-` to 64 characters so that it passes any length check a secret has.
+///
+/// ```
+/// let value = karman_directive::unset_placeholder("JWT_SECRET");
+/// assert!(value.starts_with("unset:JWT_SECRET---") && value.len() == 64);
+/// ```
+pub fn unset_placeholder(name: &str) -> String {
+    format!("{:-<64}", format!("unset:{name}"))
 }
 
 impl ParseOptions<'static> {
@@ -91,6 +115,7 @@ impl ParseOptions<'static> {
             base_dir: base_dir.into(),
             env: &process_env,
             unbuilt_sources: false,
+            unset_env: UnsetEnv::Error,
         }
     }
 }
@@ -101,16 +126,29 @@ fn process_env(name: &str) -> Option<String> {
 
 /// Reads, validates and resolves the Directive at `path`.
 pub fn load(path: &Path) -> Result<App, DirectiveError> {
-    load_with(path, false)
+    load_with(path, |_| {})
 }
 
 /// As [`load`], but a component `source` that does not exist yet is accepted: for
 /// `karman build`, which makes it.
 pub fn load_unbuilt(path: &Path) -> Result<App, DirectiveError> {
-    load_with(path, true)
+    load_with(path, |options| options.unbuilt_sources = true)
 }
 
-fn load_with(path: &Path, unbuilt_sources: bool) -> Result<App, DirectiveError> {
+/// As [`load`], with the options `adjust` changes (the file name and base directory are the
+/// file's own).
+///
+/// ```no_run
+/// use karman_directive::UnsetEnv;
+/// let app = karman_directive::load_with("Directive.yaml".as_ref(), |options| {
+///     options.unbuilt_sources = true;
+///     options.unset_env = UnsetEnv::Placeholder;
+/// });
+/// ```
+pub fn load_with(
+    path: &Path,
+    adjust: impl FnOnce(&mut ParseOptions<'static>),
+) -> Result<App, DirectiveError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         DirectiveError::single(Diagnostic::new(
             None,
@@ -124,7 +162,7 @@ fn load_with(path: &Path, unbuilt_sources: bool) -> Result<App, DirectiveError> 
         .unwrap_or_else(|| PathBuf::from("."));
     let base_dir = std::path::absolute(&base_dir).unwrap_or(base_dir);
     let mut options = ParseOptions::new(path.display().to_string(), base_dir);
-    options.unbuilt_sources = unbuilt_sources;
+    adjust(&mut options);
     parse(&text, &options)
 }
 
@@ -138,6 +176,7 @@ pub fn parse(text: &str, options: &ParseOptions<'_>) -> Result<App, DirectiveErr
         Ok(root) => {
             let mut reader = yaml::Reader::new(file, options.env);
             reader.unbuilt_sources = options.unbuilt_sources;
+            reader.unset_env = options.unset_env;
             let app = parse::parse_app(&mut reader, &root, &options.base_dir);
             (app, reader.into_diagnostics())
         }
@@ -255,5 +294,32 @@ mod tests {
         assert_eq!(positions(""), [(1, 1), (1, 1)]);
         // With a final newline, the line after the last one is the end, and stays.
         assert_eq!(positions("a: [1,\n"), [(2, 1)]);
+    }
+
+    #[test]
+    fn an_unset_variable_is_an_error_or_a_placeholder_and_a_default_is_kept() {
+        let text = "identifier: t\n\
+                    appVersion: env(KARMAN_TEST_SURELY_UNSET_VERSION)\n\
+                    authentication: { domains: { api.example.com: { headerType: bearer, \
+                    value: \"env(KARMAN_TEST_SURELY_UNSET_TOKEN, kept)\" } } }\n";
+        let error = parse(text, &ParseOptions::new("Directive.yaml", ".")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`KARMAN_TEST_SURELY_UNSET_VERSION`, which is not set"),
+            "{error}"
+        );
+        let mut options = ParseOptions::new("Directive.yaml", ".");
+        options.unset_env = UnsetEnv::Placeholder;
+        let app = parse(text, &options).unwrap();
+        assert_eq!(
+            app.app_version,
+            unset_placeholder("KARMAN_TEST_SURELY_UNSET_VERSION")
+        );
+        let credential = &app.authentication.domains["api.example.com"];
+        assert_eq!(
+            credential.value, "Bearer kept",
+            "a default is read, not a placeholder"
+        );
     }
 }

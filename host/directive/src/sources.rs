@@ -31,11 +31,7 @@ pub struct SourceScalar {
 /// `line:column`, when the text is not YAML or a `source` is not a one-line scalar (a plain or
 /// quoted one); a component without a name or a source is skipped (validation reports it).
 pub fn source_scalars(text: &str) -> Result<Vec<SourceScalar>, String> {
-    let loader = LoaderOptions::default()
-        .error_on_duplicate_keys(true)
-        .toplevel_mapping();
-    let root = marked_yaml::parse_yaml_with_options(0, text, loader)
-        .map_err(|e| format!("invalid YAML: {e}"))?;
+    let root = parse(text)?;
     let Some(items) = root
         .as_mapping()
         .and_then(|map| map.get_node("components"))
@@ -43,12 +39,6 @@ pub fn source_scalars(text: &str) -> Result<Vec<SourceScalar>, String> {
     else {
         return Ok(Vec::new());
     };
-    // Markers count characters; the ranges are in bytes.
-    let offsets: Vec<usize> = text
-        .char_indices()
-        .map(|(offset, _)| offset)
-        .chain(std::iter::once(text.len()))
-        .collect();
     let mut sources = Vec::new();
     for item in items.iter() {
         let Some(map) = item.as_mapping() else {
@@ -57,27 +47,86 @@ pub fn source_scalars(text: &str) -> Result<Vec<SourceScalar>, String> {
         let (Some(name), Some(source)) = (map.get_scalar("name"), map.get_scalar("source")) else {
             continue;
         };
-        let Some(start) = source.span().start() else {
-            return Err(format!("the source of `{}` has no position", name.as_str()));
-        };
-        let at = format!("{}:{}", start.line(), start.column());
-        let begin = *offsets
-            .get(start.character())
-            .ok_or_else(|| format!("{at}: the source of `{}` is past the end", name.as_str()))?;
-        let length = scalar_length(&text[begin..], source.as_str()).ok_or_else(|| {
-            format!(
-                "{at}: the source of `{}` must be written on one line",
-                name.as_str()
-            )
-        })?;
+        let what = format!("the source of `{}`", name.as_str());
         sources.push(SourceScalar {
             component: name.as_str().to_string(),
             value: source.as_str().to_string(),
-            range: begin..begin + length,
+            range: scalar_range(text, source, &what)?,
             build: map.get_scalar("build").map(|b| b.as_str().to_string()),
         });
     }
     Ok(sources)
+}
+
+/// The static directory the Directive's `static:` names (`static: dir` or
+/// `static: { dir: … }`), as written and where: `None` when it names none (no `static:`, or
+/// the mapping form without `dir`, both meaning `static/` beside the Directive). Fails, with
+/// `line:column`, when the text is not YAML or the directory is not a one-line scalar.
+///
+/// ```
+/// let text = "identifier: a\nstatic: { dir: public, mount: / }\n";
+/// let dir = karman_directive::static_dir_scalar(text).unwrap().unwrap();
+/// assert_eq!((dir.value.as_str(), &text[dir.range]), ("public", "public"));
+/// ```
+pub fn static_dir_scalar(text: &str) -> Result<Option<Scalar>, String> {
+    let root = parse(text)?;
+    let Some(node) = root.as_mapping().and_then(|map| map.get_node("static")) else {
+        return Ok(None);
+    };
+    let dir = match node.as_mapping() {
+        Some(map) => match map.get_node("dir") {
+            Some(dir) => dir,
+            None => return Ok(None),
+        },
+        None => node,
+    };
+    let Some(dir) = dir.as_scalar() else {
+        return Ok(None);
+    };
+    let range = scalar_range(text, dir, "the `static` directory")?;
+    Ok(Some(Scalar {
+        value: dir.as_str().to_string(),
+        range,
+    }))
+}
+
+/// A one-line scalar of a Directive's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scalar {
+    /// Its value (as written: an `env(…)` unresolved).
+    pub value: String,
+    /// The bytes of the text it takes, quotes included.
+    pub range: Range<usize>,
+}
+
+/// The text parsed as YAML with a top-level mapping, duplicate keys refused.
+fn parse(text: &str) -> Result<Node, String> {
+    let loader = LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .toplevel_mapping();
+    marked_yaml::parse_yaml_with_options(0, text, loader).map_err(|e| format!("invalid YAML: {e}"))
+}
+
+/// The bytes of `text` that the one-line `scalar` takes; `what` names it in errors.
+fn scalar_range(
+    text: &str,
+    scalar: &marked_yaml::types::MarkedScalarNode,
+    what: &str,
+) -> Result<Range<usize>, String> {
+    let Some(start) = scalar.span().start() else {
+        return Err(format!("{what} has no position"));
+    };
+    let at = format!("{}:{}", start.line(), start.column());
+    // Markers count characters; the ranges are in bytes.
+    let begin = text
+        .char_indices()
+        .map(|(offset, _)| offset)
+        .chain(std::iter::once(text.len()))
+        .nth(start.character())
+        .ok_or_else(|| format!("{at}: {what} is past the end"))?;
+    let length = scalar_length(&text[begin..], scalar.as_str())
+        .ok_or_else(|| format!("{at}: {what} must be written on one line"))?;
+    Ok(begin..begin + length)
 }
 
 /// The top-level scalar `key` of a Directive's text as written (an `env(…)` unresolved), if

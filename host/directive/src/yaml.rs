@@ -19,6 +19,8 @@ pub(crate) struct Reader<'a> {
     diagnostics: Vec<Diagnostic>,
     /// A component `source` that does not exist yet is not an error (`karman build` makes it).
     pub(crate) unbuilt_sources: bool,
+    /// What an unset `env(NAME)` without a default reads.
+    pub(crate) unset_env: crate::UnsetEnv,
     /// Names of components declared but invalid: their own errors are reported, so a step or
     /// route naming them is not reported again as naming an undeclared component.
     pub(crate) invalid_components: std::collections::BTreeSet<String>,
@@ -53,6 +55,7 @@ impl<'a> Reader<'a> {
             env,
             diagnostics: Vec::new(),
             unbuilt_sources: false,
+            unset_env: crate::UnsetEnv::Error,
             invalid_components: Default::default(),
         }
     }
@@ -214,6 +217,9 @@ impl<'a> Reader<'a> {
         match ((self.env)(name), default) {
             (Some(value), _) => Some(value),
             (None, Some(default)) => Some(default.to_string()),
+            (None, None) if self.unset_env == crate::UnsetEnv::Placeholder => {
+                Some(crate::unset_placeholder(name))
+            }
             (None, None) => {
                 self.error_with_hint(
                     span,

@@ -383,6 +383,7 @@ fn ui_cases() -> Vec<(String, String, bool)> {
             base_dir: ui_dir(),
             env: &test_env,
             unbuilt_sources: false,
+            unset_env: karman_directive::UnsetEnv::Error,
         };
         let accepted = karman_directive::parse(&text, &options).is_ok();
         cases.push((file, text, accepted));

@@ -33,6 +33,7 @@ fn parse_case(name: &str) -> Result<App, DirectiveError> {
         base_dir: ui_dir(),
         env: &test_env,
         unbuilt_sources: false,
+        unset_env: karman_directive::UnsetEnv::Error,
     };
     karman_directive::parse(&text, &options)
 }
@@ -403,6 +404,7 @@ fn without_static_the_default_directory_is_used_only_when_it_exists() {
         base_dir: dir.clone(),
         env: &test_env,
         unbuilt_sources: false,
+        unset_env: karman_directive::UnsetEnv::Error,
     };
     let without = karman_directive::parse(text, &options).unwrap();
     std::fs::create_dir_all(dir.join("static")).unwrap();

@@ -9,10 +9,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
+use http::{Request, Response, StatusCode};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use karman_directive::{Access, Jwt, JwtKey};
-use karman_runtime::Principal;
+use karman_runtime::{HttpBody, Principal};
+
+use crate::responses::error;
 
 /// Verifies bearer tokens.
 pub(crate) struct Verifier {
@@ -41,6 +45,11 @@ pub(crate) enum Denied {
 }
 
 impl Verifier {
+    /// The verifier of `app.authentication.jwt`, if the app verifies tokens.
+    pub(crate) fn of_app(app: &karman_directive::App) -> Result<Option<Self>, String> {
+        app.authentication.jwt.as_ref().map(Self::new).transpose()
+    }
+
     /// Prepares the keys of `jwt`; a key that cannot be used is an error naming it.
     pub(crate) fn new(jwt: &Jwt) -> Result<Self, String> {
         let at = &jwt.location;
@@ -240,4 +249,34 @@ pub(crate) fn authorize(
         )));
     }
     Ok(Some(Arc::new(principal)))
+}
+
+/// [`authorize`] on a request's `Authorization` header.
+pub(crate) fn authorize_request<B>(
+    verifier: Option<&Verifier>,
+    access: &Access,
+    request: &Request<B>,
+) -> Result<Option<Arc<Principal>>, Denied> {
+    let authorization = request
+        .headers()
+        .get(AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+    authorize(verifier, access, authorization)
+}
+
+impl Denied {
+    /// The refusal as a response: 401 with `WWW-Authenticate: Bearer`, or 403.
+    pub(crate) fn into_response(self, request_id: &str) -> Response<HttpBody> {
+        match self {
+            Denied::Unauthenticated(why) => {
+                tracing::debug!(request_id, %why, "unauthenticated call");
+                let mut response = error(StatusCode::UNAUTHORIZED, 401, &why, request_id);
+                response
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
+            }
+            Denied::Forbidden(why) => error(StatusCode::FORBIDDEN, 403, &why, request_id),
+        }
+    }
 }

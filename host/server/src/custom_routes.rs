@@ -15,13 +15,13 @@
 //! The same principal is given to the `karman:runnable/principal` interface.
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use karman_directive::routing::{Entry, Match, Router};
 use karman_directive::{App, ComponentId, Endpoint, Resource};
 use karman_runtime::{HttpBody, HttpCall, Principal, Runtime};
 
-use crate::auth::{Denied, Verifier, authorize};
+use crate::auth::{Verifier, authorize_request};
 use crate::config::ServerConfig;
 use crate::rate_limit::{Caller, ClientAddr, Limiters, too_many_requests};
 use crate::responses::{error, failure_response, full, method_not_allowed, read_whole_body};
@@ -54,12 +54,7 @@ impl CustomRoutes {
         if app.routes.is_empty() {
             return Ok(None);
         }
-        let verifier = app
-            .authentication
-            .jwt
-            .as_ref()
-            .map(Verifier::new)
-            .transpose()?;
+        let verifier = Verifier::of_app(app)?;
         let mut endpoints = Vec::new();
         let mut paths = Vec::new();
         for route in &app.routes {
@@ -115,28 +110,11 @@ impl CustomRoutes {
             }
             Match::MethodNotAllowed { allow } => return method_not_allowed(&allow, request_id),
         };
-        let authorization = request
-            .headers()
-            .get(AUTHORIZATION)
-            .map(|value| value.to_str().unwrap_or("\u{fffd}"));
-        let principal = match authorize(
-            self.verifier.as_ref(),
-            &mounted.endpoint.auth,
-            authorization,
-        ) {
-            Ok(principal) => principal,
-            Err(Denied::Unauthenticated(why)) => {
-                tracing::debug!(request_id, %why, "unauthenticated call of a custom route");
-                let mut response = error(StatusCode::UNAUTHORIZED, 401, &why, request_id);
-                response
-                    .headers_mut()
-                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return response;
-            }
-            Err(Denied::Forbidden(why)) => {
-                return error(StatusCode::FORBIDDEN, 403, &why, request_id);
-            }
-        };
+        let principal =
+            match authorize_request(self.verifier.as_ref(), &mounted.endpoint.auth, &request) {
+                Ok(principal) => principal,
+                Err(denied) => return denied.into_response(request_id),
+            };
         if let Some(limiters) = &mounted.limiters {
             let caller = match principal.as_deref().and_then(|p| p.subject.as_deref()) {
                 Some(subject) => Caller::Subject(subject),

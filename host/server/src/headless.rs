@@ -17,12 +17,12 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::header::{ALLOW, AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{ALLOW, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use karman_directive::{App, Headless};
 use karman_runtime::{HttpBody, Runtime};
 
-use crate::auth::{Denied, Verifier, authorize};
+use crate::auth::{Verifier, authorize_request};
 use crate::config::ServerConfig;
 use crate::responses::{error, failure_response, read_whole_body};
 
@@ -45,12 +45,7 @@ impl HeadlessRuns {
         let Some(headless) = app.headless.clone() else {
             return Ok(None);
         };
-        let verifier = app
-            .authentication
-            .jwt
-            .as_ref()
-            .map(Verifier::new)
-            .transpose()?;
+        let verifier = Verifier::of_app(app)?;
         Ok(Some(Self { headless, verifier }))
     }
 
@@ -78,22 +73,10 @@ impl HeadlessRuns {
                 .insert(ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
-        let authorization = request
-            .headers()
-            .get(AUTHORIZATION)
-            .map(|value| value.to_str().unwrap_or("\u{fffd}"));
-        match authorize(self.verifier.as_ref(), &self.headless.auth, authorization) {
-            Ok(_) => {}
-            Err(Denied::Unauthenticated(why)) => {
-                let mut response = error(StatusCode::UNAUTHORIZED, 401, &why, request_id);
-                response
-                    .headers_mut()
-                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return response;
-            }
-            Err(Denied::Forbidden(why)) => {
-                return error(StatusCode::FORBIDDEN, 403, &why, request_id);
-            }
+        if let Err(denied) =
+            authorize_request(self.verifier.as_ref(), &self.headless.auth, &request)
+        {
+            return denied.into_response(request_id);
         }
         let name = &request.uri().path()[PREFIX.len()..];
         let component = runtime

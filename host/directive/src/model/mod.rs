@@ -34,7 +34,7 @@ pub use handler::{
 };
 pub use query::Query;
 pub use resource::{Resource, Segment};
-pub use route::{Access, Endpoint, EndpointLimits, Headless, RateLimit, RateLimits, Route};
+pub use route::{Access, Endpoint, EndpointTerms, Headless, RateLimit, RateLimits, Route};
 pub use sequence::{
     DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_ON, ErrAction, FnStep, MAX_RETRY_ATTEMPTS,
     MAX_RETRY_BACKOFF, MAX_RETRY_WAIT, OnErr, Retry, Sequence, Step,

@@ -50,44 +50,37 @@ impl Endpoint {
         format!("/ext/{plugin}{}", self.path)
     }
 
-    /// The limits the endpoint sets, for reports: `rate 50/s, maxBody 16384 B, timeout 2s`.
-    pub fn limits(&self) -> EndpointLimits<'_> {
-        EndpointLimits { endpoint: self }
+    /// Who may call the endpoint and the limits it sets, for reports:
+    /// `role:admin, rate 50/s, maxBody 16384 B, timeout 2s` (only the limits that are set).
+    pub fn terms(&self) -> EndpointTerms<'_> {
+        EndpointTerms { endpoint: self }
     }
 }
 
-/// The limits an [`Endpoint`] sets (rate, body size, timeout), displayed as `rate 50/s,
-/// maxBody 16384 B, timeout 2s`: only those set, nothing at all when none is.
+/// Who may call an [`Endpoint`] and the limits it sets (rate, body size, timeout), displayed as
+/// `public, rate 50/s, maxBody 16384 B, timeout 2s`: the limits only when set.
 #[derive(Debug, Clone, Copy)]
-pub struct EndpointLimits<'a> {
+pub struct EndpointTerms<'a> {
     endpoint: &'a Endpoint,
 }
 
-impl EndpointLimits<'_> {
-    /// Whether the endpoint sets no limit of its own (it displays as nothing).
-    pub fn is_empty(&self) -> bool {
-        let endpoint = self.endpoint;
-        endpoint.rate_limit.is_none() && endpoint.max_body.is_none() && endpoint.timeout.is_none()
-    }
-}
-
-impl fmt::Display for EndpointLimits<'_> {
+impl fmt::Display for EndpointTerms<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let endpoint = self.endpoint;
-        let mut parts = Vec::new();
+        write!(f, "{}", endpoint.auth)?;
         if let Some(rate) = endpoint.rate_limit.endpoint {
-            parts.push(format!("rate {rate}"));
+            write!(f, ", rate {rate}")?;
         }
         if let Some(rate) = endpoint.rate_limit.caller {
-            parts.push(format!("rate per caller {rate}"));
+            write!(f, ", rate per caller {rate}")?;
         }
         if let Some(max) = endpoint.max_body {
-            parts.push(format!("maxBody {max} B"));
+            write!(f, ", maxBody {max} B")?;
         }
         if let Some(timeout) = endpoint.timeout {
-            parts.push(format!("timeout {}", humantime::format_duration(timeout)));
+            write!(f, ", timeout {}", humantime::format_duration(timeout))?;
         }
-        f.write_str(&parts.join(", "))
+        Ok(())
     }
 }
 
@@ -171,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn endpoint_limits_display_only_those_set() {
+    fn endpoint_terms_display_the_access_and_only_the_limits_set() {
         let mut endpoint = Endpoint {
             method: "GET".to_string(),
             path: Resource::parse("/balance/:account").unwrap(),
@@ -185,21 +178,20 @@ mod tests {
                 column: 1,
             },
         };
-        assert!(endpoint.limits().is_empty());
-        assert_eq!(endpoint.limits().to_string(), "");
+        assert_eq!(endpoint.terms().to_string(), "public");
         endpoint.max_body = Some(16 << 10);
-        assert!(!endpoint.limits().is_empty());
-        assert_eq!(endpoint.limits().to_string(), "maxBody 16384 B");
+        endpoint.auth = Access::Role("admin".to_string());
+        assert_eq!(endpoint.terms().to_string(), "role:admin, maxBody 16384 B");
         endpoint.rate_limit.endpoint = Some(rate(50, 1));
         endpoint.timeout = Some(Duration::from_secs(2));
         assert_eq!(
-            endpoint.limits().to_string(),
-            "rate 50/s, maxBody 16384 B, timeout 2s"
+            endpoint.terms().to_string(),
+            "role:admin, rate 50/s, maxBody 16384 B, timeout 2s"
         );
         endpoint.rate_limit.caller = Some(rate(5, 1));
         assert_eq!(
-            endpoint.limits().to_string(),
-            "rate 50/s, rate per caller 5/s, maxBody 16384 B, timeout 2s"
+            endpoint.terms().to_string(),
+            "role:admin, rate 50/s, rate per caller 5/s, maxBody 16384 B, timeout 2s"
         );
     }
 }

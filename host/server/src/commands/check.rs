@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use karman_runtime::{Backends, Runtime};
 
-use super::{EngineArgs, load_directive};
+use super::{CompileArgs, load_directive};
 
 /// The arguments of `karman check`.
 #[derive(Debug, clap::Args)]
@@ -14,7 +14,7 @@ pub struct CheckArgs {
     /// The Directive (YAML) of the app, or its bundle (`.karman`).
     directive: PathBuf,
     #[command(flatten)]
-    engine: EngineArgs,
+    compile: CompileArgs,
     #[command(flatten)]
     bundle: crate::bundle::Limits,
 }
@@ -38,7 +38,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
         }
         None => load_directive(&args.directive)?,
     };
-    let mut config = args.engine.runtime_config();
+    let mut config = args.compile.runtime_config();
     // Connections are made, so that `check` catches a backend that cannot be reached.
     let connect = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -140,18 +140,12 @@ fn report(runtime: &Runtime, backends: &str) -> String {
         for route in &app.routes {
             let component = &app.component(route.component).name;
             for endpoint in &route.endpoints {
-                let limits = endpoint.limits();
-                let limits = if limits.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {limits}")
-                };
                 let _ = writeln!(
                     out,
-                    "  {} {} -> {component} ({}{limits})",
+                    "  {} {} -> {component} ({})",
                     endpoint.method,
                     endpoint.mounted_path(&route.plugin),
-                    endpoint.auth,
+                    endpoint.terms(),
                 );
             }
         }

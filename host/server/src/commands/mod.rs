@@ -29,15 +29,48 @@ use std::time::Duration;
 use karman_directive::App;
 use karman_runtime::{EngineConfig, RunLimits, RuntimeConfig};
 
-/// The engine's flags, shared by `serve` and `check`.
+/// The compiled-code cache's flags, shared by `serve` and `check` (both compile the
+/// components).
 #[derive(Debug, clap::Args)]
-pub struct EngineArgs {
+pub struct CompileArgs {
     /// Directory of the compiled-code cache [default: ~/.cache/karman/compiled].
     #[arg(long, env = "KARMAN_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
     /// Compile every component at start-up instead of using the compiled-code cache.
     #[arg(long, env = "KARMAN_NO_COMPILE_CACHE", value_parser = parse_bool)]
     no_compile_cache: bool,
+}
+
+impl CompileArgs {
+    /// The compiled-code cache's directory, if one is used.
+    fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_compile_cache {
+            None
+        } else {
+            self.cache_dir
+                .clone()
+                .or_else(karman_runtime::default_cache_dir)
+        }
+    }
+
+    /// The runtime configuration `check` loads with: this cache, default limits, no backends.
+    fn runtime_config(&self) -> RuntimeConfig {
+        RuntimeConfig {
+            engine: EngineConfig {
+                cache_dir: self.cache_dir(),
+                ..EngineConfig::default()
+            },
+            ..RuntimeConfig::default()
+        }
+    }
+}
+
+/// The engine's flags for serving: the compiled-code cache, and the limits on running
+/// instances (which `check`, running none, does not take).
+#[derive(Debug, clap::Args)]
+pub struct EngineArgs {
+    #[command(flatten)]
+    compile: CompileArgs,
     /// Component instances that may exist at once; steps beyond it get 503.
     #[arg(long, env = "KARMAN_MAX_INSTANCES", default_value_t = karman_runtime::DEFAULT_MAX_INSTANCES)]
     max_instances: u32,
@@ -58,16 +91,9 @@ pub struct EngineArgs {
 impl EngineArgs {
     /// The runtime configuration these flags describe (no backends yet).
     fn runtime_config(&self) -> RuntimeConfig {
-        let cache_dir = if self.no_compile_cache {
-            None
-        } else {
-            self.cache_dir
-                .clone()
-                .or_else(karman_runtime::default_cache_dir)
-        };
         RuntimeConfig {
             engine: EngineConfig {
-                cache_dir,
+                cache_dir: self.compile.cache_dir(),
                 max_instances: self.max_instances,
                 max_guest_memory: self
                     .max_guest_memory

@@ -93,18 +93,20 @@ fn is_component(path: &Path) -> bool {
     path.extension().is_some_and(|ext| ext == "wasm")
 }
 
-/// A flag that does nothing in one of the two ways of serving: its argument id, the flag, its
-/// environment variable, and why.
+/// A flag that does nothing in one of the two ways of serving: which one, its argument id, the
+/// flag, its environment variable, and why.
 struct Unused {
+    when: Serving,
     id: &'static str,
     flag: &'static str,
     env: &'static str,
     why: &'static str,
 }
 
-/// The flags that do nothing when serving a Directive.
-const UNUSED_FOR_A_DIRECTIVE: &[Unused] = &[
+/// The flags that do nothing when serving a Directive, then when serving a component.
+const UNUSED: &[Unused] = &[
     Unused {
+        when: Serving::Directive,
         id: "request_timeout",
         flag: "--request-timeout",
         env: "KARMAN_REQUEST_TIMEOUT",
@@ -112,17 +114,15 @@ const UNUSED_FOR_A_DIRECTIVE: &[Unused] = &[
               `limits: { timeout }`, and --total-request-timeout bounds a whole request",
     },
     Unused {
+        when: Serving::Directive,
         id: "memory",
         flag: "--memory",
         env: "KARMAN_MEMORY",
         why: "it applies to serving a component (.wasm); a Directive gives each component its \
               `limits: { memory }`, and --max-guest-memory bounds all instances together",
     },
-];
-
-/// The flags that do nothing when serving a component (`.wasm`).
-const UNUSED_FOR_A_COMPONENT: &[Unused] = &[
     Unused {
+        when: Serving::Component,
         id: "body_read_timeout",
         flag: "--body-read-timeout",
         env: "KARMAN_BODY_READ_TIMEOUT",
@@ -130,24 +130,28 @@ const UNUSED_FOR_A_COMPONENT: &[Unused] = &[
               --request-timeout bounds its whole request",
     },
     Unused {
+        when: Serving::Component,
         id: "background_connect",
         flag: "--background-connect",
         env: "KARMAN_BACKGROUND_CONNECT",
         why: "a component served alone has no backends to connect",
     },
     Unused {
+        when: Serving::Component,
         id: "run_schedules",
         flag: "--run-schedules",
         env: "KARMAN_RUN_SCHEDULES",
         why: "a component served alone has no schedules",
     },
     Unused {
+        when: Serving::Component,
         id: "max_step_output",
         flag: "--max-step-output",
         env: "KARMAN_MAX_STEP_OUTPUT",
         why: "a component served alone runs no steps",
     },
     Unused {
+        when: Serving::Component,
         id: "max_state",
         flag: "--max-state",
         env: "KARMAN_MAX_STATE",
@@ -158,11 +162,11 @@ const UNUSED_FOR_A_COMPONENT: &[Unused] = &[
 /// Refuses a flag given on the command line that does nothing for `serving`, and warns about
 /// one set only through its environment variable (a deployment may set it for every process).
 pub(crate) fn check_unused_flags(serving: Serving, given: &ArgMatches) -> anyhow::Result<()> {
-    let (unused, mode) = match serving {
-        Serving::Directive => (UNUSED_FOR_A_DIRECTIVE, "serving a Directive"),
-        Serving::Component => (UNUSED_FOR_A_COMPONENT, "serving a component"),
+    let mode = match serving {
+        Serving::Directive => "serving a Directive",
+        Serving::Component => "serving a component",
     };
-    for flag in unused {
+    for flag in UNUSED.iter().filter(|flag| flag.when == serving) {
         match given.value_source(flag.id) {
             Some(ValueSource::CommandLine) => {
                 anyhow::bail!("{} does nothing when {mode}: {}", flag.flag, flag.why)
