@@ -349,7 +349,7 @@ fn a_static_directory_the_directive_names_goes_in_at_static_and_is_served_from_t
         "{directive}"
     );
 
-    let served = Binary::serve_file(&out, "warn", &[], &[]);
+    let served = Binary::serve_file(&out, "info", &[], &[]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
