@@ -47,7 +47,16 @@ async fn a_redis_down_at_start_up_is_retried_in_the_background() {
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
 
     let server = serve_in_background(&yaml).await;
-    let health = server.get("/health").await;
+    let public = server.get("/health").await;
+    assert_eq!(public.status, 503, "{}", public.body);
+    assert_eq!(
+        public.json(),
+        serde_json::json!({ "status": "connecting" }),
+        "the main listener names no backend and no address"
+    );
+    assert_eq!(server.get("/readyz").await.status, 503);
+    assert_eq!(server.get("/livez").await.status, 200);
+    let health = server.admin_get("/health").await;
     assert_eq!(health.status, 503, "{}", health.body);
     let body = health.json();
     assert_eq!(body["status"], "connecting");
@@ -63,11 +72,14 @@ async fn a_redis_down_at_start_up_is_retried_in_the_background() {
 
     // Redis comes up: the next attempt connects, /health turns 200, calls work.
     let _redis = PrivateRedis::start(port);
-    let health = eventually("/health to turn 200", Duration::from_secs(30), || async {
+    eventually("/health to turn 200", Duration::from_secs(30), || async {
         Some(server.get("/health").await).filter(|health| health.status == 200)
     })
     .await;
-    assert_eq!(health.json()["backends"]["cache"]["state"], "ready");
+    assert_eq!(
+        server.admin_get("/health").await.json()["backends"]["cache"]["state"],
+        "ready"
+    );
     assert_eq!(server.get("/cache?op=set&key=k&value=v").await.status, 200);
     let read = server.get("/cache?op=get&key=k").await;
     assert_eq!((read.status, read.body.as_str()), (200, "v"));
@@ -97,7 +109,7 @@ connections:
     assert!(!error.contains("secret-pw"), "{error}");
 
     let server = serve_in_background(&yaml).await;
-    let health = server.get("/health").await;
+    let health = server.admin_get("/health").await;
     assert_eq!(health.status, 503, "{}", health.body);
     let state = &health.json()["backends"]["sql"];
     assert_eq!(state["state"], "connecting", "{state}");

@@ -18,6 +18,7 @@ mod hostile;
 mod install;
 mod kafka;
 mod loading;
+mod observability;
 mod outages;
 mod outbound;
 mod outside;

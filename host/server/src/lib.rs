@@ -27,6 +27,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admin;
 mod auth;
 pub mod bundle;
 pub mod cli;
@@ -38,6 +39,7 @@ pub mod headless;
 mod health;
 mod listen;
 mod log_text;
+pub mod metrics;
 mod rate_limit;
 mod reload;
 mod responses;
@@ -51,6 +53,8 @@ pub use config::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TOTAL_REQUEST_TIMEOUT,
     HEADER_READ_TIMEOUT, ServerConfig,
 };
+pub use health::ServerStatus;
 pub use listen::{LiveService, serve, serve_live};
+pub use metrics::Metrics;
 pub use service::{REQUEST_ID_HEADER, Service};
 pub use startup::{Connect, Launch, Running, Serving, load, start};

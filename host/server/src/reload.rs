@@ -37,6 +37,8 @@ pub(crate) struct ReloadSettings {
     pub(crate) server: ServerConfig,
     pub(crate) streams: StreamsConfig,
     pub(crate) serving: Serving,
+    /// The metrics and the draining flag every app of this server records into.
+    pub(crate) status: Arc<crate::health::ServerStatus>,
 }
 
 /// The app serving now: its runtime and its running streams.

@@ -1,7 +1,9 @@
-//! The [`Service`]: what answers one HTTP request. In order: `/health`, custom routes
-//! (`/ext/…`), headless runs (`/_run/…`, when on), WebSocket endpoints, the Directive's request
-//! handlers, then the static mount (`static: { mount }`) — or, serving one `wasi:http`
-//! component, that component for every path. Each response carries the request id.
+//! The [`Service`]: what answers one HTTP request. In order: the probes (`/livez`, `/readyz`,
+//! `/health`), custom routes (`/ext/…`), headless runs (`/_run/…`, when on), WebSocket
+//! endpoints, the Directive's request handlers, then the static mount (`static: { mount }`) —
+//! or, serving one `wasi:http` component, that component for every path. Each response carries
+//! the request id; each request is counted in the [metrics](crate::metrics) under the route
+//! that answered it, and logged in one access-log line (target `karman::access`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +20,8 @@ use karman_streams::Handler;
 use crate::config::ServerConfig;
 use crate::custom_routes::CustomRoutes;
 use crate::headless::HeadlessRuns;
-use crate::health::health;
+use crate::health::{ServerStatus, live, ready};
+use crate::metrics::RouteLabel;
 use crate::rate_limit::{Caller, ClientAddr, Limiters, too_many_requests};
 use crate::responses::{
     declared_length, default_content_type, error, failure_response, full, method_not_allowed,
@@ -52,6 +55,47 @@ pub struct Service {
     /// Set by [`Service::proxy`]: every request goes to this `wasi:http` component.
     proxy: Option<ComponentId>,
     config: ServerConfig,
+    /// The metrics and the draining flag, shared with the services a reload puts in its place.
+    status: Arc<ServerStatus>,
+    /// The metric label of each route, made once.
+    labels: RouteLabels,
+}
+
+/// The metric labels of a service's routes.
+struct RouteLabels {
+    /// `GET /hello/:name`, by handler index.
+    handlers: Vec<RouteLabel>,
+    /// `/ext/<plugin>`, by plugin.
+    plugins: HashMap<String, RouteLabel>,
+    probe: RouteLabel,
+    headless: RouteLabel,
+    websocket: RouteLabel,
+    static_files: RouteLabel,
+    component: RouteLabel,
+    unmatched: RouteLabel,
+}
+
+impl RouteLabels {
+    fn of(app: &karman_directive::App) -> Self {
+        Self {
+            handlers: app
+                .handlers
+                .iter()
+                .map(|h| format!("{} {}", h.method, h.resource).into())
+                .collect(),
+            plugins: app
+                .routes
+                .iter()
+                .map(|r| (r.plugin.clone(), format!("/ext/{}", r.plugin).into()))
+                .collect(),
+            probe: "probe".into(),
+            headless: "headless".into(),
+            websocket: "websocket".into(),
+            static_files: "static".into(),
+            component: "component".into(),
+            unmatched: "unmatched".into(),
+        }
+    }
 }
 
 impl Service {
@@ -95,6 +139,7 @@ impl Service {
             .map(|handler| Limiters::new(handler.rate_limit))
             .collect();
         let static_files = StaticFiles::for_app(app).map(Arc::new);
+        let labels = RouteLabels::of(app);
         Ok(Self {
             runtime,
             router,
@@ -106,7 +151,26 @@ impl Service {
             static_files,
             proxy: None,
             config,
+            status: Arc::default(),
+            labels,
         })
+    }
+
+    /// Records into `status` (shared with the service it replaces, or with the admin
+    /// listener) instead of a status of its own.
+    pub fn with_status(mut self, status: Arc<ServerStatus>) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The metrics and the draining flag this service records into.
+    pub fn status(&self) -> &Arc<ServerStatus> {
+        &self.status
+    }
+
+    /// The app it serves.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
     }
 
     /// Serves the WebSocket endpoints of `handlers` (the `source: server` handlers the app's
@@ -158,24 +222,41 @@ impl Service {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let request_id = request_id(&request);
+        let started = std::time::Instant::now();
+        let method = request.method().clone();
         let deadline = self.config.total_request_timeout;
-        let due = std::time::Instant::now() + deadline;
-        let mut response =
-            match tokio::time::timeout(deadline, self.answer(request, &request_id, due)).await {
-                Ok(response) => response,
-                Err(_elapsed) => {
-                    tracing::warn!(request_id, ?deadline, "request not answered in time");
-                    error(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        504,
-                        &format!(
-                            "the request was not answered within {}",
-                            humantime::format_duration(deadline)
-                        ),
-                        &request_id,
-                    )
-                }
-            };
+        let due = started + deadline;
+        let mut route = self.labels.unmatched.clone();
+        let answered =
+            tokio::time::timeout(deadline, self.answer(request, &request_id, due, &mut route))
+                .await;
+        let mut response = match answered {
+            Ok(response) => response,
+            Err(_elapsed) => {
+                tracing::warn!(request_id, ?deadline, "request not answered in time");
+                error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    504,
+                    &format!(
+                        "the request was not answered within {}",
+                        humantime::format_duration(deadline)
+                    ),
+                    &request_id,
+                )
+            }
+        };
+        let elapsed = started.elapsed();
+        let status = response.status().as_u16();
+        self.status.metrics.observe_request(&route, status, elapsed);
+        tracing::info!(
+            target: "karman::access",
+            request_id,
+            method = %method,
+            route = &*route,
+            status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
@@ -188,27 +269,35 @@ impl Service {
         request: Request<B>,
         request_id: &str,
         due: std::time::Instant,
+        route: &mut RouteLabel,
     ) -> Response<HttpBody>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         if let Some(component) = self.proxy {
+            *route = self.labels.component.clone();
             return self.pass_to(component, request, request_id).await;
         }
         let path = request.uri().path();
-        if path == "/health" {
+        if matches!(path, "/livez" | "/readyz" | "/health") {
+            *route = self.labels.probe.clone();
             return match *request.method() {
-                Method::GET | Method::HEAD => health(self.runtime.health()),
+                Method::GET | Method::HEAD if path == "/livez" => live(),
+                Method::GET | Method::HEAD => ready(self.runtime.health(), &self.status),
                 _ => error(
                     StatusCode::METHOD_NOT_ALLOWED,
                     405,
-                    "use GET /health",
+                    &format!("use GET {path}"),
                     request_id,
                 ),
             };
         }
         if path == "/ext" || path.starts_with("/ext/") {
+            let plugin = path["/ext".len()..].split('/').nth(1).unwrap_or_default();
+            if let Some(label) = self.labels.plugins.get(plugin) {
+                *route = label.clone();
+            }
             return match &self.custom_routes {
                 Some(routes) => {
                     routes
@@ -226,11 +315,13 @@ impl Service {
         if let Some(headless) = &self.headless
             && path.starts_with(crate::headless::PREFIX)
         {
+            *route = self.labels.headless.clone();
             return headless
                 .handle(&self.runtime, request, request_id, &self.config)
                 .await;
         }
         if let Some(handler) = self.websockets.get(path) {
+            *route = self.labels.websocket.clone();
             return self.open_websocket(handler, request, request_id);
         }
         let found = self.router.route(request.method().as_str(), path);
@@ -241,13 +332,17 @@ impl Service {
             // A handler's path with another method stays a 405 unless static files answer it.
             let get = matches!(*request.method(), Method::GET | Method::HEAD);
             if get || matches!(found, Match::NotFound) {
+                *route = self.labels.static_files.clone();
                 return files
                     .serve(request.method(), request.headers(), rest, request_id)
                     .await;
             }
         }
         let (index, params) = match found {
-            Match::Handler { index, params } => (index, params),
+            Match::Handler { index, params } => {
+                *route = self.labels.handlers[index].clone();
+                (index, params)
+            }
             Match::NotFound => {
                 return error(
                     StatusCode::NOT_FOUND,

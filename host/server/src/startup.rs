@@ -21,6 +21,7 @@ use karman_streams::{Streams, StreamsConfig};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use crate::admin::Admin;
 use crate::config::ServerConfig;
 use crate::listen::{LiveService, serve_live};
 use crate::reload::{self, Generation, ReloadSettings};
@@ -74,6 +75,8 @@ pub struct Running {
     pub streams: Arc<Streams>,
     /// How it was started, for a reload to start its successor the same way.
     settings: Arc<ReloadSettings>,
+    /// The service new requests go to (the admin listener reads the app through it).
+    live: Arc<LiveService>,
 }
 
 /// Connects, loads and starts `app`, as [`Launch`] says.
@@ -91,16 +94,19 @@ pub async fn start(app: App, launch: Launch) -> anyhow::Result<Running> {
         server: launch.server,
         streams: launch.streams,
         serving: launch.serving,
+        status: Arc::default(),
     });
     let runtime = load(app, config).await?;
     let service = settings.service(&runtime)?;
     let streams = Arc::new(Streams::start(runtime.clone(), settings.streams.clone()).await?);
     let service = Arc::new(service.with_websockets(streams.websocket_handlers()));
+    let live = Arc::new(LiveService::new(service.clone()));
     Ok(Running {
         runtime,
         service,
         streams,
         settings,
+        live,
     })
 }
 
@@ -115,7 +121,7 @@ pub async fn load(app: App, config: RuntimeConfig) -> anyhow::Result<Arc<Runtime
 impl ReloadSettings {
     /// The service answering `runtime`'s requests (its WebSocket endpoints not yet served).
     pub(crate) fn service(&self, runtime: &Arc<Runtime>) -> anyhow::Result<Service> {
-        match self.serving {
+        let service = match self.serving {
             Serving::Directive => Service::new(runtime.clone(), self.server.clone()),
             Serving::Component => {
                 let component = &runtime.app().components[0];
@@ -128,11 +134,18 @@ impl ReloadSettings {
                 }
                 Service::proxy(runtime.clone(), ComponentId(0), self.server.clone())
             }
-        }
+        }?;
+        Ok(service.with_status(self.status.clone()))
     }
 }
 
 impl Running {
+    /// What the admin listener reads ([`crate::admin::serve`]): the app serving now, through
+    /// every reload, and the server's metrics.
+    pub fn admin(&self) -> Admin {
+        Admin::new(self.live.clone(), self.settings.status.clone())
+    }
+
     /// Serves HTTP on `listener` until `shutdown` resolves; once in-flight requests have
     /// finished (within the grace period), stops taking messages and finishes those in flight.
     pub async fn serve(
@@ -159,7 +172,8 @@ impl Running {
             "listening on http://{}",
             listener.local_addr()?
         );
-        let live = Arc::new(LiveService::new(self.service));
+        let live = self.live;
+        let status = self.settings.status.clone();
         let current = Arc::new(tokio::sync::Mutex::new(Generation {
             runtime: self.runtime,
             streams: self.streams,
@@ -170,6 +184,11 @@ impl Running {
             live.clone(),
             self.settings,
         ));
+        let shutdown = async move {
+            shutdown.await;
+            // From now on `/readyz` says `draining`, on the admin listener too.
+            status.start_draining();
+        };
         let served = serve_live(listener, live, shutdown).await;
         // A reload under way finishes first: then nothing else starts streams.
         let current = current.lock().await;

@@ -35,6 +35,8 @@ pub async fn launch(app: App, launch: Launch) -> Running {
 /// A Karman server on 127.0.0.1:0, stopped (gracefully) on drop.
 pub struct TestServer {
     pub base: String,
+    /// The admin listener (`/metrics`, `/health` with details, `/livez`, `/readyz`).
+    pub admin_base: String,
     pub client: reqwest::Client,
     /// The app's streams (WebSocket endpoints run through their handlers).
     pub streams: Arc<Streams>,
@@ -81,13 +83,26 @@ impl TestServer {
     pub async fn serve(running: Running) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_base = format!("http://{}", admin.local_addr().unwrap());
         let (shutdown, stopped) = oneshot::channel::<()>();
         let streams = running.streams.clone();
-        let task = tokio::spawn(running.serve(listener, async {
-            let _ = stopped.await;
+        let (admin_stop, admin_stopped) = oneshot::channel::<()>();
+        tokio::spawn(karman::admin::serve(admin, running.admin(), async {
+            let _ = admin_stopped.await;
         }));
+        let task = tokio::spawn(async move {
+            let served = running
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            drop(admin_stop);
+            served
+        });
         Self {
             base,
+            admin_base,
             client: client(),
             streams,
             shutdown: Some(shutdown),
@@ -101,6 +116,12 @@ impl TestServer {
 
     pub async fn get(&self, path: &str) -> Reply {
         Reply::from(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// GET `path` on the admin listener.
+    pub async fn admin_get(&self, path: &str) -> Reply {
+        let url = format!("{}{path}", self.admin_base);
+        Reply::from(self.client.get(url).send().await.unwrap()).await
     }
 
     pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> Reply {

@@ -36,6 +36,10 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:8080"
     )]
     listen: SocketAddr,
+    /// Address of the admin listener (`/metrics`, `/health` with backend details, `/livez`,
+    /// `/readyz`); off unless given. Keep it on loopback or a private network.
+    #[arg(long, env = "KARMAN_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
     /// Serving a component: how long one request may take, body included (e.g. `30s`).
     #[arg(long, env = "KARMAN_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     request_timeout: Duration,
@@ -302,10 +306,23 @@ pub(crate) fn serve_app(
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
+        // The admin listener answers until the app has stopped (its `/readyz` says `draining`
+        // meanwhile).
+        let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+        if let Some(address) = args.admin_listen {
+            let admin = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (--admin-listen)"))?;
+            tokio::spawn(crate::admin::serve(admin, running.admin(), async {
+                let _ = admin_stopped.await;
+            }));
+        }
         started(args);
-        running
+        let served = running
             .serve_with_reloads(listener, shutdown_signal(), reloads)
-            .await
+            .await;
+        drop(admin_stop);
+        served
     })
 }
 
