@@ -34,6 +34,7 @@ mod sql;
 mod static_files;
 mod streams;
 mod support;
+mod tls;
 mod toolchain;
 mod upstream;
 mod wasmtime_serve;

@@ -46,6 +46,7 @@ mod responses;
 mod service;
 mod startup;
 mod static_files;
+pub mod tls;
 mod websocket;
 
 pub use config::{
@@ -58,3 +59,4 @@ pub use listen::{LiveService, serve, serve_live};
 pub use metrics::Metrics;
 pub use service::{REQUEST_ID_HEADER, Service};
 pub use startup::{Connect, Launch, Running, Serving, load, start};
+pub use tls::TlsFiles;

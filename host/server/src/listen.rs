@@ -9,6 +9,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,9 +19,10 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 use crate::connection::{Activity, TrackedBody};
 use crate::rate_limit::ClientAddr;
@@ -68,6 +70,17 @@ pub async fn serve_live(
     live: Arc<LiveService>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_connections(listener, live, None, shutdown).await
+}
+
+/// As [`serve_live`], over TLS when `tls` is given: the handshake runs in the connection's own
+/// task, within the header-read timeout, so a slow or silent client cannot stall accepting.
+pub(crate) async fn serve_connections(
+    listener: TcpListener,
+    live: Arc<LiveService>,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let config = live.current().config().clone();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -106,9 +119,79 @@ pub async fn serve_live(
             }
         };
         let _ = stream.set_nodelay(true);
+        let connection = Connection {
+            live: live.clone(),
+            builder: builder.clone(),
+            watcher: graceful.watcher(),
+            peer,
+            idle_timeout: config.idle_timeout,
+        };
+        match &tls {
+            None => {
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    connection.serve(stream).await;
+                });
+            }
+            Some(acceptor) => {
+                let (acceptor, limit) = (acceptor.clone(), config.header_read_timeout);
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => connection.serve(stream).await,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                        }
+                        Err(_) => tracing::debug!(%peer, "TLS handshake not finished in time"),
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    // The WebSocket sessions of every service a reload replaced are registered here too.
+    let service = live.current();
+    tracing::info!(
+        in_flight_connections = graceful.count(),
+        websocket_sessions = service.sessions().len(),
+        "shutting down: finishing in-flight requests"
+    );
+    let finished = async {
+        tokio::join!(graceful.shutdown(), service.sessions().close_all());
+    };
+    tokio::select! {
+        () = finished => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(grace) => tracing::warn!(grace = ?grace, "shutdown grace elapsed; dropping remaining connections"),
+    }
+    Ok(())
+}
+
+/// One accepted connection, served on its own task.
+struct Connection {
+    live: Arc<LiveService>,
+    builder: auto::Builder<TokioExecutor>,
+    watcher: Watcher,
+    peer: SocketAddr,
+    idle_timeout: Duration,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 or HTTP/2 (with WebSocket upgrades) on `stream` until the client
+    /// leaves, the connection has been idle for the idle timeout, or shutdown closes it.
+    async fn serve<S>(self, stream: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            live,
+            builder,
+            watcher,
+            peer,
+            idle_timeout,
+        } = self;
         let activity = Activity::new();
         let handler = {
-            let (live, activity) = (live.clone(), activity.clone());
+            let activity = activity.clone();
             hyper::service::service_fn(move |mut request: Request<Incoming>| {
                 let (service, in_flight) = (live.current(), activity.start());
                 request.extensions_mut().insert(ClientAddr(peer));
@@ -127,34 +210,14 @@ pub async fn serve_live(
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), handler)
             .into_owned();
-        let connection = graceful.watch(connection);
-        let idle_timeout = config.idle_timeout;
-        tokio::spawn(async move {
-            let _slot = slot;
-            tokio::select! {
-                ended = connection => if let Err(error) = ended {
-                    tracing::debug!(%peer, error = %error, "connection ended with an error");
-                },
-                () = activity.idle_for(idle_timeout) => {
-                    tracing::debug!(%peer, "closing an idle connection");
-                }
+        let connection = watcher.watch(connection);
+        tokio::select! {
+            ended = connection => if let Err(error) = ended {
+                tracing::debug!(%peer, error = %error, "connection ended with an error");
+            },
+            () = activity.idle_for(idle_timeout) => {
+                tracing::debug!(%peer, "closing an idle connection");
             }
-        });
+        }
     }
-    drop(listener);
-    // The WebSocket sessions of every service a reload replaced are registered here too.
-    let service = live.current();
-    tracing::info!(
-        in_flight_connections = graceful.count(),
-        websocket_sessions = service.sessions().len(),
-        "shutting down: finishing in-flight requests"
-    );
-    let finished = async {
-        tokio::join!(graceful.shutdown(), service.sessions().close_all());
-    };
-    tokio::select! {
-        () = finished => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(grace) => tracing::warn!(grace = ?grace, "shutdown grace elapsed; dropping remaining connections"),
-    }
-    Ok(())
 }

@@ -39,6 +39,8 @@ pub(crate) struct ReloadSettings {
     pub(crate) serving: Serving,
     /// The metrics and the draining flag every app of this server records into.
     pub(crate) status: Arc<crate::health::ServerStatus>,
+    /// The server's certificate when it serves HTTPS.
+    pub(crate) tls: Option<Arc<crate::tls::Certificates>>,
 }
 
 /// The app serving now: its runtime and its running streams.

@@ -23,9 +23,10 @@ use tokio::sync::mpsc;
 
 use crate::admin::Admin;
 use crate::config::ServerConfig;
-use crate::listen::{LiveService, serve_live};
+use crate::listen::{LiveService, serve_connections};
 use crate::reload::{self, Generation, ReloadSettings};
 use crate::service::Service;
+use crate::tls::{Certificates, TlsFiles};
 
 /// How to start an app.
 #[derive(Debug, Default)]
@@ -40,6 +41,9 @@ pub struct Launch {
     pub streams: StreamsConfig,
     /// What the HTTP server serves.
     pub serving: Serving,
+    /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`; see
+    /// [`Running::certificates`] to read them again).
+    pub tls: Option<TlsFiles>,
 }
 
 /// How the backends (Redis, the database, outbound HTTP) are connected at start-up.
@@ -81,6 +85,8 @@ pub struct Running {
 
 /// Connects, loads and starts `app`, as [`Launch`] says.
 pub async fn start(app: App, launch: Launch) -> anyhow::Result<Running> {
+    // Before anything slow: a certificate that cannot be used stops start-up at once.
+    let tls = launch.tls.map(Certificates::load).transpose()?;
     let mut config = launch.runtime;
     match launch.connect {
         Connect::Now => config.backends = Backends::connect(&app).await?,
@@ -95,6 +101,7 @@ pub async fn start(app: App, launch: Launch) -> anyhow::Result<Running> {
         streams: launch.streams,
         serving: launch.serving,
         status: Arc::default(),
+        tls,
     });
     let runtime = load(app, config).await?;
     let service = settings.service(&runtime)?;
@@ -146,6 +153,12 @@ impl Running {
         Admin::new(self.live.clone(), self.settings.status.clone())
     }
 
+    /// The server's certificate when it serves HTTPS: [`Certificates::reload`] reads the
+    /// files again (`karman serve` does on SIGHUP).
+    pub fn certificates(&self) -> Option<Arc<Certificates>> {
+        self.settings.tls.clone()
+    }
+
     /// Serves HTTP on `listener` until `shutdown` resolves; once in-flight requests have
     /// finished (within the grace period), stops taking messages and finishes those in flight.
     pub async fn serve(
@@ -167,11 +180,17 @@ impl Running {
         reloads: mpsc::Receiver<App>,
     ) -> anyhow::Result<()> {
         let app = self.runtime.app();
+        let scheme = if self.settings.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         tracing::info!(
             app = %format!("{} {}", app.identifier, app.app_version),
-            "listening on http://{}",
+            "listening on {scheme}://{}",
             listener.local_addr()?
         );
+        let acceptor = self.settings.tls.as_ref().map(Certificates::acceptor);
         let live = self.live;
         let status = self.settings.status.clone();
         let current = Arc::new(tokio::sync::Mutex::new(Generation {
@@ -189,7 +208,7 @@ impl Running {
             // From now on `/readyz` says `draining`, on the admin listener too.
             status.start_draining();
         };
-        let served = serve_live(listener, live, shutdown).await;
+        let served = serve_connections(listener, live, acceptor, shutdown).await;
         // A reload under way finishes first: then nothing else starts streams.
         let current = current.lock().await;
         reloading.abort();

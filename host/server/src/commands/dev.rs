@@ -50,7 +50,7 @@ pub fn run(args: DevArgs, given: &clap::ArgMatches) -> anyhow::Result<()> {
     // Taken now, so that a change made while the app starts is seen.
     let seen = watched.snapshot();
     let (reload, reloads) = mpsc::channel(1);
-    serve_app(serve, app, reloads, move |args| {
+    serve_app(serve, app, reloads, move |args, _certificates| {
         std::thread::Builder::new()
             .name("karman-dev-watch".to_string())
             .spawn(move || watch(&args, watched, seen, poll_interval, &reload))

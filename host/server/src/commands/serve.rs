@@ -20,6 +20,7 @@ use super::{EngineArgs, load_directive, parse_bool, parse_duration, parse_size};
 use crate::bundle;
 use crate::config::ServerConfig;
 use crate::startup::{Connect, Launch, Serving, start};
+use crate::tls::{Certificates, TlsFiles};
 
 /// The arguments of `karman serve`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +37,13 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:8080"
     )]
     listen: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. Read again
+    /// on SIGHUP.
+    #[arg(long, env = "KARMAN_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "KARMAN_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Address of the admin listener (`/metrics`, `/health` with backend details, `/livez`,
     /// `/readyz`); off unless given. Keep it on loopback or a private network.
     #[arg(long, env = "KARMAN_ADMIN_LISTEN")]
@@ -192,11 +200,11 @@ pub fn run(args: ServeArgs, given: &ArgMatches) -> anyhow::Result<()> {
     check_unused_flags(args.serving(), given)?;
     let app = args.load_app()?;
     let (reload, reloads) = mpsc::channel(1);
-    serve_app(args, app, reloads, move |args| {
+    serve_app(args, app, reloads, move |args, certificates| {
         #[cfg(unix)]
-        tokio::spawn(reload_on_hangup(args, reload));
+        tokio::spawn(reload_on_hangup(args, certificates, reload));
         #[cfg(not(unix))]
-        drop((args, reload));
+        drop((args, certificates, reload));
     })
 }
 
@@ -278,6 +286,11 @@ impl ServeArgs {
                 ..StreamsConfig::default()
             },
             serving: self.serving(),
+            tls: self
+                .tls_cert
+                .clone()
+                .zip(self.tls_key.clone())
+                .map(|(cert, key)| TlsFiles { cert, key }),
         }
     }
 }
@@ -289,7 +302,7 @@ pub(crate) fn serve_app(
     args: ServeArgs,
     app: App,
     reloads: mpsc::Receiver<App>,
-    started: impl FnOnce(Arc<ServeArgs>),
+    started: impl FnOnce(Arc<ServeArgs>, Option<Arc<Certificates>>),
 ) -> anyhow::Result<()> {
     if args.max_connections == 0 {
         anyhow::bail!("--max-connections must be at least 1");
@@ -317,7 +330,7 @@ pub(crate) fn serve_app(
                 let _ = admin_stopped.await;
             }));
         }
-        started(args);
+        started(args, running.certificates());
         let served = running
             .serve_with_reloads(listener, shutdown_signal(), reloads)
             .await;
@@ -326,10 +339,14 @@ pub(crate) fn serve_app(
     })
 }
 
-/// On each SIGHUP, reads the app again and hands it to `reload`; an app that cannot be read
-/// is logged, and the one serving stays.
+/// On each SIGHUP, reads the TLS certificate again (when serving HTTPS), then the app, and
+/// hands the app to `reload`; what cannot be read is logged, and what serves stays.
 #[cfg(unix)]
-async fn reload_on_hangup(args: Arc<ServeArgs>, reload: mpsc::Sender<App>) {
+async fn reload_on_hangup(
+    args: Arc<ServeArgs>,
+    certificates: Option<Arc<Certificates>>,
+    reload: mpsc::Sender<App>,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP: reloading is off");
@@ -337,6 +354,14 @@ async fn reload_on_hangup(args: Arc<ServeArgs>, reload: mpsc::Sender<App>) {
     };
     while hangups.recv().await.is_some() {
         tracing::info!(path = %args.directive.display(), "received SIGHUP: reloading");
+        if let Some(certificates) = &certificates {
+            match certificates.reload() {
+                Ok(()) => tracing::info!("TLS certificate read again: new handshakes use it"),
+                Err(error) => tracing::error!(
+                    "TLS certificate reload failed; the one before it stays: {error:#}"
+                ),
+            }
+        }
         match args.load_app() {
             Ok(app) => {
                 if reload.send(app).await.is_err() {
