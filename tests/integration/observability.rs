@@ -73,6 +73,16 @@ async fn metrics_count_requests_by_route_and_status() {
         Some(7.0)
     );
     assert!(!metrics.body.contains("/x/y/z"), "{}", metrics.body);
+    assert_eq!(
+        value(r#"karman_step_duration_seconds_count{component="hello",outcome="ok"}"#),
+        Some(7.0),
+        "{}",
+        metrics.body
+    );
+    assert_eq!(
+        value(r#"karman_instantiation_duration_seconds_count{component="hello"}"#),
+        Some(7.0)
+    );
     let build = format!(
         r#"karman_build_info{{version="{}",wit="{}"}}"#,
         env!("CARGO_PKG_VERSION"),

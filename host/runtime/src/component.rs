@@ -19,6 +19,7 @@ use crate::capabilities::log::ComponentLog;
 use crate::capabilities::sql::SqlAccess;
 use crate::engine::KarmanEngine;
 use crate::memory_budget::MemoryBudget;
+use crate::metrics::RuntimeMetrics;
 use crate::store::StepState;
 use crate::warm::WarmPool;
 
@@ -47,6 +48,8 @@ pub(crate) struct LoadedComponent {
     pub(crate) log: Arc<ComponentLog>,
     /// Warm instances, for a component with `reuse:`.
     pub(crate) warm: Option<Arc<WarmPool>>,
+    /// Where its steps and instantiations are counted.
+    pub(crate) metrics: RuntimeMetrics,
 }
 
 /// What loading found out about a component (printed by `karman check`).
@@ -84,6 +87,7 @@ pub(crate) fn load(
     backends: &Backends,
     queries: &[Query],
     static_root: Option<&Arc<Path>>,
+    metrics: &RuntimeMetrics,
 ) -> Result<(LoadedComponent, ComponentReport), ComponentError> {
     let engine = karman.engine();
     let fail = |message: String| ComponentError {
@@ -213,6 +217,7 @@ pub(crate) fn load(
             }),
             log: Arc::new(ComponentLog::new(name.clone(), spec.grants.log)),
             warm: spec.reuse.map(|reuse| Arc::new(WarmPool::new(reuse))),
+            metrics: metrics.clone(),
             name,
         };
     let report = ComponentReport {

@@ -134,7 +134,11 @@ pub(crate) async fn run(
                 let mut store =
                     new_store(component, request, CurrentRequest::new(request_id.clone()));
                 store.set_epoch_deadline(1);
+                let instantiating = std::time::Instant::now();
                 let runnable = pre.instantiate_async(&mut store).await?;
+                component
+                    .metrics
+                    .observe_instantiation(&component.name, instantiating.elapsed());
                 (store, runnable, 0)
             }
         };

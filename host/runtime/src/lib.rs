@@ -30,6 +30,7 @@ mod guest_task;
 pub mod health;
 mod instance;
 mod memory_budget;
+mod metrics;
 pub mod protocol_text;
 mod proxy;
 mod request;
@@ -58,6 +59,7 @@ pub use instance::MAX_GUEST_RESOURCES;
 pub use memory_budget::{
     MemoryBudget, MemoryBudgetExhausted, Reservation, default_guest_memory_budget,
 };
+pub use metrics::RuntimeMetrics;
 pub use proxy::{HttpBody, HttpBodyError, HttpCall};
 pub use request::{Failure, FailureKind, Reply, Request, header_list, new_id};
 pub use run_limits::{DEFAULT_MAX_STATE, DEFAULT_MAX_STEP_OUTPUT, RunLimits};
@@ -73,6 +75,8 @@ pub struct RuntimeConfig {
     pub backends: Backends,
     /// Caps on a step's output and a run's state.
     pub run_limits: RunLimits,
+    /// Where steps and instantiations are counted (shared by the apps a reload replaces).
+    pub metrics: RuntimeMetrics,
 }
 
 /// Why an app cannot be loaded.
@@ -127,7 +131,15 @@ impl Runtime {
         });
         for spec in &app.components {
             let root = static_root.as_ref();
-            match component::load(&engine, &linker, spec, &config.backends, &app.queries, root) {
+            match component::load(
+                &engine,
+                &linker,
+                spec,
+                &config.backends,
+                &app.queries,
+                root,
+                &config.metrics,
+            ) {
                 Ok((component, report)) => {
                     for warning in &report.warnings {
                         tracing::warn!(component = %spec.name, "{warning}");

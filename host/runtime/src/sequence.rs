@@ -33,6 +33,7 @@ use tokio::time::Instant;
 use crate::capabilities::request::RequestCtx;
 use crate::component::LoadedComponent;
 use crate::instance;
+use crate::metrics::StepOutcome;
 use crate::request::{Failure, FailureKind, Reply, Request, SharedResponse, State, StateView};
 use crate::run_limits::RunLimits;
 
@@ -330,7 +331,18 @@ async fn try_call(
         state,
         response,
     };
-    match instance::run(&call.component, context, &input).await {
+    let started = std::time::Instant::now();
+    let ran = instance::run(&call.component, context, &input).await;
+    let outcome = match &ran {
+        Ok(Ok(_)) => StepOutcome::Ok,
+        Ok(Err(_)) => StepOutcome::Error,
+        Err(failure) => StepOutcome::Fault(failure.kind),
+    };
+    let component = &call.component;
+    component
+        .metrics
+        .observe_step(&component.name, outcome, started.elapsed());
+    match ran {
         Ok(Ok(output)) => Outcome::Output(Bytes::from(output)),
         Ok(Err(error)) => Outcome::RunError {
             code: error.code,

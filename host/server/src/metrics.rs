@@ -9,6 +9,8 @@
 //! |--------|------|--------|
 //! | `karman_http_requests_total` | counter | `route`, `status` |
 //! | `karman_http_request_duration_seconds` | histogram | `route` |
+//! | `karman_step_duration_seconds` | histogram | `component`, `outcome` |
+//! | `karman_instantiation_duration_seconds` | histogram | `component` |
 //! | `karman_backend_up` | gauge | `backend` (1 connected, 0 connecting) |
 //! | `karman_build_info` | gauge (always 1) | `version`, `wit` |
 //!
@@ -68,6 +70,7 @@ struct BuildLabels {
 /// The metrics of one server.
 pub struct Metrics {
     registry: Registry,
+    runtime: karman_runtime::RuntimeMetrics,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     backends: Family<BackendLabels, Gauge>,
@@ -122,12 +125,21 @@ impl Metrics {
             "The Karman version and the WIT package it serves (always 1)",
             build,
         );
+        let runtime = karman_runtime::RuntimeMetrics::default();
+        runtime.register(&mut registry);
         Self {
             registry,
+            runtime,
             requests,
             durations,
             backends,
         }
+    }
+
+    /// Where the runtime counts steps and instantiations: given to every app this server
+    /// loads (`RuntimeConfig::metrics`).
+    pub fn runtime(&self) -> karman_runtime::RuntimeMetrics {
+        self.runtime.clone()
     }
 
     /// Counts one answered request.

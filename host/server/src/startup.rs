@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::admin::Admin;
 use crate::config::ServerConfig;
+use crate::health::ServerStatus;
 use crate::listen::{LiveService, serve_connections};
 use crate::reload::{self, Generation, ReloadSettings};
 use crate::service::Service;
@@ -94,13 +95,15 @@ pub async fn start(app: App, launch: Launch) -> anyhow::Result<Running> {
         Connect::Given => {}
     }
     tracing::info!(backends = %config.backends.describe(), "connected");
+    let status = Arc::new(ServerStatus::default());
+    config.metrics = status.metrics.runtime();
     let settings = Arc::new(ReloadSettings {
         runtime: config.clone(),
         connect: launch.connect,
         server: launch.server,
         streams: launch.streams,
         serving: launch.serving,
-        status: Arc::default(),
+        status,
         tls,
     });
     let runtime = load(app, config).await?;
