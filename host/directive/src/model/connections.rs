@@ -2,7 +2,7 @@
 //! NATS, Kafka). Credentials stay in the host: `Debug` never prints them.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Location;
 
@@ -183,6 +183,9 @@ pub struct RedisConnection {
     pub password: Option<String>,
     /// Database number.
     pub database: Option<i64>,
+    /// A PEM file of the certificate authorities to trust for `rediss://` instead of the
+    /// system's (`caFile`, relative to the Directive).
+    pub ca_file: Option<PathBuf>,
     /// Where the connection is declared.
     pub location: Location,
 }
@@ -194,6 +197,7 @@ impl fmt::Debug for RedisConnection {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("database", &self.database)
+            .field("ca_file", &self.ca_file)
             .field("location", &self.location)
             .finish()
     }

@@ -7,6 +7,7 @@
 //!     username: env(REDIS_USER)          # optional
 //!     password: env(REDIS_PASSWORD)      # optional
 //!     database: 0                        # optional
+//!     caFile: certs/redis-ca.pem         # optional: the CAs to trust for rediss://
 //! ```
 //!
 //! ```yaml
@@ -52,7 +53,7 @@ pub(crate) fn parse_connections(
 ) -> Option<Connections> {
     let fields = reader.mapping(node, "`connections`", &keys::CONNECTIONS)?;
     let redis = match fields.get("redis") {
-        Some(node) => parse_redis(reader, node).map(Some),
+        Some(node) => parse_redis(reader, node, base_dir).map(Some),
         None => Some(None),
     };
     let database = match fields.get("database") {
@@ -333,7 +334,7 @@ fn parse_nats(reader: &mut Reader<'_>, node: &Node) -> Option<NatsConnection> {
     })
 }
 
-fn parse_redis(reader: &mut Reader<'_>, node: &Node) -> Option<RedisConnection> {
+fn parse_redis(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<RedisConnection> {
     let fields = reader.mapping(node, "the `redis` connection", &keys::REDIS)?;
     let address = reader
         .required(fields, "serverAddress", "the `redis` connection")
@@ -344,6 +345,7 @@ fn parse_redis(reader: &mut Reader<'_>, node: &Node) -> Option<RedisConnection> 
     };
     let username = optional(reader, "username");
     let password = optional(reader, "password");
+    let ca_file = optional(reader, "caFile");
     let database = match fields.get("database") {
         None => Some(None),
         Some(n) => {
@@ -373,6 +375,7 @@ fn parse_redis(reader: &mut Reader<'_>, node: &Node) -> Option<RedisConnection> 
         username: username?,
         password: password?,
         database: database?,
+        ca_file: ca_file?.map(|path| base_dir.join(path.trim())),
         location: reader.location_or_start(start(node)),
     })
 }
