@@ -105,7 +105,9 @@ key_sets! {
         "type", "connectionString", "maxConnections", "maxRows", "maxResultBytes",
     ];
     /// `connections.nats`.
-    NATS at "/$defs/nats" = ["serverAddress", "token"];
+    NATS at "/$defs/nats" = ["serverAddress", "token", "user", "password", "tls"];
+    /// `connections.nats.tls`.
+    NATS_TLS at "/$defs/nats-tls" = ["caFile", "required"];
     /// `connections.kafka`.
     KAFKA at "/$defs/kafka" = ["brokers", "group", "sessionTimeout"];
 

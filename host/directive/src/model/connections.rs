@@ -80,8 +80,23 @@ pub struct NatsConnection {
     pub addresses: Vec<String>,
     /// An authentication token (never printed).
     pub token: Option<String>,
+    /// A user name, with `password`.
+    pub user: Option<String>,
+    /// The user's password (never printed).
+    pub password: Option<String>,
+    /// TLS settings (`tls:`), when present.
+    pub tls: Option<NatsTls>,
     /// Where the connection is declared.
     pub location: Location,
+}
+
+/// `connections.nats.tls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsTls {
+    /// A PEM file of the certificate authorities to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Connect only over TLS.
+    pub required: bool,
 }
 
 impl fmt::Debug for NatsConnection {
@@ -96,6 +111,9 @@ impl fmt::Debug for NatsConnection {
                     .collect::<Vec<_>>(),
             )
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
             .field("location", &self.location)
             .finish()
     }
@@ -210,6 +228,32 @@ mod tests {
     fn connections(yaml: &str) -> super::Connections {
         let options = ParseOptions::new("Directive.yaml", ".");
         parse(yaml, &options).unwrap().connections
+    }
+
+    #[test]
+    fn nats_credentials_and_tls_are_parsed_and_never_printed() {
+        let parsed = connections(
+            "identifier: com.example.a\nappVersion: v1\nconnections:\n  nats:\n    serverAddress: 127.0.0.1:4222\n    user: alice\n    password: pw-never-shown\n    tls: { caFile: ca.pem }\n",
+        );
+        let nats = parsed.nats.unwrap();
+        assert_eq!(nats.user.as_deref(), Some("alice"));
+        assert_eq!(nats.password.as_deref(), Some("pw-never-shown"));
+        let tls = nats.tls.clone().unwrap();
+        assert!(tls.required);
+        assert_eq!(tls.ca_file.unwrap(), std::path::Path::new("./ca.pem"));
+        assert!(!format!("{nats:?}").contains("pw-never-shown"));
+
+        let options = ParseOptions::new("Directive.yaml", ".");
+        let error = parse(
+            "identifier: com.example.a\nappVersion: v1\nconnections:\n  nats: { serverAddress: 127.0.0.1:4222, user: alice }\n",
+            &options,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("needs both `user` and `password`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -25,6 +25,9 @@
 //!   nats:
 //!     serverAddress: env(NATS_URL, nats://127.0.0.1:4222)   # or host:port; a list: a,b
 //!     token: env(NATS_TOKEN)              # optional (or user:password in the URL)
+//!     user: app                           # optional, with password
+//!     password: env(NATS_PASSWORD)
+//!     tls: { caFile: certs/nats-ca.pem, required: true }   # optional
 //! ```
 //!
 //! Every value may be written `env(NAME)`. Credentials stay in the host: no component sees them.
@@ -39,7 +42,7 @@ use crate::keys;
 use crate::model::{
     Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESULT_BYTES,
     DEFAULT_MAX_ROWS, DEFAULT_SQLITE_FILE, DatabaseConnection, DatabaseKind, KafkaConnection,
-    NatsConnection, RedisConnection,
+    NatsConnection, NatsTls, RedisConnection,
 };
 
 use crate::units::{parse_byte_size, parse_duration};
@@ -61,7 +64,7 @@ pub(crate) fn parse_connections(
         None => Some(None),
     };
     let nats = match fields.get("nats") {
-        Some(node) => parse_nats(reader, node).map(Some),
+        Some(node) => parse_nats(reader, node, base_dir).map(Some),
         None => Some(None),
     };
     let kafka = match fields.get("kafka") {
@@ -306,7 +309,7 @@ fn parse_kafka(reader: &mut Reader<'_>, node: &Node) -> Option<KafkaConnection> 
     })
 }
 
-fn parse_nats(reader: &mut Reader<'_>, node: &Node) -> Option<NatsConnection> {
+fn parse_nats(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<NatsConnection> {
     let fields = reader.mapping(node, "the `nats` connection", &keys::NATS)?;
     let address_node = reader.required(fields, "serverAddress", "the `nats` connection")?;
     let text = reader.string_or_env(address_node, "`serverAddress`")?;
@@ -327,9 +330,43 @@ fn parse_nats(reader: &mut Reader<'_>, node: &Node) -> Option<NatsConnection> {
         Some(n) => Some(reader.string_or_env(n, "`token`")?),
         None => None,
     };
+    let user = match fields.get("user") {
+        Some(n) => Some(reader.string_or_env(n, "`user`")?),
+        None => None,
+    };
+    let password = match fields.get("password") {
+        Some(n) => Some(reader.string_or_env(n, "`password`")?),
+        None => None,
+    };
+    if user.is_some() != password.is_some() {
+        reader.error(
+            start(node),
+            "the `nats` connection needs both `user` and `password`, or neither",
+        );
+        return None;
+    }
+    let tls = match fields.get("tls") {
+        None => None,
+        Some(tls_node) => {
+            let tls_fields =
+                reader.mapping(tls_node, "`tls` of the `nats` connection", &keys::NATS_TLS)?;
+            let ca_file = match tls_fields.get("caFile") {
+                Some(n) => Some(base_dir.join(reader.string_or_env(n, "`caFile`")?.trim())),
+                None => None,
+            };
+            let required = match tls_fields.get("required") {
+                Some(n) => reader.boolean_or_env(n, "`required`")?,
+                None => true,
+            };
+            Some(NatsTls { ca_file, required })
+        }
+    };
     Some(NatsConnection {
         addresses,
         token,
+        user,
+        password,
+        tls,
         location: reader.location_or_start(start(node)),
     })
 }
