@@ -109,7 +109,7 @@ key_sets! {
     /// `connections.nats.tls`.
     NATS_TLS at "/$defs/nats-tls" = ["caFile", "required"];
     /// `connections.kafka`.
-    KAFKA at "/$defs/kafka" = ["brokers", "group", "sessionTimeout"];
+    KAFKA at "/$defs/kafka" = ["brokers", "group", "sessionTimeout", "properties"];
 
     /// A query of `queries:`.
     QUERY at "/$defs/query" = ["name", "query", "type", "varCount"];

@@ -60,7 +60,7 @@ impl Connections {
 }
 
 /// How to reach Kafka.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct KafkaConnection {
     /// Bootstrap brokers, `host:port`.
     pub brokers: Vec<String>,
@@ -69,8 +69,30 @@ pub struct KafkaConnection {
     pub group: Option<String>,
     /// How long the group waits for a silent consumer before moving its partitions.
     pub session_timeout: std::time::Duration,
+    /// Extra librdkafka properties (`properties:`), set on every client after Karman's own;
+    /// the values may be secrets (never printed).
+    pub properties: Vec<(String, String)>,
     /// Where the connection is declared.
     pub location: Location,
+}
+
+impl fmt::Debug for KafkaConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaConnection")
+            .field("brokers", &self.brokers)
+            .field("group", &self.group)
+            .field("session_timeout", &self.session_timeout)
+            .field(
+                "properties",
+                &self
+                    .properties
+                    .iter()
+                    .map(|(name, _)| (name.as_str(), "<redacted>"))
+                    .collect::<Vec<_>>(),
+            )
+            .field("location", &self.location)
+            .finish()
+    }
 }
 
 /// How to reach NATS.

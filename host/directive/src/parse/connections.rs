@@ -301,10 +301,26 @@ fn parse_kafka(reader: &mut Reader<'_>, node: &Node) -> Option<KafkaConnection> 
             }
         }
     };
+    let mut properties = Vec::new();
+    if let Some(n) = fields.get("properties") {
+        let Some(map) = n.as_mapping() else {
+            reader.error_with_hint(
+                n.span(),
+                "`properties` of the `kafka` connection must be a mapping",
+                "e.g. `properties: { security.protocol: SASL_PLAINTEXT }`",
+            );
+            return None;
+        };
+        for (name, value) in map.iter() {
+            let value = reader.string_or_env(value, &format!("`{}`", name.as_str()))?;
+            properties.push((name.as_str().to_string(), value));
+        }
+    }
     Some(KafkaConnection {
         brokers,
         group,
         session_timeout,
+        properties,
         location: reader.location_or_start(start(node)),
     })
 }
