@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{PrivateRedis, TestServer, eventually, free_port, unique};
+use crate::support::{PrivateRedis, TestServer, Watched, eventually, free_port, unique};
 
 const APP: &str = r#"
 identifier: test.capabilities
@@ -301,4 +301,132 @@ async fn the_cache_recovers_when_redis_restarts() {
     })
     .await;
     assert_eq!(server.get("/cache/shared?op=get&key=k").await.body, "after");
+}
+
+/// A private `redis-server` that speaks only TLS, with a certificate made here (trusted
+/// through `caFile`) and an ACL user `alice` whose password is `secret-pw-4711`.
+struct TlsRedis {
+    /// Declared first: killed before its directory is removed.
+    _process: Watched,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl TlsRedis {
+    fn start() -> Self {
+        let dir = std::env::temp_dir().join(unique("karman-redis-tls"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .unwrap();
+        std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+        let port = free_port();
+        let file = |name: &str| dir.join(name).display().to_string();
+        let args: Vec<String> = [
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            &file("cert.pem"),
+            "--tls-key-file",
+            &file("key.pem"),
+            "--tls-ca-cert-file",
+            &file("cert.pem"),
+            "--tls-auth-clients",
+            "no",
+            "--user",
+            "alice",
+            "on",
+            ">secret-pw-4711",
+            "~*",
+            "+@all",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let process = Watched::start("redis-server (TLS)", "redis-server", &args, port);
+        Self {
+            _process: process,
+            port,
+            dir,
+        }
+    }
+
+    fn connections(&self, password: &str) -> String {
+        format!(
+            "connections: {{ redis: {{ serverAddress: \"rediss://127.0.0.1:{}\", username: alice, password: \"{password}\", caFile: \"{}\" }} }}\n",
+            self.port,
+            self.dir.join("cert.pem").display()
+        )
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn the_cache_works_through_rediss_with_an_acl_user_and_a_private_ca() {
+    let redis = TlsRedis::start();
+    let server = cache_server(&redis.connections("secret-pw-4711")).await;
+    let key = unique("tls");
+    let reply = server
+        .get(&format!("/cache/shared?op=set&key={key}&value=over-tls"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        server
+            .get(&format!("/cache/shared?op=get&key={key}"))
+            .await
+            .body,
+        "over-tls"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_redis_password_fails_at_start_up_without_showing_it() {
+    let redis = TlsRedis::start();
+    let app = crate::support::app(&format!("{APP}{}", redis.connections("wrong-pw-0815")));
+    let error = karman_runtime::CacheBackend::for_connections(&app.connections)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!(
+            "cannot connect to Redis at rediss://127.0.0.1:{}",
+            redis.port
+        )),
+        "{error}"
+    );
+    // Redis refused the password (the TLS handshake itself succeeded).
+    assert!(error.contains("Password authentication failed"), "{error}");
+    assert!(
+        !error.contains("wrong-pw-0815"),
+        "the password leaked: {error}"
+    );
+    assert!(!error.contains("secret-pw-4711"), "{error}");
+}
+
+#[tokio::test]
+async fn a_redis_ca_file_that_cannot_be_read_is_named_in_the_error() {
+    let app = crate::support::app(&format!(
+        "{APP}connections: {{ redis: {{ serverAddress: \"rediss://127.0.0.1:1\", caFile: /nonexistent/redis-ca.pem }} }}\n"
+    ));
+    let error = karman_runtime::CacheBackend::for_connections(&app.connections)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("cannot read the Redis CA file /nonexistent/redis-ca.pem"),
+        "{error}"
+    );
 }

@@ -197,3 +197,41 @@ async fn kafka_handlers_reconnect_after_the_broker_restarts() {
     assert_eq!(streams.handler_stats(0).unwrap().succeeded(), 2);
     streams.shutdown().await;
 }
+
+#[tokio::test]
+async fn kafka_properties_reach_librdkafka_and_their_values_stay_hidden() {
+    let port = crate::support::free_port();
+    let yaml = format!(
+        r#"
+identifier: test.kafka.properties
+appVersion: v1
+connections:
+  kafka:
+    brokers: 127.0.0.1:{port}
+    properties:
+      no.such.property: hidden-value-4711
+components:
+  - {{ name: echo, source: guest(echo) }}
+handlers:
+  - {{ type: stream, source: kafka, resource: work, steps: [ {{ fn: echo }} ] }}
+"#
+    );
+    let app = crate::support::app(&yaml);
+    let shown = format!("{:?}", app.connections.kafka);
+    assert!(shown.contains("no.such.property"), "{shown}");
+    assert!(!shown.contains("hidden-value-4711"), "{shown}");
+    let started = karman::start(
+        app,
+        karman::Launch {
+            runtime: crate::support::runtime_config(),
+            ..karman::Launch::default()
+        },
+    )
+    .await;
+    let error = match started {
+        Ok(_) => panic!("the app started with a property librdkafka does not know"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.contains("no.such.property"), "{error}");
+    assert!(!error.contains("hidden-value-4711"), "{error}");
+}

@@ -612,3 +612,152 @@ handlers:
     .await;
     streams.shutdown().await;
 }
+
+/// A private `nats-server` started with `config` (a config file in a temporary directory,
+/// `{port}` and `{dir}` replaced), with the PEM files of a certificate made here in that
+/// directory (`cert.pem`, `key.pem`). Killed on drop; its directory removed.
+struct ConfiguredNats {
+    /// Declared first: killed before its directory is removed.
+    _process: crate::support::Watched,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl ConfiguredNats {
+    fn start(config: &str) -> Self {
+        let dir = std::env::temp_dir().join(unique().replace('.', "-"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .unwrap();
+        std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+        let port = crate::support::free_port();
+        let config = config
+            .replace("{port}", &port.to_string())
+            .replace("{dir}", &dir.display().to_string());
+        std::fs::write(dir.join("nats.conf"), config).unwrap();
+        let args = vec![
+            "-c".to_string(),
+            dir.join("nats.conf").display().to_string(),
+        ];
+        let process = crate::support::Watched::start("nats-server", "nats-server", &args, port);
+        Self {
+            _process: process,
+            port,
+            dir,
+        }
+    }
+
+    /// A Directive whose stream handler echoes `work`, connecting with `settings` (YAML
+    /// flow-mapping entries after `serverAddress`).
+    fn directive(&self, settings: &str) -> String {
+        format!(
+            r#"
+identifier: test.streams.auth
+appVersion: v1
+connections: {{ nats: {{ serverAddress: "127.0.0.1:{}", {settings} }} }}
+components:
+  - {{ name: echo, source: guest(echo) }}
+handlers:
+  - {{ type: stream, source: nats, resource: work, steps: [ {{ fn: echo }} ] }}
+"#,
+            self.port
+        )
+    }
+
+    /// Asks the handler through `options`, expecting the echo.
+    async fn ask(&self, options: async_nats::ConnectOptions) {
+        let client = options
+            .connect(format!("127.0.0.1:{}", self.port))
+            .await
+            .unwrap();
+        let reply = within(
+            "the handler's reply",
+            Duration::from_secs(10),
+            client.request("work", "hello".into()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(&reply.payload[..], b"hello");
+    }
+}
+
+impl Drop for ConfiguredNats {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_receives_through_nats_with_a_user_and_password() {
+    let broker = ConfiguredNats::start(
+        "listen: 127.0.0.1:{port}\nauthorization { users = [ { user: alice, password: s3cret-nats-pw } ] }\n",
+    );
+    let streams = start(&broker.directive("user: alice, password: s3cret-nats-pw")).await;
+    broker
+        .ask(async_nats::ConnectOptions::with_user_and_password(
+            "alice".into(),
+            "s3cret-nats-pw".into(),
+        ))
+        .await;
+    streams.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_receives_through_nats_with_a_token() {
+    let broker =
+        ConfiguredNats::start("listen: 127.0.0.1:{port}\nauthorization { token: t0ken-4711 }\n");
+    let streams = start(&broker.directive("token: t0ken-4711")).await;
+    broker
+        .ask(async_nats::ConnectOptions::with_token("t0ken-4711".into()))
+        .await;
+    streams.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_receives_through_nats_over_tls_with_a_private_ca() {
+    let broker = ConfiguredNats::start(
+        "listen: 127.0.0.1:{port}\ntls { cert_file: \"{dir}/cert.pem\", key_file: \"{dir}/key.pem\" }\n",
+    );
+    let ca = broker.dir.join("cert.pem").display().to_string();
+    let streams = start(&broker.directive(&format!("tls: {{ caFile: \"{ca}\" }}"))).await;
+    broker
+        .ask(
+            async_nats::ConnectOptions::new()
+                .require_tls(true)
+                .add_root_certificates(ca.into()),
+        )
+        .await;
+    streams.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_wrong_nats_password_fails_start_up_without_showing_it() {
+    let broker = ConfiguredNats::start(
+        "listen: 127.0.0.1:{port}\nauthorization { users = [ { user: alice, password: s3cret-nats-pw } ] }\n",
+    );
+    let started = karman::start(
+        app(&broker.directive("user: alice, password: wrong-nats-pw")),
+        Launch {
+            runtime: runtime_config(),
+            ..Launch::default()
+        },
+    )
+    .await;
+    let error = match started {
+        Ok(_) => panic!("the app started with a wrong NATS password"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        error.contains(&format!(
+            "cannot connect to NATS at 127.0.0.1:{}",
+            broker.port
+        )),
+        "{error}"
+    );
+    assert!(
+        !error.contains("wrong-nats-pw"),
+        "the password leaked: {error}"
+    );
+    assert!(!error.contains("s3cret-nats-pw"), "{error}");
+}

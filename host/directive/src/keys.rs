@@ -99,15 +99,17 @@ key_sets! {
     /// `connections:`.
     CONNECTIONS at "/$defs/connections" = ["redis", "database", "nats", "kafka"];
     /// `connections.redis`.
-    REDIS at "/$defs/redis" = ["serverAddress", "username", "password", "database"];
+    REDIS at "/$defs/redis" = ["serverAddress", "username", "password", "database", "caFile"];
     /// `connections.database`.
     DATABASE at "/$defs/database" = [
         "type", "connectionString", "maxConnections", "maxRows", "maxResultBytes",
     ];
     /// `connections.nats`.
-    NATS at "/$defs/nats" = ["serverAddress", "token"];
+    NATS at "/$defs/nats" = ["serverAddress", "token", "user", "password", "tls"];
+    /// `connections.nats.tls`.
+    NATS_TLS at "/$defs/nats-tls" = ["caFile", "required"];
     /// `connections.kafka`.
-    KAFKA at "/$defs/kafka" = ["brokers", "group", "sessionTimeout"];
+    KAFKA at "/$defs/kafka" = ["brokers", "group", "sessionTimeout", "properties"];
 
     /// A query of `queries:`.
     QUERY at "/$defs/query" = ["name", "query", "type", "varCount"];

@@ -84,6 +84,19 @@ fn objects_with_properties(node: &Value, pointer: &str, found: &mut Vec<String>)
                     continue;
                 }
                 let escaped = key.replace('~', "~0").replace('/', "~1");
+                // The values of `properties` are schemas, the map itself is not (a property
+                // may be named `properties`).
+                if let ("properties", Value::Object(names)) = (key.as_str(), child) {
+                    for (name, property) in names {
+                        let name = name.replace('~', "~0").replace('/', "~1");
+                        objects_with_properties(
+                            property,
+                            &format!("{pointer}/properties/{name}"),
+                            found,
+                        );
+                    }
+                    continue;
+                }
                 objects_with_properties(child, &format!("{pointer}/{escaped}"), found);
             }
         }

@@ -110,7 +110,8 @@ pub(crate) fn serve(
     let longest_run = handler.runtime.stream_timeout(handler.index);
     let session = connection.session_timeout;
     let max_poll = (longest_run * 2 + Duration::from_secs(5)).max(session);
-    let consumer: StreamConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", connection.brokers.join(","))
         .set("group.id", group)
         .set("enable.auto.commit", "true")
@@ -118,9 +119,14 @@ pub(crate) fn serve(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", session.as_millis().to_string())
-        .set("max.poll.interval.ms", max_poll.as_millis().to_string())
-        .create()
-        .map_err(|e| setup(format!("cannot create a Kafka consumer: {e}")))?;
+        .set("max.poll.interval.ms", max_poll.as_millis().to_string());
+    config.extend(connection.properties.iter().cloned());
+    let consumer: StreamConsumer = config.create().map_err(|e| {
+        setup(format!(
+            "cannot create a Kafka consumer: {}",
+            crate::outlet::client_error(e)
+        ))
+    })?;
     consumer.subscribe(&[spec.resource.as_str()]).map_err(|e| {
         setup(format!(
             "cannot subscribe to the topic `{}`: {e}",

@@ -56,6 +56,20 @@ async fn connect_with(
     if let Some(token) = &connection.token {
         options = options.token(token.clone());
     }
+    if let (Some(user), Some(password)) = (&connection.user, &connection.password) {
+        options = options.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(tls) = &connection.tls {
+        options = options.require_tls(tls.required);
+        if let Some(file) = &tls.ca_file {
+            // async-nats reads it only while connecting, with a vaguer message: check it here.
+            std::fs::read(file).map_err(|e| StreamsError::Connect {
+                location: connection.location.to_string(),
+                message: format!("cannot read the NATS CA file {}: {e}", file.display()),
+            })?;
+            options = options.add_root_certificates(file.clone());
+        }
+    }
     let addresses: Vec<async_nats::ServerAddr> = connection
         .addresses
         .iter()

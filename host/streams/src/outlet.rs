@@ -80,19 +80,37 @@ fn nats_headers(headers: &[(String, String)]) -> async_nats::HeaderMap {
     map
 }
 
+/// A librdkafka client error without the value of the property it is about (which may be a
+/// secret of `connections.kafka.properties`).
+pub(crate) fn client_error(error: rdkafka::error::KafkaError) -> String {
+    match error {
+        rdkafka::error::KafkaError::ClientConfig(_, description, name, value) => {
+            let description = if value.is_empty() {
+                description
+            } else {
+                description.replace(&value, "<hidden>")
+            };
+            format!("the property `{name}`: {description}")
+        }
+        other => other.to_string(),
+    }
+}
+
 /// A producer for results and dead letters.
 pub(crate) fn producer(connection: &KafkaConnection) -> Result<FutureProducer, StreamsError> {
-    ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", connection.brokers.join(","))
-        .set("message.timeout.ms", "10000")
-        .create()
-        .map_err(|e| StreamsError::Connect {
-            location: connection.location.to_string(),
-            message: format!(
-                "cannot create a Kafka producer for {}: {e}",
-                connection.brokers.join(",")
-            ),
-        })
+        .set("message.timeout.ms", "10000");
+    config.extend(connection.properties.iter().cloned());
+    config.create().map_err(|e| StreamsError::Connect {
+        location: connection.location.to_string(),
+        message: format!(
+            "cannot create a Kafka producer for {}: {}",
+            connection.brokers.join(","),
+            client_error(e)
+        ),
+    })
 }
 
 /// Produces `payload` to `topic`, header values escaped; returns once the delivery report says

@@ -22,7 +22,9 @@ use karman_runtime::{EngineConfig, RuntimeConfig};
 pub use binary::Binary;
 pub use eventually::{eventually, within};
 pub use load::{Load, Phase, Sample};
-pub use private::{OutageNats, OutagePostgres, OutageRedis, OutageS3, OutageTansu, Restartable};
+pub use private::{
+    OutageNats, OutagePostgres, OutageRedis, OutageS3, OutageTansu, Restartable, Watched,
+};
 pub use server::{Reply, TestServer, launch, start};
 pub use services::{PrivateNats, PrivateRedis, PrivateService, Tansu, tools_dir};
 pub use sql::{Db, sqlite_file};

@@ -2,7 +2,7 @@
 //! NATS, Kafka). Credentials stay in the host: `Debug` never prints them.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Location;
 
@@ -60,7 +60,7 @@ impl Connections {
 }
 
 /// How to reach Kafka.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct KafkaConnection {
     /// Bootstrap brokers, `host:port`.
     pub brokers: Vec<String>,
@@ -69,8 +69,30 @@ pub struct KafkaConnection {
     pub group: Option<String>,
     /// How long the group waits for a silent consumer before moving its partitions.
     pub session_timeout: std::time::Duration,
+    /// Extra librdkafka properties (`properties:`), set on every client after Karman's own;
+    /// the values may be secrets (never printed).
+    pub properties: Vec<(String, String)>,
     /// Where the connection is declared.
     pub location: Location,
+}
+
+impl fmt::Debug for KafkaConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaConnection")
+            .field("brokers", &self.brokers)
+            .field("group", &self.group)
+            .field("session_timeout", &self.session_timeout)
+            .field(
+                "properties",
+                &self
+                    .properties
+                    .iter()
+                    .map(|(name, _)| (name.as_str(), "<redacted>"))
+                    .collect::<Vec<_>>(),
+            )
+            .field("location", &self.location)
+            .finish()
+    }
 }
 
 /// How to reach NATS.
@@ -80,8 +102,23 @@ pub struct NatsConnection {
     pub addresses: Vec<String>,
     /// An authentication token (never printed).
     pub token: Option<String>,
+    /// A user name, with `password`.
+    pub user: Option<String>,
+    /// The user's password (never printed).
+    pub password: Option<String>,
+    /// TLS settings (`tls:`), when present.
+    pub tls: Option<NatsTls>,
     /// Where the connection is declared.
     pub location: Location,
+}
+
+/// `connections.nats.tls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsTls {
+    /// A PEM file of the certificate authorities to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Connect only over TLS.
+    pub required: bool,
 }
 
 impl fmt::Debug for NatsConnection {
@@ -96,6 +133,9 @@ impl fmt::Debug for NatsConnection {
                     .collect::<Vec<_>>(),
             )
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
             .field("location", &self.location)
             .finish()
     }
@@ -183,6 +223,9 @@ pub struct RedisConnection {
     pub password: Option<String>,
     /// Database number.
     pub database: Option<i64>,
+    /// A PEM file of the certificate authorities to trust for `rediss://` instead of the
+    /// system's (`caFile`, relative to the Directive).
+    pub ca_file: Option<PathBuf>,
     /// Where the connection is declared.
     pub location: Location,
 }
@@ -194,6 +237,7 @@ impl fmt::Debug for RedisConnection {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("database", &self.database)
+            .field("ca_file", &self.ca_file)
             .field("location", &self.location)
             .finish()
     }
@@ -206,6 +250,32 @@ mod tests {
     fn connections(yaml: &str) -> super::Connections {
         let options = ParseOptions::new("Directive.yaml", ".");
         parse(yaml, &options).unwrap().connections
+    }
+
+    #[test]
+    fn nats_credentials_and_tls_are_parsed_and_never_printed() {
+        let parsed = connections(
+            "identifier: com.example.a\nappVersion: v1\nconnections:\n  nats:\n    serverAddress: 127.0.0.1:4222\n    user: alice\n    password: pw-never-shown\n    tls: { caFile: ca.pem }\n",
+        );
+        let nats = parsed.nats.unwrap();
+        assert_eq!(nats.user.as_deref(), Some("alice"));
+        assert_eq!(nats.password.as_deref(), Some("pw-never-shown"));
+        let tls = nats.tls.clone().unwrap();
+        assert!(tls.required);
+        assert_eq!(tls.ca_file.unwrap(), std::path::Path::new("./ca.pem"));
+        assert!(!format!("{nats:?}").contains("pw-never-shown"));
+
+        let options = ParseOptions::new("Directive.yaml", ".");
+        let error = parse(
+            "identifier: com.example.a\nappVersion: v1\nconnections:\n  nats: { serverAddress: 127.0.0.1:4222, user: alice }\n",
+            &options,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("needs both `user` and `password`"),
+            "{error}"
+        );
     }
 
     #[test]

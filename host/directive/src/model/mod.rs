@@ -25,7 +25,7 @@ pub use component::{
 pub use connections::{
     Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESULT_BYTES,
     DEFAULT_MAX_ROWS, DEFAULT_SQLITE_FILE, DatabaseConnection, DatabaseKind, KafkaConnection,
-    NatsConnection, RedisConnection, redact_url,
+    NatsConnection, NatsTls, RedisConnection, redact_url,
 };
 pub use grants::{CacheGrant, FilesGrant, Grants, HostPattern, OutboundGrant, SqlGrant};
 pub use handler::{

@@ -7,6 +7,7 @@
 //!     username: env(REDIS_USER)          # optional
 //!     password: env(REDIS_PASSWORD)      # optional
 //!     database: 0                        # optional
+//!     caFile: certs/redis-ca.pem         # optional: the CAs to trust for rediss://
 //! ```
 //!
 //! ```yaml
@@ -24,6 +25,9 @@
 //!   nats:
 //!     serverAddress: env(NATS_URL, nats://127.0.0.1:4222)   # or host:port; a list: a,b
 //!     token: env(NATS_TOKEN)              # optional (or user:password in the URL)
+//!     user: app                           # optional, with password
+//!     password: env(NATS_PASSWORD)
+//!     tls: { caFile: certs/nats-ca.pem, required: true }   # optional
 //! ```
 //!
 //! Every value may be written `env(NAME)`. Credentials stay in the host: no component sees them.
@@ -38,7 +42,7 @@ use crate::keys;
 use crate::model::{
     Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESULT_BYTES,
     DEFAULT_MAX_ROWS, DEFAULT_SQLITE_FILE, DatabaseConnection, DatabaseKind, KafkaConnection,
-    NatsConnection, RedisConnection,
+    NatsConnection, NatsTls, RedisConnection,
 };
 
 use crate::units::{parse_byte_size, parse_duration};
@@ -52,7 +56,7 @@ pub(crate) fn parse_connections(
 ) -> Option<Connections> {
     let fields = reader.mapping(node, "`connections`", &keys::CONNECTIONS)?;
     let redis = match fields.get("redis") {
-        Some(node) => parse_redis(reader, node).map(Some),
+        Some(node) => parse_redis(reader, node, base_dir).map(Some),
         None => Some(None),
     };
     let database = match fields.get("database") {
@@ -60,7 +64,7 @@ pub(crate) fn parse_connections(
         None => Some(None),
     };
     let nats = match fields.get("nats") {
-        Some(node) => parse_nats(reader, node).map(Some),
+        Some(node) => parse_nats(reader, node, base_dir).map(Some),
         None => Some(None),
     };
     let kafka = match fields.get("kafka") {
@@ -297,15 +301,31 @@ fn parse_kafka(reader: &mut Reader<'_>, node: &Node) -> Option<KafkaConnection> 
             }
         }
     };
+    let mut properties = Vec::new();
+    if let Some(n) = fields.get("properties") {
+        let Some(map) = n.as_mapping() else {
+            reader.error_with_hint(
+                n.span(),
+                "`properties` of the `kafka` connection must be a mapping",
+                "e.g. `properties: { security.protocol: SASL_PLAINTEXT }`",
+            );
+            return None;
+        };
+        for (name, value) in map.iter() {
+            let value = reader.string_or_env(value, &format!("`{}`", name.as_str()))?;
+            properties.push((name.as_str().to_string(), value));
+        }
+    }
     Some(KafkaConnection {
         brokers,
         group,
         session_timeout,
+        properties,
         location: reader.location_or_start(start(node)),
     })
 }
 
-fn parse_nats(reader: &mut Reader<'_>, node: &Node) -> Option<NatsConnection> {
+fn parse_nats(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<NatsConnection> {
     let fields = reader.mapping(node, "the `nats` connection", &keys::NATS)?;
     let address_node = reader.required(fields, "serverAddress", "the `nats` connection")?;
     let text = reader.string_or_env(address_node, "`serverAddress`")?;
@@ -326,14 +346,48 @@ fn parse_nats(reader: &mut Reader<'_>, node: &Node) -> Option<NatsConnection> {
         Some(n) => Some(reader.string_or_env(n, "`token`")?),
         None => None,
     };
+    let user = match fields.get("user") {
+        Some(n) => Some(reader.string_or_env(n, "`user`")?),
+        None => None,
+    };
+    let password = match fields.get("password") {
+        Some(n) => Some(reader.string_or_env(n, "`password`")?),
+        None => None,
+    };
+    if user.is_some() != password.is_some() {
+        reader.error(
+            start(node),
+            "the `nats` connection needs both `user` and `password`, or neither",
+        );
+        return None;
+    }
+    let tls = match fields.get("tls") {
+        None => None,
+        Some(tls_node) => {
+            let tls_fields =
+                reader.mapping(tls_node, "`tls` of the `nats` connection", &keys::NATS_TLS)?;
+            let ca_file = match tls_fields.get("caFile") {
+                Some(n) => Some(base_dir.join(reader.string_or_env(n, "`caFile`")?.trim())),
+                None => None,
+            };
+            let required = match tls_fields.get("required") {
+                Some(n) => reader.boolean_or_env(n, "`required`")?,
+                None => true,
+            };
+            Some(NatsTls { ca_file, required })
+        }
+    };
     Some(NatsConnection {
         addresses,
         token,
+        user,
+        password,
+        tls,
         location: reader.location_or_start(start(node)),
     })
 }
 
-fn parse_redis(reader: &mut Reader<'_>, node: &Node) -> Option<RedisConnection> {
+fn parse_redis(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<RedisConnection> {
     let fields = reader.mapping(node, "the `redis` connection", &keys::REDIS)?;
     let address = reader
         .required(fields, "serverAddress", "the `redis` connection")
@@ -344,6 +398,7 @@ fn parse_redis(reader: &mut Reader<'_>, node: &Node) -> Option<RedisConnection> 
     };
     let username = optional(reader, "username");
     let password = optional(reader, "password");
+    let ca_file = optional(reader, "caFile");
     let database = match fields.get("database") {
         None => Some(None),
         Some(n) => {
@@ -373,6 +428,7 @@ fn parse_redis(reader: &mut Reader<'_>, node: &Node) -> Option<RedisConnection> 
         username: username?,
         password: password?,
         database: database?,
+        ca_file: ca_file?.map(|path| base_dir.join(path.trim())),
         location: reader.location_or_start(start(node)),
     })
 }

@@ -20,7 +20,8 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A cache in Redis.
 #[derive(Clone)]
 pub struct RedisCache {
-    client: Client,
+    /// Boxed: with TLS, a client is large, and the cache backend enum holds this by value.
+    client: Arc<Client>,
     /// Set once connected; the manager reconnects by itself afterwards.
     connection: Arc<OnceCell<ConnectionManager>>,
     /// Where it points, for messages (no credentials).
@@ -69,11 +70,37 @@ impl RedisCache {
             redis_settings = redis_settings.set_db(database);
         }
         info = info.set_redis_settings(redis_settings);
-        let client = Client::open(info).map_err(|e| {
+        let client = match &settings.ca_file {
+            None => Client::open(info),
+            Some(file) => {
+                let root_cert = std::fs::read(file).map_err(|e| {
+                    CacheError::Invalid(format!(
+                        "cannot read the Redis CA file {}: {e}",
+                        file.display()
+                    ))
+                })?;
+                // The file must hold at least one certificate; rustls would otherwise
+                // trust nothing and every handshake would fail with a vaguer message.
+                if !String::from_utf8_lossy(&root_cert).contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(CacheError::Invalid(format!(
+                        "the Redis CA file {} holds no PEM certificate",
+                        file.display()
+                    )));
+                }
+                Client::build_with_tls(
+                    info,
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(root_cert),
+                    },
+                )
+            }
+        }
+        .map_err(|e| {
             CacheError::Invalid(format!("`{shown}` is not a usable Redis address: {e}"))
         })?;
         Ok(Self {
-            client,
+            client: Arc::new(client),
             connection: Arc::new(OnceCell::new()),
             address: shown,
         })
@@ -91,7 +118,7 @@ impl RedisCache {
                     .set_number_of_retries(2);
                 tokio::time::timeout(
                     CONNECT_TIMEOUT,
-                    ConnectionManager::new_with_config(self.client.clone(), config),
+                    ConnectionManager::new_with_config(Client::clone(&self.client), config),
                 )
                 .await
                 .map_err(|_| {
