@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use karman_directive::{ParseOptions, parse};
+use karman_directive::{ParseOptions, UnsetEnv, parse};
 use libfuzzer_sys::fuzz_target;
 
 /// `env(NAME)` is set for names of even length, so both branches are reached.
@@ -26,6 +26,12 @@ fuzz_target!(|data: &[u8]| {
         base_dir: PathBuf::from("/nonexistent/karman-fuzz"),
         env: &env,
         unbuilt_sources: data.len().is_multiple_of(2),
+        // Both ways of reading an unset `env(NAME)`: an error, or `karman graph`'s placeholder.
+        unset_env: if data.len().is_multiple_of(3) {
+            UnsetEnv::Placeholder
+        } else {
+            UnsetEnv::Error
+        },
     };
     let Err(error) = parse(&text, &options) else {
         return;
