@@ -119,9 +119,23 @@ handlers:
     let refused = server.get("/slow?ms=1").await;
     assert_eq!(refused.status, 503, "{}", refused.body);
     assert_eq!(refused.header("retry-after"), Some("1"));
+    let metrics = server.admin_get("/metrics").await.body;
+    assert!(
+        metrics.contains("\nkarman_instances_in_use 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nkarman_instances_refused_total{reason=\"instances\"} 1\n"),
+        "{metrics}"
+    );
     assert_eq!(holder.await.unwrap(), 200);
     // Once the instance is back in the pool, requests succeed again.
     assert_eq!(server.get("/slow?ms=1").await.status, 200);
+    let metrics = server.admin_get("/metrics").await.body;
+    assert!(
+        metrics.contains("\nkarman_instances_in_use 0\n"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -144,4 +158,9 @@ async fn the_host_wide_guest_memory_budget_answers_503_and_returns_what_a_step_h
         // fits again (it would not if the 16 MiB were still counted).
         assert_eq!(server.get("/hello/after").await.status, 200);
     }
+    let metrics = server.admin_get("/metrics").await.body;
+    assert!(
+        metrics.contains("\nkarman_instances_refused_total{reason=\"memory\"} 3\n"),
+        "{metrics}"
+    );
 }

@@ -164,7 +164,13 @@ async fn a_failing_kafka_message_goes_to_the_dead_letter_topic_after_its_retries
     assert_eq!(header("karman-error"), Some("500"));
     assert_eq!(header("karman-deliveries"), Some("3"));
     assert_eq!(header("karman-topic"), Some("poison"));
-    assert_eq!(streams.handler_stats(1).unwrap().failed(), 3);
+    let stats = streams.handler_stats(1).unwrap();
+    assert_eq!(stats.failed(), 3);
+    // One message, retried twice in place, dead-lettered once.
+    assert_eq!(
+        (stats.received(), stats.retried(), stats.dead_lettered()),
+        (1, 2, 1)
+    );
     streams.shutdown().await;
 }
 

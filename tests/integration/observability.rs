@@ -91,12 +91,115 @@ async fn metrics_count_requests_by_route_and_status() {
     assert_eq!(value(&build), Some(1.0), "{}", metrics.body);
 }
 
+/// An app with every kind of work: capability calls (one denied), a warm instance, bus
+/// handlers (one failing into a dead letter) and a schedule.
+const WORK: &str = r#"
+identifier: test.observability.work
+appVersion: v1
+components:
+  - { name: cache-user, source: guest(cache-user), capabilities: { cache: true } }
+  - { name: no-cache, source: guest(cache-user) }
+  - { name: counter, source: guest(counter), reuse: { maxUses: 100, poolSize: 1 } }
+  - { name: echo, source: guest(echo) }
+  - { name: fail, source: guest(fail) }
+handlers:
+  - { type: request, method: GET, resource: /cache, steps: [ { fn: cache-user } ] }
+  - { type: request, method: GET, resource: /denied, steps: [ { fn: no-cache } ] }
+  - { type: request, method: GET, resource: /count, steps: [ { fn: counter } ] }
+  - { type: stream, resource: work.in, steps: [ { fn: echo } ] }
+  - { type: stream, resource: work.bad, deadLetter: work.dead, steps: [ { fn: fail } ] }
+schedules:
+  - { name: tick, every: { seconds: 0.1 }, steps: [ { fn: echo } ] }
+"#;
+
 #[tokio::test]
-async fn promtool_accepts_the_exposition() {
-    let server = TestServer::start(APP).await;
-    server.get("/hello/ada").await;
-    server.get("/nope").await;
-    let metrics = server.admin_get("/metrics").await;
+async fn metrics_count_capability_calls_instances_stream_messages_and_schedules() {
+    let server = TestServer::start(WORK).await;
+    assert_eq!(server.get("/cache?op=set&key=k&value=v").await.status, 200);
+    assert_eq!(server.get("/cache?op=get&key=absent").await.status, 404);
+    assert_eq!(server.get("/denied?op=get&key=k").await.status, 403);
+    assert_eq!(server.get("/count").await.status, 200);
+    let mut dead = server.streams.bus().subscribe("work.dead", 4);
+    for body in ["a", "b", "c"] {
+        server
+            .streams
+            .bus()
+            .publish(karman_streams::BusMessage::new("work.in", body))
+            .await;
+    }
+    for body in ["x", "y"] {
+        server
+            .streams
+            .bus()
+            .publish(karman_streams::BusMessage::new("work.bad", body))
+            .await;
+    }
+    for _ in 0..2 {
+        tokio::time::timeout(Duration::from_secs(10), dead.recv())
+            .await
+            .expect("the failed message is dead-lettered")
+            .unwrap();
+    }
+    let counted = "the bus messages and a scheduled run are counted";
+    let samples = eventually(counted, Duration::from_secs(10), || async {
+        let metrics = server.admin_get("/metrics").await;
+        let samples = samples(&metrics.body);
+        let handled = r#"karman_stream_messages_total{handler="bus work.in",outcome="succeeded"}"#;
+        let ticks = r#"karman_schedule_runs_total{schedule="tick"}"#;
+        (samples.get(handled) == Some(&3.0) && samples.get(ticks) >= Some(&1.0)).then_some(samples)
+    })
+    .await;
+    let value = |series: &str| samples.get(series).copied();
+    let all = format!("{samples:#?}");
+    for (series, expected) in [
+        (
+            r#"karman_capability_calls_total{capability="cache",backend="memory",outcome="ok"}"#,
+            2.0,
+        ),
+        (
+            r#"karman_capability_calls_total{capability="cache",backend="none",outcome="denied"}"#,
+            1.0,
+        ),
+        (r#"karman_instances_warm{component="counter"}"#, 1.0),
+        (
+            r#"karman_stream_messages_received_total{handler="bus work.in"}"#,
+            3.0,
+        ),
+        (
+            r#"karman_stream_messages_received_total{handler="bus work.bad"}"#,
+            2.0,
+        ),
+        (
+            r#"karman_stream_messages_total{handler="bus work.bad",outcome="failed"}"#,
+            2.0,
+        ),
+        (
+            r#"karman_stream_messages_dead_lettered_total{handler="bus work.bad"}"#,
+            2.0,
+        ),
+        (
+            r#"karman_stream_messages_retried_total{handler="bus work.bad"}"#,
+            0.0,
+        ),
+        (
+            r#"karman_stream_messages_in_flight{handler="bus work.in"}"#,
+            0.0,
+        ),
+        (r#"karman_schedule_failures_total{schedule="tick"}"#, 0.0),
+    ] {
+        assert_eq!(value(series), Some(expected), "{series} in {all}");
+    }
+    // The warm instance keeps its pool slot; the others gave theirs back.
+    assert!(value("karman_instances_in_use").unwrap() >= 1.0, "{all}");
+    assert_eq!(
+        value(r#"karman_instances_refused_total{reason="instances"}"#),
+        None
+    );
+}
+
+/// Passes the exposition through `promtool check metrics`, which rejects what breaks the
+/// format or the naming conventions.
+fn promtool_check(metrics: &crate::support::Reply) {
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -118,6 +221,30 @@ async fn promtool_accepts_the_exposition() {
         String::from_utf8_lossy(&checked.stderr),
         metrics.body
     );
+}
+
+#[tokio::test]
+async fn promtool_accepts_the_exposition() {
+    let server = TestServer::start(APP).await;
+    server.get("/hello/ada").await;
+    server.get("/nope").await;
+    promtool_check(&server.admin_get("/metrics").await);
+    let server = TestServer::start(WORK).await;
+    server.get("/cache?op=set&key=k&value=v").await;
+    server.get("/denied?op=get&key=k").await;
+    server.get("/count").await;
+    server
+        .streams
+        .bus()
+        .publish(karman_streams::BusMessage::new("work.bad", "x"))
+        .await;
+    let metrics = server.admin_get("/metrics").await;
+    assert!(
+        metrics.body.contains("karman_stream_messages_total"),
+        "{}",
+        metrics.body
+    );
+    promtool_check(&metrics);
 }
 
 #[tokio::test]

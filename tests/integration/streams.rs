@@ -304,7 +304,13 @@ async fn a_poison_message_ends_in_the_dead_letter_subject_after_max_deliver() {
     .await;
     // It does not come back.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(streams.handler_stats(1).unwrap().failed(), 3);
+    let stats = streams.handler_stats(1).unwrap();
+    assert_eq!(stats.failed(), 3);
+    // One message, redelivered twice, dead-lettered once.
+    assert_eq!(
+        (stats.received(), stats.retried(), stats.dead_lettered()),
+        (1, 2, 1)
+    );
     streams.shutdown().await;
     let _ = jetstream.delete_stream(&stream).await;
     let _ = jetstream.delete_stream(format!("{stream}-poison")).await;

@@ -216,7 +216,9 @@ pub(crate) fn load(
                 FileAccess::new(static_root.cloned(), &grant.path, spec.limits.memory)
             }),
             log: Arc::new(ComponentLog::new(name.clone(), spec.grants.log)),
-            warm: spec.reuse.map(|reuse| Arc::new(WarmPool::new(reuse))),
+            warm: spec
+                .reuse
+                .map(|reuse| Arc::new(WarmPool::new(reuse, metrics.warm(&name)))),
             metrics: metrics.clone(),
             name,
         };

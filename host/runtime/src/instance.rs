@@ -21,6 +21,7 @@ use crate::capabilities::request::{
 use crate::capabilities::sql::SqlCtx;
 use crate::component::{Entry, LoadedComponent};
 use crate::memory_budget::MemoryBudgetExhausted;
+use crate::metrics::Refusal;
 use crate::request::{Failure, FailureKind};
 use crate::store::{MemoryLimit, MemoryLimitExceeded, StepState};
 
@@ -53,13 +54,16 @@ pub(crate) fn new_store(
         },
         cache: CacheCtx {
             access: component.cache.clone(),
+            calls: component.metrics.calls("cache"),
         },
-        sql: SqlCtx::new(component.sql.clone()),
+        sql: SqlCtx::new(component.sql.clone(), component.metrics.calls("sql")),
         http: HttpCtx {
             access: component.http.clone(),
+            calls: component.metrics.calls("http"),
         },
         graphql: GraphqlCtx {
             access: component.graphql.clone(),
+            calls: component.metrics.calls("graphql"),
         },
         file: FileCtx {
             access: component.files.clone(),
@@ -69,6 +73,7 @@ pub(crate) fn new_store(
         wasi_http_hooks: WasiHttpHooks {
             access: component.http.clone(),
         },
+        _in_use: component.metrics.instance_in_use(),
     };
     let mut store = Store::new(&component.engine, data);
     store.limiter(|data| &mut data.limits);
@@ -154,7 +159,7 @@ pub(crate) async fn run(
             }
             Ok(returned)
         }
-        Ok(Err(error)) => Err(fault(&component.name, &request_id, error)),
+        Ok(Err(error)) => Err(fault(component, &request_id, error)),
         Err(_elapsed) => {
             let timeout = humantime::format_duration(component.limits.timeout);
             tracing::warn!(component = &*component.name, request_id = &*request_id, %timeout, "step timed out");
@@ -168,8 +173,10 @@ pub(crate) async fn run(
     }
 }
 
-/// Classifies an error of instantiation or `run`, logging the details the client does not see.
-pub(crate) fn fault(component: &str, request_id: &str, error: wasmtime::Error) -> Failure {
+/// Classifies an error of instantiation or `run`, logging the details the client does not see
+/// and counting the refusals.
+pub(crate) fn fault(loaded: &LoadedComponent, request_id: &str, error: wasmtime::Error) -> Failure {
+    let component = &*loaded.name;
     if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
         tracing::warn!(
             component,
@@ -219,6 +226,7 @@ pub(crate) fn fault(component: &str, request_id: &str, error: wasmtime::Error) -
     }
     if let Some(exhausted) = error.downcast_ref::<MemoryBudgetExhausted>() {
         tracing::warn!(component, request_id, "{exhausted}");
+        loaded.metrics.count_refusal(Refusal::Memory);
         return overloaded("the server's guest memory is in use; retry shortly");
     }
     if error
@@ -226,6 +234,7 @@ pub(crate) fn fault(component: &str, request_id: &str, error: wasmtime::Error) -
         .is_some()
     {
         tracing::warn!(component, request_id, "instance pool exhausted: {error}");
+        loaded.metrics.count_refusal(Refusal::Instances);
         return overloaded("the server is at capacity; retry shortly");
     }
     tracing::error!(

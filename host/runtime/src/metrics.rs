@@ -1,4 +1,5 @@
-//! The runtime's metrics: steps by component and outcome, and instantiations. Made once per
+//! The runtime's metrics: steps by component and outcome, instantiations, the instance pool,
+//! and capability calls. Made once per
 //! server (see `RuntimeConfig::metrics`) and shared by every app a reload puts in place, so
 //! the server registers them once ([`RuntimeMetrics::register`]) and they never restart.
 //!
@@ -12,10 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::bindings::types::CapError;
+use crate::capabilities::CapFailure;
 use crate::request::FailureKind;
 
 /// Upper bounds of the step-duration buckets, in seconds: 50 µs to 60 s.
@@ -39,6 +44,27 @@ struct StepLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ComponentLabels {
     component: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    capability: &'static str,
+    backend: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    reason: &'static str,
+}
+
+/// Why a step was refused an instance (503), as a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Every slot of the instance pool (`--max-instances`) is taken.
+    Instances,
+    /// The guest-memory budget (`--max-guest-memory`) is spent.
+    Memory,
 }
 
 /// How a step ended, as a metric label.
@@ -72,6 +98,10 @@ impl StepOutcome {
 pub struct RuntimeMetrics {
     steps: Histograms<StepLabels>,
     instantiations: Histograms<ComponentLabels>,
+    calls: Family<CallLabels, Counter>,
+    in_use: Gauge,
+    warm: Family<ComponentLabels, Gauge>,
+    refused: Family<RefusalLabels, Counter>,
 }
 
 impl std::fmt::Debug for RuntimeMetrics {
@@ -85,6 +115,10 @@ impl Default for RuntimeMetrics {
         Self {
             steps: Family::new_with_constructor(|| Histogram::new(STEP_BUCKETS)),
             instantiations: Family::new_with_constructor(|| Histogram::new(INSTANTIATION_BUCKETS)),
+            calls: Family::default(),
+            in_use: Gauge::default(),
+            warm: Family::default(),
+            refused: Family::default(),
         }
     }
 }
@@ -105,6 +139,59 @@ impl RuntimeMetrics {
             Unit::Seconds,
             self.instantiations.clone(),
         );
+        registry.register(
+            "capability_calls",
+            "Capability calls of the guests, by capability (cache, sql, http, graphql), \
+             backend and outcome (ok, denied, not_found, invalid, unavailable, error, trap)",
+            self.calls.clone(),
+        );
+        registry.register(
+            "instances_in_use",
+            "Instances that hold a slot of the instance pool: running a step or warm",
+            self.in_use.clone(),
+        );
+        registry.register(
+            "instances_warm",
+            "Warm instances idle between steps, by component (`reuse:`)",
+            self.warm.clone(),
+        );
+        registry.register(
+            "instances_refused",
+            "Steps refused an instance with 503, by reason (instances: the pool is full; \
+             memory: the guest-memory budget is spent)",
+            self.refused.clone(),
+        );
+    }
+
+    /// Where the calls of `capability` are counted.
+    pub(crate) fn calls(&self, capability: &'static str) -> CallCounter {
+        CallCounter {
+            calls: self.calls.clone(),
+            capability,
+        }
+    }
+
+    /// Counts one more instance in use, until the guard is dropped.
+    pub(crate) fn instance_in_use(&self) -> InstanceInUse {
+        self.in_use.inc();
+        InstanceInUse(self.in_use.clone())
+    }
+
+    /// The gauge of `component`'s warm instances.
+    pub(crate) fn warm(&self, component: &Arc<str>) -> Gauge {
+        self.warm
+            .get_or_create(&ComponentLabels {
+                component: component.clone(),
+            })
+            .clone()
+    }
+
+    pub(crate) fn count_refusal(&self, reason: Refusal) {
+        let reason = match reason {
+            Refusal::Instances => "instances",
+            Refusal::Memory => "memory",
+        };
+        self.refused.get_or_create(&RefusalLabels { reason }).inc();
     }
 
     pub(crate) fn observe_step(&self, component: &Arc<str>, outcome: StepOutcome, took: Duration) {
@@ -122,5 +209,64 @@ impl RuntimeMetrics {
                 component: component.clone(),
             })
             .observe(took.as_secs_f64());
+    }
+}
+
+/// One instance counted as in use, until dropped (held in the instance's store).
+#[derive(Debug)]
+pub(crate) struct InstanceInUse(Gauge);
+
+impl Drop for InstanceInUse {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Counts the calls of one capability.
+#[derive(Clone)]
+pub(crate) struct CallCounter {
+    calls: Family<CallLabels, Counter>,
+    capability: &'static str,
+}
+
+impl std::fmt::Debug for CallCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallCounter")
+            .field("capability", &self.capability)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallCounter {
+    /// Counts a call to `backend` that ended with `outcome` (see [`outcome`]).
+    pub(crate) fn count(&self, backend: &'static str, outcome: &'static str) {
+        self.calls
+            .get_or_create(&CallLabels {
+                capability: self.capability,
+                backend,
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Counts a call that returned `result`.
+    pub(crate) fn count_result<T>(&self, backend: &'static str, result: &Result<T, CapFailure>) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(CapFailure::Guest(error)) => outcome(error),
+            Err(CapFailure::Trap(_)) => "trap",
+        };
+        self.count(backend, outcome);
+    }
+}
+
+/// A `cap-error` as an outcome label.
+pub(crate) fn outcome(error: &CapError) -> &'static str {
+    match error {
+        CapError::Denied(_) => "denied",
+        CapError::NotFound(_) => "not_found",
+        CapError::Invalid(_) => "invalid",
+        CapError::Unavailable(_) => "unavailable",
+        CapError::Other(_) => "error",
     }
 }

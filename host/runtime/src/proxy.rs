@@ -95,6 +95,7 @@ pub(crate) async fn serve(
     };
     let pre = pre.clone();
     let name = component.name.clone();
+    let loaded = component.clone();
     // The guest runs in its own task: it may go on writing the body after the head is sent.
     let mut task = GuestTask::new(tokio::spawn(async move {
         let work = async {
@@ -138,7 +139,7 @@ pub(crate) async fn serve(
                     kind: FailureKind::Timeout,
                 }
             }
-            Ok(Ok(Err(error))) => fault(&name, &request_id, error),
+            Ok(Ok(Err(error))) => fault(&loaded, &request_id, error),
             Ok(Ok(Ok(()))) => Failure {
                 status: 500,
                 code: 500,

@@ -2,8 +2,6 @@
 //! the `http` grant), the capability contexts, and the memory limit.
 
 use wasmtime::ResourceLimiter;
-
-use crate::memory_budget::Reservation;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -16,6 +14,8 @@ use crate::capabilities::log::LogCtx;
 use crate::capabilities::principal::PrincipalCtx;
 use crate::capabilities::request::RequestCtx;
 use crate::capabilities::sql::SqlCtx;
+use crate::memory_budget::Reservation;
+use crate::metrics::InstanceInUse;
 
 /// Everything a step's instance can reach.
 pub(crate) struct StepState {
@@ -45,6 +45,8 @@ pub(crate) struct StepState {
     pub(crate) wasi_http: WasiHttpCtx,
     /// The hooks that send `wasi:http` requests under the `http` grant.
     pub(crate) wasi_http_hooks: WasiHttpHooks,
+    /// Counts the instance in `karman_instances_in_use` while it lives.
+    pub(crate) _in_use: InstanceInUse,
 }
 
 impl WasiView for StepState {

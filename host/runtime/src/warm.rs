@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use karman_directive::Reuse;
+use prometheus_client::metrics::gauge::Gauge;
 use wasmtime::Store;
 
 use crate::bindings::Runnable;
@@ -21,8 +22,18 @@ use crate::store::StepState;
 pub(crate) struct WarmPool {
     reuse: Reuse,
     idle: Mutex<Vec<Warm>>,
+    /// `karman_instances_warm` of the component: how many are idle.
+    gauge: Gauge,
     /// Whether a sweeper task is watching the idle instances.
     sweeping: AtomicBool,
+}
+
+impl Drop for WarmPool {
+    fn drop(&mut self) {
+        let idle = self.idle.get_mut().unwrap_or_else(|e| e.into_inner());
+        self.gauge
+            .dec_by(i64::try_from(idle.len()).unwrap_or(i64::MAX));
+    }
 }
 
 /// An instance between two steps.
@@ -37,10 +48,11 @@ pub(crate) struct Warm {
 }
 
 impl WarmPool {
-    pub(crate) fn new(reuse: Reuse) -> Self {
+    pub(crate) fn new(reuse: Reuse, gauge: Gauge) -> Self {
         Self {
             reuse,
             idle: Mutex::new(Vec::new()),
+            gauge,
             sweeping: AtomicBool::new(false),
         }
     }
@@ -53,6 +65,8 @@ impl WarmPool {
             .iter()
             .position(|warm| now.duration_since(warm.idle_since) < self.reuse.idle_timeout)
             .unwrap_or(idle.len());
+        self.gauge
+            .dec_by(i64::try_from(fresh_from).unwrap_or(i64::MAX));
         idle.drain(..fresh_from).collect()
     }
 
@@ -99,6 +113,9 @@ impl WarmPool {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let expired = self.expired(&mut idle);
         let warm = idle.pop();
+        if warm.is_some() {
+            self.gauge.dec();
+        }
         drop(idle);
         drop(expired);
         warm
@@ -127,6 +144,7 @@ impl WarmPool {
                 uses,
                 idle_since: Instant::now(),
             });
+            self.gauge.inc();
             drop(idle);
             self.watch();
         }

@@ -11,6 +11,11 @@
 //! | `karman_http_request_duration_seconds` | histogram | `route` |
 //! | `karman_step_duration_seconds` | histogram | `component`, `outcome` |
 //! | `karman_instantiation_duration_seconds` | histogram | `component` |
+//! | `karman_instances_in_use` | gauge | — |
+//! | `karman_instances_warm` | gauge | `component` |
+//! | `karman_instances_refused_total` | counter | `reason` (`instances`, `memory`) |
+//! | `karman_capability_calls_total` | counter | `capability`, `backend`, `outcome` |
+//! | `karman_stream_messages_…`, `karman_schedule_…` | see [`karman_streams::StreamMetrics`] | `handler`, `schedule` |
 //! | `karman_backend_up` | gauge | `backend` (1 connected, 0 connecting) |
 //! | `karman_build_info` | gauge (always 1) | `version`, `wit` |
 //!
@@ -71,6 +76,7 @@ struct BuildLabels {
 pub struct Metrics {
     registry: Registry,
     runtime: karman_runtime::RuntimeMetrics,
+    streams: karman_streams::StreamMetrics,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     backends: Family<BackendLabels, Gauge>,
@@ -127,9 +133,12 @@ impl Metrics {
         );
         let runtime = karman_runtime::RuntimeMetrics::default();
         runtime.register(&mut registry);
+        let streams = karman_streams::StreamMetrics::default();
+        streams.register(&mut registry);
         Self {
             registry,
             runtime,
+            streams,
             requests,
             durations,
             backends,
@@ -140,6 +149,12 @@ impl Metrics {
     /// loads (`RuntimeConfig::metrics`).
     pub fn runtime(&self) -> karman_runtime::RuntimeMetrics {
         self.runtime.clone()
+    }
+
+    /// Where stream handlers and schedules are counted: given to every app this server starts
+    /// (`StreamsConfig::metrics`).
+    pub fn streams(&self) -> karman_streams::StreamMetrics {
+        self.streams.clone()
     }
 
     /// Counts one answered request.

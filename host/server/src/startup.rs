@@ -97,11 +97,15 @@ pub async fn start(app: App, launch: Launch) -> anyhow::Result<Running> {
     tracing::info!(backends = %config.backends.describe(), "connected");
     let status = Arc::new(ServerStatus::default());
     config.metrics = status.metrics.runtime();
+    let streams = StreamsConfig {
+        metrics: status.metrics.streams(),
+        ..launch.streams
+    };
     let settings = Arc::new(ReloadSettings {
         runtime: config.clone(),
         connect: launch.connect,
         server: launch.server,
-        streams: launch.streams,
+        streams,
         serving: launch.serving,
         status,
         tls,

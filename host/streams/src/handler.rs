@@ -4,11 +4,12 @@
 //! failed goes to `deadLetter` here; JetStream and Kafka do it after their last delivery.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use karman_directive::{StreamHandler, StreamSource};
 use karman_runtime::{Failure, FailureKind, Reply, Request, Runtime};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Semaphore;
 
 use crate::outlet::Outlet;
@@ -25,40 +26,59 @@ pub struct Incoming {
     pub headers: Vec<(String, String)>,
 }
 
-/// Counts of one handler's runs (for logs, tests and benches).
-#[derive(Debug, Default)]
+/// Counts of one handler's runs since the server started (its metrics, see
+/// [`StreamMetrics`](crate::StreamMetrics)).
+#[derive(Debug, Clone)]
 pub struct HandlerStats {
-    succeeded: AtomicU64,
-    failed: AtomicU64,
-    dropped: AtomicU64,
-    running: AtomicU64,
+    pub(crate) received: Counter,
+    pub(crate) succeeded: Counter,
+    pub(crate) failed: Counter,
+    pub(crate) retried: Counter,
+    pub(crate) dead_lettered: Counter,
+    pub(crate) dropped: Counter,
+    pub(crate) running: Gauge,
 }
 
 impl HandlerStats {
+    /// Messages taken from the source (first deliveries).
+    pub fn received(&self) -> u64 {
+        self.received.get()
+    }
+
+    /// Runs of a message after its first (JetStream redeliveries, Kafka retries).
+    pub fn retried(&self) -> u64 {
+        self.retried.get()
+    }
+
+    /// Failed messages published to `deadLetter`.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.get()
+    }
+
     /// Messages whose steps succeeded.
     pub fn succeeded(&self) -> u64 {
-        self.succeeded.load(Ordering::Relaxed)
+        self.succeeded.get()
     }
 
     /// Messages whose steps failed (each delivery counts).
     pub fn failed(&self) -> u64 {
-        self.failed.load(Ordering::Relaxed)
+        self.failed.get()
     }
 
     /// Core NATS messages dropped before they ran: the subscription's queue was full (a slow
     /// consumer; core NATS is at most once).
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.dropped.get()
     }
 
     /// Messages whose steps are running now (each holds one of the `maxInFlight` slots).
     pub fn running(&self) -> u64 {
-        self.running.load(Ordering::Relaxed)
+        u64::try_from(self.running.get()).unwrap_or(0)
     }
 
     /// Counts one dropped message; returns the count so far.
     pub(crate) fn count_dropped(&self) -> u64 {
-        self.dropped.fetch_add(1, Ordering::Relaxed) + 1
+        self.dropped.inc() + 1
     }
 }
 
@@ -67,14 +87,14 @@ struct Running<'a>(&'a HandlerStats);
 
 impl<'a> Running<'a> {
     fn start(stats: &'a HandlerStats) -> Self {
-        stats.running.fetch_add(1, Ordering::Relaxed);
+        stats.running.inc();
         Self(stats)
     }
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::Relaxed);
+        self.0.running.dec();
     }
 }
 
@@ -95,6 +115,7 @@ impl Handler {
         spec: StreamHandler,
         runtime: Arc<Runtime>,
         outlet: Outlet,
+        stats: HandlerStats,
     ) -> Self {
         let slots = Arc::new(Semaphore::new(spec.max_in_flight.max(1)));
         Self {
@@ -102,7 +123,7 @@ impl Handler {
             spec,
             runtime,
             outlet,
-            stats: HandlerStats::default(),
+            stats,
             slots,
         }
     }
@@ -136,14 +157,19 @@ impl Handler {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        self.run(message).await
+        self.run(message, 1).await
     }
 
     /// Runs the steps for `message` (the caller holds a slot); on success publishes the result
     /// to `respondTo`. A result the broker did not take (no JetStream ack, no Kafka delivery
     /// report) makes the run a failure (503): the source does not ack or commit the message, so
-    /// it runs again rather than being lost.
-    pub(crate) async fn run(&self, message: Incoming) -> Result<Reply, Failure> {
+    /// it runs again rather than being lost. `delivery` counts the runs of this message, from 1.
+    pub(crate) async fn run(&self, message: Incoming, delivery: u64) -> Result<Reply, Failure> {
+        if delivery > 1 {
+            self.stats.retried.inc();
+        } else {
+            self.stats.received.inc();
+        }
         let _running = Running::start(&self.stats);
         let payload = message.payload.clone();
         let request = Request::message(message.subject, message.headers, message.payload);
@@ -162,10 +188,10 @@ impl Handler {
         }
         match &result {
             Ok(_) => {
-                self.stats.succeeded.fetch_add(1, Ordering::Relaxed);
+                self.stats.succeeded.inc();
             }
             Err(failure) => {
-                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                self.stats.failed.inc();
                 tracing::warn!(
                     request_id = %id,
                     source = %self.spec.source,
@@ -207,6 +233,7 @@ impl Handler {
         ];
         match self.outlet.publish(dead_letter, payload, &headers).await {
             Ok(()) => {
+                self.stats.dead_lettered.inc();
                 tracing::warn!(%subject, %dead_letter, "the failed message was dead-lettered")
             }
             Err(error) => {

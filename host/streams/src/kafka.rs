@@ -168,7 +168,7 @@ pub(crate) fn serve(
                         payload: payload.clone(),
                         headers: headers.clone(),
                     };
-                    match handler.run(incoming).await {
+                    match handler.run(incoming, u64::from(attempt)).await {
                         Ok(_) => break,
                         Err(failure) if attempt >= max_deliver => {
                             if let Some(dead_letter) = &handler.spec.dead_letter {
@@ -183,6 +183,7 @@ pub(crate) fn serve(
                                     tracing::error!(%error, "cannot produce to the dead letter topic");
                                     return;
                                 }
+                                handler.stats().dead_lettered.inc();
                             }
                             tracing::warn!(%topic, partition, offset, attempt, "giving up on a message");
                             break;

@@ -43,6 +43,7 @@ mod bus;
 mod consume;
 mod handler;
 mod kafka;
+mod metrics;
 mod nats;
 mod outlet;
 mod schedule;
@@ -57,6 +58,7 @@ use tokio::task::JoinHandle;
 
 pub use bus::{Bus, BusMessage, subject_matches};
 pub use handler::{Handler, HandlerStats, Incoming};
+pub use metrics::StreamMetrics;
 pub use schedule::ScheduleStats;
 
 use outlet::Outlet;
@@ -69,6 +71,8 @@ pub struct StreamsConfig {
     pub run_schedules: bool,
     /// The in-process bus (shared with whoever publishes to it).
     pub bus: Bus,
+    /// Where handlers and schedules are counted: one per server, kept across reloads.
+    pub metrics: StreamMetrics,
 }
 
 impl Default for StreamsConfig {
@@ -76,6 +80,7 @@ impl Default for StreamsConfig {
         Self {
             run_schedules: true,
             bus: Bus::default(),
+            metrics: StreamMetrics::default(),
         }
     }
 }
@@ -109,7 +114,7 @@ pub struct Streams {
     bus: Bus,
     /// Every stream handler, in Directive order.
     handlers: Vec<Arc<Handler>>,
-    schedule_stats: HashMap<String, Arc<ScheduleStats>>,
+    schedule_stats: HashMap<String, ScheduleStats>,
     nats: Option<async_nats::Client>,
 }
 
@@ -148,7 +153,14 @@ impl Streams {
                 }
                 StreamSource::Bus | StreamSource::Server => Outlet::Bus(config.bus.clone()),
             };
-            let handler = Arc::new(Handler::new(index, spec.clone(), runtime.clone(), outlet));
+            let stats = config.metrics.handler(&handler_label(&app.streams, index));
+            let handler = Arc::new(Handler::new(
+                index,
+                spec.clone(),
+                runtime.clone(),
+                outlet,
+                stats,
+            ));
             handlers.push(handler.clone());
             let task = match spec.source {
                 StreamSource::Bus => serve_bus(handler, &config.bus, shutdown.clone()),
@@ -201,7 +213,7 @@ impl Streams {
         let mut schedule_stats = HashMap::new();
         if config.run_schedules {
             for (index, spec) in app.schedules.iter().enumerate() {
-                let stats = Arc::new(ScheduleStats::default());
+                let stats = config.metrics.schedule(&spec.name);
                 schedule_stats.insert(spec.name.clone(), stats.clone());
                 tasks.push(tokio::spawn(schedule::run(
                     runtime.clone(),
@@ -246,7 +258,7 @@ impl Streams {
 
     /// Counts of the schedule named `name` (when this process runs schedules).
     pub fn schedule_stats(&self, name: &str) -> Option<&ScheduleStats> {
-        self.schedule_stats.get(name).map(|s| &**s)
+        self.schedule_stats.get(name)
     }
 
     /// Stops taking messages and starting scheduled runs, waits for those in flight, and
@@ -278,6 +290,22 @@ impl Streams {
     }
 }
 
+/// The metric label of the handler at `index`: its source and resource (`nats orders.created`),
+/// and its position when an earlier handler has the same ones.
+fn handler_label(handlers: &[karman_directive::StreamHandler], index: usize) -> String {
+    let label =
+        |spec: &karman_directive::StreamHandler| format!("{} {}", spec.source, spec.resource);
+    let own = label(&handlers[index]);
+    if handlers[..index]
+        .iter()
+        .any(|earlier| label(earlier) == own)
+    {
+        format!("{own} #{}", index + 1)
+    } else {
+        own
+    }
+}
+
 fn serve_bus(handler: Arc<Handler>, bus: &Bus, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
     let receiver = bus.subscribe(&handler.spec.resource, handler.spec.max_in_flight);
     let messages = tokio_stream_of(receiver);
@@ -286,13 +314,12 @@ fn serve_bus(handler: Arc<Handler>, bus: &Bus, shutdown: watch::Receiver<bool>) 
         consume::consume(messages, slots, shutdown, move |message: BusMessage| {
             let handler = handler.clone();
             async move {
-                let _ = handler
-                    .run(Incoming {
-                        subject: message.subject,
-                        payload: message.payload,
-                        headers: message.headers,
-                    })
-                    .await;
+                let incoming = Incoming {
+                    subject: message.subject,
+                    payload: message.payload,
+                    headers: message.headers,
+                };
+                let _ = handler.run(incoming, 1).await;
             }
         })
         .await;

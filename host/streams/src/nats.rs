@@ -157,7 +157,7 @@ pub(crate) async fn serve_core(
                     headers: headers_of(&message),
                     payload: message.payload,
                 };
-                let result = handler.run(incoming).await;
+                let result = handler.run(incoming, 1).await;
                 if let Some(reply_to) = reply_to {
                     let sent = match result {
                         Ok(reply) => client.publish(reply_to, reply.body).await,
@@ -256,7 +256,7 @@ pub(crate) async fn serve_jetstream(
                     headers: headers_of(&message.message),
                     payload: message.payload.clone(),
                 };
-                let acked = match handler.run(incoming).await {
+                let acked = match handler.run(incoming, delivered.try_into().unwrap_or(1)).await {
                     Ok(_) => message.ack().await,
                     Err(failure) if delivered >= i64::from(max_deliver) => {
                         match dead_letter(&handler, &message, &failure, delivered).await {
@@ -301,7 +301,9 @@ async fn dead_letter(
     handler
         .outlet()
         .publish(dead_letter, message.payload.clone(), &headers)
-        .await
+        .await?;
+    handler.stats().dead_lettered.inc();
+    Ok(())
 }
 
 /// The wait before a failed message is redelivered: 100 ms, doubling with each delivery, at most

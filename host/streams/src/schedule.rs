@@ -4,36 +4,38 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use karman_directive::{Schedule, Trigger};
 use karman_runtime::{Request, Runtime};
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// Counts of one schedule's runs.
-#[derive(Debug, Default)]
+/// Counts of one schedule's runs since the server started (its metrics, see
+/// [`StreamMetrics`](crate::StreamMetrics)).
+#[derive(Debug, Clone)]
 pub struct ScheduleStats {
-    started: AtomicU64,
-    skipped: AtomicU64,
-    failed: AtomicU64,
+    pub(crate) started: Counter,
+    pub(crate) skipped: Counter,
+    pub(crate) failed: Counter,
 }
 
 impl ScheduleStats {
     /// Runs started.
     pub fn started(&self) -> u64 {
-        self.started.load(Ordering::Relaxed)
+        self.started.get()
     }
 
     /// Runs skipped because the previous one was still going.
     pub fn skipped(&self) -> u64 {
-        self.skipped.load(Ordering::Relaxed)
+        self.skipped.get()
     }
 
     /// Runs that failed.
     pub fn failed(&self) -> u64 {
-        self.failed.load(Ordering::Relaxed)
+        self.failed.get()
     }
 }
 
@@ -42,7 +44,7 @@ pub(crate) async fn run(
     runtime: Arc<Runtime>,
     index: usize,
     schedule: Schedule,
-    stats: Arc<ScheduleStats>,
+    stats: ScheduleStats,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let cron = match &schedule.trigger {
@@ -89,11 +91,11 @@ pub(crate) async fn run(
         }
         while runs.try_join_next().is_some() {}
         if running.swap(true, Ordering::AcqRel) {
-            stats.skipped.fetch_add(1, Ordering::Relaxed);
+            stats.skipped.inc();
             tracing::warn!(schedule = %schedule.name, "skipped: the previous run is still going");
             continue;
         }
-        stats.started.fetch_add(1, Ordering::Relaxed);
+        stats.started.inc();
         let (runtime, running, stats, name) = (
             runtime.clone(),
             running.clone(),
@@ -104,7 +106,7 @@ pub(crate) async fn run(
             let request = Request::scheduled(name.clone());
             let id = request.id.clone();
             if let Err(failure) = runtime.run_schedule(index, request).await {
-                stats.failed.fetch_add(1, Ordering::Relaxed);
+                stats.failed.inc();
                 tracing::warn!(schedule = %name, request_id = %id, status = failure.status, "scheduled run failed: {}", failure.message);
             }
             running.store(false, Ordering::Release);

@@ -4,14 +4,35 @@
 use crate::bindings::graphql::{Host, QueryError};
 use crate::bindings::types::CapError;
 use crate::capabilities::http::{OutboundAccess, OutboundRequest};
+use crate::metrics::CallCounter;
 
 /// The graphql capability of an instance.
 pub(crate) struct GraphqlCtx {
     pub(crate) access: Option<OutboundAccess>,
+    /// Where its calls are counted: a GraphQL error is an `error` outcome.
+    pub(crate) calls: CallCounter,
 }
 
 impl Host for GraphqlCtx {
     async fn query(
+        &mut self,
+        endpoint: String,
+        query: String,
+        variables: String,
+    ) -> Result<String, QueryError> {
+        let result = self.post(endpoint, query, variables).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(QueryError::Capability(error)) => crate::metrics::outcome(error),
+            Err(QueryError::Server(_)) => "error",
+        };
+        self.calls.count("http", outcome);
+        result
+    }
+}
+
+impl GraphqlCtx {
+    async fn post(
         &mut self,
         endpoint: String,
         query: String,

@@ -9,15 +9,25 @@ use crate::bindings::cache::Host;
 use crate::bindings::types::CapError;
 use crate::capabilities::CapFailure;
 
-impl Host for CacheCtx {
-    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, CapFailure> {
+impl CacheCtx {
+    /// Counts a call that returned `result`, under its backend (`none` without a grant).
+    fn counted<T>(&self, result: Result<T, CapFailure>) -> Result<T, CapFailure> {
+        let backend = self
+            .access
+            .as_ref()
+            .map_or("none", |access| access.backend.label());
+        self.calls.count_result(backend, &result);
+        result
+    }
+
+    async fn get_value(&mut self, key: String) -> Result<Option<Vec<u8>>, CapFailure> {
         let access = self.access()?;
         let key = access.key(&key)?;
         let value = access.backend.get(&key).await?;
         Ok(value.map(|bytes| bytes.to_vec()))
     }
 
-    async fn set(
+    async fn set_value(
         &mut self,
         key: String,
         value: Vec<u8>,
@@ -40,11 +50,33 @@ impl Host for CacheCtx {
         Ok(())
     }
 
-    async fn delete(&mut self, key: String) -> Result<(), CapFailure> {
+    async fn delete_value(&mut self, key: String) -> Result<(), CapFailure> {
         let access = self.access()?;
         let key = access.key(&key)?;
         access.backend.delete(&key).await?;
         Ok(())
+    }
+}
+
+impl Host for CacheCtx {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, CapFailure> {
+        let result = self.get_value(key).await;
+        self.counted(result)
+    }
+
+    async fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> Result<(), CapFailure> {
+        let result = self.set_value(key, value, ttl_ms).await;
+        self.counted(result)
+    }
+
+    async fn delete(&mut self, key: String) -> Result<(), CapFailure> {
+        let result = self.delete_value(key).await;
+        self.counted(result)
     }
 }
 

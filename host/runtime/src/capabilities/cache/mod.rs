@@ -23,6 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::bindings::types::CapError;
+use crate::metrics::CallCounter;
 
 /// Longest key a component may use, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -63,6 +64,14 @@ impl CacheBackend {
             Err(CacheError::Unavailable(message)) => {
                 Err(CacheError::Unavailable(format!("{at}: {message}")))
             }
+        }
+    }
+
+    /// The backend as a metric label: `memory` or `redis`.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "memory",
+            Self::Redis(_) => "redis",
         }
     }
 
@@ -157,6 +166,8 @@ impl CacheAccess {
 /// The cache capability of one step: the access its grant gives, if any.
 pub(crate) struct CacheCtx {
     pub(crate) access: Option<CacheAccess>,
+    /// Where its calls are counted.
+    pub(crate) calls: CallCounter,
 }
 
 impl CacheCtx {

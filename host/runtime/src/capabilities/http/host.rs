@@ -9,6 +9,14 @@ use crate::capabilities::CapFailure;
 
 impl Host for HttpCtx {
     async fn send(&mut self, request: Request) -> Result<Response, CapFailure> {
+        let result = self.send_request(request).await;
+        self.calls.count_result("http", &result);
+        result
+    }
+}
+
+impl HttpCtx {
+    async fn send_request(&mut self, request: Request) -> Result<Response, CapFailure> {
         let access = self.access.as_ref().ok_or_else(|| {
             CapError::Denied("http: this component is not granted the http capability".into())
         })?;

@@ -30,6 +30,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 use crate::bindings::types::CapError;
+use crate::metrics::CallCounter;
 pub(crate) use address::{PrivateAddressRefused, PublicAddressRefused};
 pub(crate) use wasi::WasiHttpHooks;
 
@@ -463,6 +464,8 @@ impl TransportFailure {
 /// The http capability of an instance.
 pub(crate) struct HttpCtx {
     pub(crate) access: Option<OutboundAccess>,
+    /// Where its calls are counted.
+    pub(crate) calls: CallCounter,
 }
 
 #[cfg(test)]

@@ -11,9 +11,11 @@ use wasmtime::component::{Resource, ResourceTable};
 
 use super::backend::SqlBackend;
 use super::pools::{ACQUIRE_TIMEOUT, Backend, Transaction};
-use crate::bindings::sql::Value;
+use crate::bindings::sql::{BatchError, Value};
 use crate::bindings::types::CapError;
+use crate::capabilities::CapFailure;
 use crate::health::Readiness;
+use crate::metrics::CallCounter;
 
 /// A component's granted access: the backend, its named queries, raw and write rights.
 #[derive(Clone, Debug)]
@@ -53,6 +55,11 @@ impl SqlAccess {
     }
 
     /// The database, once connected (a background connect may still be trying).
+    /// The database as a metric label.
+    pub(super) fn label(&self) -> &'static str {
+        self.backend.0.label()
+    }
+
     pub(super) fn backend(&self) -> Result<&dyn Backend, CapError> {
         if self.ready.is_ready() {
             Ok(&*self.backend.0)
@@ -104,16 +111,39 @@ pub(crate) struct SqlCtx {
     pub(crate) deadline: Option<Instant>,
     /// The guest's `transaction` resources (their table entries), until dropped.
     transactions: Vec<u32>,
+    /// Where its calls are counted.
+    calls: CallCounter,
 }
 
 impl SqlCtx {
     /// The capability of an instance under `access`, with no transaction.
-    pub(crate) fn new(access: Option<SqlAccess>) -> Self {
+    pub(crate) fn new(access: Option<SqlAccess>, calls: CallCounter) -> Self {
         Self {
             access,
             deadline: None,
             transactions: Vec::new(),
+            calls,
         }
+    }
+
+    /// Counts a call that returned `result`, under the database (`none` without a grant).
+    pub(super) fn counted<T>(&self, result: Result<T, CapFailure>) -> Result<T, CapFailure> {
+        self.calls.count_result(self.label(), &result);
+        result
+    }
+
+    /// Counts a batch that returned `result`.
+    pub(super) fn counted_batch<T>(&self, result: Result<T, BatchError>) -> Result<T, BatchError> {
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(failure) => crate::metrics::outcome(&failure.error),
+        };
+        self.calls.count(self.label(), outcome);
+        result
+    }
+
+    fn label(&self) -> &'static str {
+        self.access.as_ref().map_or("none", SqlAccess::label)
     }
 
     /// How long a call may wait for a pooled connection: [`ACQUIRE_TIMEOUT`], and within a step

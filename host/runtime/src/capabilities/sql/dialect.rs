@@ -41,6 +41,9 @@ impl<T> ReadOnly<T> {
 
 /// A database sqlx drives, with what differs between the databases Karman supports.
 pub(super) trait Dialect: Database {
+    /// The database as a metric label: `sqlite`, `postgres` or `mysql`.
+    const LABEL: &'static str;
+
     /// What a `null` parameter is bound as.
     type Null: for<'q> Encode<'q, Self> + Type<Self> + Default;
 

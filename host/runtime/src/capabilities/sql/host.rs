@@ -28,61 +28,82 @@ impl HasData for Sql {
 
 impl Host for SqlView<'_> {
     async fn query(&mut self, name: String, params: Vec<Value>) -> Result<Rows, CapFailure> {
-        let access = self.ctx.access()?;
-        let sql = access.named(&name, &params)?;
-        Ok(access
-            .backend()?
-            .query(sql, &params, access.read_only, self.ctx.acquire_within())
-            .await?)
+        let result: Result<_, CapFailure> = async {
+            let access = self.ctx.access()?;
+            let sql = access.named(&name, &params)?;
+            Ok(access
+                .backend()?
+                .query(sql, &params, access.read_only, self.ctx.acquire_within())
+                .await?)
+        }
+        .await;
+        self.ctx.counted(result)
     }
 
     async fn execute(&mut self, name: String, params: Vec<Value>) -> Result<u64, CapFailure> {
-        let access = self.ctx.access()?;
-        let sql = access.named(&name, &params)?;
-        Ok(access
-            .backend()?
-            .execute(sql, &params, access.read_only, self.ctx.acquire_within())
-            .await?)
+        let result: Result<_, CapFailure> = async {
+            let access = self.ctx.access()?;
+            let sql = access.named(&name, &params)?;
+            Ok(access
+                .backend()?
+                .execute(sql, &params, access.read_only, self.ctx.acquire_within())
+                .await?)
+        }
+        .await;
+        self.ctx.counted(result)
     }
 
     async fn query_raw(&mut self, sql: String, params: Vec<Value>) -> Result<Rows, CapFailure> {
-        let access = self.ctx.access()?;
-        let sql = access.raw(&sql)?;
-        Ok(access
-            .backend()?
-            .query(sql, &params, access.read_only, self.ctx.acquire_within())
-            .await?)
+        let result: Result<_, CapFailure> = async {
+            let access = self.ctx.access()?;
+            let sql = access.raw(&sql)?;
+            Ok(access
+                .backend()?
+                .query(sql, &params, access.read_only, self.ctx.acquire_within())
+                .await?)
+        }
+        .await;
+        self.ctx.counted(result)
     }
 
     async fn execute_raw(&mut self, sql: String, params: Vec<Value>) -> Result<u64, CapFailure> {
-        let access = self.ctx.access()?;
-        let sql = access.raw(&sql)?;
-        Ok(access
-            .backend()?
-            .execute(sql, &params, access.read_only, self.ctx.acquire_within())
-            .await?)
+        let result: Result<_, CapFailure> = async {
+            let access = self.ctx.access()?;
+            let sql = access.raw(&sql)?;
+            Ok(access
+                .backend()?
+                .execute(sql, &params, access.read_only, self.ctx.acquire_within())
+                .await?)
+        }
+        .await;
+        self.ctx.counted(result)
     }
 
     async fn begin(&mut self) -> Result<Resource<SqlTransaction>, CapFailure> {
-        let access = self.ctx.access()?.clone();
-        self.ctx.check_room(self.table)?;
-        let tx = access
-            .backend()?
-            .begin(access.read_only, self.ctx.acquire_within())
-            .await?;
-        let transaction = self.table.push(SqlTransaction {
-            tx: Some(tx),
-            access,
-        })?;
-        self.ctx.began(&transaction);
-        Ok(transaction)
+        let result: Result<_, CapFailure> = async {
+            let access = self.ctx.access()?.clone();
+            self.ctx.check_room(self.table)?;
+            let tx = access
+                .backend()?
+                .begin(access.read_only, self.ctx.acquire_within())
+                .await?;
+            let transaction = self.table.push(SqlTransaction {
+                tx: Some(tx),
+                access,
+            })?;
+            self.ctx.began(&transaction);
+            Ok(transaction)
+        }
+        .await;
+        self.ctx.counted(result)
     }
 
     async fn batch(
         &mut self,
         statements: Vec<Statement>,
     ) -> wasmtime::Result<Result<Vec<u64>, BatchError>> {
-        Ok(batch(self.ctx, &statements).await)
+        let result = batch(self.ctx, &statements).await;
+        Ok(self.ctx.counted_batch(result))
     }
 }
 
@@ -136,8 +157,12 @@ impl HostTransaction for SqlView<'_> {
         name: String,
         params: Vec<Value>,
     ) -> Result<Rows, CapFailure> {
-        let (access, tx) = self.table.get_mut(&this)?.open()?;
-        Ok(tx.query(access.named(&name, &params)?, &params).await?)
+        let result: Result<_, CapFailure> = async {
+            let (access, tx) = self.table.get_mut(&this)?.open()?;
+            Ok(tx.query(access.named(&name, &params)?, &params).await?)
+        }
+        .await;
+        self.ctx.counted(result)
     }
 
     async fn execute(
@@ -146,8 +171,12 @@ impl HostTransaction for SqlView<'_> {
         name: String,
         params: Vec<Value>,
     ) -> Result<u64, CapFailure> {
-        let (access, tx) = self.table.get_mut(&this)?.open()?;
-        Ok(tx.execute(access.named(&name, &params)?, &params).await?)
+        let result: Result<_, CapFailure> = async {
+            let (access, tx) = self.table.get_mut(&this)?.open()?;
+            Ok(tx.execute(access.named(&name, &params)?, &params).await?)
+        }
+        .await;
+        self.ctx.counted(result)
     }
 
     async fn query_raw(
@@ -156,8 +185,12 @@ impl HostTransaction for SqlView<'_> {
         sql: String,
         params: Vec<Value>,
     ) -> Result<Rows, CapFailure> {
-        let (access, tx) = self.table.get_mut(&this)?.open()?;
-        Ok(tx.query(access.raw(&sql)?, &params).await?)
+        let result: Result<_, CapFailure> = async {
+            let (access, tx) = self.table.get_mut(&this)?.open()?;
+            Ok(tx.query(access.raw(&sql)?, &params).await?)
+        }
+        .await;
+        self.ctx.counted(result)
     }
 
     async fn execute_raw(
@@ -166,16 +199,24 @@ impl HostTransaction for SqlView<'_> {
         sql: String,
         params: Vec<Value>,
     ) -> Result<u64, CapFailure> {
-        let (access, tx) = self.table.get_mut(&this)?.open()?;
-        Ok(tx.execute(access.raw(&sql)?, &params).await?)
+        let result: Result<_, CapFailure> = async {
+            let (access, tx) = self.table.get_mut(&this)?.open()?;
+            Ok(tx.execute(access.raw(&sql)?, &params).await?)
+        }
+        .await;
+        self.ctx.counted(result)
     }
 
     async fn commit(&mut self, this: Resource<SqlTransaction>) -> Result<(), CapFailure> {
-        Ok(self.table.get_mut(&this)?.finish()?.commit().await?)
+        let result: Result<_, CapFailure> =
+            async { Ok(self.table.get_mut(&this)?.finish()?.commit().await?) }.await;
+        self.ctx.counted(result)
     }
 
     async fn rollback(&mut self, this: Resource<SqlTransaction>) -> Result<(), CapFailure> {
-        Ok(self.table.get_mut(&this)?.finish()?.rollback().await?)
+        let result: Result<_, CapFailure> =
+            async { Ok(self.table.get_mut(&this)?.finish()?.rollback().await?) }.await;
+        self.ctx.counted(result)
     }
 
     async fn drop(&mut self, this: Resource<SqlTransaction>) -> wasmtime::Result<()> {

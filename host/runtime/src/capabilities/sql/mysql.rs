@@ -63,6 +63,8 @@ pub(super) const RULES: Rules = Rules {
 };
 
 impl Dialect for MySql {
+    const LABEL: &'static str = "mysql";
+
     type Null = Option<String>;
 
     const READ_ONLY: ReadOnly<ReaderOptions<Self>> = ReadOnly::Begin("START TRANSACTION READ ONLY");

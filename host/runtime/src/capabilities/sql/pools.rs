@@ -34,6 +34,8 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) trait Backend: Send + Sync + Debug {
     /// What the database is, for logs and `karman check`.
     fn describe(&self) -> &'static str;
+    /// The database as a metric label ([`Dialect::LABEL`]).
+    fn label(&self) -> &'static str;
     /// Opens one connection outside the pools (a pool reports only that it timed out, this
     /// says why), then one connection of each pool.
     fn connect(&self) -> BoxFuture<'_, Result<(), sqlx::Error>>;
@@ -301,6 +303,10 @@ impl<DB: Driver> Pools<DB> {
 impl<DB: Driver> Backend for Pools<DB> {
     fn describe(&self) -> &'static str {
         DB::NAME
+    }
+
+    fn label(&self) -> &'static str {
+        DB::LABEL
     }
 
     fn connect(&self) -> BoxFuture<'_, Result<(), sqlx::Error>> {

@@ -73,6 +73,8 @@ pub(super) const RULES: Rules = Rules {
 };
 
 impl Dialect for Postgres {
+    const LABEL: &'static str = "postgres";
+
     type Null = UntypedNull;
 
     const READ_ONLY: ReadOnly<ReaderOptions<Self>> = ReadOnly::Begin("BEGIN READ ONLY");

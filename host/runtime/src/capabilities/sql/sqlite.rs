@@ -61,6 +61,8 @@ pub(super) const RULES: Rules = Rules {
 };
 
 impl Dialect for Sqlite {
+    const LABEL: &'static str = "sqlite";
+
     type Null = Option<String>;
 
     fn connect_options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
