@@ -24,6 +24,7 @@ mod outbound;
 mod outside;
 mod packages;
 mod reload;
+mod replicas;
 mod retries;
 mod reuse;
 mod routes;

@@ -284,6 +284,15 @@ impl Runtime {
         proxy::serve(&self.components[component.0], request, call).await
     }
 
+    /// The longest a run of the schedule at `index` can take (as [`Self::stream_timeout`]).
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not a schedule of the app.
+    pub fn schedule_timeout(&self, index: usize) -> std::time::Duration {
+        self.schedule_plans[index].longest_run()
+    }
+
     /// Runs the schedule at `index` (in [`App::schedules`]).
     ///
     /// # Panics

@@ -43,6 +43,7 @@ mod bus;
 mod consume;
 mod handler;
 mod kafka;
+pub mod lease;
 mod metrics;
 mod nats;
 mod outlet;
@@ -58,6 +59,7 @@ use tokio::task::JoinHandle;
 
 pub use bus::{Bus, BusMessage, subject_matches};
 pub use handler::{Handler, HandlerStats, Incoming};
+pub use lease::ScheduleLease;
 pub use metrics::StreamMetrics;
 pub use schedule::ScheduleStats;
 
@@ -66,9 +68,12 @@ use outlet::Outlet;
 /// How to start the streams.
 #[derive(Debug, Clone)]
 pub struct StreamsConfig {
-    /// Whether this process runs the schedules (`KARMAN_RUN_SCHEDULES=false` on all processes
-    /// but one, so a schedule runs once per deployment).
+    /// Whether this process runs the schedules at all (`--run-schedules false` turns them off).
     pub run_schedules: bool,
+    /// Where the processes of a deployment share the schedules' ticks, so each runs once (see
+    /// [`lease`]): the Redis URL of `--schedule-lease`. Without it, every process that runs
+    /// schedules runs every tick.
+    pub schedule_lease: Option<String>,
     /// The in-process bus (shared with whoever publishes to it).
     pub bus: Bus,
     /// Where handlers and schedules are counted: one per server, kept across reloads.
@@ -79,6 +84,7 @@ impl Default for StreamsConfig {
     fn default() -> Self {
         Self {
             run_schedules: true,
+            schedule_lease: None,
             bus: Bus::default(),
             metrics: StreamMetrics::default(),
         }
@@ -211,7 +217,11 @@ impl Streams {
             tasks.push(task);
         }
         let mut schedule_stats = HashMap::new();
-        if config.run_schedules {
+        if config.run_schedules && !app.schedules.is_empty() {
+            let lease = match &config.schedule_lease {
+                Some(url) => Some(ScheduleLease::connect(url).await?),
+                None => None,
+            };
             for (index, spec) in app.schedules.iter().enumerate() {
                 let stats = config.metrics.schedule(&spec.name);
                 schedule_stats.insert(spec.name.clone(), stats.clone());
@@ -220,6 +230,7 @@ impl Streams {
                     index,
                     spec.clone(),
                     stats,
+                    lease.clone(),
                     shutdown.clone(),
                 )));
             }

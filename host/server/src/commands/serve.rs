@@ -87,6 +87,11 @@ pub struct ServeArgs {
     /// deployment but one, so each scheduled run happens once.
     #[arg(long, env = "KARMAN_RUN_SCHEDULES", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool)]
     run_schedules: bool,
+    /// Share the schedules with the other processes of the deployment through this Redis
+    /// (`redis://[user:password@]host:6379[/db]`, `rediss://` for TLS): each tick runs in one
+    /// process, whichever claims it first. Pass a password through the environment variable.
+    #[arg(long, env = "KARMAN_SCHEDULE_LEASE", value_name = "REDIS_URL", hide_env_values = true, value_parser = parse_lease_url)]
+    schedule_lease: Option<String>,
     /// Headless mode: every Runnable answers `POST /_run/<name>`, as `headless: true` in the
     /// Directive does (a token is needed when the Directive sets `authentication.jwt`).
     #[arg(long, env = "KARMAN_HEADLESS")]
@@ -153,6 +158,13 @@ const UNUSED: &[Unused] = &[
         id: "run_schedules",
         flag: "--run-schedules",
         env: "KARMAN_RUN_SCHEDULES",
+        why: "a component served alone has no schedules",
+    },
+    Unused {
+        when: Serving::Component,
+        id: "schedule_lease",
+        flag: "--schedule-lease",
+        env: "KARMAN_SCHEDULE_LEASE",
         why: "a component served alone has no schedules",
     },
     Unused {
@@ -283,6 +295,7 @@ impl ServeArgs {
             },
             streams: StreamsConfig {
                 run_schedules: self.run_schedules,
+                schedule_lease: self.schedule_lease.clone(),
                 ..StreamsConfig::default()
             },
             serving: self.serving(),
@@ -394,5 +407,17 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => tracing::info!("received SIGINT"),
         () = terminate => tracing::info!("received SIGTERM"),
+    }
+}
+
+/// A `--schedule-lease` value: a Redis URL (only Redis holds schedule leases so far).
+fn parse_lease_url(value: &str) -> Result<String, String> {
+    if value.starts_with("redis://") || value.starts_with("rediss://") {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "`{}` is not a Redis URL: a schedule lease is held in Redis (redis://host:6379 or rediss://…)",
+            karman_directive::redact_url(value)
+        ))
     }
 }
