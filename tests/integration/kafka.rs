@@ -16,13 +16,17 @@ use crate::support::{Tansu, app, free_port};
 /// What the tests do with a broker.
 impl Tansu {
     async fn create_topics(&self, names: &[&str]) {
+        self.create_partitioned_topics(names, 1).await;
+    }
+
+    async fn create_partitioned_topics(&self, names: &[&str], partitions: i32) {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", self.address())
             .create()
             .unwrap();
         let topics: Vec<NewTopic> = names
             .iter()
-            .map(|name| NewTopic::new(name, 1, TopicReplication::Fixed(1)))
+            .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1)))
             .collect();
         for result in admin
             .create_topics(&topics, &AdminOptions::new())
@@ -41,10 +45,14 @@ impl Tansu {
     }
 
     async fn produce(&self, topic: &str, payload: &str) {
+        self.produce_keyed(topic, "k", payload).await;
+    }
+
+    async fn produce_keyed(&self, topic: &str, key: &str, payload: &str) {
         self.producer()
             .send(
                 FutureRecord::<str, str>::to(topic)
-                    .key("k")
+                    .key(key)
                     .payload(payload),
                 Duration::from_secs(10),
             )
@@ -240,4 +248,77 @@ handlers:
     };
     assert!(error.contains("no.such.property"), "{error}");
     assert!(!error.contains("hidden-value-4711"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_in_one_consumer_group_lose_nothing_when_one_is_killed() {
+    const MAX_IN_FLIGHT: u64 = 4;
+    let broker = Tansu::start();
+    broker.create_partitioned_topics(&["jobs"], 3).await;
+    broker.create_topics(&["done"]).await;
+    let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
+    let yaml = format!(
+        r#"
+identifier: test.kafka.replicas
+appVersion: v1
+connections: {{ kafka: {{ brokers: "{}", group: {group}, sessionTimeout: 6s }} }}
+components:
+  - {{ name: slow, source: guest(slow), limits: {{ timeout: 2s }} }}
+  - {{ name: echo, source: guest(echo), limits: {{ timeout: 1s }} }}
+handlers:
+  - {{ type: stream, source: kafka, resource: jobs, respondTo: done, maxInFlight: {MAX_IN_FLIGHT}, steps: [ {{ fn: slow }}, {{ fn: echo }} ] }}
+"#,
+        broker.address()
+    );
+    let results = broker.reader("done");
+    let mut replicas = crate::replicas::start_replicas(&yaml, 3).await;
+    const MESSAGES: usize = 60;
+    for n in 0..MESSAGES {
+        broker
+            .produce_keyed("jobs", &format!("key-{n}"), &format!("job-{n}"))
+            .await;
+    }
+    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    while seen.len() < MESSAGES / 3 {
+        *seen.entry(next_payload(&results).await.0).or_default() += 1;
+    }
+    let series = r#"karman_stream_messages_total{handler="kafka jobs",outcome="succeeded"}"#;
+    let killed_before = replicas[0].sample(series).await;
+    replicas[0].binary.kill();
+    drop(replicas.remove(0));
+    // The group gives the killed replica's partitions to the others after its session times out
+    // (6 s); they rerun what it had not committed.
+    while seen.len() < MESSAGES {
+        *seen.entry(next_payload(&results).await.0).or_default() += 1;
+    }
+    // Reruns still on their way.
+    while let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(3), results.recv()).await {
+        let payload = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+        *seen.entry(payload).or_default() += 1;
+    }
+    let expected: std::collections::HashSet<String> =
+        (0..MESSAGES).map(|n| format!("job-{n}")).collect();
+    assert_eq!(
+        seen.keys()
+            .cloned()
+            .collect::<std::collections::HashSet<_>>(),
+        expected,
+        "no message lost"
+    );
+    let duplicates: u64 = seen.values().map(|&n| u64::from(n - 1)).sum();
+    let mut survivors = Vec::new();
+    for replica in &replicas {
+        survivors.push(replica.sample(series).await);
+    }
+    eprintln!(
+        "Kafka, three replicas: {MESSAGES} messages on 3 partitions; the killed one had finished \
+         {killed_before}, the others {survivors:?}; {duplicates} results twice"
+    );
+    // A rerun is a message the killed replica had not committed: in flight, or finished within
+    // the last auto-commit interval (0.5 s, one run's time).
+    assert!(duplicates <= 2 * MAX_IN_FLIGHT, "{duplicates} duplicates");
+    assert!(
+        killed_before > 0 && survivors.iter().all(|&n| n > 0),
+        "each replica took a share"
+    );
 }

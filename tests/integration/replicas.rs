@@ -1,10 +1,15 @@
 //! Several `karman serve` processes of one app on loopback, as replicas behind a load balancer:
 //! they share the schedules through a lease in Redis (127.0.0.1:6379, scripts/services), so
-//! each tick runs once while all live and goes on running after one is SIGKILLed.
+//! each tick runs once while all live and goes on running after one is SIGKILLed; and they
+//! split the messages of a core NATS queue group and of a JetStream durable consumer (NATS on
+//! 127.0.0.1:4222), losing none of JetStream's when one is SIGKILLed mid-run.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::support::{Binary, free_port, unique};
+use futures_util::StreamExt;
+
+use crate::support::{Binary, free_port, unique, within};
 
 const REDIS: &str = "redis://127.0.0.1:6379";
 /// The schedule's period.
@@ -13,13 +18,13 @@ const PERIOD: Duration = Duration::from_millis(500);
 const WINDOW_TICKS: u32 = 12;
 
 /// A `karman serve` process with its admin listener.
-struct Replica {
-    binary: Binary,
+pub struct Replica {
+    pub binary: Binary,
     admin: String,
 }
 
 impl Replica {
-    fn start(yaml: &str, args: &[&str]) -> Self {
+    pub fn start(yaml: &str, args: &[&str]) -> Self {
         let admin = format!("127.0.0.1:{}", free_port());
         let mut all = vec!["--admin-listen", &admin];
         all.extend_from_slice(args);
@@ -32,17 +37,23 @@ impl Replica {
         self.count("karman_schedule_runs_total")
     }
 
-    /// The count `metric` of the schedule `tick`.
+    /// The count `metric` of the schedule `tick` (from a thread outside the async runtime).
     fn count(&self, metric: &str) -> u64 {
-        let url = format!("http://{}/metrics", self.admin);
-        let text = tokio::runtime::Builder::new_current_thread()
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(async { reqwest::get(url).await?.text().await })
+            .block_on(self.sample(&format!(r#"{metric}{{schedule="tick"}}"#)))
+    }
+
+    /// The value of the series `series` (`name{labels}`) on its admin listener, 0 if absent.
+    pub async fn sample(&self, series: &str) -> u64 {
+        let url = format!("http://{}/metrics", self.admin);
+        let text = async { reqwest::get(url).await?.text().await }
+            .await
             .expect("the admin listener answers");
         text.lines()
-            .find_map(|line| line.strip_prefix(&format!(r#"{metric}{{schedule="tick"}} "#)))
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
             .map_or(0, |count| count.parse().expect("a count"))
     }
 }
@@ -220,4 +231,196 @@ schedules:
         "{stderr}"
     );
     assert!(!stderr.contains("secret"), "{stderr}");
+}
+
+const NATS: &str = "127.0.0.1:4222";
+
+async fn nats() -> async_nats::Client {
+    async_nats::connect(NATS)
+        .await
+        .expect("NATS runs on 127.0.0.1:4222 (scripts/services)")
+}
+
+/// Starts `count` replicas of `yaml` off the async runtime's threads.
+pub async fn start_replicas(yaml: &str, count: usize) -> Vec<Replica> {
+    let yaml = yaml.to_string();
+    tokio::task::spawn_blocking(move || (0..count).map(|_| Replica::start(&yaml, &[])).collect())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_in_one_core_nats_queue_group_split_the_messages() {
+    let prefix = unique("karman_test_group");
+    let yaml = format!(
+        r#"
+identifier: {prefix}
+appVersion: v1
+connections: {{ nats: {{ serverAddress: "{NATS}" }} }}
+components:
+  - {{ name: echo, source: guest(echo) }}
+handlers:
+  - {{ type: stream, source: nats, resource: {prefix}.work, respondTo: {prefix}.results, steps: [ {{ fn: echo }} ] }}
+"#
+    );
+    let replicas = start_replicas(&yaml, 3).await;
+    let client = nats().await;
+    let mut results = client.subscribe(format!("{prefix}.results")).await.unwrap();
+    client.flush().await.unwrap();
+    const MESSAGES: usize = 300;
+    for n in 0..MESSAGES {
+        client
+            .publish(format!("{prefix}.work"), n.to_string().into())
+            .await
+            .unwrap();
+        if n % 50 == 49 {
+            // Spread over time, so that every subscriber of the group is asked.
+            client.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    client.flush().await.unwrap();
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    within(
+        "every message to be handled",
+        Duration::from_secs(30),
+        async {
+            while seen.len() < MESSAGES {
+                let message = results.next().await.unwrap();
+                *seen
+                    .entry(String::from_utf8(message.payload.to_vec()).unwrap())
+                    .or_default() += 1;
+            }
+        },
+    )
+    .await;
+    let extra = tokio::time::timeout(Duration::from_millis(300), results.next()).await;
+    assert!(extra.is_err(), "an extra result: {extra:?}");
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "a message was handled twice"
+    );
+    let series = format!(
+        r#"karman_stream_messages_total{{handler="nats {prefix}.work",outcome="succeeded"}}"#
+    );
+    let mut counts = Vec::new();
+    for replica in &replicas {
+        counts.push(replica.sample(&series).await);
+    }
+    eprintln!("core NATS, three replicas: {MESSAGES} messages, handled per replica {counts:?}");
+    assert_eq!(counts.iter().sum::<u64>(), MESSAGES as u64, "{counts:?}");
+    assert!(
+        counts.iter().all(|&n| n > 0),
+        "each replica took a share: {counts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_a_jetstream_consumer_and_lose_nothing_when_one_is_killed() {
+    let prefix = unique("karman_test_js");
+    let stream = prefix.to_uppercase();
+    const MAX_IN_FLIGHT: u64 = 4;
+    let yaml = format!(
+        r#"
+identifier: {prefix}
+appVersion: v1
+connections: {{ nats: {{ serverAddress: "{NATS}" }} }}
+components:
+  - {{ name: slow, source: guest(slow), limits: {{ timeout: 2s }} }}
+  - {{ name: echo, source: guest(echo), limits: {{ timeout: 1s }} }}
+handlers:
+  - type: stream
+    source: nats
+    resource: {prefix}.jobs
+    stream: {stream}
+    durable: workers
+    respondTo: {prefix}.done
+    maxInFlight: {MAX_IN_FLIGHT}
+    steps: [ {{ fn: slow }}, {{ fn: echo }} ]
+"#
+    );
+    let client = nats().await;
+    let jetstream = async_nats::jetstream::new(client.clone());
+    jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: format!("{stream}-OUT"),
+            subjects: vec![format!("{prefix}.done")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut done = client.subscribe(format!("{prefix}.done")).await.unwrap();
+    client.flush().await.unwrap();
+    let mut replicas = start_replicas(&yaml, 3).await;
+    // Each run takes 0.5 s; three replicas of 4 at a time: about 12 messages per 0.5 s.
+    const MESSAGES: usize = 90;
+    for n in 0..MESSAGES {
+        jetstream
+            .publish(format!("{prefix}.jobs"), format!("job-{n}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    let mut receive = async |seen: &mut HashMap<String, u32>| {
+        let message = done.next().await.unwrap();
+        *seen
+            .entry(String::from_utf8(message.payload.to_vec()).unwrap())
+            .or_default() += 1;
+    };
+    while seen.len() < MESSAGES / 3 {
+        within("results", Duration::from_secs(30), receive(&mut seen)).await;
+    }
+    // SIGKILL one replica with its messages in flight.
+    let series = format!(
+        r#"karman_stream_messages_total{{handler="nats {prefix}.jobs",outcome="succeeded"}}"#
+    );
+    let killed_before = replicas[0].sample(&series).await;
+    replicas[0].binary.kill();
+    let killed = replicas.remove(0);
+    drop(killed);
+    within(
+        "every message to be processed",
+        Duration::from_secs(60),
+        async {
+            while seen.len() < MESSAGES {
+                receive(&mut seen).await;
+            }
+        },
+    )
+    .await;
+    // Redeliveries still on their way arrive within the consumer's ack wait (3 s + 5 s).
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            receive(&mut seen).await;
+        }
+    })
+    .await;
+    let expected: std::collections::HashSet<String> =
+        (0..MESSAGES).map(|n| format!("job-{n}")).collect();
+    assert_eq!(
+        seen.keys()
+            .cloned()
+            .collect::<std::collections::HashSet<_>>(),
+        expected,
+        "no message lost"
+    );
+    let duplicates: u64 = seen.values().map(|&n| u64::from(n - 1)).sum();
+    let mut survivors = Vec::new();
+    for replica in &replicas {
+        survivors.push(replica.sample(&series).await);
+    }
+    eprintln!(
+        "JetStream, three replicas: {MESSAGES} messages; the killed one had finished {killed_before}, \
+         the others {survivors:?}; {duplicates} results twice"
+    );
+    // A duplicate is a message the killed replica had run (and maybe published) but not acked.
+    assert!(duplicates <= MAX_IN_FLIGHT, "{duplicates} duplicates");
+    assert!(
+        killed_before > 0 && survivors.iter().all(|&n| n > 0),
+        "each replica took a share"
+    );
+    let _ = jetstream.delete_stream(&stream).await;
+    let _ = jetstream.delete_stream(format!("{stream}-OUT")).await;
 }
