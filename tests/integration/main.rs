@@ -37,6 +37,7 @@ mod streams;
 mod support;
 mod tls;
 mod toolchain;
+mod traces;
 mod upstream;
 mod wasmtime_serve;
 mod wit_copies;

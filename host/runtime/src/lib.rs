@@ -60,6 +60,10 @@ pub use memory_budget::{
     MemoryBudget, MemoryBudgetExhausted, Reservation, default_guest_memory_budget,
 };
 pub use metrics::RuntimeMetrics;
+
+/// The `tracing` target of the spans that become OpenTelemetry spans (a step, inside the span of
+/// its request, message or scheduled run); the server exports them when traces are on.
+pub const TRACE_TARGET: &str = "karman::trace";
 pub use proxy::{HttpBody, HttpBodyError, HttpCall};
 pub use request::{Failure, FailureKind, Reply, Request, header_list, new_id};
 pub use run_limits::{DEFAULT_MAX_STATE, DEFAULT_MAX_STEP_OUTPUT, RunLimits};

@@ -79,7 +79,7 @@ pub(crate) enum StepOutcome {
 }
 
 impl StepOutcome {
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::Error => "error",

@@ -30,12 +30,14 @@ use bytes::Bytes;
 use karman_directive::{ErrAction, FnStep, OnErr, Retry, Sequence, Step};
 use tokio::time::Instant;
 
+use crate::TRACE_TARGET;
 use crate::capabilities::request::RequestCtx;
 use crate::component::LoadedComponent;
 use crate::instance;
 use crate::metrics::StepOutcome;
 use crate::request::{Failure, FailureKind, Reply, Request, SharedResponse, State, StateView};
 use crate::run_limits::RunLimits;
+use tracing::Instrument as _;
 
 /// A handler's steps, resolved to loaded components at start-up.
 pub(crate) struct Plan {
@@ -181,9 +183,12 @@ pub(crate) async fn run(
                             let (call, request, response) =
                                 (call.clone(), request.clone(), response.clone());
                             let view = view(&state.values, &call);
-                            tokio::spawn(async move {
-                                run_call(&call, request, view, response, deadline).await
-                            })
+                            tokio::spawn(
+                                async move {
+                                    run_call(&call, request, view, response, deadline).await
+                                }
+                                .in_current_span(),
+                            )
                         })
                         .collect(),
                 );
@@ -332,12 +337,22 @@ async fn try_call(
         response,
     };
     let started = std::time::Instant::now();
-    let ran = instance::run(&call.component, context, &input).await;
+    let span = tracing::info_span!(
+        target: TRACE_TARGET,
+        "step",
+        otel.name = %call.key,
+        karman.component = &*call.component.name,
+        karman.outcome = tracing::field::Empty,
+    );
+    let ran = instance::run(&call.component, context, &input)
+        .instrument(span.clone())
+        .await;
     let outcome = match &ran {
         Ok(Ok(_)) => StepOutcome::Ok,
         Ok(Err(_)) => StepOutcome::Error,
         Err(failure) => StepOutcome::Fault(failure.kind),
     };
+    span.record("karman.outcome", outcome.label());
     let component = &call.component;
     component
         .metrics

@@ -13,6 +13,12 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::commands::{build, bundle, check, dev, graph, new, schema, serve, wit};
 use crate::log_text::EscapedFields;
+use crate::traces::{self, Traces};
+use tracing::Level;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Karman: serve WebAssembly components as the business logic of an app.
 #[derive(Debug, Parser)]
@@ -73,7 +79,14 @@ pub fn version() -> &'static str {
 pub fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
-    init_tracing(cli.log_format);
+    let serves = matches!(cli.command, Command::Serve(_) | Command::Dev(_));
+    let traces = match init_tracing(cli.log_format, serves && traces::requested()) {
+        Ok(traces) => traces,
+        Err(error) => {
+            eprintln!("error: traces: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Command::Serve(args) => {
             let given = matches
@@ -95,6 +108,9 @@ pub fn main() -> ExitCode {
         Command::Wit(args) => wit::run(&args),
         Command::Schema(args) => schema::run(&args),
     };
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -104,14 +120,29 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(format: LogFormat) {
+/// The log on stderr, filtered by `KARMAN_LOG`, and, when `traces` is set, the OpenTelemetry
+/// exporter of Karman's spans ([`traces::TARGET`], never in the log).
+fn init_tracing(format: LogFormat, traces: bool) -> anyhow::Result<Option<Traces>> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KARMAN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.fmt_fields(EscapedFields::default()).init(),
-        LogFormat::Json => builder.json().init(),
-    }
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        .add_directive(format!("{}=off", traces::TARGET).parse()?);
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let log = match format {
+        LogFormat::Text => log
+            .fmt_fields(EscapedFields::default())
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Json => log.json().with_filter(filter).boxed(),
+    };
+    let (traces, spans) = if traces {
+        let (traces, tracer) = Traces::from_env()?;
+        let spans = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(Targets::new().with_target(traces::TARGET, Level::TRACE));
+        (Some(traces), Some(spans))
+    } else {
+        (None, None)
+    };
+    tracing_subscriber::registry().with(log).with(spans).init();
+    Ok(traces)
 }

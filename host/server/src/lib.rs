@@ -47,6 +47,7 @@ mod service;
 mod startup;
 mod static_files;
 pub mod tls;
+pub mod traces;
 mod websocket;
 
 pub use config::{

@@ -16,6 +16,9 @@ use karman_directive::routing::{Match, Router};
 use karman_directive::{ComponentId, StreamSource};
 use karman_runtime::{HttpBody, HttpCall, Runtime};
 use karman_streams::Handler;
+use opentelemetry::trace::TraceContextExt as _;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::config::ServerConfig;
 use crate::custom_routes::CustomRoutes;
@@ -227,8 +230,10 @@ impl Service {
         let deadline = self.config.total_request_timeout;
         let due = started + deadline;
         let mut route = self.labels.unmatched.clone();
+        let span = request_span(&request, &request_id);
         let answered =
             tokio::time::timeout(deadline, self.answer(request, &request_id, due, &mut route))
+                .instrument(span.clone())
                 .await;
         let mut response = match answered {
             Ok(response) => response,
@@ -248,6 +253,7 @@ impl Service {
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
         self.status.metrics.observe_request(&route, status, elapsed);
+        let trace_id = end_request_span(&span, &method, &route, status);
         tracing::info!(
             target: "karman::access",
             request_id,
@@ -255,6 +261,7 @@ impl Service {
             route = &*route,
             status,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
+            trace_id,
             "request"
         );
         if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -472,4 +479,50 @@ fn request_id<B>(request: &Request<B>) -> String {
         Some(id) => id.to_string(),
         None => karman_runtime::new_id(),
     }
+}
+
+/// The span of a request (see [`crate::traces`]): a child of the caller's span when the
+/// request carries a W3C `traceparent`. Disabled (and free) when traces are off.
+fn request_span<B>(request: &Request<B>, request_id: &str) -> tracing::Span {
+    let span = tracing::info_span!(
+        target: crate::traces::TARGET,
+        "request",
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        karman.request_id = request_id,
+    );
+    if !span.is_disabled() {
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&opentelemetry_http::HeaderExtractor(request.headers()))
+        });
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+/// Names the request's span after its route, records its status, and returns its trace id
+/// (for the access log) when traces are on.
+fn end_request_span(
+    span: &tracing::Span,
+    method: &http::Method,
+    route: &RouteLabel,
+    status: u16,
+) -> Option<String> {
+    if span.is_disabled() {
+        return None;
+    }
+    let name = if route.starts_with(method.as_str()) {
+        route.to_string()
+    } else {
+        format!("{method} {route}")
+    };
+    span.record("http.route", &**route);
+    span.record("http.response.status_code", status);
+    // The OpenTelemetry span has started: name it directly (`otel.name` is read at the start).
+    let context = span.context();
+    context.span().update_name(name);
+    let trace_id = context.span().span_context().trace_id();
+    (trace_id != opentelemetry::trace::TraceId::INVALID).then(|| trace_id.to_string())
 }
