@@ -18,7 +18,10 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message as _;
 
-use crate::support::{Binary, eventually};
+use futures_util::StreamExt as _;
+
+use crate::support::{Binary, eventually, unique};
+use crate::upstream::Upstream;
 
 /// An OTLP/HTTP receiver on 127.0.0.1: every span it was sent, with its service's name.
 struct Receiver {
@@ -220,6 +223,127 @@ fn without_an_otlp_endpoint_the_access_log_has_no_trace_id() {
         access[0].get("span").is_none(),
         "no span in the log: {access:#?}"
     );
+}
+
+/// Starts the binary serving `yaml`, exporting to `receiver`.
+async fn traced(yaml: String, receiver: &Receiver) -> Binary {
+    let endpoint = receiver.address.clone();
+    tokio::task::spawn_blocking(move || {
+        let env = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ];
+        Binary::serve_with(&yaml, "info", &env)
+    })
+    .await
+    .unwrap()
+}
+
+/// The span named `name` once it has arrived.
+async fn span_named(receiver: &Receiver, name: &str) -> Span {
+    eventually(
+        format!("the span `{name}`"),
+        Duration::from_secs(20),
+        || async {
+            receiver
+                .spans()
+                .into_iter()
+                .map(|(_, span)| span)
+                .find(|span| span.name == name)
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_goes_on_to_outbound_requests_and_through_messages() {
+    let receiver = Receiver::start().await;
+    let upstream = Upstream::start().await;
+    let port = upstream.port;
+    let prefix = unique("karman_test_traces");
+    let yaml = format!(
+        r#"
+identifier: {prefix}
+appVersion: v1
+connections: {{ nats: {{ serverAddress: "127.0.0.1:4222" }} }}
+components:
+  - {{ name: caller, source: guest(http-user), capabilities: {{ http: {{ allow: ["127.0.0.1:{port}"], allowPrivate: true }} }} }}
+  - {{ name: wasi-caller, source: guest(wasi-http-user), capabilities: {{ http: {{ allow: ["127.0.0.1:{port}"], allowPrivate: true }} }} }}
+  - {{ name: echo, source: guest(echo) }}
+handlers:
+  - {{ type: request, method: GET, resource: /call, steps: [ {{ fn: caller }} ] }}
+  - {{ type: request, method: GET, resource: /wasi, steps: [ {{ fn: wasi-caller }} ] }}
+  - {{ type: stream, source: nats, resource: {prefix}.in, respondTo: {prefix}.out, steps: [ {{ fn: echo }} ] }}
+"#
+    );
+    let binary = traced(yaml, &receiver).await;
+    let client = reqwest::Client::new();
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    for route in ["call", "wasi"] {
+        let answer = client
+            .get(binary.url(&format!("/{route}?url={}", upstream.url("/hello"))))
+            .header("traceparent", format!("00-{trace_id}-b7ad6b7169203331-01"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    }
+    // Each outbound request carries the trace, with its step's span as the parent.
+    let seen = upstream.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for (request, step) in seen.iter().zip(["caller", "wasi-caller"]) {
+        let traceparent = request.header("traceparent").expect("a traceparent");
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts[1], trace_id, "{traceparent}");
+        let span = span_named(&receiver, step).await;
+        assert_eq!(parts[2], hex_of(&span.span_id), "the step is the parent");
+    }
+
+    // A message's traceparent is continued, and passed on to its result.
+    let nats = async_nats::connect("127.0.0.1:4222").await.unwrap();
+    let mut results = nats.subscribe(format!("{prefix}.out")).await.unwrap();
+    nats.flush().await.unwrap();
+    let message_trace = "5c0b6ab1f1a04b9d8e4e0b4b0e4f3a21";
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(
+        "traceparent",
+        format!("00-{message_trace}-a1b2c3d4e5f60718-01").as_str(),
+    );
+    // The handler may not have subscribed the instant the binary listens: publish until a
+    // result comes.
+    let result = crate::support::within("the message's result", Duration::from_secs(20), async {
+        loop {
+            nats.publish_with_headers(format!("{prefix}.in"), headers.clone(), "hi".into())
+                .await
+                .unwrap();
+            if let Ok(Some(result)) =
+                tokio::time::timeout(Duration::from_millis(500), results.next()).await
+            {
+                break result;
+            }
+        }
+    })
+    .await;
+    let traceparent = result
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("traceparent"))
+        .map(|v| v.as_str().to_string())
+        .expect("the result carries the trace");
+    assert!(
+        traceparent.starts_with(&format!("00-{message_trace}-")),
+        "{traceparent}"
+    );
+    let message = span_named(&receiver, &format!("nats {prefix}.in")).await;
+    assert_eq!(hex_of(&message.trace_id), message_trace);
+    assert_eq!(hex_of(&message.parent_span_id), "a1b2c3d4e5f60718");
+    assert_eq!(message.kind, SpanKind::Consumer as i32);
+    assert!(
+        traceparent.contains(&hex_of(&message.span_id)),
+        "the result's parent is the message's span"
+    );
+    let echo = span_named(&receiver, "echo").await;
+    assert_eq!(echo.parent_span_id, message.span_id);
 }
 
 fn hex_of(bytes: &[u8]) -> String {

@@ -37,6 +37,7 @@ mod request;
 mod run_limits;
 mod sequence;
 mod store;
+pub mod trace_context;
 mod warm;
 pub mod wit;
 

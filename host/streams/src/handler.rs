@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use karman_directive::{StreamHandler, StreamSource};
-use karman_runtime::{Failure, FailureKind, Reply, Request, Runtime};
+use karman_runtime::{Failure, FailureKind, Reply, Request, Runtime, trace_context};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 use crate::outlet::Outlet;
 
@@ -82,6 +83,13 @@ impl HandlerStats {
     }
 }
 
+/// What a run of a message gave: the steps' result, and the trace context of its span (empty when
+/// traces are off) for what is published about it later (a dead letter).
+pub(crate) struct Ran {
+    pub(crate) result: Result<Reply, Failure>,
+    pub(crate) trace: Vec<(String, String)>,
+}
+
 /// Counts a run in [`HandlerStats::running`] while it lives.
 struct Running<'a>(&'a HandlerStats);
 
@@ -103,6 +111,8 @@ pub struct Handler {
     pub(crate) index: usize,
     pub(crate) spec: StreamHandler,
     pub(crate) runtime: Arc<Runtime>,
+    /// Its name in metrics and traces (`nats orders.created`).
+    label: Arc<str>,
     outlet: Outlet,
     stats: HandlerStats,
     /// One permit per message that may run at once (`maxInFlight`).
@@ -115,6 +125,7 @@ impl Handler {
         spec: StreamHandler,
         runtime: Arc<Runtime>,
         outlet: Outlet,
+        label: Arc<str>,
         stats: HandlerStats,
     ) -> Self {
         let slots = Arc::new(Semaphore::new(spec.max_in_flight.max(1)));
@@ -122,6 +133,7 @@ impl Handler {
             index,
             spec,
             runtime,
+            label,
             outlet,
             stats,
             slots,
@@ -157,27 +169,46 @@ impl Handler {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        self.run(message, 1).await
+        self.run(message, 1).await.result
     }
 
     /// Runs the steps for `message` (the caller holds a slot); on success publishes the result
     /// to `respondTo`. A result the broker did not take (no JetStream ack, no Kafka delivery
     /// report) makes the run a failure (503): the source does not ack or commit the message, so
     /// it runs again rather than being lost. `delivery` counts the runs of this message, from 1.
-    pub(crate) async fn run(&self, message: Incoming, delivery: u64) -> Result<Reply, Failure> {
+    pub(crate) async fn run(&self, message: Incoming, delivery: u64) -> Ran {
         if delivery > 1 {
             self.stats.retried.inc();
         } else {
             self.stats.received.inc();
         }
         let _running = Running::start(&self.stats);
+        let span = tracing::info_span!(
+            target: karman_runtime::TRACE_TARGET,
+            "message",
+            otel.name = %self.label,
+            otel.kind = "consumer",
+            messaging.system = %self.spec.source,
+            messaging.destination.name = %message.subject,
+            karman.delivery = delivery,
+        );
+        trace_context::continue_from(&span, &message.headers);
+        let mut trace = Vec::new();
+        trace_context::inject(&span, &mut trace);
         let payload = message.payload.clone();
         let request = Request::message(message.subject, message.headers, message.payload);
         let id = request.id.clone();
         let subject = request.url.clone();
-        let mut result = self.runtime.run_stream(self.index, request).await;
+        let mut result = self
+            .runtime
+            .run_stream(self.index, request)
+            .instrument(span)
+            .await;
         if let (Ok(reply), Some(target)) = (&result, &self.spec.respond_to)
-            && let Err(error) = self.outlet.publish(target, reply.body.clone(), &[]).await
+            && let Err(error) = self
+                .outlet
+                .publish(target, reply.body.clone(), &trace)
+                .await
         {
             result = Err(Failure {
                 status: 503,
@@ -201,11 +232,11 @@ impl Handler {
                     failure.message
                 );
                 if self.delivers_once() {
-                    self.dead_letter(&subject, payload, failure).await;
+                    self.dead_letter(&subject, payload, failure, &trace).await;
                 }
             }
         }
-        result
+        Ran { result, trace }
     }
 
     /// Whether the source delivers each message once (the bus, core NATS): its failed messages
@@ -221,16 +252,17 @@ impl Handler {
     /// Publishes a failed message to the handler's `deadLetter` (if it has one), with headers
     /// saying why: `karman-error` (the status), `karman-error-message`, `karman-subject` (where
     /// it arrived) and `karman-deliveries` (1).
-    async fn dead_letter(&self, subject: &str, payload: Bytes, failure: &Failure) {
+    async fn dead_letter(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        failure: &Failure,
+        trace: &[(String, String)],
+    ) {
         let Some(dead_letter) = &self.spec.dead_letter else {
             return;
         };
-        let headers = [
-            ("karman-error".to_string(), failure.status.to_string()),
-            ("karman-error-message".to_string(), failure.message.clone()),
-            ("karman-subject".to_string(), subject.to_string()),
-            ("karman-deliveries".to_string(), "1".to_string()),
-        ];
+        let headers = dead_letter_headers(failure, ("karman-subject", subject), 1, trace);
         match self.outlet.publish(dead_letter, payload, &headers).await {
             Ok(()) => {
                 self.stats.dead_lettered.inc();
@@ -241,4 +273,23 @@ impl Handler {
             }
         }
     }
+}
+
+/// The headers of a dead letter: `karman-error` (the status), `karman-error-message`, where
+/// the message arrived (`karman-subject` or `karman-topic`), `karman-deliveries`, and the trace
+/// context of its last run.
+pub(crate) fn dead_letter_headers(
+    failure: &Failure,
+    (source_header, source): (&str, &str),
+    deliveries: u64,
+    trace: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut headers = vec![
+        ("karman-error".to_string(), failure.status.to_string()),
+        ("karman-error-message".to_string(), failure.message.clone()),
+        (source_header.to_string(), source.to_string()),
+        ("karman-deliveries".to_string(), deliveries.to_string()),
+    ];
+    headers.extend_from_slice(trace);
+    headers
 }

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::StreamsError;
 use crate::consume::consume;
-use crate::handler::{Handler, Incoming};
+use crate::handler::{Handler, Incoming, dead_letter_headers};
 use crate::outlet::produce;
 
 /// Offsets of one consumer: per partition, those running, and the next after the last done.
@@ -168,16 +168,17 @@ pub(crate) fn serve(
                         payload: payload.clone(),
                         headers: headers.clone(),
                     };
-                    match handler.run(incoming, u64::from(attempt)).await {
+                    let ran = handler.run(incoming, u64::from(attempt)).await;
+                    match ran.result {
                         Ok(_) => break,
                         Err(failure) if attempt >= max_deliver => {
                             if let Some(dead_letter) = &handler.spec.dead_letter {
-                                let why = [
-                                    ("karman-error".to_string(), failure.status.to_string()),
-                                    ("karman-error-message".to_string(), failure.message.clone()),
-                                    ("karman-topic".to_string(), topic.clone()),
-                                    ("karman-deliveries".to_string(), attempt.to_string()),
-                                ];
+                                let why = dead_letter_headers(
+                                    &failure,
+                                    ("karman-topic", &topic),
+                                    u64::from(attempt),
+                                    &ran.trace,
+                                );
                                 if let Err(error) = produce(&producer, dead_letter, payload.clone(), &why).await {
                                     // Not committed: the message comes back after a restart.
                                     tracing::error!(%error, "cannot produce to the dead letter topic");

@@ -159,12 +159,14 @@ impl Streams {
                 }
                 StreamSource::Bus | StreamSource::Server => Outlet::Bus(config.bus.clone()),
             };
-            let stats = config.metrics.handler(&handler_label(&app.streams, index));
+            let label: Arc<str> = handler_label(&app.streams, index).into();
+            let stats = config.metrics.handler(&label);
             let handler = Arc::new(Handler::new(
                 index,
                 spec.clone(),
                 runtime.clone(),
                 outlet,
+                label,
                 stats,
             ));
             handlers.push(handler.clone());
@@ -301,7 +303,7 @@ impl Streams {
     }
 }
 
-/// The metric label of the handler at `index`: its source and resource (`nats orders.created`),
+/// The metric label and span name of the handler at `index`: its source and resource (`nats orders.created`),
 /// and its position when an earlier handler has the same ones.
 fn handler_label(handlers: &[karman_directive::StreamHandler], index: usize) -> String {
     let label =
@@ -330,7 +332,7 @@ fn serve_bus(handler: Arc<Handler>, bus: &Bus, shutdown: watch::Receiver<bool>) 
                     payload: message.payload,
                     headers: message.headers,
                 };
-                let _ = handler.run(incoming, 1).await;
+                handler.run(incoming, 1).await;
             }
         })
         .await;

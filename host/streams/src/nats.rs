@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 use crate::StreamsError;
 use crate::consume::consume;
-use crate::handler::{Handler, Incoming};
+use crate::handler::{Handler, Incoming, dead_letter_headers};
 
 /// Messages a core NATS subscription queues per `maxInFlight` slot before it drops.
 pub(crate) const QUEUED_PER_SLOT: usize = 8;
@@ -157,7 +157,7 @@ pub(crate) async fn serve_core(
                     headers: headers_of(&message),
                     payload: message.payload,
                 };
-                let result = handler.run(incoming, 1).await;
+                let result = handler.run(incoming, 1).await.result;
                 if let Some(reply_to) = reply_to {
                     let sent = match result {
                         Ok(reply) => client.publish(reply_to, reply.body).await,
@@ -256,10 +256,11 @@ pub(crate) async fn serve_jetstream(
                     headers: headers_of(&message.message),
                     payload: message.payload.clone(),
                 };
-                let acked = match handler.run(incoming, delivered.try_into().unwrap_or(1)).await {
+                let ran = handler.run(incoming, delivered.try_into().unwrap_or(1)).await;
+                let acked = match ran.result {
                     Ok(_) => message.ack().await,
                     Err(failure) if delivered >= i64::from(max_deliver) => {
-                        match dead_letter(&handler, &message, &failure, delivered).await {
+                        match dead_letter(&handler, &message, &failure, delivered, &ran.trace).await {
                             Ok(()) => {
                                 tracing::warn!(subject = %message.subject, delivered, "giving up on a message");
                                 message.ack_with(AckKind::Term).await
@@ -288,16 +289,17 @@ async fn dead_letter(
     message: &jetstream::Message,
     failure: &Failure,
     delivered: i64,
+    trace: &[(String, String)],
 ) -> Result<(), String> {
     let Some(dead_letter) = &handler.spec.dead_letter else {
         return Ok(());
     };
-    let headers = [
-        ("karman-error".to_string(), failure.status.to_string()),
-        ("karman-error-message".to_string(), failure.message.clone()),
-        ("karman-subject".to_string(), message.subject.to_string()),
-        ("karman-deliveries".to_string(), delivered.to_string()),
-    ];
+    let headers = dead_letter_headers(
+        failure,
+        ("karman-subject", &message.subject),
+        delivered.try_into().unwrap_or(0),
+        trace,
+    );
     handler
         .outlet()
         .publish(dead_letter, message.payload.clone(), &headers)

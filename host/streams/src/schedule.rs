@@ -13,6 +13,7 @@ use karman_runtime::{Request, Runtime};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use crate::lease::{self, Claim, ScheduleLease};
 
@@ -167,10 +168,17 @@ pub(crate) async fn run(
             lease.clone(),
             app.clone(),
         );
+        let span = tracing::info_span!(
+            target: karman_runtime::TRACE_TARGET,
+            "schedule",
+            otel.name = %schedule.name,
+            karman.schedule = %schedule.name,
+        );
         runs.spawn(async move {
             let request = Request::scheduled(name.clone());
             let id = request.id.clone();
-            if let Err(failure) = runtime.run_schedule(index, request).await {
+            let ran = runtime.run_schedule(index, request).instrument(span).await;
+            if let Err(failure) = ran {
                 stats.failed.inc();
                 tracing::warn!(schedule = %name, request_id = %id, status = failure.status, "scheduled run failed: {}", failure.message);
             }

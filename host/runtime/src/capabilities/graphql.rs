@@ -63,6 +63,7 @@ impl GraphqlCtx {
                 ],
                 body: body.into_bytes(),
                 timeout: None,
+                span: tracing::Span::current(),
             })
             .await
             .map_err(QueryError::Capability)?;

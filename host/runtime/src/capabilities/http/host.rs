@@ -29,6 +29,7 @@ impl HttpCtx {
                 timeout: request
                     .timeout_ms
                     .map(|ms| Duration::from_millis(ms.into())),
+                span: tracing::Span::current(),
             })
             .await?;
         Ok(Response {

@@ -107,6 +107,8 @@ pub(crate) struct OutboundRequest {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
     pub(crate) timeout: Option<Duration>,
+    /// The span of the step that sends it: its trace context goes with the request.
+    pub(crate) span: tracing::Span,
 }
 
 /// A response as the guest gets it.
@@ -225,6 +227,7 @@ impl OutboundAccess {
                 guest_headers.append(name, value);
             }
         }
+        crate::trace_context::inject_unless_set(&request.span, &mut guest_headers);
         let timeout = request.timeout.unwrap_or(DEFAULT_TIMEOUT).min(MAX_TIMEOUT);
         let deadline = Instant::now() + timeout;
         let mut body = Some(request.body);

@@ -49,12 +49,14 @@ impl wasmtime_wasi_http::WasiHttpHooks for WasiHttpHooks {
         _response_errors: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send>,
     ) -> SendFuture {
         let access = self.access.clone();
+        // The guest's call runs in its step's span; the request may be sent from another task.
+        let span = tracing::Span::current();
         Box::new(async move {
             let Some(access) = access else {
                 tracing::debug!("wasi:http request refused: no `http` grant");
                 return Err(WasiHttpError::HttpRequestDenied);
             };
-            let response = send(&access, request, options).await?;
+            let response = send(&access, request, options, &span).await?;
             let io: Box<dyn Future<Output = Result<(), WasiHttpError>> + Send> =
                 Box::new(async { Ok(()) });
             Ok((response, io))
@@ -66,6 +68,7 @@ async fn send(
     access: &OutboundAccess,
     request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
+    span: &tracing::Span,
 ) -> Result<http::Response<WasiBody>, WasiHttpError> {
     let (parts, body) = request.into_parts();
     let url =
@@ -100,6 +103,7 @@ async fn send(
     if delivery != Delivery::Bare {
         access.add_credential(&url, &mut headers);
     }
+    crate::trace_context::inject_unless_set(span, &mut headers);
     let first_byte = options
         .and_then(|o| o.first_byte_timeout)
         .unwrap_or(DEFAULT_TIMEOUT)
