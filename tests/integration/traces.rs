@@ -288,15 +288,20 @@ handlers:
             .unwrap();
         assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
     }
-    // Each outbound request carries the trace, with its step's span as the parent.
+    // Each outbound request carries the trace: through `karman:runnable/http`, the call's span
+    // (a child of the step's) is the parent; through `wasi:http`, the step's span.
     let seen = upstream.seen();
     assert_eq!(seen.len(), 2, "{seen:?}");
-    for (request, step) in seen.iter().zip(["caller", "wasi-caller"]) {
+    let caller = span_named(&receiver, "caller").await;
+    let call = span_named(&receiver, "http.send").await;
+    assert_eq!(call.parent_span_id, caller.span_id);
+    assert_eq!(call.kind, SpanKind::Client as i32);
+    let wasi_caller = span_named(&receiver, "wasi-caller").await;
+    for (request, parent) in seen.iter().zip([&call, &wasi_caller]) {
         let traceparent = request.header("traceparent").expect("a traceparent");
         let parts: Vec<&str> = traceparent.split('-').collect();
         assert_eq!(parts[1], trace_id, "{traceparent}");
-        let span = span_named(&receiver, step).await;
-        assert_eq!(parts[2], hex_of(&span.span_id), "the step is the parent");
+        assert_eq!(parts[2], hex_of(&parent.span_id), "{traceparent}");
     }
 
     // A message's traceparent is continued, and passed on to its result.

@@ -3,8 +3,10 @@
 
 use crate::bindings::graphql::{Host, QueryError};
 use crate::bindings::types::CapError;
+use crate::capabilities::call_span;
 use crate::capabilities::http::{OutboundAccess, OutboundRequest};
 use crate::metrics::CallCounter;
+use tracing::Instrument as _;
 
 /// The graphql capability of an instance.
 pub(crate) struct GraphqlCtx {
@@ -20,7 +22,10 @@ impl Host for GraphqlCtx {
         query: String,
         variables: String,
     ) -> Result<String, QueryError> {
-        let result = self.post(endpoint, query, variables).await;
+        let result = self
+            .post(endpoint, query, variables)
+            .instrument(call_span("graphql.query"))
+            .await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(QueryError::Capability(error)) => crate::metrics::outcome(error),

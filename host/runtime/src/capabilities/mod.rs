@@ -25,6 +25,17 @@ pub(crate) mod sql;
 
 pub(crate) use failure::CapFailure;
 
+/// The span of one capability call (`cache.get`, `sql.query`, `http.send`, …), a child of its
+/// step's span: exported when traces are on, free otherwise.
+pub(crate) fn call_span(name: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        target: crate::TRACE_TARGET,
+        "capability",
+        otel.name = name,
+        otel.kind = "client",
+    )
+}
+
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings;

@@ -7,7 +7,9 @@ use bytes::Bytes;
 use super::{CacheCtx, CacheError, MAX_VALUE_BYTES};
 use crate::bindings::cache::Host;
 use crate::bindings::types::CapError;
-use crate::capabilities::CapFailure;
+use tracing::Instrument as _;
+
+use crate::capabilities::{CapFailure, call_span};
 
 impl CacheCtx {
     /// Counts a call that returned `result`, under its backend (`none` without a grant).
@@ -60,7 +62,7 @@ impl CacheCtx {
 
 impl Host for CacheCtx {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, CapFailure> {
-        let result = self.get_value(key).await;
+        let result = self.get_value(key).instrument(call_span("cache.get")).await;
         self.counted(result)
     }
 
@@ -70,12 +72,18 @@ impl Host for CacheCtx {
         value: Vec<u8>,
         ttl_ms: Option<u64>,
     ) -> Result<(), CapFailure> {
-        let result = self.set_value(key, value, ttl_ms).await;
+        let result = self
+            .set_value(key, value, ttl_ms)
+            .instrument(call_span("cache.set"))
+            .await;
         self.counted(result)
     }
 
     async fn delete(&mut self, key: String) -> Result<(), CapFailure> {
-        let result = self.delete_value(key).await;
+        let result = self
+            .delete_value(key)
+            .instrument(call_span("cache.delete"))
+            .await;
         self.counted(result)
     }
 }

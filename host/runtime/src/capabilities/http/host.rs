@@ -5,11 +5,16 @@ use std::time::Duration;
 use super::{HttpCtx, OutboundRequest};
 use crate::bindings::http::{Host, Request, Response};
 use crate::bindings::types::CapError;
-use crate::capabilities::CapFailure;
+use tracing::Instrument as _;
+
+use crate::capabilities::{CapFailure, call_span};
 
 impl Host for HttpCtx {
     async fn send(&mut self, request: Request) -> Result<Response, CapFailure> {
-        let result = self.send_request(request).await;
+        let result = self
+            .send_request(request)
+            .instrument(call_span("http.send"))
+            .await;
         self.calls.count_result("http", &result);
         result
     }

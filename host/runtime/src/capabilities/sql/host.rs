@@ -8,7 +8,9 @@ use wasmtime::component::{HasData, Resource, ResourceTable};
 use super::access::{SqlCtx, SqlTransaction};
 use crate::bindings::sql::{BatchError, Host, HostTransaction, Rows, Statement, Value};
 use crate::bindings::types::CapError;
-use crate::capabilities::CapFailure;
+use tracing::Instrument as _;
+
+use crate::capabilities::{CapFailure, call_span};
 
 /// The sql capability as the generated bindings see it: the step's context and the store's
 /// resource table (which holds the guest's transactions).
@@ -36,6 +38,7 @@ impl Host for SqlView<'_> {
                 .query(sql, &params, access.read_only, self.ctx.acquire_within())
                 .await?)
         }
+        .instrument(call_span("sql.query"))
         .await;
         self.ctx.counted(result)
     }
@@ -49,6 +52,7 @@ impl Host for SqlView<'_> {
                 .execute(sql, &params, access.read_only, self.ctx.acquire_within())
                 .await?)
         }
+        .instrument(call_span("sql.execute"))
         .await;
         self.ctx.counted(result)
     }
@@ -62,6 +66,7 @@ impl Host for SqlView<'_> {
                 .query(sql, &params, access.read_only, self.ctx.acquire_within())
                 .await?)
         }
+        .instrument(call_span("sql.query_raw"))
         .await;
         self.ctx.counted(result)
     }
@@ -75,6 +80,7 @@ impl Host for SqlView<'_> {
                 .execute(sql, &params, access.read_only, self.ctx.acquire_within())
                 .await?)
         }
+        .instrument(call_span("sql.execute_raw"))
         .await;
         self.ctx.counted(result)
     }
@@ -94,6 +100,7 @@ impl Host for SqlView<'_> {
             self.ctx.began(&transaction);
             Ok(transaction)
         }
+        .instrument(call_span("sql.begin"))
         .await;
         self.ctx.counted(result)
     }
@@ -102,7 +109,9 @@ impl Host for SqlView<'_> {
         &mut self,
         statements: Vec<Statement>,
     ) -> wasmtime::Result<Result<Vec<u64>, BatchError>> {
-        let result = batch(self.ctx, &statements).await;
+        let result = batch(self.ctx, &statements)
+            .instrument(call_span("sql.batch"))
+            .await;
         Ok(self.ctx.counted_batch(result))
     }
 }
@@ -161,6 +170,7 @@ impl HostTransaction for SqlView<'_> {
             let (access, tx) = self.table.get_mut(&this)?.open()?;
             Ok(tx.query(access.named(&name, &params)?, &params).await?)
         }
+        .instrument(call_span("sql.transaction.query"))
         .await;
         self.ctx.counted(result)
     }
@@ -175,6 +185,7 @@ impl HostTransaction for SqlView<'_> {
             let (access, tx) = self.table.get_mut(&this)?.open()?;
             Ok(tx.execute(access.named(&name, &params)?, &params).await?)
         }
+        .instrument(call_span("sql.transaction.execute"))
         .await;
         self.ctx.counted(result)
     }
@@ -189,6 +200,7 @@ impl HostTransaction for SqlView<'_> {
             let (access, tx) = self.table.get_mut(&this)?.open()?;
             Ok(tx.query(access.raw(&sql)?, &params).await?)
         }
+        .instrument(call_span("sql.transaction.query_raw"))
         .await;
         self.ctx.counted(result)
     }
@@ -203,19 +215,24 @@ impl HostTransaction for SqlView<'_> {
             let (access, tx) = self.table.get_mut(&this)?.open()?;
             Ok(tx.execute(access.raw(&sql)?, &params).await?)
         }
+        .instrument(call_span("sql.transaction.execute_raw"))
         .await;
         self.ctx.counted(result)
     }
 
     async fn commit(&mut self, this: Resource<SqlTransaction>) -> Result<(), CapFailure> {
         let result: Result<_, CapFailure> =
-            async { Ok(self.table.get_mut(&this)?.finish()?.commit().await?) }.await;
+            async { Ok(self.table.get_mut(&this)?.finish()?.commit().await?) }
+                .instrument(call_span("sql.transaction.commit"))
+                .await;
         self.ctx.counted(result)
     }
 
     async fn rollback(&mut self, this: Resource<SqlTransaction>) -> Result<(), CapFailure> {
         let result: Result<_, CapFailure> =
-            async { Ok(self.table.get_mut(&this)?.finish()?.rollback().await?) }.await;
+            async { Ok(self.table.get_mut(&this)?.finish()?.rollback().await?) }
+                .instrument(call_span("sql.transaction.rollback"))
+                .await;
         self.ctx.counted(result)
     }
 
