@@ -631,8 +631,16 @@ struct ConfiguredNats {
 
 impl ConfiguredNats {
     fn start(config: &str) -> Self {
+        Self::start_with_files(config, &[])
+    }
+
+    /// Starts one with more files in its directory (name, content).
+    fn start_with_files(config: &str, files: &[(&str, String)]) -> Self {
         let dir = std::env::temp_dir().join(unique().replace('.', "-"));
         std::fs::create_dir_all(&dir).unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.join(name), content).unwrap();
+        }
         let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
             .unwrap();
         std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
@@ -735,6 +743,104 @@ async fn a_handler_receives_through_nats_over_tls_with_a_private_ca() {
         )
         .await;
     streams.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_receives_through_nats_with_an_nkey() {
+    let user = nkeys::KeyPair::new_user();
+    let seed = user.seed().unwrap();
+    let broker = ConfiguredNats::start(&format!(
+        "listen: 127.0.0.1:{{port}}\nauthorization {{ users = [ {{ nkey: {} }} ] }}\n",
+        user.public_key()
+    ));
+    let streams = start(&broker.directive(&format!("nkey: \"{seed}\""))).await;
+    broker
+        .ask(async_nats::ConnectOptions::with_nkey(seed.clone()))
+        .await;
+    streams.shutdown().await;
+    // Another key is refused, and the seed is not shown.
+    let other = nkeys::KeyPair::new_user().seed().unwrap();
+    let error = start_error(&broker.directive(&format!("nkey: \"{other}\""))).await;
+    assert!(error.contains("cannot connect to NATS"), "{error}");
+    assert!(!error.contains(&other) && !error.contains(&seed), "{error}");
+    let error = start_error(&broker.directive("nkey: SUNOTASEED")).await;
+    assert!(error.contains("`nkey` is not an NKey seed"), "{error}");
+    assert!(!error.contains("SUNOTASEED"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_connects_to_nats_with_a_client_certificate() {
+    // The server verifies clients against `client.pem` (a self-signed client certificate).
+    let client = rcgen::generate_simple_self_signed(vec!["karman-client".into()]).unwrap();
+    let broker = ConfiguredNats::start_with_files(
+        "listen: 127.0.0.1:{port}\ntls { cert_file: \"{dir}/cert.pem\", key_file: \"{dir}/key.pem\", ca_file: \"{dir}/client.pem\", verify: true }\n",
+        &[
+            ("client.pem", client.cert.pem()),
+            ("client-key.pem", client.signing_key.serialize_pem()),
+        ],
+    );
+    let dir = broker.dir.display().to_string();
+    let tls = format!(
+        "tls: {{ caFile: \"{dir}/cert.pem\", certFile: \"{dir}/client.pem\", keyFile: \"{dir}/client-key.pem\" }}"
+    );
+    let streams = start(&broker.directive(&tls)).await;
+    broker
+        .ask(
+            async_nats::ConnectOptions::new()
+                .require_tls(true)
+                .add_root_certificates(broker.dir.join("cert.pem"))
+                .add_client_certificate(
+                    broker.dir.join("client.pem"),
+                    broker.dir.join("client-key.pem"),
+                ),
+        )
+        .await;
+    streams.shutdown().await;
+    // Without the client certificate the server refuses the connection.
+    let error =
+        start_error(&broker.directive(&format!("tls: {{ caFile: \"{dir}/cert.pem\" }}"))).await;
+    assert!(error.contains("cannot connect to NATS"), "{error}");
+}
+
+#[tokio::test]
+async fn an_unusable_nats_credentials_file_stops_start_up_naming_it() {
+    let missing = std::env::temp_dir().join(format!("{}.creds", unique()));
+    let directive = format!(
+        r#"
+identifier: test.streams.creds
+appVersion: v1
+connections: {{ nats: {{ serverAddress: "{NATS}", credentials: "{}" }} }}
+components:
+  - {{ name: echo, source: guest(echo) }}
+handlers:
+  - {{ type: stream, source: nats, resource: work, steps: [ {{ fn: echo }} ] }}
+"#,
+        missing.display()
+    );
+    let error = start_error(&directive).await;
+    assert!(
+        error.contains(&format!(
+            "cannot use the NATS credentials file {}",
+            missing.display()
+        )),
+        "{error}"
+    );
+}
+
+/// Why the app of `yaml` does not start.
+async fn start_error(yaml: &str) -> String {
+    match karman::start(
+        app(yaml),
+        Launch {
+            runtime: runtime_config(),
+            ..Launch::default()
+        },
+    )
+    .await
+    {
+        Ok(_) => panic!("the app started"),
+        Err(e) => format!("{e:#}"),
+    }
 }
 
 #[tokio::test]

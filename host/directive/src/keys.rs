@@ -105,9 +105,9 @@ key_sets! {
         "type", "connectionString", "maxConnections", "maxRows", "maxResultBytes",
     ];
     /// `connections.nats`.
-    NATS at "/$defs/nats" = ["serverAddress", "token", "user", "password", "tls"];
+    NATS at "/$defs/nats" = ["serverAddress", "token", "user", "password", "nkey", "credentials", "tls"];
     /// `connections.nats.tls`.
-    NATS_TLS at "/$defs/nats-tls" = ["caFile", "required"];
+    NATS_TLS at "/$defs/nats-tls" = ["caFile", "certFile", "keyFile", "required"];
     /// `connections.kafka`.
     KAFKA at "/$defs/kafka" = ["brokers", "group", "sessionTimeout", "properties"];
 

@@ -59,15 +59,44 @@ async fn connect_with(
     if let (Some(user), Some(password)) = (&connection.user, &connection.password) {
         options = options.user_and_password(user.clone(), password.clone());
     }
+    let fail = |message: String| StreamsError::Connect {
+        location: connection.location.to_string(),
+        message,
+    };
+    if let Some(seed) = &connection.nkey {
+        // Checked here: async-nats would only fail at the handshake, saying less.
+        nkeys::KeyPair::from_seed(seed)
+            .map_err(|e| fail(format!("`nkey` is not an NKey seed: {e}")))?;
+        options = options.nkey(seed.clone());
+    }
+    if let Some(file) = &connection.credentials {
+        options = options.credentials_file(file).await.map_err(|e| {
+            fail(format!(
+                "cannot use the NATS credentials file {}: {e}",
+                file.display()
+            ))
+        })?;
+    }
     if let Some(tls) = &connection.tls {
         options = options.require_tls(tls.required);
+        // async-nats reads these only while connecting, with a vaguer message: check them here.
+        let readable = |file: &std::path::Path, what: &str| {
+            std::fs::read(file).map(drop).map_err(|e| {
+                fail(format!(
+                    "cannot read the NATS {what} {}: {e}",
+                    file.display()
+                ))
+            })
+        };
         if let Some(file) = &tls.ca_file {
-            // async-nats reads it only while connecting, with a vaguer message: check it here.
-            std::fs::read(file).map_err(|e| StreamsError::Connect {
-                location: connection.location.to_string(),
-                message: format!("cannot read the NATS CA file {}: {e}", file.display()),
-            })?;
+            readable(file, "CA file")?;
             options = options.add_root_certificates(file.clone());
+        }
+        if let Some(client) = &tls.client_certificate {
+            readable(&client.cert_file, "client certificate")?;
+            readable(&client.key_file, "client key")?;
+            options =
+                options.add_client_certificate(client.cert_file.clone(), client.key_file.clone());
         }
     }
     let addresses: Vec<async_nats::ServerAddr> = connection

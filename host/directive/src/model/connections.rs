@@ -106,6 +106,10 @@ pub struct NatsConnection {
     pub user: Option<String>,
     /// The user's password (never printed).
     pub password: Option<String>,
+    /// An NKey seed (`SU…`), to sign the server's challenge with (never printed).
+    pub nkey: Option<String>,
+    /// A credentials file (`.creds`: a user JWT and its NKey seed), for servers in operator mode.
+    pub credentials: Option<PathBuf>,
     /// TLS settings (`tls:`), when present.
     pub tls: Option<NatsTls>,
     /// Where the connection is declared.
@@ -117,8 +121,19 @@ pub struct NatsConnection {
 pub struct NatsTls {
     /// A PEM file of the certificate authorities to trust instead of the system's.
     pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) and its key, for servers that verify clients.
+    pub client_certificate: Option<ClientCertificate>,
     /// Connect only over TLS.
     pub required: bool,
+}
+
+/// A client certificate and its private key, both PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// The certificate (chain), PEM.
+    pub cert_file: PathBuf,
+    /// Its private key, PEM.
+    pub key_file: PathBuf,
 }
 
 impl fmt::Debug for NatsConnection {
@@ -135,6 +150,8 @@ impl fmt::Debug for NatsConnection {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("nkey", &self.nkey.as_ref().map(|_| "<redacted>"))
+            .field("credentials", &self.credentials)
             .field("tls", &self.tls)
             .field("location", &self.location)
             .finish()

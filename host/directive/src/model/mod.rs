@@ -23,9 +23,9 @@ pub use component::{
     DEFAULT_REUSE_POOL_SIZE, DEFAULT_TIMEOUT, Limits, MAX_MEMORY, MAX_TIMEOUT, Reuse,
 };
 pub use connections::{
-    Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESULT_BYTES,
-    DEFAULT_MAX_ROWS, DEFAULT_SQLITE_FILE, DatabaseConnection, DatabaseKind, KafkaConnection,
-    NatsConnection, NatsTls, RedisConnection, redact_url,
+    ClientCertificate, Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_ROWS, DEFAULT_SQLITE_FILE, DatabaseConnection,
+    DatabaseKind, KafkaConnection, NatsConnection, NatsTls, RedisConnection, redact_url,
 };
 pub use grants::{CacheGrant, FilesGrant, Grants, HostPattern, OutboundGrant, SqlGrant};
 pub use handler::{

@@ -27,7 +27,10 @@
 //!     token: env(NATS_TOKEN)              # optional (or user:password in the URL)
 //!     user: app                           # optional, with password
 //!     password: env(NATS_PASSWORD)
+//!     nkey: env(NATS_NKEY_SEED)           # optional: an NKey seed (SU…) instead
+//!     credentials: nats/app.creds         # optional: a .creds file (operator mode) instead
 //!     tls: { caFile: certs/nats-ca.pem, required: true }   # optional
+//!     # with certFile: certs/client.pem, keyFile: certs/client-key.pem for client certificates
 //! ```
 //!
 //! Every value may be written `env(NAME)`. Credentials stay in the host: no component sees them.
@@ -40,13 +43,13 @@ use marked_yaml::Node;
 
 use crate::keys;
 use crate::model::{
-    Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESULT_BYTES,
-    DEFAULT_MAX_ROWS, DEFAULT_SQLITE_FILE, DatabaseConnection, DatabaseKind, KafkaConnection,
-    NatsConnection, NatsTls, RedisConnection,
+    ClientCertificate, Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_ROWS, DEFAULT_SQLITE_FILE, DatabaseConnection,
+    DatabaseKind, KafkaConnection, NatsConnection, NatsTls, RedisConnection,
 };
 
 use crate::units::{parse_byte_size, parse_duration};
-use crate::yaml::{Reader, start};
+use crate::yaml::{Fields, Reader, start};
 
 /// `connections:`.
 pub(crate) fn parse_connections(
@@ -361,6 +364,28 @@ fn parse_nats(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<N
         );
         return None;
     }
+    let nkey = match fields.get("nkey") {
+        Some(n) => Some(reader.string_or_env(n, "`nkey`")?.trim().to_string()),
+        None => None,
+    };
+    let credentials = match fields.get("credentials") {
+        Some(n) => Some(base_dir.join(reader.string_or_env(n, "`credentials`")?.trim())),
+        None => None,
+    };
+    let ways = [
+        token.is_some(),
+        user.is_some(),
+        nkey.is_some(),
+        credentials.is_some(),
+    ];
+    if ways.iter().filter(|&&way| way).count() > 1 {
+        reader.error(
+            start(node),
+            "the `nats` connection authenticates one way: `token`, `user` and `password`, \
+             `nkey`, or `credentials`",
+        );
+        return None;
+    }
     let tls = match fields.get("tls") {
         None => None,
         Some(tls_node) => {
@@ -374,7 +399,18 @@ fn parse_nats(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<N
                 Some(n) => reader.boolean_or_env(n, "`required`")?,
                 None => true,
             };
-            Some(NatsTls { ca_file, required })
+            let client_certificate = client_certificate(
+                reader,
+                tls_node,
+                &tls_fields,
+                base_dir,
+                "`tls` of the `nats` connection",
+            )?;
+            Some(NatsTls {
+                ca_file,
+                client_certificate,
+                required,
+            })
         }
     };
     Some(NatsConnection {
@@ -382,9 +418,43 @@ fn parse_nats(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<N
         token,
         user,
         password,
+        nkey,
+        credentials,
         tls,
         location: reader.location_or_start(start(node)),
     })
+}
+
+/// `certFile` and `keyFile` of a `tls` mapping (`what`): both, or neither.
+fn client_certificate(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    fields: &Fields<'_>,
+    base_dir: &Path,
+    what: &str,
+) -> Option<Option<ClientCertificate>> {
+    let path = |reader: &mut Reader<'_>, key: &str| match fields.get(key) {
+        Some(n) => reader
+            .string_or_env(n, &format!("`{key}`"))
+            .map(|text| Some(base_dir.join(text.trim()))),
+        None => Some(None),
+    };
+    let cert_file = path(reader, "certFile")?;
+    let key_file = path(reader, "keyFile")?;
+    match (cert_file, key_file) {
+        (Some(cert_file), Some(key_file)) => Some(Some(ClientCertificate {
+            cert_file,
+            key_file,
+        })),
+        (None, None) => Some(None),
+        _ => {
+            reader.error(
+                start(node),
+                format!("{what} needs both `certFile` and `keyFile`, or neither"),
+            );
+            None
+        }
+    }
 }
 
 fn parse_redis(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<RedisConnection> {
