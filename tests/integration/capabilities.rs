@@ -314,12 +314,30 @@ struct TlsRedis {
 
 impl TlsRedis {
     fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// With `verify_clients`, it takes only clients with the certificate `client.pem` (whose
+    /// key is `client-key.pem`, both in its directory).
+    fn start_with(verify_clients: bool) -> Self {
         let dir = std::env::temp_dir().join(unique("karman-redis-tls"));
         std::fs::create_dir_all(&dir).unwrap();
         let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
             .unwrap();
         std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
         std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+        let client = rcgen::generate_simple_self_signed(vec!["karman-client".into()]).unwrap();
+        std::fs::write(dir.join("client.pem"), client.cert.pem()).unwrap();
+        std::fs::write(
+            dir.join("client-key.pem"),
+            client.signing_key.serialize_pem(),
+        )
+        .unwrap();
+        let (client_ca, auth_clients) = if verify_clients {
+            ("client.pem", "yes")
+        } else {
+            ("cert.pem", "no")
+        };
         let port = free_port();
         let file = |name: &str| dir.join(name).display().to_string();
         let args: Vec<String> = [
@@ -334,9 +352,9 @@ impl TlsRedis {
             "--tls-key-file",
             &file("key.pem"),
             "--tls-ca-cert-file",
-            &file("cert.pem"),
+            &file(client_ca),
             "--tls-auth-clients",
-            "no",
+            auth_clients,
             "--user",
             "alice",
             "on",
@@ -389,6 +407,68 @@ async fn the_cache_works_through_rediss_with_an_acl_user_and_a_private_ca() {
             .await
             .body,
         "over-tls"
+    );
+}
+
+#[tokio::test]
+async fn the_cache_works_through_rediss_with_a_client_certificate() {
+    let redis = TlsRedis::start_with(true);
+    let file = |name: &str| redis.dir.join(name).display().to_string();
+    let connections = |client: &str| {
+        format!(
+            "connections: {{ redis: {{ serverAddress: \"rediss://127.0.0.1:{}\", username: alice, password: secret-pw-4711, caFile: \"{}\"{client} }} }}\n",
+            redis.port,
+            file("cert.pem"),
+        )
+    };
+    let with_certificate = connections(&format!(
+        ", certFile: \"{}\", keyFile: \"{}\"",
+        file("client.pem"),
+        file("client-key.pem")
+    ));
+    let server = cache_server(&with_certificate).await;
+    let key = unique("mtls");
+    let reply = server
+        .get(&format!("/cache/shared?op=set&key={key}&value=mutual"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        server
+            .get(&format!("/cache/shared?op=get&key={key}"))
+            .await
+            .body,
+        "mutual"
+    );
+    // Without it, the server ends the handshake.
+    let app = crate::support::app(&format!("{APP}{}", connections("")));
+    let error = karman_runtime::CacheBackend::for_connections(&app.connections)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!(
+            "cannot connect to Redis at rediss://127.0.0.1:{}",
+            redis.port
+        )),
+        "{error}"
+    );
+    // A key file that holds no key is named.
+    let swapped = connections(&format!(
+        ", certFile: \"{}\", keyFile: \"{}\"",
+        file("client.pem"),
+        file("client.pem")
+    ));
+    let app = crate::support::app(&format!("{APP}{swapped}"));
+    let error = karman_runtime::CacheBackend::for_connections(&app.connections)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!(
+            "the Redis client key {} holds no PEM private key",
+            file("client.pem")
+        )),
+        "{error}"
     );
 }
 

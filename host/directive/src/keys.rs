@@ -99,7 +99,7 @@ key_sets! {
     /// `connections:`.
     CONNECTIONS at "/$defs/connections" = ["redis", "database", "nats", "kafka"];
     /// `connections.redis`.
-    REDIS at "/$defs/redis" = ["serverAddress", "username", "password", "database", "caFile"];
+    REDIS at "/$defs/redis" = ["serverAddress", "username", "password", "database", "caFile", "certFile", "keyFile"];
     /// `connections.database`.
     DATABASE at "/$defs/database" = [
         "type", "connectionString", "maxConnections", "maxRows", "maxResultBytes",

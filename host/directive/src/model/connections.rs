@@ -243,6 +243,9 @@ pub struct RedisConnection {
     /// A PEM file of the certificate authorities to trust for `rediss://` instead of the
     /// system's (`caFile`, relative to the Directive).
     pub ca_file: Option<PathBuf>,
+    /// A client certificate for `rediss://` (`certFile` and `keyFile`), for a server that
+    /// verifies clients (`tls-auth-clients yes`).
+    pub client_certificate: Option<ClientCertificate>,
     /// Where the connection is declared.
     pub location: Location,
 }

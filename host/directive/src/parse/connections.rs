@@ -485,6 +485,8 @@ fn parse_redis(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<
             }
         }
     };
+    let client_certificate =
+        client_certificate(reader, node, &fields, base_dir, "the `redis` connection");
     let address = address?;
     if address.trim().is_empty() {
         reader.error(
@@ -499,6 +501,7 @@ fn parse_redis(reader: &mut Reader<'_>, node: &Node, base_dir: &Path) -> Option<
         password: password?,
         database: database?,
         ca_file: ca_file?.map(|path| base_dir.join(path.trim())),
+        client_certificate: client_certificate?,
         location: reader.location_or_start(start(node)),
     })
 }

@@ -12,6 +12,55 @@ use tokio::sync::OnceCell;
 
 use super::CacheError;
 
+/// The private CA (`caFile`) and the client certificate (`certFile`, `keyFile`) of a
+/// `rediss://` connection, read and checked now: rustls would otherwise fail every handshake
+/// with a vaguer message.
+fn tls_certificates(settings: &RedisConnection) -> Result<redis::TlsCertificates, CacheError> {
+    let read = |file: &std::path::Path, what: &str, marker: &str| {
+        let bytes = std::fs::read(file).map_err(|e| {
+            CacheError::Invalid(format!(
+                "cannot read the Redis {what} {}: {e}",
+                file.display()
+            ))
+        })?;
+        if !String::from_utf8_lossy(&bytes).contains(marker) {
+            return Err(CacheError::Invalid(format!(
+                "the Redis {what} {} holds no PEM {}",
+                file.display(),
+                if marker.contains("CERTIFICATE") {
+                    "certificate"
+                } else {
+                    "private key"
+                }
+            )));
+        }
+        Ok(bytes)
+    };
+    let root_cert = settings
+        .ca_file
+        .as_deref()
+        .map(|file| read(file, "CA file", "-----BEGIN CERTIFICATE-----"))
+        .transpose()?;
+    let client_tls = settings
+        .client_certificate
+        .as_ref()
+        .map(|client| {
+            Ok::<_, CacheError>(redis::ClientTlsConfig {
+                client_cert: read(
+                    &client.cert_file,
+                    "client certificate",
+                    "-----BEGIN CERTIFICATE-----",
+                )?,
+                client_key: read(&client.key_file, "client key", "PRIVATE KEY-----")?,
+            })
+        })
+        .transpose()?;
+    Ok(redis::TlsCertificates {
+        client_tls,
+        root_cert,
+    })
+}
+
 /// Time to establish a connection (at start-up and when reconnecting).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time a command may take before the call fails with `unavailable`.
@@ -70,31 +119,10 @@ impl RedisCache {
             redis_settings = redis_settings.set_db(database);
         }
         info = info.set_redis_settings(redis_settings);
-        let client = match &settings.ca_file {
-            None => Client::open(info),
-            Some(file) => {
-                let root_cert = std::fs::read(file).map_err(|e| {
-                    CacheError::Invalid(format!(
-                        "cannot read the Redis CA file {}: {e}",
-                        file.display()
-                    ))
-                })?;
-                // The file must hold at least one certificate; rustls would otherwise
-                // trust nothing and every handshake would fail with a vaguer message.
-                if !String::from_utf8_lossy(&root_cert).contains("-----BEGIN CERTIFICATE-----") {
-                    return Err(CacheError::Invalid(format!(
-                        "the Redis CA file {} holds no PEM certificate",
-                        file.display()
-                    )));
-                }
-                Client::build_with_tls(
-                    info,
-                    redis::TlsCertificates {
-                        client_tls: None,
-                        root_cert: Some(root_cert),
-                    },
-                )
-            }
+        let client = if settings.ca_file.is_none() && settings.client_certificate.is_none() {
+            Client::open(info)
+        } else {
+            Client::build_with_tls(info, tls_certificates(settings)?)
         }
         .map_err(|e| {
             CacheError::Invalid(format!("`{shown}` is not a usable Redis address: {e}"))
