@@ -159,6 +159,12 @@ impl fmt::Debug for NatsConnection {
 }
 
 /// `url` without the credentials it may hold, for messages.
+///
+/// ```
+/// use karman_directive::redact_url;
+/// assert_eq!(redact_url("redis://user:secret@host:6379/0"), "redis://<credentials>@host:6379/0");
+/// assert_eq!(redact_url("redis://host:6379"), "redis://host:6379");
+/// ```
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {

@@ -103,7 +103,7 @@ impl RedisCache {
         } else {
             format!("redis://{address}")
         };
-        let shown = redact(&url);
+        let shown = karman_directive::redact_url(&url);
         let mut info = url
             .as_str()
             .into_connection_info()
@@ -216,29 +216,5 @@ impl RedisCache {
     fn unavailable(&self, error: redis::RedisError) -> CacheError {
         tracing::warn!(address = %self.address, %error, "Redis command failed");
         CacheError::Unavailable("cache: the cache backend is unavailable".into())
-    }
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}<credentials>@{}", &url[..scheme_end + 3], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn redacts_credentials_in_urls() {
-        assert_eq!(
-            redact("redis://user:secret@host:6379/0"),
-            "redis://<credentials>@host:6379/0"
-        );
-        assert_eq!(redact("redis://host:6379"), "redis://host:6379");
     }
 }
