@@ -303,6 +303,15 @@ async fn the_cache_recovers_when_redis_restarts() {
     assert_eq!(server.get("/cache/shared?op=get&key=k").await.body, "after");
 }
 
+/// Why the cache backend of [`APP`] with `connections` (a `connections:` line) cannot connect.
+async fn cache_connect_error(connections: &str) -> String {
+    let app = crate::support::app(&format!("{APP}{connections}"));
+    karman_runtime::CacheBackend::for_connections(&app.connections)
+        .await
+        .unwrap_err()
+        .to_string()
+}
+
 /// A private `redis-server` that speaks only TLS, with a certificate made here (trusted
 /// through `caFile`) and an ACL user `alice` whose password is `secret-pw-4711`.
 struct TlsRedis {
@@ -440,11 +449,7 @@ async fn the_cache_works_through_rediss_with_a_client_certificate() {
         "mutual"
     );
     // Without it, the server ends the handshake.
-    let app = crate::support::app(&format!("{APP}{}", connections("")));
-    let error = karman_runtime::CacheBackend::for_connections(&app.connections)
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = cache_connect_error(&connections("")).await;
     assert!(
         error.contains(&format!(
             "cannot connect to Redis at rediss://127.0.0.1:{}",
@@ -458,11 +463,7 @@ async fn the_cache_works_through_rediss_with_a_client_certificate() {
         file("client.pem"),
         file("client.pem")
     ));
-    let app = crate::support::app(&format!("{APP}{swapped}"));
-    let error = karman_runtime::CacheBackend::for_connections(&app.connections)
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = cache_connect_error(&swapped).await;
     assert!(
         error.contains(&format!(
             "the Redis client key {} holds no PEM private key",
@@ -475,11 +476,7 @@ async fn the_cache_works_through_rediss_with_a_client_certificate() {
 #[tokio::test]
 async fn a_wrong_redis_password_fails_at_start_up_without_showing_it() {
     let redis = TlsRedis::start();
-    let app = crate::support::app(&format!("{APP}{}", redis.connections("wrong-pw-0815")));
-    let error = karman_runtime::CacheBackend::for_connections(&app.connections)
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = cache_connect_error(&redis.connections("wrong-pw-0815")).await;
     assert!(
         error.contains(&format!(
             "cannot connect to Redis at rediss://127.0.0.1:{}",
@@ -498,13 +495,10 @@ async fn a_wrong_redis_password_fails_at_start_up_without_showing_it() {
 
 #[tokio::test]
 async fn a_redis_ca_file_that_cannot_be_read_is_named_in_the_error() {
-    let app = crate::support::app(&format!(
-        "{APP}connections: {{ redis: {{ serverAddress: \"rediss://127.0.0.1:1\", caFile: /nonexistent/redis-ca.pem }} }}\n"
-    ));
-    let error = karman_runtime::CacheBackend::for_connections(&app.connections)
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = cache_connect_error(
+        "connections: { redis: { serverAddress: \"rediss://127.0.0.1:1\", caFile: /nonexistent/redis-ca.pem } }\n",
+    )
+    .await;
     assert!(
         error.contains("cannot read the Redis CA file /nonexistent/redis-ca.pem"),
         "{error}"

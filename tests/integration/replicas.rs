@@ -241,6 +241,16 @@ async fn nats() -> async_nats::Client {
         .expect("NATS runs on 127.0.0.1:4222 (scripts/services)")
 }
 
+/// The results counted by payload cover `job-0` … `job-<messages - 1>`, each at least once
+/// (asserted): how many came more than once.
+pub fn duplicates_of_all(seen: &HashMap<String, u32>, messages: usize) -> u64 {
+    let expected: std::collections::HashSet<String> =
+        (0..messages).map(|n| format!("job-{n}")).collect();
+    let got: std::collections::HashSet<String> = seen.keys().cloned().collect();
+    assert_eq!(got, expected, "no message lost");
+    seen.values().map(|&n| u64::from(n - 1)).sum()
+}
+
 /// Starts `count` replicas of `yaml` off the async runtime's threads.
 pub async fn start_replicas(yaml: &str, count: usize) -> Vec<Replica> {
     let yaml = yaml.to_string();
@@ -397,16 +407,7 @@ handlers:
         }
     })
     .await;
-    let expected: std::collections::HashSet<String> =
-        (0..MESSAGES).map(|n| format!("job-{n}")).collect();
-    assert_eq!(
-        seen.keys()
-            .cloned()
-            .collect::<std::collections::HashSet<_>>(),
-        expected,
-        "no message lost"
-    );
-    let duplicates: u64 = seen.values().map(|&n| u64::from(n - 1)).sum();
+    let duplicates = duplicates_of_all(&seen, MESSAGES);
     let mut survivors = Vec::new();
     for replica in &replicas {
         survivors.push(replica.sample(&series).await);
