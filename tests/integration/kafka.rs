@@ -45,19 +45,7 @@ impl Tansu {
     }
 
     async fn produce(&self, topic: &str, payload: &str) {
-        self.produce_keyed(topic, "k", payload).await;
-    }
-
-    async fn produce_keyed(&self, topic: &str, key: &str, payload: &str) {
-        self.producer()
-            .send(
-                FutureRecord::<str, str>::to(topic)
-                    .key(key)
-                    .payload(payload),
-                Duration::from_secs(10),
-            )
-            .await
-            .unwrap_or_else(|(e, _)| panic!("{e}"));
+        send(&self.producer(), topic, "k", payload).await;
     }
 
     /// A consumer of `topic` in a fresh group, from the start.
@@ -76,6 +64,19 @@ impl Tansu {
         consumer.subscribe(&[topic]).unwrap();
         consumer
     }
+}
+
+/// Sends one message through `producer`, waiting for its delivery report.
+async fn send(producer: &FutureProducer, topic: &str, key: &str, payload: &str) {
+    producer
+        .send(
+            FutureRecord::<str, str>::to(topic)
+                .key(key)
+                .payload(payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_or_else(|(e, _)| panic!("{e}"));
 }
 
 async fn start(yaml: &str) -> std::sync::Arc<Streams> {
@@ -273,10 +274,10 @@ handlers:
     let results = broker.reader("done");
     let mut replicas = crate::replicas::start_replicas(&yaml, 3).await;
     const MESSAGES: usize = 60;
+    // One producer for every message: a client made and dropped per message is needless churn.
+    let producer = broker.producer();
     for n in 0..MESSAGES {
-        broker
-            .produce_keyed("jobs", &format!("key-{n}"), &format!("job-{n}"))
-            .await;
+        send(&producer, "jobs", &format!("key-{n}"), &format!("job-{n}")).await;
     }
     let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     while seen.len() < MESSAGES / 3 {
