@@ -1,6 +1,7 @@
 # The karman server image (docs/deploy.md): a build stage that compiles the binary, and a
-# distroless runtime stage with the binary, glibc and the C runtime libraries, CA certificates
-# and time zone data, and nothing else (no shell, no package manager), run as user 65532.
+# distroless runtime stage with the binary, glibc, OpenSSL and the C runtime libraries, CA
+# certificates and time zone data, and nothing else (no shell, no package manager), run as
+# user 65532.
 #
 #   docker build -t karman:0.1.0 .
 #
@@ -11,7 +12,9 @@ FROM rust:1.95-bookworm AS build
 # guests need); rustup would download whatever is stable on the day of the build. Using the
 # image's own toolchain keeps the compiler pinned by the tag above.
 ENV RUSTUP_TOOLCHAIN=${RUST_VERSION}
-# librdkafka (Kafka streams) links zlib; the runtime image has no zlib, so it is linked in.
+# librdkafka (Kafka streams) links zlib and OpenSSL (for Kafka over TLS and SASL SCRAM). The
+# runtime image has no zlib, so it is linked in; it has OpenSSL's libssl3, so that is linked
+# dynamically (the build image has libssl-dev and pkg-config).
 ENV LIBZ_SYS_STATIC=1
 # An empty directory, copied below as the cache directory owned by the runtime user.
 RUN mkdir -p /out/cache

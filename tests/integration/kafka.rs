@@ -4,14 +4,16 @@
 use std::time::Duration;
 
 use karman_streams::Streams;
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
-use crate::support::{Tansu, app, free_port};
+use crate::support::{
+    FrontEvent, FrontSasl, FrontTls, KAFKA_PASSWORD, KAFKA_USER, KafkaFront, Tansu, app,
+    eventually, free_port,
+};
 
 /// What the tests do with a broker.
 impl Tansu {
@@ -20,10 +22,7 @@ impl Tansu {
     }
 
     async fn create_partitioned_topics(&self, names: &[&str], partitions: i32) {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", self.address())
-            .create()
-            .unwrap();
+        let admin: AdminClient<DefaultClientContext> = self.client_config().create().unwrap();
         let topics: Vec<NewTopic> = names
             .iter()
             .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1)))
@@ -38,10 +37,7 @@ impl Tansu {
     }
 
     fn producer(&self) -> FutureProducer {
-        ClientConfig::new()
-            .set("bootstrap.servers", self.address())
-            .create()
-            .unwrap()
+        self.client_config().create().unwrap()
     }
 
     async fn produce(&self, topic: &str, payload: &str) {
@@ -50,8 +46,8 @@ impl Tansu {
 
     /// A consumer of `topic` in a fresh group, from the start.
     fn reader(&self, topic: &str) -> StreamConsumer {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.address())
+        let consumer: StreamConsumer = self
+            .client_config()
             .set(
                 "group.id",
                 format!("test-{}", uuid::Uuid::new_v4().simple()),
@@ -249,6 +245,128 @@ handlers:
     };
     assert!(error.contains("no.such.property"), "{error}");
     assert!(!error.contains("hidden-value-4711"), "{error}");
+}
+
+/// An app whose handler echoes `topic` to `results`, its Kafka clients set up with `properties`.
+fn secured_app(address: &str, properties: &[(String, String)], topic: &str) -> String {
+    let properties: Vec<String> = properties
+        .iter()
+        .map(|(name, value)| format!("\"{name}\": \"{value}\""))
+        .collect();
+    format!(
+        r#"
+identifier: test.kafka.secured
+appVersion: v1
+connections:
+  kafka: {{ brokers: "{address}", group: karman-{group}, properties: {{ {properties} }} }}
+components:
+  - {{ name: echo, source: guest(echo), limits: {{ timeout: 1s }} }}
+handlers:
+  - {{ type: stream, source: kafka, resource: {topic}, respondTo: results, steps: [ {{ fn: echo }} ] }}
+"#,
+        group = uuid::Uuid::new_v4().simple(),
+        properties = properties.join(", ")
+    )
+}
+
+/// Runs `job` through an app reaching `front` with `properties`; the echo arriving shows that
+/// its consumer and its producer both got in (nothing reaches the broker but through the front).
+async fn echo_through(front: &KafkaFront, properties: &[(String, String)], job: &str) {
+    let broker = front.broker();
+    broker.create_topics(&["jobs", "results"]).await;
+    let results = broker.reader("results");
+    let streams = start(&secured_app(broker.address(), properties, "jobs")).await;
+    broker.produce("jobs", job).await;
+    assert_eq!(next_payload(&results).await.0, job);
+    streams.shutdown().await;
+}
+
+/// Waits for an event of the front that `wanted` picks.
+async fn front_event(front: &KafkaFront, what: &str, wanted: impl Fn(&FrontEvent) -> bool) {
+    eventually(what, Duration::from_secs(20), || {
+        let found = front.events().iter().any(&wanted);
+        async move { found.then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_over_sasl_ssl_with_scram_gets_in_and_a_wrong_password_does_not() {
+    let front = KafkaFront::start(FrontTls::On, Some(FrontSasl::ScramSha256));
+    echo_through(&front, &front.properties(KAFKA_PASSWORD), "over SCRAM").await;
+    let events = front.events();
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e, FrontEvent::Refused { .. } | FrontEvent::TlsRefused(_))),
+        "{events:?}"
+    );
+    assert!(events.contains(&FrontEvent::Authenticated {
+        mechanism: "SCRAM-SHA-256".into(),
+        user: KAFKA_USER.into(),
+    }));
+
+    // The same app with a wrong password: refused at the SCRAM proof, its message stays.
+    front.broker().create_topics(&["waiting"]).await;
+    let wrong = front.properties("not-the-password");
+    let streams = start(&secured_app(front.broker().address(), &wrong, "waiting")).await;
+    front_event(&front, "a refused SCRAM login", |e| {
+        matches!(e, FrontEvent::Refused { user, why } if user == KAFKA_USER && why.contains("invalid credentials"))
+    })
+    .await;
+    front.broker().produce("waiting", "never runs").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(streams.handler_stats(0).unwrap().received(), 0);
+    streams.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_over_ssl_with_a_client_certificate_gets_in_and_without_one_does_not() {
+    let front = KafkaFront::start(FrontTls::ClientCertificates, None);
+    let properties = front.properties(KAFKA_PASSWORD);
+    echo_through(&front, &properties, "over mutual TLS").await;
+    let events = front.events();
+    assert!(
+        events.iter().all(|e| *e
+            == FrontEvent::TlsAccepted {
+                client_certificate: true
+            }),
+        "{events:?}"
+    );
+
+    // Without `ssl.certificate.location` and `ssl.key.location`, the handshake fails.
+    let without: Vec<(String, String)> = properties
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("ssl.certificate") && !name.starts_with("ssl.key"))
+        .collect();
+    front.broker().create_topics(&["waiting"]).await;
+    let streams = start(&secured_app(front.broker().address(), &without, "waiting")).await;
+    front_event(&front, "a refused TLS handshake", |e| {
+        matches!(e, FrontEvent::TlsRefused(_))
+    })
+    .await;
+    assert_eq!(streams.handler_stats(0).unwrap().received(), 0);
+    streams.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_over_sasl_plaintext_with_plain_gets_in() {
+    let front = KafkaFront::start(FrontTls::Off, Some(FrontSasl::Plain));
+    echo_through(&front, &front.properties(KAFKA_PASSWORD), "over PLAIN").await;
+    let events = front.events();
+    assert!(
+        events.contains(&FrontEvent::Authenticated {
+            mechanism: "PLAIN".into(),
+            user: KAFKA_USER.into(),
+        }),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| matches!(e, FrontEvent::Authenticated { .. })),
+        "{events:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

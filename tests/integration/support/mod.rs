@@ -2,10 +2,12 @@
 //! as `karman serve` starts it ([`server`]), the real binary ([`binary`]), private services on
 //! free ports ([`services`]; killed and restarted in outage tests: [`private`], under a [`load`]
 //! of requests),
-//! bounded waiting ([`eventually`]), and the SQL databases ([`sql`]).
+//! bounded waiting ([`eventually`]), the SQL databases ([`sql`]), and a Kafka broker behind TLS
+//! and SASL ([`kafka_front`]).
 
 mod binary;
 mod eventually;
+mod kafka_front;
 mod load;
 mod private;
 mod server;
@@ -21,6 +23,7 @@ use karman_runtime::{EngineConfig, RuntimeConfig};
 
 pub use binary::Binary;
 pub use eventually::{eventually, within};
+pub use kafka_front::{FrontEvent, FrontSasl, FrontTls, KAFKA_PASSWORD, KAFKA_USER, KafkaFront};
 pub use load::{Load, Phase, Sample};
 pub use private::{
     OutageNats, OutagePostgres, OutageRedis, OutageS3, OutageTansu, Restartable, Watched,
@@ -118,4 +121,25 @@ pub fn unique(prefix: &str) -> String {
         .unwrap()
         .subsec_nanos();
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// A directory under `/tmp`, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Self {
+        let path = std::env::temp_dir().join(unique(prefix));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::unique;
+use super::TempDir;
 
 /// The longest a private server lives, whatever happens to the test.
 const WATCHDOG: Duration = Duration::from_secs(180);
@@ -80,27 +80,6 @@ impl Watched {
 impl Drop for Watched {
     fn drop(&mut self) {
         self.kill_group();
-    }
-}
-
-/// A directory under `/tmp`, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> Self {
-        let path = std::env::temp_dir().join(unique(prefix));
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

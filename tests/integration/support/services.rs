@@ -91,7 +91,12 @@ impl PrivateNats {
 /// A private tansu broker (Kafka protocol, in-memory storage), which `scripts/services`
 /// installs into the [`tools_dir`].
 pub struct Tansu {
-    service: PrivateService,
+    /// The broker's process, killed on drop.
+    _service: PrivateService,
+    /// Where clients connect: the broker itself, or a front before it ([`super::KafkaFront`]).
+    bootstrap: String,
+    /// The librdkafka properties a client needs to get in (TLS, SASL), beyond the address.
+    client_properties: Vec<(String, String)>,
 }
 
 impl Tansu {
@@ -102,29 +107,49 @@ impl Tansu {
 
     /// Starts one on `port`.
     pub fn start_on(port: u16) -> Self {
+        Self::start_advertising(port, &format!("127.0.0.1:{port}"))
+    }
+
+    /// Starts one on `port` that tells clients (in its metadata) to connect to `advertised`.
+    pub fn start_advertising(port: u16, advertised: &str) -> Self {
         let binary = tools_dir().join("tansu");
         assert!(
             binary.exists(),
             "{} is missing: run scripts/services",
             binary.display()
         );
-        let url = format!("tcp://127.0.0.1:{port}");
         let mut command = Command::new(&binary);
         command.args([
             "broker",
             "--listener-url",
-            &url,
+            &format!("tcp://127.0.0.1:{port}"),
             "--advertised-listener-url",
-            &url,
+            &format!("tcp://{advertised}"),
         ]);
         command.args(["--storage-engine", "memory://tansu/"]);
         Self {
-            service: PrivateService::start("tansu", command, port),
+            _service: PrivateService::start("tansu", command, port),
+            bootstrap: advertised.to_string(),
+            client_properties: Vec::new(),
         }
     }
 
-    /// `127.0.0.1:<port>`.
+    /// The same broker, for clients that get in with `properties`.
+    pub fn with_client_properties(mut self, properties: Vec<(String, String)>) -> Self {
+        self.client_properties = properties;
+        self
+    }
+
+    /// Where clients connect: `127.0.0.1:<port>`.
     pub fn address(&self) -> &str {
-        &self.service.address
+        &self.bootstrap
+    }
+
+    /// A librdkafka configuration that reaches it.
+    pub fn client_config(&self) -> rdkafka::ClientConfig {
+        let mut config = rdkafka::ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap);
+        config.extend(self.client_properties.iter().cloned());
+        config
     }
 }
