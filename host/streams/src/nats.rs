@@ -175,6 +175,12 @@ pub(crate) async fn serve_core(
             location: handler.spec.location.to_string(),
             message: format!("cannot subscribe to `{subject}`: {e}"),
         })?;
+    // The subscription leaves the client's buffer before start-up goes on: once `Streams::start`
+    // returns (and `/readyz` answers `ready`), what is published to the subject is delivered.
+    client.flush().await.map_err(|e| StreamsError::Subscribe {
+        location: handler.spec.location.to_string(),
+        message: format!("cannot subscribe to `{subject}`: {e}"),
+    })?;
     let flushed = client.clone();
     Ok(tokio::spawn(async move {
         consume(subscriber, handler.slots(), shutdown, move |message| {
