@@ -578,6 +578,8 @@ async fn main() {
                 rate / medians[0]
             );
         }
+        // The clients go first, while their broker is still there to say goodbye to.
+        drop(targets);
         running.stop().await;
     }
 }
