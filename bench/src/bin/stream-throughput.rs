@@ -97,10 +97,9 @@ impl Wire {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let answered = match self {
-                Wire::Nats { client, .. } => {
+                Wire::Nats { .. } => {
                     let mut results = self.nats_results().await;
                     self.send("probe", 1).await;
-                    client.flush().await.unwrap();
                     let answer =
                         tokio::time::timeout(Duration::from_millis(200), results.next()).await;
                     matches!(answer, Ok(Some(_)))
