@@ -1,39 +1,44 @@
 #!/usr/bin/env bash
 # HTTP load, side by side in one run, same machine, same load tool (wrk):
-#   1. `wasmtime serve` (wasmtime-cli 48.0.8, pooling allocator) on bench/guests/hello-http
-#   2. Karman: the hello Runnable, one step, fresh instance per request
-#   3. Karman: the same Runnable in a three-step sequence
-#   4. Karman with opt-in instance reuse (`reuse:`), one and three steps
-#   5. `karman serve` on the same wasi:http component as 1 (bench/guests/hello-http)
-#   6. a native hyper hello (the ceiling)
-# Prints req/s, p50 and p99 latency, and the ratios. Everything listens on 127.0.0.1 and stops
-# when the script ends.
+#   1. Karman: the hello Runnable, one step, a fresh instance per request
+#   2. Karman: the same Runnable in a three-step sequence
+#   3. Karman with opt-in instance reuse (`reuse:`), one and three steps
+#   4. `karman serve` on a wasi:http hello component (bench/guests/hello-http)
+#   5. a native hyper hello (the ceiling)
+#   6. `wasmtime serve` (wasmtime-cli 48.0.8, pooling allocator) on the component of 4, when
+#      installed in $KARMAN_TOOLS/bin (default ~/.cache/karman/tools; WASMTIME=install installs
+#      it there, about 18 minutes on 2 cores)
+# The targets are measured in turns, ROUNDS rounds of DURATION seconds each, and the median
+# of each is printed with the ratios. Everything listens on 127.0.0.1 and stops when the
+# script ends.
 #
-#   bench/http.sh                  # 10 s per target, wrk -t2 -c32
-#   DURATION=30 CONNECTIONS=64 bench/http.sh
+#   bench/http.sh                               # ROUNDS=3 DURATION=5, wrk -t2 -c32
+#   ROUNDS=5 DURATION=10 CONNECTIONS=64 bench/http.sh
 #
-# wasmtime-cli is installed once (about 18 minutes on 2 cores) into $KARMAN_TOOLS
-# (default ~/.cache/karman/tools) and reused.
+# With RESULTS=<file> it also appends `measure|result|target` lines there (bench/all.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 TOOLS=${KARMAN_TOOLS:-$HOME/.cache/karman/tools}
-WASMTIME="$TOOLS/bin/wasmtime"
+WASMTIME_BIN="$TOOLS/bin/wasmtime"
 PORT_WASMTIME=18081 PORT_KARMAN=18082 PORT_NATIVE=18083 PORT_KARMAN_WASI=18084
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-if [ ! -x "$WASMTIME" ]; then
+if [ ! -x "$WASMTIME_BIN" ] && [ "${WASMTIME:-}" = install ]; then
   echo "==> installing wasmtime-cli 48.0.8 into $TOOLS (once)"
   cargo install --locked --root "$TOOLS" wasmtime-cli@48.0.8
 fi
 
-echo "==> building (release) and the guests"
-./scripts/build-guests
+if [ -z "${SKIP_BUILD:-}" ]; then
+  echo "==> building (release) and the guests"
+  ./scripts/build-guests
+  cargo build --quiet --release -p karman -p karman-bench --bins
+fi
 cargo build --quiet --target wasm32-wasip2 --profile guest -p hello-http
-cargo build --quiet --release -p karman -p karman-bench --bin karman --bin native-hello
 GUESTS=target/wasm32-wasip2/guest
 
 work=$(mktemp -d)
@@ -65,63 +70,96 @@ wait_for() {
   echo "$1 did not come up" >&2; exit 1
 }
 
-"$WASMTIME" serve -S cli=y -O pooling-allocator=y --addr "127.0.0.1:$PORT_WASMTIME" "$GUESTS/hello_http.wasm" \
-  > "$work/wasmtime.log" 2>&1 & pids+=($!)
+targets=(karman-1-step karman-3-steps karman-reuse-1-step karman-reuse-3-steps karman-serve-wasi-http native-hyper)
+declare -A url=(
+  [karman-1-step]="http://127.0.0.1:$PORT_KARMAN/hello/bench"
+  [karman-3-steps]="http://127.0.0.1:$PORT_KARMAN/three/bench"
+  [karman-reuse-1-step]="http://127.0.0.1:$PORT_KARMAN/warm/bench"
+  [karman-reuse-3-steps]="http://127.0.0.1:$PORT_KARMAN/warm3/bench"
+  [karman-serve-wasi-http]="http://127.0.0.1:$PORT_KARMAN_WASI/hello/bench"
+  [native-hyper]="http://127.0.0.1:$PORT_NATIVE/hello/bench"
+  [wasmtime-serve]="http://127.0.0.1:$PORT_WASMTIME/hello/bench"
+)
+
+if [ -x "$WASMTIME_BIN" ]; then
+  "$WASMTIME_BIN" serve -S cli=y -O pooling-allocator=y --addr "127.0.0.1:$PORT_WASMTIME" \
+    "$GUESTS/hello_http.wasm" > "$work/wasmtime.log" 2>&1 & pids+=($!)
+  targets+=(wasmtime-serve)
+else
+  echo "==> wasmtime-cli is not in $TOOLS/bin: 'wasmtime serve' is left out (WASMTIME=install adds it)"
+fi
 KARMAN_LOG=warn target/release/karman serve "$work/Directive.yaml" --listen "127.0.0.1:$PORT_KARMAN" \
   --cache-dir "$work/cache" > "$work/karman.log" 2>&1 & pids+=($!)
 KARMAN_LOG=warn target/release/karman serve "$GUESTS/hello_http.wasm" --addr "127.0.0.1:$PORT_KARMAN_WASI" \
   --cache-dir "$work/cache" > "$work/karman-wasi.log" 2>&1 & pids+=($!)
 target/release/native-hello "127.0.0.1:$PORT_NATIVE" & pids+=($!)
-wait_for "http://127.0.0.1:$PORT_WASMTIME/hello/bench"
-wait_for "http://127.0.0.1:$PORT_KARMAN/hello/bench"
-wait_for "http://127.0.0.1:$PORT_KARMAN_WASI/hello/bench"
-wait_for "http://127.0.0.1:$PORT_NATIVE/hello/bench"
 
 # Each target must answer the same thing before it is measured.
-for url in "127.0.0.1:$PORT_WASMTIME/hello/bench" "127.0.0.1:$PORT_KARMAN/hello/bench" \
-  "127.0.0.1:$PORT_KARMAN_WASI/hello/bench" "127.0.0.1:$PORT_NATIVE/hello/bench"; do
-  [ "$(curl -s "http://$url")" = "Hello, bench!" ] || { echo "unexpected answer from $url" >&2; exit 1; }
+for target in "${targets[@]}"; do
+  wait_for "${url[$target]}"
+  [ "$(curl -s "${url[$target]}")" = "Hello, bench!" ] \
+    || { echo "unexpected answer from $target (${url[$target]})" >&2; exit 1; }
 done
 
-# load <label> <url> [connections] [threads]: prints "label req/s p50 p99", records req/s in
-# $work/<label> and p50 in $work/<label>.p50
+# load <label> <url> <connections> <threads>: appends "req/s p50-ms p99-ms" to $work/<label>
 load() {
-  local out
-  out=$(wrk -t"${4:-$THREADS}" -c"${3:-$CONNECTIONS}" -d"${DURATION}s" --latency "$2")
-  local rps p50 p99 errors
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  local out errors
+  out=$(wrk -t"$4" -c"$3" -d"${DURATION}s" --latency "$2")
   errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
-  printf '%-32s %12s %10s %10s %s\n' "$1" "$rps" "$p50" "$p99" "$errors"
-  echo "$rps" > "$work/$1"
-  echo "$p50" > "$work/$1.p50"
+  if [ -n "$errors" ]; then echo "errors while loading $1: $errors" >&2; exit 1; fi
+  awk '/Requests\/sec/ { rps=$2 }
+       function ms(v) { if (v ~ /us$/) { sub(/us$/,"",v); return v/1000 }
+                        if (v ~ /ms$/) { sub(/ms$/,"",v); return v+0 }
+                        sub(/s$/,"",v); return v*1000 }
+       $1=="50%" { p50=ms($2) } $1=="99%" { p99=ms($2) }
+       END { print rps, p50, p99 }' <<<"$out" >> "$work/$1"
 }
 
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on $(nproc) cores"
-printf '%-32s %12s %10s %10s\n' target "req/s" p50 p99
-load wasmtime-serve "http://127.0.0.1:$PORT_WASMTIME/hello/bench"
-load karman-1-step "http://127.0.0.1:$PORT_KARMAN/hello/bench"
-load karman-3-steps "http://127.0.0.1:$PORT_KARMAN/three/bench"
-load karman-reuse-1-step "http://127.0.0.1:$PORT_KARMAN/warm/bench"
-load karman-reuse-3-steps "http://127.0.0.1:$PORT_KARMAN/warm3/bench"
-load karman-serve-wasi-http "http://127.0.0.1:$PORT_KARMAN_WASI/hello/bench"
-load native-hyper "http://127.0.0.1:$PORT_NATIVE/hello/bench"
-echo
-echo "one connection (latency without queueing): wrk -t1 -c1 -d${DURATION}s"
-load karman-1-step-c1 "http://127.0.0.1:$PORT_KARMAN/hello/bench" 1 1
-load karman-3-steps-c1 "http://127.0.0.1:$PORT_KARMAN/three/bench" 1 1
-load karman-reuse-1-step-c1 "http://127.0.0.1:$PORT_KARMAN/warm/bench" 1 1
-load karman-reuse-3-steps-c1 "http://127.0.0.1:$PORT_KARMAN/warm3/bench" 1 1
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on $(nproc) cores, $ROUNDS interleaved rounds"
+for round in $(seq 1 "$ROUNDS"); do
+  for target in "${targets[@]}"; do
+    load "$target" "${url[$target]}" "$CONNECTIONS" "$THREADS"
+  done
+  # One connection: latency without queueing.
+  for target in karman-1-step karman-3-steps karman-reuse-1-step karman-reuse-3-steps; do
+    load "$target-c1" "${url[$target]}" 1 1
+  done
+  echo "round $round done"
+done
 
-ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 } print v }' "$1"; }
+# median <label> <column>: the median over the rounds of column 1 (req/s), 2 (p50) or 3 (p99)
+median() { awk -v c="$2" '{ print $c }' "$work/$1" | sort -g | awk '{ v[NR]=$1 } END { print v[int((NR+1)/2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
 echo
-echo "karman 1 step / wasmtime serve (throughput): $(ratio "$(cat "$work/karman-1-step")" "$(cat "$work/wasmtime-serve")")x   (target >= 1.5x)"
-echo "karman serve x.wasm / wasmtime serve, same component (throughput): $(ratio "$(cat "$work/karman-serve-wasi-http")" "$(cat "$work/wasmtime-serve")")x"
-echo "karman 1 step / native hyper (throughput):   $(ratio "$(cat "$work/karman-1-step")" "$(cat "$work/native-hyper")")x"
-echo "karman reuse / native hyper (throughput):    $(ratio "$(cat "$work/karman-reuse-1-step")" "$(cat "$work/native-hyper")")x   (target >= 0.35x)"
-echo "karman 3 steps / 1 step (p50, 1 connection): $(ratio "$(ms "$work/karman-3-steps-c1.p50")" "$(ms "$work/karman-1-step-c1.p50")")x   (target <= 1.5x)"
-echo "karman 3 steps / 1 step (p50, $CONNECTIONS connections): $(ratio "$(ms "$work/karman-3-steps.p50")" "$(ms "$work/karman-1-step.p50")")x"
-echo "karman reuse, 3 steps / 1 step (p50, 1 connection): $(ratio "$(ms "$work/karman-reuse-3-steps-c1.p50")" "$(ms "$work/karman-reuse-1-step-c1.p50")")x"
+printf '%-28s %12s %10s %10s\n' "target (median)" "req/s" "p50 ms" "p99 ms"
+for target in "${targets[@]}"; do
+  printf '%-28s %12.0f %10.3f %10.3f\n' "$target" "$(median "$target" 1)" "$(median "$target" 2)" "$(median "$target" 3)"
+done
+for target in karman-1-step karman-3-steps karman-reuse-1-step karman-reuse-3-steps; do
+  printf '%-28s %12.0f %10.3f %10.3f\n' "$target-c1" "$(median "$target-c1" 1)" "$(median "$target-c1" 2)" "$(median "$target-c1" 3)"
+done
+
+native=$(median native-hyper 1)
+results=(
+  "HTTP, reuse: / native hyper (req/s)|$(ratio "$(median karman-reuse-1-step 1)" "$native")x|>= 0.70x"
+  "HTTP, fresh instance / native hyper (req/s)|$(ratio "$(median karman-1-step 1)" "$native")x|>= 0.40x"
+  "HTTP, 3 steps / 1 step (req/s, fresh)|$(ratio "$(median karman-3-steps 1)" "$(median karman-1-step 1)")x|>= 0.60x"
+  "HTTP, p99 fresh / p99 native ($CONNECTIONS conn.)|$(ratio "$(median karman-1-step 3)" "$(median native-hyper 3)")x|<= 2x"
+  "HTTP, 3 steps / 1 step (p50, 1 conn.)|$(ratio "$(median karman-3-steps-c1 2)" "$(median karman-1-step-c1 2)")x|<= 1.5x"
+  "HTTP, karman serve wasi:http / native hyper (req/s)|$(ratio "$(median karman-serve-wasi-http 1)" "$native")x|—"
+)
+if [ -x "$WASMTIME_BIN" ]; then
+  results+=(
+    "HTTP, fresh instance / wasmtime serve (req/s)|$(ratio "$(median karman-1-step 1)" "$(median wasmtime-serve 1)")x|>= 1.5x"
+    "HTTP, karman serve / wasmtime serve, same wasi:http component|$(ratio "$(median karman-serve-wasi-http 1)" "$(median wasmtime-serve 1)")x|—"
+  )
+fi
+echo
+for line in "${results[@]}"; do
+  IFS='|' read -r measure result target <<<"$line"
+  printf '%-62s %8s   (target %s)\n' "$measure" "$result" "$target"
+  [ -n "${RESULTS:-}" ] && echo "$line" >> "$RESULTS"
+done
+exit 0

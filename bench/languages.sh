@@ -4,18 +4,25 @@
 # request a fresh instance, then with `reuse:`. Everything listens on 127.0.0.1 and stops when
 # the script ends.
 #
-#   bench/languages.sh                 # wrk, 10 s per target: -t1 -c1 (latency), -t2 -c32
-#   DURATION=30 bench/languages.sh
+# The languages are measured in turns, ROUNDS rounds, and the medians are printed.
+#
+#   bench/languages.sh                 # ROUNDS=3, wrk 5 s per target: -t1 -c1 (latency), -t2 -c32
+#   ROUNDS=5 DURATION=10 bench/languages.sh
+#
+# With RESULTS=<file> it also appends `measure|result|target` lines there (bench/all.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
 PORT=18085
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-echo "==> building (release) and the guests"
-./scripts/build-guests
-cargo build --quiet --release -p karman --bin karman
+if [ -z "${SKIP_BUILD:-}" ]; then
+  echo "==> building (release) and the guests"
+  ./scripts/build-guests
+  cargo build --quiet --release -p karman --bin karman
+fi
 GUESTS=$PWD/target/wasm32-wasip2/guest
 
 work=$(mktemp -d)
@@ -51,28 +58,56 @@ for lang in rust js python; do
     || { echo "unexpected answer from $lang: $answer" >&2; exit 1; }
 done
 
-# load <url> <connections> <threads>: "req/s p50 p99"
+# load <label> <url> <connections> <threads>: appends "req/s p50-ms p99-ms" to $work/<label>
 load() {
   local out
-  out=$(wrk -t"$3" -c"$2" -d"${DURATION}s" --latency "$1")
+  out=$(wrk -t"$4" -c"$3" -d"${DURATION}s" --latency "$2")
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
-    echo "errors while loading $1:" >&2
+    echo "errors while loading $2:" >&2
     grep "Non-2xx\|Socket errors" <<<"$out" >&2
     exit 1
   fi
-  printf '%s %s %s' "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
-    "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")"
+  awk '/Requests\/sec/ { rps=$2 }
+       function ms(v) { if (v ~ /us$/) { sub(/us$/,"",v); return v/1000 }
+                        if (v ~ /ms$/) { sub(/ms$/,"",v); return v+0 }
+                        sub(/s$/,"",v); return v*1000 }
+       $1=="50%" { p50=ms($2) } $1=="99%" { p99=ms($2) }
+       END { print rps, p50, p99 }' <<<"$out" >> "$work/$1"
 }
+# median <label> <column>: the median over the rounds of column 1 (req/s), 2 (p50) or 3 (p99)
+median() { awk -v c="$2" '{ print $c }' "$work/$1" | sort -g | awk '{ v[NR]=$1 } END { print v[int((NR+1)/2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
-echo "wrk ${DURATION}s per target on $(nproc) cores; a fresh instance per request unless 'reuse'"
-printf '%-8s %10s %8s %10s %10s %12s %10s %12s\n' language size "p50 c1" "p99 c1" "req/s c1" \
+echo "wrk ${DURATION}s per target on $(nproc) cores, $ROUNDS interleaved rounds; a fresh instance per request unless 'reuse'"
+for round in $(seq 1 "$ROUNDS"); do
+  for lang in rust js python; do
+    load "$lang-c1" "http://127.0.0.1:$PORT/$lang/7?case=params" 1 1
+    load "$lang-c32" "http://127.0.0.1:$PORT/$lang/7?case=params" 32 2
+    load "$lang-reuse" "http://127.0.0.1:$PORT/$lang-warm/7?case=params" 1 1
+  done
+  echo "round $round done"
+done
+
+printf '%-8s %10s %10s %10s %10s %10s %14s %12s\n' language size "p50 c1" "p99 c1" "req/s c1" \
   "req/s c32" "p50 reuse" "req/s reuse"
 for lang in rust js python; do
   size=$(du -k "$GUESTS/conformance_$lang.wasm" | cut -f1)
-  read -r rps1 p50 p99 <<<"$(load "http://127.0.0.1:$PORT/$lang/7?case=params" 1 1)"
-  read -r rps32 _ _ <<<"$(load "http://127.0.0.1:$PORT/$lang/7?case=params" 32 2)"
-  read -r rpsw p50w _ <<<"$(load "http://127.0.0.1:$PORT/$lang-warm/7?case=params" 1 1)"
-  printf '%-8s %8s K %8s %10s %10s %12s %10s %12s\n' "$lang" "$size" "$p50" "$p99" "$rps1" \
-    "$rps32" "$p50w" "$rpsw"
+  printf '%-8s %8s K %8.3fms %8.3fms %10.0f %10.0f %12.3fms %12.0f\n' "$lang" "$size" \
+    "$(median "$lang-c1" 2)" "$(median "$lang-c1" 3)" "$(median "$lang-c1" 1)" \
+    "$(median "$lang-c32" 1)" "$(median "$lang-reuse" 2)" "$(median "$lang-reuse" 1)"
 done
+
+results=(
+  "JavaScript / Rust, p50 of a fresh instance (1 conn.)|$(ratio "$(median js-c1 2)" "$(median rust-c1 2)")x|<= 3x"
+  "JavaScript / Rust, p50 with reuse: (1 conn.)|$(ratio "$(median js-reuse 2)" "$(median rust-reuse 2)")x|<= 2x"
+  "Python / Rust, p50 of a fresh instance (1 conn.)|$(ratio "$(median python-c1 2)" "$(median rust-c1 2)")x|—"
+  "Python / Rust, p50 with reuse: (1 conn.)|$(ratio "$(median python-reuse 2)" "$(median rust-reuse 2)")x|<= 1.3x"
+)
+echo
+for line in "${results[@]}"; do
+  IFS='|' read -r measure result target <<<"$line"
+  printf '%-52s %8s   (target %s)\n' "$measure" "$result" "$target"
+  [ -n "${RESULTS:-}" ] && echo "$line" >> "$RESULTS"
+done
+exit 0

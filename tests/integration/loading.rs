@@ -68,6 +68,43 @@ fn a_component_that_does_not_export_run_is_refused_at_load() {
 }
 
 #[test]
+fn every_component_that_cannot_compile_is_reported_in_directive_order() {
+    // Components compile several at once; the errors still come one per component, in the
+    // Directive's order, and a valid component between them changes nothing.
+    let dir = repo_root().join(format!(
+        "target/karman-test-tmp/compile-errors-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let garbage = dir.join("garbage.wasm");
+    std::fs::write(&garbage, b"not wasm at all").unwrap();
+    let core_module = dir.join("core-module.wasm");
+    std::fs::write(&core_module, [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]).unwrap();
+    let error = load_error(&format!(
+        "identifier: t\nappVersion: v1\ncomponents:\n  \
+         - {{ name: hello, source: guest(hello) }}\n  \
+         - {{ name: first-bad, source: {} }}\n  \
+         - {{ name: echo, source: guest(echo) }}\n  \
+         - {{ name: second-bad, source: {} }}\n",
+        garbage.display(),
+        core_module.display()
+    ));
+    let lines: Vec<&str> = error.lines().collect();
+    assert_eq!(lines.len(), 2, "{error}");
+    assert!(
+        lines[0].contains(":5:") && lines[0].contains("component `first-bad`: `")
+            && lines[0].contains("garbage.wasm` is not a valid component"),
+        "{error}"
+    );
+    assert!(
+        lines[1].contains(":7:") && lines[1].contains("component `second-bad`: `")
+            && lines[1].contains("core-module.wasm` is not a valid component"),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn a_restart_loads_compiled_code_from_the_cache() {
     let yaml = r#"
 identifier: test.cache

@@ -21,6 +21,9 @@
 //! MESSAGES=50000 ROUNDS=5 SOURCES=nats,kafka cargo run --release -p karman-bench --bin stream-throughput
 //! ```
 //!
+//! With `RESULTS=<file>` the ratios are also appended there as `measure|result|target` lines
+//! (bench/all.sh).
+//!
 //! NATS is `NATS_URL` (default `127.0.0.1:4222`, with JetStream); Kafka is a tansu broker the
 //! bench starts on a free port (`scripts/services` installs it).
 
@@ -520,6 +523,20 @@ fn median(mut rates: Vec<f64>) -> f64 {
     rates[rates.len() / 2]
 }
 
+/// Appends `measure|result|target` to the file `RESULTS` names, if any (bench/all.sh).
+fn record_result(measure: &str, result: &str, target: &str) {
+    use std::io::Write as _;
+    let Some(path) = std::env::var_os("RESULTS") else {
+        return;
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open RESULTS {}: {e}", Path::new(&path).display()));
+    writeln!(file, "{measure}|{result}|{target}").expect("RESULTS is written");
+}
+
 #[tokio::main]
 async fn main() {
     let url = env_or("NATS_URL", "127.0.0.1:4222");
@@ -577,6 +594,20 @@ async fn main() {
                 rate / medians[0]
             );
         }
+        let (fresh_target, reuse_target) = match source {
+            "nats" => (">= 0.30x", ">= 0.50x"),
+            _ => ("—", "—"),
+        };
+        record_result(
+            &format!("Streams, {source}: fresh instance / raw loop (msg/s)"),
+            &format!("{:.2}x", medians[1] / medians[0]),
+            fresh_target,
+        );
+        record_result(
+            &format!("Streams, {source}: reuse: / raw loop (msg/s)"),
+            &format!("{:.2}x", medians[2] / medians[0]),
+            reuse_target,
+        );
         // The clients go first, while their broker is still there to say goodbye to.
         drop(targets);
         running.stop().await;

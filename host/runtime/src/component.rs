@@ -19,7 +19,7 @@ use crate::capabilities::log::ComponentLog;
 use crate::capabilities::sql::SqlAccess;
 use crate::engine::KarmanEngine;
 use crate::memory_budget::MemoryBudget;
-use crate::metrics::RuntimeMetrics;
+use crate::metrics::{ComponentSeries, RuntimeMetrics};
 use crate::store::StepState;
 use crate::warm::WarmPool;
 
@@ -48,8 +48,10 @@ pub(crate) struct LoadedComponent {
     pub(crate) log: Arc<ComponentLog>,
     /// Warm instances, for a component with `reuse:`.
     pub(crate) warm: Option<Arc<WarmPool>>,
-    /// Where its steps and instantiations are counted.
+    /// Where its capability calls and instances are counted.
     pub(crate) metrics: RuntimeMetrics,
+    /// Where its steps and instantiations are counted.
+    pub(crate) series: ComponentSeries,
 }
 
 /// What loading found out about a component (printed by `karman check`).
@@ -80,21 +82,52 @@ pub struct ComponentError {
     pub message: String,
 }
 
-pub(crate) fn load(
-    karman: &KarmanEngine,
-    linker: &Linker<StepState>,
-    spec: &ComponentSpec,
-    backends: &Backends,
-    queries: &[Query],
-    static_root: Option<&Arc<Path>>,
-    metrics: &RuntimeMetrics,
-) -> Result<(LoadedComponent, ComponentReport), ComponentError> {
-    let engine = karman.engine();
-    let fail = |message: String| ComponentError {
-        name: spec.name.clone(),
-        location: spec.location.clone(),
-        message,
-    };
+/// A component compiled (or fetched from the on-disk cache), not yet linked.
+pub(crate) struct Compiled {
+    component: Component,
+    size_bytes: u64,
+}
+
+/// Compiles every component of `specs`, several at once (one thread per core): a cold start
+/// of an app of many components is bound by compilation. The results are in `specs`' order.
+pub(crate) fn compile_all(
+    engine: &Engine,
+    specs: &[ComponentSpec],
+) -> Vec<Result<Compiled, ComponentError>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(specs.len());
+    if workers <= 1 {
+        return specs.iter().map(|spec| compile(engine, spec)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, Result<Compiled, ComponentError>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(spec) = specs.get(index) else {
+                            return done;
+                        };
+                        done.push((index, compile(engine, spec)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a compiling thread does not panic"))
+            .collect()
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// Reads and compiles one component (a hit in the on-disk cache only deserializes it).
+fn compile(engine: &Engine, spec: &ComponentSpec) -> Result<Compiled, ComponentError> {
+    let fail = |message: String| component_error(spec, message);
     let bytes = std::fs::read(&spec.source)
         .map_err(|e| fail(format!("cannot read `{}`: {e}", spec.source.display())))?;
     let component = Component::new(engine, &bytes).map_err(|e| {
@@ -103,6 +136,38 @@ pub(crate) fn load(
             spec.source.display()
         ))
     })?;
+    Ok(Compiled {
+        component,
+        size_bytes: bytes.len() as u64,
+    })
+}
+
+fn component_error(spec: &ComponentSpec, message: String) -> ComponentError {
+    ComponentError {
+        name: spec.name.clone(),
+        location: spec.location.clone(),
+        message,
+    }
+}
+
+/// Checks a compiled component's imports against its grants and prepares it to run.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn load(
+    karman: &KarmanEngine,
+    linker: &Linker<StepState>,
+    spec: &ComponentSpec,
+    compiled: Compiled,
+    backends: &Backends,
+    queries: &[Query],
+    static_root: Option<&Arc<Path>>,
+    metrics: &RuntimeMetrics,
+) -> Result<(LoadedComponent, ComponentReport), ComponentError> {
+    let engine = karman.engine();
+    let fail = |message: String| component_error(spec, message);
+    let Compiled {
+        component,
+        size_bytes,
+    } = compiled;
 
     let imports: Vec<String> = component
         .component_type()
@@ -220,11 +285,12 @@ pub(crate) fn load(
                 .reuse
                 .map(|reuse| Arc::new(WarmPool::new(reuse, metrics.warm(&name)))),
             metrics: metrics.clone(),
+            series: metrics.component(&name),
             name,
         };
     let report = ComponentReport {
         name: spec.name.clone(),
-        size_bytes: bytes.len() as u64,
+        size_bytes,
         imports,
         warnings,
         serves_http,

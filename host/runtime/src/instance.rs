@@ -142,8 +142,8 @@ pub(crate) async fn run(
                 let instantiating = std::time::Instant::now();
                 let runnable = pre.instantiate_async(&mut store).await?;
                 component
-                    .metrics
-                    .observe_instantiation(&component.name, instantiating.elapsed());
+                    .series
+                    .observe_instantiation(instantiating.elapsed());
                 (store, runnable, 0)
             }
         };

@@ -134,12 +134,21 @@ impl Runtime {
                 .unwrap_or_else(|_| dir.to_path_buf())
                 .into()
         });
-        for spec in &app.components {
+        let compiled = component::compile_all(engine.engine(), &app.components);
+        for (spec, compiled) in app.components.iter().zip(compiled) {
             let root = static_root.as_ref();
+            let compiled = match compiled {
+                Ok(compiled) => compiled,
+                Err(error) => {
+                    errors.push(error);
+                    continue;
+                }
+            };
             match component::load(
                 &engine,
                 &linker,
                 spec,
+                compiled,
                 &config.backends,
                 &app.queries,
                 root,

@@ -9,7 +9,7 @@
 //! metrics.register(&mut registry);
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -194,19 +194,54 @@ impl RuntimeMetrics {
         self.refused.get_or_create(&RefusalLabels { reason }).inc();
     }
 
-    pub(crate) fn observe_step(&self, component: &Arc<str>, outcome: StepOutcome, took: Duration) {
-        self.steps
-            .get_or_create(&StepLabels {
-                component: component.clone(),
-                outcome: outcome.label(),
-            })
-            .observe(took.as_secs_f64());
+    /// The series of `component` that its steps touch, looked up once (at load).
+    pub(crate) fn component(&self, component: &Arc<str>) -> ComponentSeries {
+        ComponentSeries {
+            component: component.clone(),
+            metrics: self.clone(),
+            steps_ok: OnceLock::new(),
+            instantiations: OnceLock::new(),
+        }
+    }
+}
+
+/// The step and instantiation series of one component. The series of a step that succeeded
+/// and of instantiation are looked up by label at their first use only; they appear in the
+/// exposition from then on.
+pub(crate) struct ComponentSeries {
+    component: Arc<str>,
+    metrics: RuntimeMetrics,
+    steps_ok: OnceLock<Histogram>,
+    instantiations: OnceLock<Histogram>,
+}
+
+impl ComponentSeries {
+    pub(crate) fn observe_step(&self, outcome: StepOutcome, took: Duration) {
+        let series = |outcome: StepOutcome| {
+            self.metrics
+                .steps
+                .get_or_create(&StepLabels {
+                    component: self.component.clone(),
+                    outcome: outcome.label(),
+                })
+                .clone()
+        };
+        let seconds = took.as_secs_f64();
+        match outcome {
+            StepOutcome::Ok => self.steps_ok.get_or_init(|| series(outcome)).observe(seconds),
+            other => series(other).observe(seconds),
+        }
     }
 
-    pub(crate) fn observe_instantiation(&self, component: &Arc<str>, took: Duration) {
+    pub(crate) fn observe_instantiation(&self, took: Duration) {
         self.instantiations
-            .get_or_create(&ComponentLabels {
-                component: component.clone(),
+            .get_or_init(|| {
+                self.metrics
+                    .instantiations
+                    .get_or_create(&ComponentLabels {
+                        component: self.component.clone(),
+                    })
+                    .clone()
             })
             .observe(took.as_secs_f64());
     }

@@ -353,10 +353,9 @@ async fn try_call(
         Err(failure) => StepOutcome::Fault(failure.kind),
     };
     span.record("karman.outcome", outcome.label());
-    let component = &call.component;
-    component
-        .metrics
-        .observe_step(&component.name, outcome, started.elapsed());
+    call.component
+        .series
+        .observe_step(outcome, started.elapsed());
     match ran {
         Ok(Ok(output)) => Outcome::Output(Bytes::from(output)),
         Ok(Err(error)) => Outcome::RunError {

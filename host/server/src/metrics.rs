@@ -22,12 +22,14 @@
 //! ```
 //! let metrics = karman::Metrics::new();
 //! metrics.observe_request(&"GET /hello/:name".into(), 200, std::time::Duration::from_millis(3));
+//! let hello = metrics.route("GET /hello/:name".into());
+//! hello.observe(200, std::time::Duration::from_millis(2));
 //! let text = metrics.render(&[("cache", true)]);
-//! assert!(text.contains(r#"karman_http_requests_total{route="GET /hello/:name",status="200"} 1"#));
+//! assert!(text.contains(r#"karman_http_requests_total{route="GET /hello/:name",status="200"} 2"#));
 //! assert!(text.contains(r#"karman_backend_up{backend="cache"} 1"#));
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -70,6 +72,63 @@ struct BackendLabels {
 struct BuildLabels {
     version: &'static str,
     wit: &'static str,
+}
+
+/// The request metrics of one route (see [`Metrics::route`]); clones share them. Its series
+/// appear in the exposition once a request is counted, as with [`Metrics::observe_request`].
+#[derive(Clone)]
+pub struct RouteMetrics(Arc<RouteSeries>);
+
+struct RouteSeries {
+    route: RouteLabel,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    /// The counter of status 200 (the usual answer), looked up at its first request.
+    answered_200: OnceLock<Counter>,
+    duration: OnceLock<Histogram>,
+}
+
+impl std::fmt::Debug for RouteMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RouteMetrics").field(&self.0.route).finish()
+    }
+}
+
+impl RouteMetrics {
+    /// The route's label.
+    pub fn label(&self) -> &RouteLabel {
+        &self.0.route
+    }
+
+    /// Counts one answered request.
+    pub fn observe(&self, status: u16, duration: Duration) {
+        let series = &*self.0;
+        let counter = |status| {
+            series
+                .requests
+                .get_or_create(&RequestLabels {
+                    route: series.route.clone(),
+                    status,
+                })
+                .clone()
+        };
+        if status == 200 {
+            series.answered_200.get_or_init(|| counter(200)).inc();
+        } else {
+            counter(status).inc();
+        }
+        series
+            .duration
+            .get_or_init(|| {
+                series
+                    .durations
+                    .get_or_create(&RouteLabels {
+                        route: series.route.clone(),
+                    })
+                    .clone()
+            })
+            .observe(duration.as_secs_f64());
+    }
 }
 
 /// The metrics of one server.
@@ -159,17 +218,19 @@ impl Metrics {
 
     /// Counts one answered request.
     pub fn observe_request(&self, route: &RouteLabel, status: u16, duration: Duration) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                route: route.clone(),
-                status,
-            })
-            .inc();
-        self.durations
-            .get_or_create(&RouteLabels {
-                route: route.clone(),
-            })
-            .observe(duration.as_secs_f64());
+        self.route(route.clone()).observe(status, duration);
+    }
+
+    /// Where the requests of `route` are counted: made once per route, so that a request
+    /// does not look its series up by label.
+    pub fn route(&self, route: RouteLabel) -> RouteMetrics {
+        RouteMetrics(Arc::new(RouteSeries {
+            route,
+            requests: self.requests.clone(),
+            durations: self.durations.clone(),
+            answered_200: OnceLock::new(),
+            duration: OnceLock::new(),
+        }))
     }
 
     /// The exposition, with each backend's state as given (`true`: connected).

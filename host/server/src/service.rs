@@ -24,7 +24,7 @@ use crate::config::ServerConfig;
 use crate::custom_routes::CustomRoutes;
 use crate::headless::HeadlessRuns;
 use crate::health::{ServerStatus, live, ready};
-use crate::metrics::RouteLabel;
+use crate::metrics::{Metrics, RouteLabel, RouteMetrics};
 use crate::rate_limit::{Caller, ClientAddr, Limiters, too_many_requests};
 use crate::responses::{
     declared_length, default_content_type, error, failure_response, full, method_not_allowed,
@@ -64,39 +64,40 @@ pub struct Service {
     labels: RouteLabels,
 }
 
-/// The metric labels of a service's routes.
+/// The metrics of a service's routes, each resolved once, under its label.
 struct RouteLabels {
     /// `GET /hello/:name`, by handler index.
-    handlers: Vec<RouteLabel>,
+    handlers: Vec<RouteMetrics>,
     /// `/ext/<plugin>`, by plugin.
-    plugins: HashMap<String, RouteLabel>,
-    probe: RouteLabel,
-    headless: RouteLabel,
-    websocket: RouteLabel,
-    static_files: RouteLabel,
-    component: RouteLabel,
-    unmatched: RouteLabel,
+    plugins: HashMap<String, RouteMetrics>,
+    probe: RouteMetrics,
+    headless: RouteMetrics,
+    websocket: RouteMetrics,
+    static_files: RouteMetrics,
+    component: RouteMetrics,
+    unmatched: RouteMetrics,
 }
 
 impl RouteLabels {
-    fn of(app: &karman_directive::App) -> Self {
+    fn of(app: &karman_directive::App, metrics: &Metrics) -> Self {
+        let route = |label: &str| metrics.route(label.into());
         Self {
             handlers: app
                 .handlers
                 .iter()
-                .map(|h| format!("{} {}", h.method, h.resource).into())
+                .map(|h| route(&format!("{} {}", h.method, h.resource)))
                 .collect(),
             plugins: app
                 .routes
                 .iter()
-                .map(|r| (r.plugin.clone(), format!("/ext/{}", r.plugin).into()))
+                .map(|r| (r.plugin.clone(), route(&format!("/ext/{}", r.plugin))))
                 .collect(),
-            probe: "probe".into(),
-            headless: "headless".into(),
-            websocket: "websocket".into(),
-            static_files: "static".into(),
-            component: "component".into(),
-            unmatched: "unmatched".into(),
+            probe: route("probe"),
+            headless: route("headless"),
+            websocket: route("websocket"),
+            static_files: route("static"),
+            component: route("component"),
+            unmatched: route("unmatched"),
         }
     }
 }
@@ -142,7 +143,8 @@ impl Service {
             .map(|handler| Limiters::new(handler.rate_limit))
             .collect();
         let static_files = StaticFiles::for_app(app).map(Arc::new);
-        let labels = RouteLabels::of(app);
+        let status = Arc::<ServerStatus>::default();
+        let labels = RouteLabels::of(app, &status.metrics);
         Ok(Self {
             runtime,
             router,
@@ -154,7 +156,7 @@ impl Service {
             static_files,
             proxy: None,
             config,
-            status: Arc::default(),
+            status,
             labels,
         })
     }
@@ -162,6 +164,7 @@ impl Service {
     /// Records into `status` (shared with the service it replaces, or with the admin
     /// listener) instead of a status of its own.
     pub fn with_status(mut self, status: Arc<ServerStatus>) -> Self {
+        self.labels = RouteLabels::of(self.runtime.app(), &status.metrics);
         self.status = status;
         self
     }
@@ -252,13 +255,14 @@ impl Service {
         };
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
-        self.status.metrics.observe_request(&route, status, elapsed);
-        let trace_id = end_request_span(&span, &method, &route, status);
+        route.observe(status, elapsed);
+        let trace_id = end_request_span(&span, &method, route.label(), status);
+        let route: &str = route.label();
         tracing::info!(
             target: "karman::access",
             request_id,
             method = %method,
-            route = &*route,
+            route,
             status,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             trace_id,
@@ -276,7 +280,7 @@ impl Service {
         request: Request<B>,
         request_id: &str,
         due: std::time::Instant,
-        route: &mut RouteLabel,
+        route: &mut RouteMetrics,
     ) -> Response<HttpBody>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
