@@ -79,7 +79,11 @@ fn every_component_that_cannot_compile_is_reported_in_directive_order() {
     let garbage = dir.join("garbage.wasm");
     std::fs::write(&garbage, b"not wasm at all").unwrap();
     let core_module = dir.join("core-module.wasm");
-    std::fs::write(&core_module, [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]).unwrap();
+    std::fs::write(
+        &core_module,
+        [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    )
+    .unwrap();
     let error = load_error(&format!(
         "identifier: t\nappVersion: v1\ncomponents:\n  \
          - {{ name: hello, source: guest(hello) }}\n  \
@@ -92,12 +96,14 @@ fn every_component_that_cannot_compile_is_reported_in_directive_order() {
     let lines: Vec<&str> = error.lines().collect();
     assert_eq!(lines.len(), 2, "{error}");
     assert!(
-        lines[0].contains(":5:") && lines[0].contains("component `first-bad`: `")
+        lines[0].contains(":5:")
+            && lines[0].contains("component `first-bad`: `")
             && lines[0].contains("garbage.wasm` is not a valid component"),
         "{error}"
     );
     assert!(
-        lines[1].contains(":7:") && lines[1].contains("component `second-bad`: `")
+        lines[1].contains(":7:")
+            && lines[1].contains("component `second-bad`: `")
             && lines[1].contains("core-module.wasm` is not a valid component"),
         "{error}"
     );

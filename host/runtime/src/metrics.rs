@@ -228,7 +228,10 @@ impl ComponentSeries {
         };
         let seconds = took.as_secs_f64();
         match outcome {
-            StepOutcome::Ok => self.steps_ok.get_or_init(|| series(outcome)).observe(seconds),
+            StepOutcome::Ok => self
+                .steps_ok
+                .get_or_init(|| series(outcome))
+                .observe(seconds),
             other => series(other).observe(seconds),
         }
     }
