@@ -22,7 +22,21 @@ export SKIP_BUILD=1
 
 RESULTS=$(mktemp)
 export RESULTS
-trap 'rm -f "$RESULTS"' EXIT
+# The table, also of the parts that ran when one fails.
+table() {
+  local status=$?
+  echo
+  echo "## bench/all.sh, $(date -u +%Y-%m-%d), $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+  [ "$status" -eq 0 ] || echo "(stopped early: a part failed, exit status $status)"
+  echo
+  echo "| measure | result | target |"
+  echo "|---------|--------|--------|"
+  while IFS='|' read -r measure result target; do
+    echo "| $measure | $result | $target |"
+  done < "$RESULTS"
+  rm -f "$RESULTS"
+}
+trap table EXIT
 
 part() { # <name> <command…>: runs a part and prints how long it took
   local started=$SECONDS
@@ -37,11 +51,3 @@ part "streams" target/release/stream-throughput
 part "start-up" target/release/startup
 part "memory" bench/memory.sh
 
-echo
-echo "## bench/all.sh, $(date -u +%Y-%m-%d), $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
-echo
-echo "| measure | result | target |"
-echo "|---------|--------|--------|"
-while IFS='|' read -r measure result target; do
-  echo "| $measure | $result | $target |"
-done < "$RESULTS"

@@ -28,7 +28,11 @@ if [ -z "${SKIP_BUILD:-}" ]; then
 fi
 GUESTS=$PWD/target/wasm32-wasip2/guest
 # wrk and Karman each hold one descriptor per connection.
-ulimit -n 65536
+needed=$((IN_FLIGHT + 1000))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$needed" ]; then
+  ulimit -n "$needed" 2>/dev/null \
+    || { echo "$IN_FLIGHT connections need at least $needed open files (ulimit -n)" >&2; exit 1; }
+fi
 
 work=$(mktemp -d)
 pid=

@@ -15,9 +15,11 @@ appVersion: v1
 components:
   - { name: hello, source: guest(hello) }
   - { name: slow, source: guest(slow) }
+  - { name: fail, source: guest(fail) }
 handlers:
   - { type: request, method: GET, resource: /hello/:name, steps: [ { fn: hello } ] }
   - { type: request, method: GET, resource: /slow, steps: [ { fn: slow } ] }
+  - { type: request, method: GET, resource: /fail, steps: [ { fn: fail } ] }
 "#;
 
 /// The samples of an exposition, by series (`name{labels}`).
@@ -39,6 +41,9 @@ async fn metrics_count_requests_by_route_and_status() {
     }
     for path in ["/nope", "/hello", "/x/y/z"] {
         assert_eq!(server.get(path).await.status, 404);
+    }
+    for code in [404, 503, 404] {
+        assert_eq!(server.get(&format!("/fail?code={code}")).await.status, code);
     }
     server.get("/livez").await;
     let metrics = server.admin_get("/metrics").await;
@@ -82,6 +87,33 @@ async fn metrics_count_requests_by_route_and_status() {
     assert_eq!(
         value(r#"karman_instantiation_duration_seconds_count{component="hello"}"#),
         Some(7.0)
+    );
+    // A route's statuses and a component's outcomes are series of their own.
+    assert_eq!(
+        value(r#"karman_http_requests_total{route="GET /fail",status="404"}"#),
+        Some(2.0),
+        "{}",
+        metrics.body
+    );
+    assert_eq!(
+        value(r#"karman_http_requests_total{route="GET /fail",status="503"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(r#"karman_http_requests_total{route="GET /fail",status="200"}"#),
+        None
+    );
+    assert_eq!(
+        value(r#"karman_http_request_duration_seconds_count{route="GET /fail"}"#),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(r#"karman_step_duration_seconds_count{component="fail",outcome="error"}"#),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(r#"karman_step_duration_seconds_count{component="fail",outcome="ok"}"#),
+        None
     );
     let build = format!(
         r#"karman_build_info{{version="{}",wit="{}"}}"#,

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use karman_directive::{Component as ComponentSpec, Limits, Location, Query};
 use wasmtime::Engine;
@@ -83,50 +84,52 @@ pub struct ComponentError {
 }
 
 /// A component compiled (or fetched from the on-disk cache), not yet linked.
-pub(crate) struct Compiled {
+pub(crate) struct Compiled<'a> {
+    spec: &'a ComponentSpec,
     component: Component,
     size_bytes: u64,
 }
 
 /// Compiles every component of `specs`, several at once (one thread per core): a cold start
 /// of an app of many components is bound by compilation. The results are in `specs`' order.
-pub(crate) fn compile_all(
+pub(crate) fn compile_all<'a>(
     engine: &Engine,
-    specs: &[ComponentSpec],
-) -> Vec<Result<Compiled, ComponentError>> {
+    specs: &'a [ComponentSpec],
+) -> Vec<Result<Compiled<'a>, ComponentError>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(specs.len());
     if workers <= 1 {
         return specs.iter().map(|spec| compile(engine, spec)).collect();
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, Result<Compiled, ComponentError>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(spec) = specs.get(index) else {
-                            return done;
-                        };
-                        done.push((index, compile(engine, spec)));
-                    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, Result<Compiled<'a>, ComponentError>)> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(spec) = specs.get(index) else {
+                                return done;
+                            };
+                            done.push((index, compile(engine, spec)));
+                        }
+                    })
                 })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().expect("a compiling thread does not panic"))
-            .collect()
-    });
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().expect("a compiling thread does not panic"))
+                .collect()
+        });
     results.sort_by_key(|(index, _)| *index);
     results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Reads and compiles one component (a hit in the on-disk cache only deserializes it).
-fn compile(engine: &Engine, spec: &ComponentSpec) -> Result<Compiled, ComponentError> {
+fn compile<'a>(engine: &Engine, spec: &'a ComponentSpec) -> Result<Compiled<'a>, ComponentError> {
     let fail = |message: String| component_error(spec, message);
     let bytes = std::fs::read(&spec.source)
         .map_err(|e| fail(format!("cannot read `{}`: {e}", spec.source.display())))?;
@@ -137,6 +140,7 @@ fn compile(engine: &Engine, spec: &ComponentSpec) -> Result<Compiled, ComponentE
         ))
     })?;
     Ok(Compiled {
+        spec,
         component,
         size_bytes: bytes.len() as u64,
     })
@@ -151,23 +155,22 @@ fn component_error(spec: &ComponentSpec, message: String) -> ComponentError {
 }
 
 /// Checks a compiled component's imports against its grants and prepares it to run.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn load(
     karman: &KarmanEngine,
     linker: &Linker<StepState>,
-    spec: &ComponentSpec,
-    compiled: Compiled,
+    compiled: Compiled<'_>,
     backends: &Backends,
     queries: &[Query],
     static_root: Option<&Arc<Path>>,
     metrics: &RuntimeMetrics,
 ) -> Result<(LoadedComponent, ComponentReport), ComponentError> {
     let engine = karman.engine();
-    let fail = |message: String| component_error(spec, message);
     let Compiled {
+        spec,
         component,
         size_bytes,
     } = compiled;
+    let fail = |message: String| component_error(spec, message);
 
     let imports: Vec<String> = component
         .component_type()

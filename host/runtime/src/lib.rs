@@ -134,8 +134,7 @@ impl Runtime {
                 .unwrap_or_else(|_| dir.to_path_buf())
                 .into()
         });
-        let compiled = component::compile_all(engine.engine(), &app.components);
-        for (spec, compiled) in app.components.iter().zip(compiled) {
+        for compiled in component::compile_all(engine.engine(), &app.components) {
             let root = static_root.as_ref();
             let compiled = match compiled {
                 Ok(compiled) => compiled,
@@ -147,7 +146,6 @@ impl Runtime {
             match component::load(
                 &engine,
                 &linker,
-                spec,
                 compiled,
                 &config.backends,
                 &app.queries,
@@ -156,7 +154,7 @@ impl Runtime {
             ) {
                 Ok((component, report)) => {
                     for warning in &report.warnings {
-                        tracing::warn!(component = %spec.name, "{warning}");
+                        tracing::warn!(component = %report.name, "{warning}");
                     }
                     loaded.push(Arc::new(component));
                     reports.push(report);
