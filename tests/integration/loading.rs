@@ -76,14 +76,13 @@ fn every_component_that_cannot_compile_is_reported_in_directive_order() {
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
+    // Both carry a component's header (the Directive's check passes) and fail to compile.
+    const HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
     let garbage = dir.join("garbage.wasm");
-    std::fs::write(&garbage, b"not wasm at all").unwrap();
-    let core_module = dir.join("core-module.wasm");
-    std::fs::write(
-        &core_module,
-        [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    )
-    .unwrap();
+    std::fs::write(&garbage, [&HEADER[..], b"not wasm at all"].concat()).unwrap();
+    let truncated = dir.join("truncated.wasm");
+    // A custom section that claims 100 bytes and has 2.
+    std::fs::write(&truncated, [&HEADER[..], &[0x00, 0x64, 0x01, 0x61]].concat()).unwrap();
     let error = load_error(&format!(
         "identifier: t\nappVersion: v1\ncomponents:\n  \
          - {{ name: hello, source: guest(hello) }}\n  \
@@ -91,7 +90,7 @@ fn every_component_that_cannot_compile_is_reported_in_directive_order() {
          - {{ name: echo, source: guest(echo) }}\n  \
          - {{ name: second-bad, source: {} }}\n",
         garbage.display(),
-        core_module.display()
+        truncated.display()
     ));
     let lines: Vec<&str> = error.lines().collect();
     assert_eq!(lines.len(), 2, "{error}");
@@ -104,7 +103,7 @@ fn every_component_that_cannot_compile_is_reported_in_directive_order() {
     assert!(
         lines[1].contains(":7:")
             && lines[1].contains("component `second-bad`: `")
-            && lines[1].contains("core-module.wasm` is not a valid component"),
+            && lines[1].contains("truncated.wasm` is not a valid component"),
         "{error}"
     );
     let _ = std::fs::remove_dir_all(dir);
