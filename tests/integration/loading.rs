@@ -82,7 +82,11 @@ fn every_component_that_cannot_compile_is_reported_in_directive_order() {
     std::fs::write(&garbage, [&HEADER[..], b"not wasm at all"].concat()).unwrap();
     let truncated = dir.join("truncated.wasm");
     // A custom section that claims 100 bytes and has 2.
-    std::fs::write(&truncated, [&HEADER[..], &[0x00, 0x64, 0x01, 0x61]].concat()).unwrap();
+    std::fs::write(
+        &truncated,
+        [&HEADER[..], &[0x00, 0x64, 0x01, 0x61]].concat(),
+    )
+    .unwrap();
     let error = load_error(&format!(
         "identifier: t\nappVersion: v1\ncomponents:\n  \
          - {{ name: hello, source: guest(hello) }}\n  \
