@@ -6,7 +6,7 @@
 #   startup              ten components to the first answer, cold and warm cache
 #   bench/memory.sh      RSS with 1,000 requests in flight, and over a soak
 #
-#   scripts/services && bench/all.sh            # about 25 minutes on 2 cores (10 of them the soak)
+#   scripts/services && bench/all.sh            # about 20 minutes on 2 cores (10 of them the soak)
 #   SOAK=60 ROUNDS=1 bench/all.sh               # a quick look
 #
 # Each part keeps its own knobs (DURATION, ROUNDS, MESSAGES, SOAK, …; see each script). Needs the
