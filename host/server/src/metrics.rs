@@ -21,8 +21,8 @@
 //!
 //! ```
 //! let metrics = karman::Metrics::new();
-//! metrics.observe_request(&"GET /hello/:name".into(), 200, std::time::Duration::from_millis(3));
 //! let hello = metrics.route("GET /hello/:name".into());
+//! hello.observe(200, std::time::Duration::from_millis(3));
 //! hello.observe(200, std::time::Duration::from_millis(2));
 //! let text = metrics.render(&[("cache", true)]);
 //! assert!(text.contains(r#"karman_http_requests_total{route="GET /hello/:name",status="200"} 2"#));
@@ -75,7 +75,7 @@ struct BuildLabels {
 }
 
 /// The request metrics of one route (see [`Metrics::route`]); clones share them. Its series
-/// appear in the exposition once a request is counted, as with [`Metrics::observe_request`].
+/// appear in the exposition once a request is counted.
 #[derive(Clone)]
 pub struct RouteMetrics(Arc<RouteSeries>);
 
@@ -214,11 +214,6 @@ impl Metrics {
     /// (`StreamsConfig::metrics`).
     pub fn streams(&self) -> karman_streams::StreamMetrics {
         self.streams.clone()
-    }
-
-    /// Counts one answered request.
-    pub fn observe_request(&self, route: &RouteLabel, status: u16, duration: Duration) {
-        self.route(route.clone()).observe(status, duration);
     }
 
     /// Where the requests of `route` are counted: made once per route, so that a request

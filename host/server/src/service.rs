@@ -60,12 +60,12 @@ pub struct Service {
     config: ServerConfig,
     /// The metrics and the draining flag, shared with the services a reload puts in its place.
     status: Arc<ServerStatus>,
-    /// The metric label of each route, made once.
-    labels: RouteLabels,
+    /// The metrics of each route, resolved once.
+    route_metrics: RoutesMetrics,
 }
 
 /// The metrics of a service's routes, each resolved once, under its label.
-struct RouteLabels {
+struct RoutesMetrics {
     /// `GET /hello/:name`, by handler index.
     handlers: Vec<RouteMetrics>,
     /// `/ext/<plugin>`, by plugin.
@@ -78,7 +78,7 @@ struct RouteLabels {
     unmatched: RouteMetrics,
 }
 
-impl RouteLabels {
+impl RoutesMetrics {
     fn of(app: &karman_directive::App, metrics: &Metrics) -> Self {
         let route = |label: &str| metrics.route(label.into());
         Self {
@@ -144,7 +144,7 @@ impl Service {
             .collect();
         let static_files = StaticFiles::for_app(app).map(Arc::new);
         let status = Arc::<ServerStatus>::default();
-        let labels = RouteLabels::of(app, &status.metrics);
+        let route_metrics = RoutesMetrics::of(app, &status.metrics);
         Ok(Self {
             runtime,
             router,
@@ -157,14 +157,14 @@ impl Service {
             proxy: None,
             config,
             status,
-            labels,
+            route_metrics,
         })
     }
 
     /// Records into `status` (shared with the service it replaces, or with the admin
     /// listener) instead of a status of its own.
     pub fn with_status(mut self, status: Arc<ServerStatus>) -> Self {
-        self.labels = RouteLabels::of(self.runtime.app(), &status.metrics);
+        self.route_metrics = RoutesMetrics::of(self.runtime.app(), &status.metrics);
         self.status = status;
         self
     }
@@ -232,7 +232,7 @@ impl Service {
         let method = request.method().clone();
         let deadline = self.config.total_request_timeout;
         let due = started + deadline;
-        let mut route = self.labels.unmatched.clone();
+        let mut route = self.route_metrics.unmatched.clone();
         let span = request_span(&request, &request_id);
         let answered =
             tokio::time::timeout(deadline, self.answer(request, &request_id, due, &mut route))
@@ -287,12 +287,12 @@ impl Service {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         if let Some(component) = self.proxy {
-            *route = self.labels.component.clone();
+            *route = self.route_metrics.component.clone();
             return self.pass_to(component, request, request_id).await;
         }
         let path = request.uri().path();
         if matches!(path, "/livez" | "/readyz" | "/health") {
-            *route = self.labels.probe.clone();
+            *route = self.route_metrics.probe.clone();
             return match *request.method() {
                 Method::GET | Method::HEAD if path == "/livez" => live(),
                 Method::GET | Method::HEAD => ready(self.runtime.health(), &self.status),
@@ -306,7 +306,7 @@ impl Service {
         }
         if path == "/ext" || path.starts_with("/ext/") {
             let plugin = path["/ext".len()..].split('/').nth(1).unwrap_or_default();
-            if let Some(label) = self.labels.plugins.get(plugin) {
+            if let Some(label) = self.route_metrics.plugins.get(plugin) {
                 *route = label.clone();
             }
             return match &self.custom_routes {
@@ -326,13 +326,13 @@ impl Service {
         if let Some(headless) = &self.headless
             && path.starts_with(crate::headless::PREFIX)
         {
-            *route = self.labels.headless.clone();
+            *route = self.route_metrics.headless.clone();
             return headless
                 .handle(&self.runtime, request, request_id, &self.config)
                 .await;
         }
         if let Some(handler) = self.websockets.get(path) {
-            *route = self.labels.websocket.clone();
+            *route = self.route_metrics.websocket.clone();
             return self.open_websocket(handler, request, request_id);
         }
         let found = self.router.route(request.method().as_str(), path);
@@ -343,7 +343,7 @@ impl Service {
             // A handler's path with another method stays a 405 unless static files answer it.
             let get = matches!(*request.method(), Method::GET | Method::HEAD);
             if get || matches!(found, Match::NotFound) {
-                *route = self.labels.static_files.clone();
+                *route = self.route_metrics.static_files.clone();
                 return files
                     .serve(request.method(), request.headers(), rest, request_id)
                     .await;
@@ -351,7 +351,7 @@ impl Service {
         }
         let (index, params) = match found {
             Match::Handler { index, params } => {
-                *route = self.labels.handlers[index].clone();
+                *route = self.route_metrics.handlers[index].clone();
                 (index, params)
             }
             Match::NotFound => {
