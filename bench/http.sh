@@ -18,6 +18,7 @@
 # With RESULTS=<file> it also appends `measure|result|target` lines there (bench/all.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
@@ -33,11 +34,7 @@ if [ ! -x "$WASMTIME_BIN" ] && [ "${WASMTIME:-}" = install ]; then
   cargo install --locked --root "$TOOLS" wasmtime-cli@48.0.8
 fi
 
-if [ -z "${SKIP_BUILD:-}" ]; then
-  echo "==> building (release) and the guests"
-  ./scripts/build-guests
-  cargo build --quiet --release -p karman -p karman-bench --bins
-fi
+build
 cargo build --quiet --target wasm32-wasip2 --profile guest -p hello-http
 GUESTS=target/wasm32-wasip2/guest
 
@@ -101,20 +98,6 @@ for target in "${targets[@]}"; do
     || { echo "unexpected answer from $target (${url[$target]})" >&2; exit 1; }
 done
 
-# load <label> <url> <connections> <threads>: appends "req/s p50-ms p99-ms" to $work/<label>
-load() {
-  local out errors
-  out=$(wrk -t"$4" -c"$3" -d"${DURATION}s" --latency "$2")
-  errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
-  if [ -n "$errors" ]; then echo "errors while loading $1: $errors" >&2; exit 1; fi
-  awk '/Requests\/sec/ { rps=$2 }
-       function ms(v) { if (v ~ /us$/) { sub(/us$/,"",v); return v/1000 }
-                        if (v ~ /ms$/) { sub(/ms$/,"",v); return v+0 }
-                        sub(/s$/,"",v); return v*1000 }
-       $1=="50%" { p50=ms($2) } $1=="99%" { p99=ms($2) }
-       END { print rps, p50, p99 }' <<<"$out" >> "$work/$1"
-}
-
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on $(nproc) cores, $ROUNDS interleaved rounds"
 for round in $(seq 1 "$ROUNDS"); do
@@ -127,10 +110,6 @@ for round in $(seq 1 "$ROUNDS"); do
   done
   echo "round $round done"
 done
-
-# median <label> <column>: the median over the rounds of column 1 (req/s), 2 (p50) or 3 (p99)
-median() { awk -v c="$2" '{ print $c }' "$work/$1" | sort -g | awk '{ v[NR]=$1 } END { print v[int((NR+1)/2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
 printf '%-28s %12s %10s %10s\n' "target (median)" "req/s" "p50 ms" "p99 ms"
@@ -157,9 +136,4 @@ if [ -x "$WASMTIME_BIN" ]; then
   )
 fi
 echo
-for line in "${results[@]}"; do
-  IFS='|' read -r measure result target <<<"$line"
-  printf '%-62s %8s   (target %s)\n' "$measure" "$result" "$target"
-  [ -n "${RESULTS:-}" ] && echo "$line" >> "$RESULTS"
-done
-exit 0
+report "${results[@]}"

@@ -12,17 +12,14 @@
 # With RESULTS=<file> it also appends `measure|result|target` lines there (bench/all.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 PORT=18085
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-if [ -z "${SKIP_BUILD:-}" ]; then
-  echo "==> building (release) and the guests"
-  ./scripts/build-guests
-  cargo build --quiet --release -p karman --bin karman
-fi
+build
 GUESTS=$PWD/target/wasm32-wasip2/guest
 
 work=$(mktemp -d)
@@ -58,26 +55,6 @@ for lang in rust js python; do
     || { echo "unexpected answer from $lang: $answer" >&2; exit 1; }
 done
 
-# load <label> <url> <connections> <threads>: appends "req/s p50-ms p99-ms" to $work/<label>
-load() {
-  local out
-  out=$(wrk -t"$4" -c"$3" -d"${DURATION}s" --latency "$2")
-  if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
-    echo "errors while loading $2:" >&2
-    grep "Non-2xx\|Socket errors" <<<"$out" >&2
-    exit 1
-  fi
-  awk '/Requests\/sec/ { rps=$2 }
-       function ms(v) { if (v ~ /us$/) { sub(/us$/,"",v); return v/1000 }
-                        if (v ~ /ms$/) { sub(/ms$/,"",v); return v+0 }
-                        sub(/s$/,"",v); return v*1000 }
-       $1=="50%" { p50=ms($2) } $1=="99%" { p99=ms($2) }
-       END { print rps, p50, p99 }' <<<"$out" >> "$work/$1"
-}
-# median <label> <column>: the median over the rounds of column 1 (req/s), 2 (p50) or 3 (p99)
-median() { awk -v c="$2" '{ print $c }' "$work/$1" | sort -g | awk '{ v[NR]=$1 } END { print v[int((NR+1)/2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-
 echo
 echo "wrk ${DURATION}s per target on $(nproc) cores, $ROUNDS interleaved rounds; a fresh instance per request unless 'reuse'"
 for round in $(seq 1 "$ROUNDS"); do
@@ -105,9 +82,4 @@ results=(
   "Python / Rust, p50 with reuse: (1 conn.)|$(ratio "$(median python-reuse 2)" "$(median rust-reuse 2)")x|<= 1.3x"
 )
 echo
-for line in "${results[@]}"; do
-  IFS='|' read -r measure result target <<<"$line"
-  printf '%-52s %8s   (target %s)\n' "$measure" "$result" "$target"
-  [ -n "${RESULTS:-}" ] && echo "$line" >> "$RESULTS"
-done
-exit 0
+report "${results[@]}"

@@ -14,6 +14,7 @@
 # With RESULTS=<file> it also appends `measure|result|target` lines there (bench/all.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 IN_FLIGHT=${IN_FLIGHT:-1000}
 SOAK=${SOAK:-600}
@@ -21,11 +22,7 @@ SAMPLE=${SAMPLE:-30}
 PORT=18086
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-if [ -z "${SKIP_BUILD:-}" ]; then
-  echo "==> building (release) and the guests"
-  ./scripts/build-guests
-  cargo build --quiet --release -p karman --bin karman
-fi
+build
 GUESTS=$PWD/target/wasm32-wasip2/guest
 # wrk and Karman each hold one descriptor per connection.
 needed=$((IN_FLIGHT + 1000))
@@ -113,7 +110,5 @@ results=(
   "Memory, RSS per in-flight fresh instance|$per|—"
   "Memory, RSS over a ${SOAK} s soak (first → last sample)|$(mib "$first") → $(mib "$last") ($growth)|no growth"
 )
-for line in "${results[@]}"; do
-  [ -n "${RESULTS:-}" ] && echo "$line" >> "$RESULTS"
-done
-exit 0
+echo
+report "${results[@]}"

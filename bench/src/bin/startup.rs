@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use karman_bench::record_result;
+
 /// The Rust Runnables of the app (`target/wasm32-wasip2/guest/<name>.wasm`); `hello` answers
 /// the probe.
 const RUST_COMPONENTS: [&str; 8] = [
@@ -90,19 +92,6 @@ fn main() {
         &format!("{cold:.0} ms"),
         "—",
     );
-}
-
-/// Appends `measure|result|target` to the file `RESULTS` names, if any (bench/all.sh).
-fn record_result(measure: &str, result: &str, target: &str) {
-    let Some(path) = std::env::var_os("RESULTS") else {
-        return;
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("cannot open RESULTS {}: {e}", Path::new(&path).display()));
-    writeln!(file, "{measure}|{result}|{target}").expect("RESULTS is written");
 }
 
 /// One route per component: `GET /<name>/:id` (hello's is `/hello/:name`).

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use karman_bench::record_result;
 use karman_directive::ParseOptions;
 use karman_runtime::{Backends, Runtime, RuntimeConfig};
 use karman_streams::{Streams, StreamsConfig};
@@ -521,20 +522,6 @@ fn karman_label(reuse: bool) -> String {
 fn median(mut rates: Vec<f64>) -> f64 {
     rates.sort_by(f64::total_cmp);
     rates[rates.len() / 2]
-}
-
-/// Appends `measure|result|target` to the file `RESULTS` names, if any (bench/all.sh).
-fn record_result(measure: &str, result: &str, target: &str) {
-    use std::io::Write as _;
-    let Some(path) = std::env::var_os("RESULTS") else {
-        return;
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("cannot open RESULTS {}: {e}", Path::new(&path).display()));
-    writeln!(file, "{measure}|{result}|{target}").expect("RESULTS is written");
 }
 
 #[tokio::main]
