@@ -7,7 +7,8 @@ use karman_runtime::{LoadError, Runtime};
 
 use crate::support::{app, expand, repo_root, runtime_config};
 
-fn load_error(yaml: &str) -> String {
+/// The load error of `yaml`, as `karman check` and `karman serve` print it.
+pub(crate) fn load_error(yaml: &str) -> String {
     match Runtime::load(app(yaml), runtime_config()) {
         Ok(_) => panic!("the app loaded"),
         Err(LoadError::Components(errors)) => errors

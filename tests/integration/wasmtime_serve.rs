@@ -1,10 +1,11 @@
-//! `karman serve component.wasm` against `wasmtime serve` on the same component
-//! (`components/http-echo`): the same requests, byte-level HTTP/1.1 exchanges, the same
-//! observations (status, headers, body framing, trailers).
+//! `karman serve component.wasm` against `wasmtime serve` on the same component: the same
+//! requests, byte-level HTTP/1.1 exchanges, the same observations (status, headers, body
+//! framing, trailers). `components/http-echo` is plain `wasi:http`; `components/kv-portable`
+//! also uses the standard `wasi:keyvalue` and `wasi:config`, served with the same `-S` options.
 //!
 //! `wasmtime serve` (wasmtime-cli 48.0.8) takes 18 minutes to build, so the test compares with
 //! it live when it is installed (`$KARMAN_TOOLS/bin/wasmtime`, installed by `bench/http.sh`), and
-//! otherwise with `tests/fixtures/wasmtime-serve/http-echo.txt`, recorded from it. With
+//! otherwise with the recordings in `tests/fixtures/wasmtime-serve/` made from it. With
 //! `KARMAN_BLESS=1` and wasmtime present, the recording is rewritten.
 //!
 //! Observations leave out what differs by design: `date` (the clock), `x-request-id` (Karman
@@ -17,10 +18,13 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{PrivateService, free_port, guest, repo_root, tools_dir};
+use crate::support::{Binary, PrivateService, free_port, guest, repo_root, tools_dir};
 
-/// The exchanges compared: a name, the raw request, and whether only the status counts.
-const EXCHANGES: &[(&str, &str, bool)] = &[
+/// An exchange compared: a name, the raw request, and whether only the status counts.
+type Exchange = (&'static str, &'static str, bool);
+
+/// The exchanges compared on `http-echo`.
+const EXCHANGES: &[Exchange] = &[
     (
         "get",
         "GET /hello HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
@@ -78,10 +82,62 @@ const EXCHANGES: &[(&str, &str, bool)] = &[
     ),
 ];
 
+/// The exchanges compared on `kv-portable` (standard `wasi:keyvalue` and `wasi:config`, served
+/// with `-S keyvalue -S config -S config-var=greeting=hi` by both): what answers the same on a
+/// fresh server of either. A value kept from one request to the next, and the bucket name
+/// `default`, differ by design (docs/standard-interfaces.md).
+const STANDARD_EXCHANGES: &[Exchange] = &[
+    (
+        "keyvalue round trip in one request",
+        "GET /kv/roundtrip?key=k&value=v HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "increment of an absent key",
+        "GET /kv/incr?key=n&by=5 HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "set",
+        "GET /kv/set?key=kept&value=1 HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "a bucket that does not exist",
+        "GET /kv/open?name=elsewhere HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "every config value",
+        "GET /config HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "one config value",
+        "GET /config/get?key=greeting HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+    (
+        "no host environment through config",
+        "GET /config/get?key=HOME HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n",
+        false,
+    ),
+];
+
+/// The `-S` options both servers get for `kv-portable`.
+pub(crate) const STANDARD_OPTIONS: &[&str] = &[
+    "-S",
+    "keyvalue",
+    "-S",
+    "config",
+    "-S",
+    "config-var=greeting=hi",
+];
+
 /// Sends each exchange to `address` and describes what came back.
-async fn observe(address: &str) -> String {
+async fn observe(address: &str, exchanges: &[Exchange]) -> String {
     let mut out = String::new();
-    for (name, request, status_only) in EXCHANGES {
+    for (name, request, status_only) in exchanges {
         let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
         stream
             .write_all(request.replace("HOST", address).as_bytes())
@@ -123,32 +179,31 @@ impl WasmtimeServe {
         tools_dir().join("bin/wasmtime")
     }
 
-    fn start(component: &std::path::Path) -> Self {
+    fn start(component: &std::path::Path, options: &[&str]) -> Self {
         let port = free_port();
         let mut command = Command::new(Self::binary());
-        command.args([
-            "serve",
-            "-S",
-            "cli=y",
-            "-O",
-            "pooling-allocator=y",
-            "--addr",
-        ]);
+        command.args(["serve", "-S", "cli=y", "-O", "pooling-allocator=y"]);
+        command.args(options).arg("--addr");
         command.arg(format!("127.0.0.1:{port}")).arg(component);
         Self(PrivateService::start("wasmtime serve", command, port))
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn karman_serves_a_wasi_http_component_as_wasmtime_serve_does() {
-    let component = guest("http-echo");
-    let karman = crate::routes::serve_component("http-echo", Duration::from_secs(5), 1 << 20).await;
-    let karman_seen = observe(karman.base.trim_start_matches("http://")).await;
-
-    let recording = repo_root().join("tests/fixtures/wasmtime-serve/http-echo.txt");
-    let reference = if WasmtimeServe::binary().exists() {
-        let wasmtime = WasmtimeServe::start(&component);
-        let seen = observe(&wasmtime.0.address).await;
+/// What `wasmtime serve` answers to `exchanges` on `component` with `options`: live when
+/// wasmtime-cli is installed (the recording must match it; `KARMAN_BLESS=1` rewrites it), else
+/// the recording.
+async fn wasmtime_reference(
+    component: &std::path::Path,
+    options: &[&str],
+    exchanges: &[Exchange],
+    recording: &str,
+) -> String {
+    let recording = repo_root()
+        .join("tests/fixtures/wasmtime-serve")
+        .join(recording);
+    if WasmtimeServe::binary().exists() {
+        let wasmtime = WasmtimeServe::start(component, options);
+        let seen = observe(&wasmtime.0.address, exchanges).await;
         if std::env::var_os("KARMAN_BLESS").is_some() {
             std::fs::create_dir_all(recording.parent().unwrap()).unwrap();
             std::fs::write(&recording, &seen).unwrap();
@@ -166,7 +221,34 @@ async fn karman_serves_a_wasi_http_component_as_wasmtime_serve_does() {
                 recording.display()
             )
         })
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn karman_serves_a_wasi_http_component_as_wasmtime_serve_does() {
+    let component = guest("http-echo");
+    let karman = crate::routes::serve_component("http-echo", Duration::from_secs(5), 1 << 20).await;
+    let karman_seen = observe(karman.base.trim_start_matches("http://"), EXCHANGES).await;
+    let reference = wasmtime_reference(&component, &[], EXCHANGES, "http-echo.txt").await;
+    assert_eq!(
+        karman_seen, reference,
+        "karman serve differs from wasmtime serve (left: karman)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_on_standard_interfaces_answers_as_under_wasmtime_serve() {
+    let component = guest("kv-portable");
+    let karman = Binary::serve_file(&component, "info", &[], STANDARD_OPTIONS);
+    let address = karman.url("").trim_start_matches("http://").to_string();
+    let karman_seen = observe(&address, STANDARD_EXCHANGES).await;
+    let reference = wasmtime_reference(
+        &component,
+        STANDARD_OPTIONS,
+        STANDARD_EXCHANGES,
+        "kv-portable.txt",
+    )
+    .await;
     assert_eq!(
         karman_seen, reference,
         "karman serve differs from wasmtime serve (left: karman)"

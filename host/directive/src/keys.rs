@@ -64,7 +64,7 @@ key_sets! {
     STATIC at "/$defs/static" = ["dir", "mount"];
 
     /// A component of `components:`.
-    COMPONENT at "/$defs/component" = ["name", "source", "build", "capabilities", "limits", "reuse"];
+    COMPONENT at "/$defs/component" = ["name", "source", "build", "capabilities", "limits", "reuse", "config", "imports"];
     /// The grants of a component (`capabilities:`).
     CAPABILITIES at "/$defs/capabilities" = ["cache", "log", "sql", "http", "graphql", "files"];
     /// `files: { path }`.

@@ -92,6 +92,31 @@ fn a_full_directive_resolves_every_key() {
         (reuse.max_uses, reuse.idle_timeout, reuse.pool_size),
         (50, Duration::from_secs(10), 4)
     );
+    let config: Vec<(&str, &str)> = render_component
+        .config
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    assert_eq!(
+        config,
+        [("theme", "dark"), ("pageSize", "20"), ("version", "v2.0.0")],
+        "in order, scalars as their text, env(…) resolved"
+    );
+    assert!(get_user.config.is_empty(), "no `config:`, no values");
+    let audit_links = &app.components[2].imports;
+    assert_eq!(audit_links.len(), 1);
+    assert_eq!(
+        (
+            audit_links[0].interface.as_str(),
+            audit_links[0].from.as_str()
+        ),
+        ("acme:pricing/calc@0.1.0", "render")
+    );
+    assert!(audit_links[0].names("acme:pricing/calc@0.1.0"));
+    assert!(
+        !audit_links[0].names("acme:pricing/calc@0.2.0"),
+        "a versioned link takes that version only"
+    );
     let audit = &app.components[2];
     assert_eq!(audit.grants.cache, None, "deny by default");
     assert!(audit.grants.log, "log is on by default");
@@ -125,7 +150,7 @@ fn a_full_directive_resolves_every_key() {
     let with = render.with.as_ref().unwrap();
     assert_eq!(with["user"], "get-user");
     assert_eq!(with["extra"], "enrich");
-    assert_eq!(render.location.line, 32);
+    assert_eq!(render.location.line, 34);
 
     assert_eq!(app.handlers[1].sequence.response, "enrich");
     assert_eq!(app.handlers[1].resource.to_matchit(), "/");

@@ -11,6 +11,13 @@
 //! The `route` world (custom routes) adds `principal` to what a `wasi:http` proxy imports; its
 //! other interfaces are those generated here and by wasmtime-wasi(-http), so only `principal`
 //! is generated for it.
+//!
+//! The standard interfaces Karman serves under the same grants, `wasi:keyvalue` (on the cache),
+//! `wasi:logging` (on the log) and `wasi:config` (the Directive's `config:`), are generated from
+//! their worlds in `wit/deps`. `wasi:keyvalue` is trappable with [`CapFailure`] too, so its
+//! functions share the cache's code; a bucket handle the guest does not own traps.
+//!
+//! [`CapFailure`]: crate::capabilities::CapFailure
 
 wasmtime::component::bindgen!({
     path: "wit",
@@ -54,5 +61,39 @@ mod route {
     });
 }
 
+/// `wasi:keyvalue` (store, atomics, batch).
+mod keyvalue_world {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "wasi:keyvalue/imports",
+        imports: { default: async | trappable },
+        with: {
+            "wasi:keyvalue/store.bucket": crate::capabilities::cache::keyvalue::Bucket,
+        },
+        trappable_error_type: {
+            "wasi:keyvalue/store.error" => crate::capabilities::failure::CapFailure,
+        },
+    });
+}
+
+/// `wasi:logging`.
+mod logging_world {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "wasi:logging/imports",
+    });
+}
+
+/// `wasi:config/store`.
+mod config_world {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "wasi:config/imports",
+    });
+}
+
+pub(crate) use config_world::wasi::config::store as config_store;
 pub(crate) use karman::runnable::{cache, file, graphql, http, log, req, resp, sql, types};
+pub(crate) use keyvalue_world::wasi::keyvalue::{atomics, batch, store as keyvalue_store};
+pub(crate) use logging_world::wasi::logging::logging;
 pub(crate) use route::karman::runnable::principal;

@@ -6,19 +6,21 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use karman_directive::{Component as ComponentSpec, Limits, Location, Query};
+use karman_directive::{Component as ComponentSpec, ComponentLink, Limits, Location, Query};
 use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::backends::Backends;
 use crate::bindings::RunnablePre;
 use crate::capabilities::cache::CacheAccess;
+use crate::capabilities::config::ConfigCtx;
 use crate::capabilities::file::FileAccess;
 use crate::capabilities::http::OutboundAccess;
 use crate::capabilities::log::ComponentLog;
 use crate::capabilities::sql::SqlAccess;
 use crate::engine::KarmanEngine;
+use crate::links::linker_for;
 use crate::memory_budget::MemoryBudget;
 use crate::metrics::{ComponentSeries, RuntimeMetrics};
 use crate::store::StepState;
@@ -31,6 +33,21 @@ pub(crate) enum Entry {
     /// A `wasi:http` proxy: `wasi:http/incoming-handler` (a custom route, or `karman serve
     /// component.wasm`).
     Http(ProxyPre<StepState>),
+    /// An exporter of interfaces other components import (see [`crate::links`]): neither a
+    /// step nor a route; instantiated by its importers.
+    Library(InstancePre<StepState>),
+}
+
+impl Entry {
+    /// The prepared instance, whatever the component exports (an importer instantiates its
+    /// exporter through it).
+    pub(crate) fn instance_pre(&self) -> &InstancePre<StepState> {
+        match self {
+            Self::Runnable(pre) => pre.instance_pre(),
+            Self::Http(pre) => pre.instance_pre(),
+            Self::Library(pre) => pre,
+        }
+    }
 }
 
 /// A component ready to run: its prepared instance, limits and granted capabilities.
@@ -40,8 +57,12 @@ pub(crate) struct LoadedComponent {
     /// The host-wide budget its instances' memories draw from.
     pub(crate) memory_budget: Arc<MemoryBudget>,
     pub(crate) entry: Entry,
+    /// The compiled component (its exports are looked up when another component links to it).
+    pub(crate) component: Component,
     pub(crate) limits: Limits,
     pub(crate) cache: Option<CacheAccess>,
+    /// What `wasi:config/store` answers.
+    pub(crate) config: ConfigCtx,
     pub(crate) sql: Option<SqlAccess>,
     pub(crate) http: Option<OutboundAccess>,
     pub(crate) graphql: Option<OutboundAccess>,
@@ -81,6 +102,30 @@ pub struct ComponentError {
     pub location: Location,
     /// What is wrong.
     pub message: String,
+}
+
+/// What every component of an app loads with.
+#[derive(Clone, Copy)]
+pub(crate) struct LoadContext<'a> {
+    pub(crate) karman: &'a KarmanEngine,
+    /// Karman's interfaces (an importer's linker adds its links to a copy).
+    pub(crate) linker: &'a Linker<StepState>,
+    pub(crate) backends: &'a Backends,
+    /// The Directive's queries (for `sql` grants).
+    pub(crate) queries: &'a [Query],
+    /// The app's static directory, canonical (for `files` grants).
+    pub(crate) static_root: Option<&'a Arc<Path>>,
+    pub(crate) metrics: &'a RuntimeMetrics,
+}
+
+/// What loading a component needs to know of the links between components.
+#[derive(Default)]
+pub(crate) struct LoadLinks<'a> {
+    /// The interfaces it imports from other components, each with its loaded exporter.
+    pub(crate) imports: Vec<(&'a ComponentLink, Arc<LoadedComponent>)>,
+    /// Whether another component imports from it (then it may export neither `run` nor
+    /// `wasi:http/incoming-handler`).
+    pub(crate) exporter: bool,
 }
 
 /// A component compiled (or fetched from the on-disk cache), not yet linked.
@@ -156,14 +201,18 @@ fn component_error(spec: &ComponentSpec, message: String) -> ComponentError {
 
 /// Checks a compiled component's imports against its grants and prepares it to run.
 pub(crate) fn load(
-    karman: &KarmanEngine,
-    linker: &Linker<StepState>,
+    context: &LoadContext<'_>,
     compiled: Compiled<'_>,
-    backends: &Backends,
-    queries: &[Query],
-    static_root: Option<&Arc<Path>>,
-    metrics: &RuntimeMetrics,
+    links: LoadLinks<'_>,
 ) -> Result<(LoadedComponent, ComponentReport), ComponentError> {
+    let LoadContext {
+        karman,
+        linker,
+        backends,
+        queries,
+        static_root,
+        metrics,
+    } = *context;
     let engine = karman.engine();
     let Compiled {
         spec,
@@ -186,10 +235,19 @@ pub(crate) fn load(
     // interface of the world): one warning, not one per interface.
     let mut ungranted: Vec<&str> = Vec::new();
     let mut wasi_http_denied = false;
+    let mut keyvalue_denied = false;
     for import in &imports {
         let interface = import.split('@').next().unwrap_or(import);
         let capability = match interface {
-            "karman:runnable/cache" if spec.grants.cache.is_none() => Some("cache"),
+            "karman:runnable/cache"
+            | "wasi:keyvalue/store"
+            | "wasi:keyvalue/atomics"
+            | "wasi:keyvalue/batch"
+                if spec.grants.cache.is_none() =>
+            {
+                keyvalue_denied |= interface.starts_with("wasi:keyvalue/");
+                Some("cache")
+            }
             "karman:runnable/sql" if spec.grants.sql.is_none() => Some("sql"),
             "karman:runnable/http" if spec.grants.http.is_none() => Some("http"),
             "karman:runnable/graphql" if spec.grants.graphql.is_none() => Some("graphql"),
@@ -205,7 +263,7 @@ pub(crate) fn load(
         {
             ungranted.push(capability);
         }
-        if interface == "karman:runnable/log" && !spec.grants.log {
+        if matches!(interface, "karman:runnable/log" | "wasi:logging/logging") && !spec.grants.log {
             warnings.push(format!(
                 "imports `{import}` but has `log: false`: its log lines are dropped"
             ));
@@ -213,13 +271,20 @@ pub(crate) fn load(
     }
     if !ungranted.is_empty() {
         let names: Vec<String> = ungranted.iter().map(|c| format!("`{c}`")).collect();
+        let mut standard = Vec::new();
+        if wasi_http_denied {
+            standard.push("wasi:http requests with `HTTP-request-denied`");
+        }
+        if keyvalue_denied {
+            standard.push("wasi:keyvalue `open` with `access-denied`");
+        }
         warnings.push(format!(
             "imports {} without a grant: those calls fail with `denied`{}",
             names.join(", "),
-            if wasi_http_denied {
-                " (wasi:http requests with `HTTP-request-denied`)"
+            if standard.is_empty() {
+                String::new()
             } else {
-                ""
+                format!(" ({})", standard.join("; "))
             }
         ));
     }
@@ -238,10 +303,42 @@ pub(crate) fn load(
         }
         (None, _) => None,
     };
+    let declared: Vec<&ComponentLink> = links.imports.iter().map(|(link, _)| *link).collect();
+    let linked;
+    let linker = if links.imports.is_empty() {
+        linker
+    } else {
+        linked = linker_for(engine, linker, &component, links.imports).map_err(|error| {
+            ComponentError {
+                name: spec.name.clone(),
+                location: error.location,
+                message: error.message,
+            }
+        })?;
+        &linked
+    };
+    // An interface outside `wasi:` and `karman:` comes from another component, or nowhere.
+    if let Some(import) = imports.iter().find(|import| {
+        !import.starts_with("wasi:")
+            && !import.starts_with("karman:")
+            && !declared.iter().any(|link| link.names(import))
+    }) {
+        return Err(fail(format!(
+            "imports `{import}`, which neither Karman nor another component provides; if a \
+             component of the app exports it, declare `imports: {{ \"{}\": <component> }}`",
+            import.split('@').next().unwrap_or(import)
+        )));
+    }
     let instance_pre = linker
         .instantiate_pre(&component)
         .map_err(|e| fail(format!("cannot be linked: {e:#}")))?;
-    let entry = if serves_http {
+    let runnable = component
+        .component_type()
+        .exports(engine)
+        .any(|(name, _)| name == "run");
+    let entry = if links.exporter && !serves_http && !runnable {
+        Entry::Library(instance_pre)
+    } else if serves_http {
         Entry::Http(ProxyPre::new(instance_pre).map_err(|e| {
             fail(format!(
                 "exports `wasi:http/incoming-handler` but not as wasi:http 0.2 defines it ({e:#})"
@@ -263,12 +360,16 @@ pub(crate) fn load(
             engine: engine.clone(),
             memory_budget: karman.memory_budget().clone(),
             entry,
+            component,
             limits: spec.limits,
             cache: spec
                 .grants
                 .cache
                 .as_ref()
                 .map(|grant| CacheAccess::new(backends.cache.clone(), &grant.prefix)),
+            config: ConfigCtx {
+                values: spec.config.clone().into(),
+            },
             sql,
             http: spec
                 .grants

@@ -56,6 +56,7 @@ pub(crate) fn new_store(
             access: component.cache.clone(),
             calls: component.metrics.calls("cache"),
         },
+        config: component.config.clone(),
         sql: SqlCtx::new(component.sql.clone(), component.metrics.calls("sql")),
         http: HttpCtx {
             access: component.http.clone(),
@@ -69,6 +70,7 @@ pub(crate) fn new_store(
             access: component.files.clone(),
         },
         principal: Default::default(),
+        linked: Default::default(),
         wasi_http: wasi_http_ctx(),
         wasi_http_hooks: WasiHttpHooks {
             access: component.http.clone(),

@@ -29,6 +29,7 @@ mod engine;
 mod guest_task;
 pub mod health;
 mod instance;
+mod links;
 mod memory_budget;
 mod metrics;
 pub mod protocol_text;
@@ -124,9 +125,6 @@ impl Runtime {
             LoadError::Engine(anyhow::Error::from(e).context("cannot set up the linker"))
         })?;
 
-        let mut loaded = Vec::with_capacity(app.components.len());
-        let mut reports = Vec::with_capacity(app.components.len());
-        let mut errors = Vec::new();
         // The static directory, canonical (the Directive gives it canonical already; a path
         // that no longer resolves leaves every file `not-found`).
         let static_root: Option<Arc<std::path::Path>> = app.static_dir.as_deref().map(|dir| {
@@ -134,37 +132,87 @@ impl Runtime {
                 .unwrap_or_else(|_| dir.to_path_buf())
                 .into()
         });
-        for compiled in component::compile_all(engine.engine(), &app.components) {
-            let root = static_root.as_ref();
-            let compiled = match compiled {
+        // Exporters load before their importers (the Directive refuses cycles); results and
+        // errors go back to Directive order.
+        let mut compiled: Vec<Option<_>> = component::compile_all(engine.engine(), &app.components)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut slots: Vec<Option<Arc<component::LoadedComponent>>> =
+            (0..app.components.len()).map(|_| None).collect();
+        let mut report_slots: Vec<Option<ComponentReport>> =
+            (0..app.components.len()).map(|_| None).collect();
+        let mut errors: Vec<(usize, ComponentError)> = Vec::new();
+        let exporters: std::collections::BTreeSet<&str> = app
+            .components
+            .iter()
+            .flat_map(|c| c.imports.iter().map(|link| link.from.as_str()))
+            .collect();
+        let context = component::LoadContext {
+            karman: &engine,
+            linker: &linker,
+            backends: &config.backends,
+            queries: &app.queries,
+            static_root: static_root.as_ref(),
+            metrics: &config.metrics,
+        };
+        for index in load_order(&app) {
+            let spec = &app.components[index];
+            let compiled = match compiled[index].take().expect("each component loads once") {
                 Ok(compiled) => compiled,
                 Err(error) => {
-                    errors.push(error);
+                    errors.push((index, error));
                     continue;
                 }
             };
-            match component::load(
-                &engine,
-                &linker,
-                compiled,
-                &config.backends,
-                &app.queries,
-                root,
-                &config.metrics,
-            ) {
+            let mut imports = Vec::with_capacity(spec.imports.len());
+            for link in &spec.imports {
+                let exporter = app
+                    .components
+                    .iter()
+                    .position(|c| c.name == link.from)
+                    .and_then(|i| slots[i].clone());
+                match exporter {
+                    Some(exporter) => imports.push((link, exporter)),
+                    None => errors.push((
+                        index,
+                        ComponentError {
+                            name: spec.name.clone(),
+                            location: link.location.clone(),
+                            message: format!(
+                                "imports `{}` from `{}`, which could not be loaded",
+                                link.interface, link.from
+                            ),
+                        },
+                    )),
+                }
+            }
+            if imports.len() < spec.imports.len() {
+                continue;
+            }
+            let links = component::LoadLinks {
+                imports,
+                exporter: exporters.contains(spec.name.as_str()),
+            };
+            match component::load(&context, compiled, links) {
                 Ok((component, report)) => {
                     for warning in &report.warnings {
                         tracing::warn!(component = %report.name, "{warning}");
                     }
-                    loaded.push(Arc::new(component));
-                    reports.push(report);
+                    slots[index] = Some(Arc::new(component));
+                    report_slots[index] = Some(report);
                 }
-                Err(error) => errors.push(error),
+                Err(error) => errors.push((index, error)),
             }
         }
         if !errors.is_empty() {
-            return Err(LoadError::Components(errors));
+            errors.sort_by_key(|(index, _)| *index);
+            return Err(LoadError::Components(
+                errors.into_iter().map(|(_, error)| error).collect(),
+            ));
         }
+        let loaded: Vec<Arc<component::LoadedComponent>> = slots.into_iter().flatten().collect();
+        let reports: Vec<ComponentReport> = report_slots.into_iter().flatten().collect();
         let errors = check_roles(&app, &loaded);
         if !errors.is_empty() {
             return Err(LoadError::Components(errors));
@@ -317,9 +365,34 @@ impl Runtime {
 
 /// Steps must run Runnables, routes must be served by `wasi:http` components; a `wasi:http`
 /// component no route uses is loaded for nothing (a warning).
+/// The indexes of `app`'s components, each exporter before the components that import from
+/// it (depth first, in Directive order otherwise). The Directive refuses cycles; a cycle here
+/// would only repeat nothing, as each component is placed once.
+fn load_order(app: &App) -> Vec<usize> {
+    fn place(index: usize, app: &App, placed: &mut Vec<bool>, order: &mut Vec<usize>) {
+        if placed[index] {
+            return;
+        }
+        placed[index] = true;
+        for link in &app.components[index].imports {
+            if let Some(exporter) = app.components.iter().position(|c| c.name == link.from) {
+                place(exporter, app, placed, order);
+            }
+        }
+        order.push(index);
+    }
+    let mut placed = vec![false; app.components.len()];
+    let mut order = Vec::with_capacity(app.components.len());
+    for index in 0..app.components.len() {
+        place(index, app, &mut placed, &mut order);
+    }
+    order
+}
+
 fn check_roles(app: &App, loaded: &[Arc<component::LoadedComponent>]) -> Vec<ComponentError> {
     let mut errors = Vec::new();
     let serves_http = |id: ComponentId| matches!(loaded[id.0].entry, component::Entry::Http(_));
+    let exports_only = |id: ComponentId| matches!(loaded[id.0].entry, component::Entry::Library(_));
     let sequences = app
         .handlers
         .iter()
@@ -328,7 +401,16 @@ fn check_roles(app: &App, loaded: &[Arc<component::LoadedComponent>]) -> Vec<Com
         .chain(app.schedules.iter().map(|s| &s.sequence));
     for sequence in sequences {
         for call in sequence.steps.iter().flat_map(|step| step.calls()) {
-            if serves_http(call.component) {
+            if exports_only(call.component) {
+                let spec = app.component(call.component);
+                errors.push(ComponentError {
+                    name: spec.name.clone(),
+                    location: call.location.clone(),
+                    message: "this step runs a component that exports only interfaces other \
+                              components import (no `run`): a step needs a Runnable"
+                        .into(),
+                });
+            } else if serves_http(call.component) {
                 let spec = app.component(call.component);
                 errors.push(ComponentError {
                     name: spec.name.clone(),
@@ -348,8 +430,13 @@ fn check_roles(app: &App, loaded: &[Arc<component::LoadedComponent>]) -> Vec<Com
                 location: route.location.clone(),
                 message: format!(
                     "plugin `{}` needs a component that exports `wasi:http/incoming-handler`; \
-                     this one is a Runnable (it exports `run`)",
-                    route.plugin
+                     this one {}",
+                    route.plugin,
+                    if exports_only(route.component) {
+                        "exports only interfaces other components import"
+                    } else {
+                        "is a Runnable (it exports `run`)"
+                    }
                 ),
             });
         }

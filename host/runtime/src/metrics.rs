@@ -141,7 +141,7 @@ impl RuntimeMetrics {
         );
         registry.register(
             "capability_calls",
-            "Capability calls of the guests, by capability (cache, sql, http, graphql), \
+            "Capability calls of the guests, by capability (cache with wasi:keyvalue, sql, http, graphql), \
              backend and outcome (ok, denied, not_found, invalid, unavailable, error, trap)",
             self.calls.clone(),
         );

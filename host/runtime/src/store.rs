@@ -7,6 +7,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::capabilities::cache::CacheCtx;
+use crate::capabilities::config::ConfigCtx;
 use crate::capabilities::file::FileCtx;
 use crate::capabilities::graphql::GraphqlCtx;
 use crate::capabilities::http::{HttpCtx, WasiHttpHooks};
@@ -14,6 +15,7 @@ use crate::capabilities::log::LogCtx;
 use crate::capabilities::principal::PrincipalCtx;
 use crate::capabilities::request::RequestCtx;
 use crate::capabilities::sql::SqlCtx;
+use crate::links::LinkedInstances;
 use crate::memory_budget::Reservation;
 use crate::metrics::InstanceInUse;
 
@@ -27,10 +29,12 @@ pub(crate) struct StepState {
     pub(crate) limits: MemoryLimit,
     /// `req` and `resp`.
     pub(crate) request: RequestCtx,
-    /// `log`.
+    /// `log` and `wasi:logging`.
     pub(crate) log: LogCtx,
-    /// `cache`.
+    /// `cache` and `wasi:keyvalue`.
     pub(crate) cache: CacheCtx,
+    /// `wasi:config/store`.
+    pub(crate) config: ConfigCtx,
     /// `sql`.
     pub(crate) sql: SqlCtx,
     /// `http`.
@@ -41,6 +45,8 @@ pub(crate) struct StepState {
     pub(crate) file: FileCtx,
     /// The verified caller of a custom route.
     pub(crate) principal: PrincipalCtx,
+    /// The instances of the components it imports interfaces from, made at their first call.
+    pub(crate) linked: LinkedInstances,
     /// `wasi:http/outgoing-handler`, under the `http` grant.
     pub(crate) wasi_http: WasiHttpCtx,
     /// The hooks that send `wasi:http` requests under the `http` grant.

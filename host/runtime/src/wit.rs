@@ -56,6 +56,13 @@ pub const FILES: &[(&str, &str)] = &[
     ("deps/sockets.wit", include_str!("../wit/deps/sockets.wit")),
     ("deps/cli.wit", include_str!("../wit/deps/cli.wit")),
     ("deps/http.wit", include_str!("../wit/deps/http.wit")),
+    // The standard interfaces Karman serves besides its own (no dependencies).
+    (
+        "deps/keyvalue.wit",
+        include_str!("../wit/deps/keyvalue.wit"),
+    ),
+    ("deps/logging.wit", include_str!("../wit/deps/logging.wit")),
+    ("deps/config.wit", include_str!("../wit/deps/config.wit")),
     (PACKAGE_FILE, include_str!("../wit/runnable.wit")),
 ];
 

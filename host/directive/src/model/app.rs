@@ -94,6 +94,8 @@ impl App {
                 grants: Grants::default(),
                 limits,
                 reuse: None,
+                config: Vec::new(),
+                imports: Vec::new(),
                 build: None,
                 location,
             }],

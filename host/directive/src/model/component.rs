@@ -33,10 +33,38 @@ pub struct Component {
     pub limits: Limits,
     /// Opt-in reuse of warm instances; `None`: a fresh instance for every step.
     pub reuse: Option<Reuse>,
+    /// The values the component reads through `wasi:config/store`, in the Directive's order.
+    pub config: Vec<(String, String)>,
+    /// The interfaces it imports from other components of the app (`imports:`).
+    pub imports: Vec<ComponentLink>,
     /// The directory of the component's source, which `karman build` builds into `source`.
     pub build: Option<PathBuf>,
     /// Where the component is declared.
     pub location: Location,
+}
+
+/// An interface a component imports from another component of the app: `imports:
+/// { "acme:pricing/calc": pricing }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentLink {
+    /// The interface, `namespace:package/interface`, with `@version` when the Directive gives
+    /// one (then only that version links).
+    pub interface: String,
+    /// The component that exports it.
+    pub from: String,
+    /// Where the link is declared.
+    pub location: Location,
+}
+
+impl ComponentLink {
+    /// Whether an import or export name (`acme:pricing/calc@0.1.0`) is this link's interface:
+    /// the same name, and the same version when the link gives one.
+    pub fn names(&self, name: &str) -> bool {
+        match self.interface.split_once('@') {
+            Some(_) => name == self.interface,
+            None => name.split('@').next() == Some(self.interface.as_str()),
+        }
+    }
 }
 
 /// Per-step limits of a component.

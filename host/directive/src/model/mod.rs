@@ -19,8 +19,9 @@ pub use auth::{
     Authentication, DEFAULT_JWT_LEEWAY, DEFAULT_ROLES_CLAIM, DomainCredential, Jwt, JwtKey,
 };
 pub use component::{
-    Component, ComponentId, DEFAULT_MEMORY, DEFAULT_REUSE_IDLE_TIMEOUT, DEFAULT_REUSE_MAX_USES,
-    DEFAULT_REUSE_POOL_SIZE, DEFAULT_TIMEOUT, Limits, MAX_MEMORY, MAX_TIMEOUT, Reuse,
+    Component, ComponentId, ComponentLink, DEFAULT_MEMORY, DEFAULT_REUSE_IDLE_TIMEOUT,
+    DEFAULT_REUSE_MAX_USES, DEFAULT_REUSE_POOL_SIZE, DEFAULT_TIMEOUT, Limits, MAX_MEMORY,
+    MAX_TIMEOUT, Reuse,
 };
 pub use connections::{
     ClientCertificate, Connections, DEFAULT_KAFKA_SESSION_TIMEOUT, DEFAULT_MAX_CONNECTIONS,

@@ -17,6 +17,7 @@ use crate::model::{
 use crate::parse::authentication::parse_authentication;
 use crate::parse::components::parse_components;
 use crate::parse::connections::parse_connections;
+use crate::parse::imports::check_links;
 use crate::parse::queries::parse_queries;
 use crate::parse::routes::{parse_access, parse_routes};
 use crate::parse::schedules::parse_schedules;
@@ -56,6 +57,7 @@ pub(crate) fn parse_app(reader: &mut Reader<'_>, root: &Node, base_dir: &Path) -
         Some(node) => parse_components(reader, node, base_dir, &queries),
         None => Vec::new(),
     };
+    check_links(reader, &components);
     let handlers = match top.get("handlers") {
         Some(node) => parse_handlers(reader, node, &components, connections.as_ref()),
         None => Handlers {

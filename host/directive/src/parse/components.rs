@@ -1,6 +1,7 @@
-//! `components:`: each component's name, source, build directory, limits, reuse and grants
+//! `components:`: each component's name, source, build directory, limits, reuse, grants
 //! (`cache`, `log`, `http`, `graphql`, `files`; the `sql` grant is read with the queries it
-//! names).
+//! names), configuration (`config`, read through `wasi:config/store`) and the interfaces it
+//! imports from other components (`imports`, see [`imports`](super::imports)).
 //!
 //! ```yaml
 //! components:
@@ -10,6 +11,7 @@
 //!       http: { allow: ["api.github.com", "*.example.com", "https://api.stripe.com:443"] }
 //!       graphql: { allow: ["api.github.com"] }
 //!     limits: { timeout: 5s, memory: 64MiB }
+//!     config: { owner: karman-dev, pages: 3 }
 //! ```
 
 use std::path::Path;
@@ -21,6 +23,7 @@ use crate::model::{
     CacheGrant, Component, FilesGrant, Grants, HostPattern, Limits, MAX_MEMORY, OutboundGrant,
     Query, Reuse,
 };
+use crate::parse::imports::parse_imports;
 use crate::parse::queries::parse_sql_grant;
 use crate::parse::values::{parse_timeout, unique_by_name};
 use crate::units::{parse_byte_size, parse_duration};
@@ -94,15 +97,59 @@ fn parse_component(
         Some(n) => parse_reuse(reader, n, &what),
         None => Some(None),
     };
+    let config = match fields.get("config") {
+        Some(n) => parse_config(reader, n, &what),
+        None => Some(Vec::new()),
+    };
+    let imports = match fields.get("imports") {
+        Some(n) => parse_imports(reader, n, &what),
+        None => Some(Vec::new()),
+    };
     Some(Component {
         name: name?,
         source: source?,
         grants: grants?,
         limits: limits?,
         reuse: reuse?,
+        config: config?,
+        imports: imports?,
         build: build?,
         location: reader.location_or_start(start(node)),
     })
+}
+
+/// `config: { name: value, … }`: the values `wasi:config/store` gives the component, in the
+/// Directive's order. A value is a scalar, read as its text (`env(NAME)` as elsewhere).
+fn parse_config(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Vec<(String, String)>> {
+    if node
+        .as_scalar()
+        .is_some_and(|s| s.as_str().trim().is_empty() || s.as_str() == "null")
+    {
+        return Some(Vec::new());
+    }
+    let Some(map) = node.as_mapping() else {
+        reader.error_with_hint(
+            start(node),
+            format!("the `config` of {what} must be a mapping"),
+            "write `config: { name: value }`",
+        );
+        return None;
+    };
+    let mut values = Vec::with_capacity(map.len());
+    let mut ok = true;
+    for (name, value) in map.iter() {
+        let name = name.as_str();
+        if name.trim().is_empty() {
+            reader.error(start(node), format!("a `config` name of {what} is empty"));
+            ok = false;
+            continue;
+        }
+        match reader.string_or_env(value, &format!("the `config` value `{name}` of {what}")) {
+            Some(value) => values.push((name.to_string(), value)),
+            None => ok = false,
+        }
+    }
+    ok.then_some(values)
 }
 
 fn component_name(reader: &mut Reader<'_>, node: &Node) -> Option<String> {

@@ -6,6 +6,7 @@ mod app;
 mod authentication;
 mod components;
 mod connections;
+mod imports;
 mod queries;
 mod routes;
 mod schedules;

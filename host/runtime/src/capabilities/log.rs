@@ -1,5 +1,6 @@
-//! `karman:runnable/log`, and the guest's stdout/stderr: both go to the host log, tagged with
-//! the component and the request id, through one per-component rate limiter.
+//! `karman:runnable/log`, the standard `wasi:logging`, and the guest's stdout/stderr: all go to
+//! the host log, tagged with the component and the request id, through one per-component rate
+//! limiter, and only with the `log` grant (on unless `log: false`).
 //!
 //! A guest cannot flood the host log: past [`LOG_BURST`] lines, at most [`LOG_LINES_PER_SECOND`]
 //! lines a second get through, and the number dropped is reported once lines flow again.
@@ -17,6 +18,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 use crate::bindings::log::{Host, Level};
+use crate::bindings::logging;
 
 /// Lines a component may log at once before the rate limit applies.
 pub const LOG_BURST: NonZeroU32 = NonZeroU32::new(200).expect("not zero");
@@ -121,7 +123,7 @@ impl CurrentRequest {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = id;
     }
 
-    fn get(&self) -> Arc<str> {
+    pub(crate) fn get(&self) -> Arc<str> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
@@ -135,6 +137,27 @@ pub(crate) struct LogCtx {
 impl Host for LogCtx {
     fn log(&mut self, level: Level, message: String) {
         self.log.write(&self.request.get(), level, "log", &message);
+    }
+}
+
+/// `wasi:logging`: the same log, grant and rate limit; `critical` is logged as an error, and a
+/// non-empty `context` leads the message (`context: message`).
+impl logging::Host for LogCtx {
+    fn log(&mut self, level: logging::Level, context: String, message: String) {
+        let level = match level {
+            logging::Level::Trace => Level::Trace,
+            logging::Level::Debug => Level::Debug,
+            logging::Level::Info => Level::Info,
+            logging::Level::Warn => Level::Warn,
+            logging::Level::Error | logging::Level::Critical => Level::Error,
+        };
+        let line = if context.is_empty() {
+            message
+        } else {
+            format!("{context}: {message}")
+        };
+        self.log
+            .write(&self.request.get(), level, "wasi:logging", &line);
     }
 }
 

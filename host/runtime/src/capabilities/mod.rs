@@ -4,8 +4,9 @@
 //! | interface | module | backends | grant |
 //! |-----------|--------|----------|-------|
 //! | `req`, `resp` | [`request`] | the request | always |
-//! | `log` (+ stdout/stderr) | [`log`] | the host log, rate-limited | on unless `log: false` |
-//! | `cache` | [`cache`] | in memory, Redis | `cache: true` or `{ prefix }` |
+//! | `log`, `wasi:logging` (+ stdout/stderr) | [`log`] | the host log, rate-limited | on unless `log: false` |
+//! | `wasi:config/store` | [`config`] | the component's `config:` in the Directive | always (empty without `config:`) |
+//! | `cache`, `wasi:keyvalue` | [`cache`] | in memory, Redis | `cache: true` or `{ prefix }` |
 //! | `sql` | [`sql`] | SQLite, PostgreSQL, MySQL | `sql: { queries, raw, write }` |
 //! | `http` | [`http`] | reqwest (rustls), credentials per domain | `http: { allow, allowPrivate }` |
 //! | `graphql` | [`graphql`] | POST JSON over [`http`]'s policy | `graphql: { allow, allowPrivate }` |
@@ -14,6 +15,7 @@
 //! | `principal` | [`principal`] | the verified JWT of a custom route's caller | always (empty outside routes) |
 
 pub(crate) mod cache;
+pub(crate) mod config;
 pub(crate) mod failure;
 pub(crate) mod file;
 pub(crate) mod graphql;
@@ -70,6 +72,25 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StepState>) -> wasmtime::Result<
     bindings::cache::add_to_linker::<StepState, HasSelf<cache::CacheCtx>>(linker, |state| {
         &mut state.cache
     })?;
+    // `wasi:keyvalue`, on the cache under its grant.
+    fn keyvalue(state: &mut StepState) -> cache::keyvalue::KeyvalueView<'_> {
+        cache::keyvalue::KeyvalueView {
+            cache: &mut state.cache,
+            table: &mut state.table,
+        }
+    }
+    bindings::keyvalue_store::add_to_linker::<StepState, cache::keyvalue::Keyvalue>(
+        linker, keyvalue,
+    )?;
+    bindings::atomics::add_to_linker::<StepState, cache::keyvalue::Keyvalue>(linker, keyvalue)?;
+    bindings::batch::add_to_linker::<StepState, cache::keyvalue::Keyvalue>(linker, keyvalue)?;
+    bindings::logging::add_to_linker::<StepState, HasSelf<log::LogCtx>>(linker, |state| {
+        &mut state.log
+    })?;
+    bindings::config_store::add_to_linker::<StepState, HasSelf<config::ConfigCtx>>(
+        linker,
+        |state| &mut state.config,
+    )?;
     bindings::sql::add_to_linker::<StepState, sql::Sql>(linker, |state| sql::SqlView {
         ctx: &mut state.sql,
         table: &mut state.table,

@@ -21,6 +21,7 @@ pub mod new;
 pub mod schema;
 pub mod serve;
 pub mod templates;
+pub mod wasi_options;
 pub mod wit;
 
 use std::path::{Path, PathBuf};

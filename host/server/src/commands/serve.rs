@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 
+use super::wasi_options::{self, WasiOption};
 use super::{EngineArgs, load_directive, parse_bool, parse_duration, parse_size};
 use crate::bundle;
 use crate::config::ServerConfig;
@@ -96,6 +97,12 @@ pub struct ServeArgs {
     /// Directive does (a token is needed when the Directive sets `authentication.jwt`).
     #[arg(long, env = "KARMAN_HEADLESS")]
     headless: bool,
+    /// Serving a component: a `wasmtime serve` option for the standard interfaces, repeated
+    /// as needed: `keyvalue` (grants the in-memory cache to `wasi:keyvalue`),
+    /// `config-var=NAME=VALUE` (a `wasi:config` value); `config`, `cli` and `http` are
+    /// accepted and always on.
+    #[arg(short = 'S', value_name = "OPTION", value_parser = wasi_options::parse_wasi_option)]
+    wasi: Vec<WasiOption>,
     #[command(flatten)]
     engine: EngineArgs,
     #[command(flatten)]
@@ -137,6 +144,14 @@ const UNUSED: &[Unused] = &[
         env: "KARMAN_MEMORY",
         why: "it applies to serving a component (.wasm); a Directive gives each component its \
               `limits: { memory }`, and --max-guest-memory bounds all instances together",
+    },
+    Unused {
+        when: Serving::Directive,
+        id: "wasi",
+        flag: "-S",
+        env: "",
+        why: "it applies to serving a component (.wasm); a Directive grants each component \
+              `capabilities: { cache }` and declares its `config:`",
     },
     Unused {
         when: Serving::Component,
@@ -243,7 +258,9 @@ impl ServeArgs {
                     timeout: self.request_timeout,
                     memory: self.memory,
                 };
-                App::serving_component(&self.directive, limits)?
+                let mut app = App::serving_component(&self.directive, limits)?;
+                wasi_options::apply(&self.wasi, &mut app.components[0]);
+                app
             }
             Serving::Directive if bundle::is_bundle(&self.directive) => {
                 let bundle = bundle::open(&self.directive, self.bundle)?;

@@ -13,7 +13,7 @@ use crate::capabilities::{CapFailure, call_span};
 
 impl CacheCtx {
     /// Counts a call that returned `result`, under its backend (`none` without a grant).
-    fn counted<T>(&self, result: Result<T, CapFailure>) -> Result<T, CapFailure> {
+    pub(super) fn counted<T>(&self, result: Result<T, CapFailure>) -> Result<T, CapFailure> {
         let backend = self
             .access
             .as_ref()
@@ -22,14 +22,14 @@ impl CacheCtx {
         result
     }
 
-    async fn get_value(&mut self, key: String) -> Result<Option<Vec<u8>>, CapFailure> {
+    pub(super) async fn get_value(&mut self, key: String) -> Result<Option<Vec<u8>>, CapFailure> {
         let access = self.access()?;
         let key = access.key(&key)?;
         let value = access.backend.get(&key).await?;
         Ok(value.map(|bytes| bytes.to_vec()))
     }
 
-    async fn set_value(
+    pub(super) async fn set_value(
         &mut self,
         key: String,
         value: Vec<u8>,
@@ -52,7 +52,7 @@ impl CacheCtx {
         Ok(())
     }
 
-    async fn delete_value(&mut self, key: String) -> Result<(), CapFailure> {
+    pub(super) async fn delete_value(&mut self, key: String) -> Result<(), CapFailure> {
         let access = self.access()?;
         let key = access.key(&key)?;
         access.backend.delete(&key).await?;

@@ -48,6 +48,11 @@ impl Entry {
     }
 }
 
+/// A counter's value: its decimal digits, as Redis and wasmtime store them.
+fn parse_counter(value: &[u8]) -> Option<u64> {
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
 fn cost(key: &str, value: &Bytes) -> usize {
     key.len() + value.len() + ENTRY_OVERHEAD
 }
@@ -86,28 +91,67 @@ impl MemoryCache {
             )));
         }
         let now = Instant::now();
-        let mut inner = self.lock();
-        inner.remove(&key);
-        inner.make_room(needed, self.max_bytes, now);
-        inner.generation += 1;
-        let generation = inner.generation;
-        inner.used_bytes += needed;
-        inner.order.push_back((key.clone(), generation));
-        inner.entries.insert(
-            key,
-            Entry {
-                value,
-                expires_at: ttl.map(|ttl| now + ttl),
-                generation,
-            },
-        );
-        inner.compact_order();
+        self.lock()
+            .insert(key, value, ttl.map(|ttl| now + ttl), self.max_bytes, now);
         Ok(())
     }
 
     /// Removes `key`.
     pub fn delete(&self, key: &str) {
         self.lock().remove(key);
+    }
+
+    /// Adds `delta` to the decimal number stored under `key` (absent or expired: 0), keeping
+    /// its expiry, and returns the sum; the read and the write are one step for every caller.
+    pub fn increment(&self, key: &str, delta: u64) -> Result<u64, CacheError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let (current, expires_at) = match inner.entries.get(key) {
+            Some(entry) if !entry.is_expired(now) => (
+                parse_counter(&entry.value).ok_or_else(|| {
+                    CacheError::Invalid("the value to increment is not a decimal number".into())
+                })?,
+                entry.expires_at,
+            ),
+            _ => (0, None),
+        };
+        let sum = current
+            .checked_add(delta)
+            .ok_or_else(|| CacheError::Invalid("the increment overflows a u64".into()))?;
+        let value = Bytes::from(sum.to_string());
+        inner.insert(key.to_string(), value, expires_at, self.max_bytes, now);
+        Ok(sum)
+    }
+
+    /// Whether `key` holds a value that has not expired.
+    pub fn contains(&self, key: &str) -> bool {
+        let now = Instant::now();
+        self.lock()
+            .entries
+            .get(key)
+            .is_some_and(|entry| !entry.is_expired(now))
+    }
+
+    /// A page of the live keys that start with `prefix`, in byte order: at most `limit` from
+    /// position `from` of that order, and the position of the next page when there is one.
+    pub fn keys_page(
+        &self,
+        prefix: &str,
+        from: usize,
+        limit: usize,
+    ) -> (Vec<String>, Option<usize>) {
+        let now = Instant::now();
+        let mut keys: Vec<String> = self
+            .lock()
+            .entries
+            .iter()
+            .filter(|(key, entry)| key.starts_with(prefix) && !entry.is_expired(now))
+            .map(|(key, _)| key.clone())
+            .collect();
+        keys.sort_unstable();
+        let next = (keys.len() > from.saturating_add(limit)).then(|| from + limit);
+        let page = keys.into_iter().skip(from).take(limit).collect();
+        (page, next)
     }
 
     /// Bytes currently accounted for.
@@ -121,6 +165,33 @@ impl MemoryCache {
 }
 
 impl Inner {
+    /// Stores `value` under `key` in place of any earlier value, making room for it first.
+    fn insert(
+        &mut self,
+        key: String,
+        value: Bytes,
+        expires_at: Option<Instant>,
+        max_bytes: usize,
+        now: Instant,
+    ) {
+        let needed = cost(&key, &value);
+        self.remove(&key);
+        self.make_room(needed, max_bytes, now);
+        self.generation += 1;
+        let generation = self.generation;
+        self.used_bytes += needed;
+        self.order.push_back((key.clone(), generation));
+        self.entries.insert(
+            key,
+            Entry {
+                value,
+                expires_at,
+                generation,
+            },
+        );
+        self.compact_order();
+    }
+
     fn remove(&mut self, key: &str) {
         if let Some(entry) = self.entries.remove(key) {
             self.used_bytes -= cost(key, &entry.value);
@@ -247,6 +318,59 @@ mod tests {
         // `a` is the oldest write, but the expired `b` made room.
         assert!(cache.get("a").is_some());
         assert!(cache.get("b").is_none());
+    }
+
+    #[test]
+    fn increments_count_from_zero_keep_the_expiry_and_refuse_what_is_not_a_number() {
+        let cache = MemoryCache::new(1 << 20);
+        assert_eq!(cache.increment("n", 2).unwrap(), 2);
+        assert_eq!(cache.increment("n", 40).unwrap(), 42);
+        assert_eq!(cache.get("n").unwrap(), Bytes::from_static(b"42"));
+        cache
+            .set(
+                "t".into(),
+                Bytes::from_static(b"1"),
+                Some(Duration::from_millis(1)),
+            )
+            .unwrap();
+        assert_eq!(cache.increment("t", 1).unwrap(), 2);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(cache.get("t"), None, "the increment kept the key's expiry");
+        cache
+            .set("s".into(), Bytes::from_static(b"abc"), None)
+            .unwrap();
+        assert!(cache.increment("s", 1).is_err());
+        cache
+            .set("max".into(), Bytes::from(u64::MAX.to_string()), None)
+            .unwrap();
+        assert!(cache.increment("max", 1).is_err());
+        assert_eq!(
+            cache.used_bytes(),
+            cost("n", &Bytes::from_static(b"42"))
+                + cost("s", &Bytes::from_static(b"abc"))
+                + cost("max", &Bytes::from(u64::MAX.to_string()))
+        );
+    }
+
+    #[test]
+    fn key_pages_cover_the_prefix_once_in_order() {
+        let cache = MemoryCache::new(1 << 20);
+        for key in ["a:3", "a:1", "b:1", "a:2", "a:4", "a:5"] {
+            cache
+                .set(key.into(), Bytes::from_static(b"v"), None)
+                .unwrap();
+        }
+        assert_eq!(
+            cache.keys_page("a:", 0, 2),
+            (vec!["a:1".into(), "a:2".into()], Some(2))
+        );
+        assert_eq!(
+            cache.keys_page("a:", 2, 2),
+            (vec!["a:3".into(), "a:4".into()], Some(4))
+        );
+        assert_eq!(cache.keys_page("a:", 4, 2), (vec!["a:5".into()], None));
+        assert_eq!(cache.keys_page("a:", 9, 2), (vec![], None));
+        assert!(cache.contains("b:1") && !cache.contains("c:1"));
     }
 
     #[test]

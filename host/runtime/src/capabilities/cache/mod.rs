@@ -10,10 +10,14 @@
 //! `users:` + `\0` + `42`. Because a prefix cannot contain `\0`, no component can name a key
 //! outside its own space, whatever key it asks for.
 //!
+//! The standard `wasi:keyvalue` interfaces ([`keyvalue`]) reach the same key space under the
+//! same grant: a value a component sets through one, it reads through the other.
+//!
 //! Backends: [`memory`] (the default) and [`redis`] (with `connections.redis`). Each backend is
 //! one file.
 
 mod host;
+pub(crate) mod keyvalue;
 pub mod memory;
 pub mod redis;
 
@@ -29,6 +33,10 @@ use crate::metrics::CallCounter;
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Largest value a component may store, in bytes.
 pub const MAX_VALUE_BYTES: usize = 4 << 20;
+/// Most keys one `wasi:keyvalue` batch call may name.
+pub const MAX_BATCH_KEYS: usize = 1000;
+/// Keys a `wasi:keyvalue` `list-keys` page holds at most (Redis: keys one `SCAN` step visits).
+pub const KEYS_PER_PAGE: usize = 1000;
 
 /// A cache backend, shared by every instance of every component.
 #[derive(Clone, Debug)]
@@ -109,6 +117,63 @@ impl CacheBackend {
                 Ok(())
             }
             Self::Redis(cache) => cache.delete(key).await,
+        }
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, CacheError> {
+        match self {
+            Self::Memory(cache) => Ok(cache.contains(key)),
+            Self::Redis(cache) => cache.exists(key).await,
+        }
+    }
+
+    async fn increment(&self, key: &str, delta: u64) -> Result<u64, CacheError> {
+        match self {
+            Self::Memory(cache) => cache.increment(key, delta),
+            Self::Redis(cache) => cache.increment(key, delta).await,
+        }
+    }
+
+    /// A page of the keys that start with `prefix` (whole keys, prefix included), from
+    /// `cursor` (0: the first page), and the cursor of the next page when there is one.
+    async fn keys_page(
+        &self,
+        prefix: &str,
+        cursor: u64,
+    ) -> Result<(Vec<String>, Option<u64>), CacheError> {
+        match self {
+            Self::Memory(cache) => {
+                let from = usize::try_from(cursor).unwrap_or(usize::MAX);
+                let (keys, next) = cache.keys_page(prefix, from, KEYS_PER_PAGE);
+                Ok((keys, next.map(|next| next as u64)))
+            }
+            Self::Redis(cache) => cache.keys_page(prefix, cursor, KEYS_PER_PAGE).await,
+        }
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, CacheError> {
+        match self {
+            Self::Memory(cache) => Ok(keys.iter().map(|key| cache.get(key)).collect()),
+            Self::Redis(cache) => cache.get_many(keys).await,
+        }
+    }
+
+    async fn set_many(&self, pairs: Vec<(String, Bytes)>) -> Result<(), CacheError> {
+        match self {
+            Self::Memory(cache) => pairs
+                .into_iter()
+                .try_for_each(|(key, value)| cache.set(key, value, None)),
+            Self::Redis(cache) => cache.set_many(&pairs).await,
+        }
+    }
+
+    async fn delete_many(&self, keys: &[String]) -> Result<(), CacheError> {
+        match self {
+            Self::Memory(cache) => {
+                keys.iter().for_each(|key| cache.delete(key));
+                Ok(())
+            }
+            Self::Redis(cache) => cache.delete_many(keys).await,
         }
     }
 }

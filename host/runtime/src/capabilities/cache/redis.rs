@@ -213,8 +213,121 @@ impl RedisCache {
             .map_err(|e| self.unavailable(e))
     }
 
+    pub(super) async fn exists(&self, key: &str) -> Result<bool, CacheError> {
+        let mut connection = self.connection()?;
+        redis::cmd("EXISTS")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(e))
+    }
+
+    /// `INCRBY`: atomic in Redis itself, for every process that shares it.
+    pub(super) async fn increment(&self, key: &str, delta: u64) -> Result<u64, CacheError> {
+        let delta = i64::try_from(delta).map_err(|_| {
+            CacheError::Invalid("Redis increments by at most 9223372036854775807".into())
+        })?;
+        let mut connection = self.connection()?;
+        let sum: i64 = redis::cmd("INCRBY")
+            .arg(key)
+            .arg(delta)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| match e.code() {
+                // The server refused it: not an integer, or out of range.
+                Some(_) => CacheError::Invalid(format!(
+                    "cannot increment the value: {}",
+                    e.detail().unwrap_or("not a decimal number")
+                )),
+                None => self.unavailable(e),
+            })?;
+        u64::try_from(sum)
+            .map_err(|_| CacheError::Invalid("the value to increment is negative".into()))
+    }
+
+    /// One `SCAN` step over the keys that start with `prefix`: the keys it found and the
+    /// cursor of the next step (none when the scan is complete). A step may find no key and
+    /// still not be the last.
+    pub(super) async fn keys_page(
+        &self,
+        prefix: &str,
+        cursor: u64,
+        count: usize,
+    ) -> Result<(Vec<String>, Option<u64>), CacheError> {
+        let mut connection = self.connection()?;
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}*", glob_escape(prefix)))
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        Ok((keys, (next != 0).then_some(next)))
+    }
+
+    pub(super) async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, CacheError> {
+        let mut connection = self.connection()?;
+        let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            .arg(keys)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        Ok(values
+            .into_iter()
+            .map(|value| value.map(Bytes::from))
+            .collect())
+    }
+
+    /// `MSET`: every pair is written, or none.
+    pub(super) async fn set_many(&self, pairs: &[(String, Bytes)]) -> Result<(), CacheError> {
+        let mut connection = self.connection()?;
+        let mut command = redis::cmd("MSET");
+        for (key, value) in pairs {
+            command.arg(key).arg(value.as_ref());
+        }
+        command
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(e))
+    }
+
+    pub(super) async fn delete_many(&self, keys: &[String]) -> Result<(), CacheError> {
+        let mut connection = self.connection()?;
+        redis::cmd("DEL")
+            .arg(keys)
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(e))
+    }
+
     fn unavailable(&self, error: redis::RedisError) -> CacheError {
         tracing::warn!(address = %self.address, %error, "Redis command failed");
         CacheError::Unavailable("cache: the cache backend is unavailable".into())
+    }
+}
+
+/// `text` as a literal in a Redis glob pattern (`MATCH`).
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^' | '-') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_escape;
+
+    #[test]
+    fn glob_patterns_match_a_prefix_literally() {
+        assert_eq!(glob_escape("users:"), "users:");
+        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+        assert_eq!(glob_escape("x\0"), "x\0");
     }
 }
