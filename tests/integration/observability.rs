@@ -472,7 +472,9 @@ fn the_binary_serves_the_admin_listener_keeps_counting_across_a_reload_and_logs_
     assert_eq!(get("/hello/bob"), 200);
     let text = metrics();
     assert!(text.contains(&hellos(2)), "{text}");
-    let access = binary.logs_matching(|entry| entry["target"] == "karman::access");
+    let access = binary.wait_for_logs(Duration::from_secs(5), 2, |entry| {
+        entry["target"] == "karman::access"
+    });
     assert_eq!(access.len(), 2, "one access-log line per request");
     let fields = &access[0]["fields"];
     assert_eq!(fields["method"], "GET");

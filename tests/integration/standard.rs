@@ -250,9 +250,7 @@ routes:
         .await
         .unwrap();
     assert_eq!(quiet.text().await.unwrap(), "logged 3");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-
-    let lines = binary.logs_matching(|e| {
+    let lines = binary.wait_for_logs(std::time::Duration::from_secs(5), 3, |e| {
         e["target"] == "karman::guest" && e["fields"]["source"] == "wasi:logging"
     });
     let seen: Vec<(String, String, String)> = lines

@@ -198,7 +198,9 @@ async fn spans_reach_an_otlp_receiver_with_their_links_and_continue_an_incoming_
     }
 
     // The access log names the trace.
-    let access = binary.logs_matching(|entry| entry["target"] == "karman::access");
+    let access = binary.wait_for_logs(Duration::from_secs(5), 1, |entry| {
+        entry["target"] == "karman::access"
+    });
     assert_eq!(access[0]["fields"]["trace_id"], trace_id, "{access:#?}");
 }
 
@@ -216,7 +218,10 @@ fn without_an_otlp_endpoint_the_access_log_has_no_trace_id() {
             .status()
     });
     assert_eq!(status, 200);
-    let access = binary.logs_matching(|entry| entry["target"] == "karman::access");
+    // The access line is written after the response, and read from stderr by another thread.
+    let access = binary.wait_for_logs(Duration::from_secs(5), 1, |entry| {
+        entry["target"] == "karman::access"
+    });
     assert_eq!(access.len(), 1);
     assert!(access[0]["fields"].get("trace_id").is_none(), "{access:#?}");
     assert!(

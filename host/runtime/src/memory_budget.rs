@@ -62,13 +62,23 @@ impl MemoryBudget {
     }
 
     fn take(&self, bytes: usize) -> bool {
-        self.in_use
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |in_use| {
-                in_use
-                    .checked_add(bytes)
-                    .filter(|&total| total <= self.limit)
-            })
-            .is_ok()
+        // A compare-and-swap loop (`fetch_update`, renamed `try_update` in later Rust, would
+        // name the same thing on one toolchain only).
+        let mut in_use = self.in_use.load(Ordering::Acquire);
+        loop {
+            let Some(total) = in_use.checked_add(bytes).filter(|&t| t <= self.limit) else {
+                return false;
+            };
+            match self.in_use.compare_exchange_weak(
+                in_use,
+                total,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => in_use = now,
+            }
+        }
     }
 }
 

@@ -131,6 +131,24 @@ impl Binary {
         }
     }
 
+    /// Waits at most `limit` for `count` log entries that `predicate` accepts, and returns
+    /// them all (log lines are read from stderr by another thread, a moment after the fact).
+    pub fn wait_for_logs(
+        &self,
+        limit: Duration,
+        count: usize,
+        predicate: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let started = Instant::now();
+        loop {
+            let found = self.logs_matching(&predicate);
+            if found.len() >= count || started.elapsed() >= limit {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

@@ -11,7 +11,7 @@ use crate::bindings::types::CapError;
 /// (`resp`, `cache`, `sql`, `http`) return this, so they use `?` on either kind; the bindings
 /// (`trappable_error_type`) turn it back into the guest's `cap-error`, or trap.
 #[derive(Debug)]
-pub(crate) enum CapFailure {
+pub enum CapFailure {
     /// Returned to the guest as its `cap-error`.
     Guest(CapError),
     /// Traps the guest: resource misuse (a handle it does not own) or a host fault.
