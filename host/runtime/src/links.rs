@@ -57,8 +57,8 @@ pub(crate) struct LinkError {
 }
 
 /// The linker of an importer: `base` and, for each of its links (each with its loaded
-/// exporter), host functions that call the exporter. Checks that the importer imports each interface, that its exporter exports it,
-/// and that the two agree on every function's types.
+/// exporter), host functions that call the exporter. Checks that the importer imports each
+/// interface, that its exporter exports it, and that the two agree on every function's types.
 pub(crate) fn linker_for(
     engine: &Engine,
     base: &Linker<StepState>,
@@ -95,8 +95,8 @@ fn define_link(
         imports.iter().find(|(name, _)| link.names(name))
     else {
         return Err(format!(
-            "it declares `imports: {{ \"{}\": {} }}`, but does not import that \
-                 interface (what it imports from other components: {})",
+            "it declares `imports: {{ \"{}\": {} }}`, but does not import that interface \
+             (what it imports from other components: {})",
             link.interface,
             link.from,
             list(
@@ -107,7 +107,8 @@ fn define_link(
             )
         ));
     };
-    let exported = exporter_component(&exporter)
+    let exported = exporter
+        .component
         .component_type()
         .exports(engine)
         .map(|(name, item)| (name.to_string(), item.ty))
@@ -128,6 +129,10 @@ fn define_link(
         .exports(engine)
         .map(|(name, item)| (name.to_string(), item.ty))
         .collect();
+    let interface = exporter
+        .component
+        .get_export_index(None, export_name.as_str())
+        .ok_or_else(|| format!("`{}` has no export `{export_name}`", exporter.name))?;
     let mut functions = HashMap::new();
     let mut instance = linker
         .instance(import_name)
@@ -174,10 +179,8 @@ fn define_link(
                 ));
             }
         }
-        let interface = exporter_component(&exporter)
-            .get_export_index(None, export_name.as_str())
-            .ok_or_else(|| format!("`{}` has no export `{export_name}`", exporter.name))?;
-        let index = exporter_component(&exporter)
+        let index = exporter
+            .component
             .get_export_index(Some(&interface), name)
             .ok_or_else(|| format!("`{}` has no function `{name}`", exporter.name))?;
         functions.insert(name.to_string(), index);
@@ -202,11 +205,6 @@ fn define_link(
             .map_err(|e| format!("cannot link `{import_name}`.`{name}`: {e}"))?;
     }
     Ok(())
-}
-
-/// The compiled component behind an exporter.
-fn exporter_component(exporter: &LoadedComponent) -> &Component {
-    &exporter.component
 }
 
 /// Runs `function` of the link's exporter on the importing instance's exporter instance (made
