@@ -39,15 +39,14 @@ struct LinkedInstance {
     instance: Instance,
 }
 
-/// One link of an importer, resolved: the exporter and where its functions are.
+/// One link of an importer, resolved: the exporter. Each host function of the link holds the
+/// index of its exporter's function, found once at load.
 struct ResolvedLink {
     /// Which of the importer's links (the slot of its instance in [`LinkedInstances`]).
     slot: usize,
     exporter: Arc<LoadedComponent>,
     /// The interface, as the exporter names it.
     interface: String,
-    /// Its functions, by name.
-    functions: HashMap<String, ComponentExportIndex>,
 }
 
 /// A link that cannot be made: where it is declared, and why.
@@ -133,7 +132,7 @@ fn define_link(
         .component
         .get_export_index(None, export_name.as_str())
         .ok_or_else(|| format!("`{}` has no export `{export_name}`", exporter.name))?;
-    let mut functions = HashMap::new();
+    let mut functions: Vec<(String, ComponentExportIndex)> = Vec::new();
     let mut instance = linker
         .instance(import_name)
         .map_err(|e| format!("cannot link `{import_name}`: {e}"))?;
@@ -183,36 +182,33 @@ fn define_link(
             .component
             .get_export_index(Some(&interface), name)
             .ok_or_else(|| format!("`{}` has no function `{name}`", exporter.name))?;
-        functions.insert(name.to_string(), index);
+        functions.push((name.to_string(), index));
     }
     let resolved = Arc::new(ResolvedLink {
         slot,
         exporter: exporter.clone(),
         interface: export_name.clone(),
-        functions,
     });
-    for name in resolved.functions.keys() {
+    for (name, index) in functions {
         let resolved = resolved.clone();
-        let function = name.clone();
         instance
-            .func_new_async(name, move |mut store, _ty, params, results| {
+            .func_new_async(&name, move |mut store, _ty, params, results| {
                 let resolved = resolved.clone();
-                let function = function.clone();
-                Box::new(async move {
-                    call(store.data_mut(), &resolved, &function, params, results).await
-                })
+                Box::new(
+                    async move { call(store.data_mut(), &resolved, index, params, results).await },
+                )
             })
             .map_err(|e| format!("cannot link `{import_name}`.`{name}`: {e}"))?;
     }
     Ok(())
 }
 
-/// Runs `function` of the link's exporter on the importing instance's exporter instance (made
+/// Runs the exporter's function at `index` on the importing instance's exporter instance (made
 /// now if this is the first call).
 async fn call(
     importer: &mut StepState,
     link: &ResolvedLink,
-    function: &str,
+    index: ComponentExportIndex,
     params: &[Val],
     results: &mut [Val],
 ) -> wasmtime::Result<()> {
@@ -236,14 +232,15 @@ async fn call(
             LinkedInstance { store, instance }
         }
     };
-    let index = link.functions.get(function).ok_or_else(|| {
-        wasmtime::format_err!("`{}` has no function `{function}`", link.interface)
-    })?;
     let func = linked
         .instance
         .get_func(&mut linked.store, index)
         .ok_or_else(|| {
-            wasmtime::format_err!("`{}`.`{function}` is not a function", link.interface)
+            wasmtime::format_err!(
+                "`{}` of `{}` lacks a function it was loaded with",
+                link.interface,
+                link.exporter.name
+            )
         })?;
     linked.store.set_epoch_deadline(1);
     func.call_async(&mut linked.store, params, results).await?;
