@@ -3,17 +3,23 @@
  * karman-js-build: builds a Karman Runnable (a component of the `karman:runnable/runnable`
  * world) from a JavaScript module.
  *
- *     node build.mjs <entry.js> -o <out.wasm> [--wit <dir>]
+ *     node build.mjs <entry.js> -o <out.wasm> [--wit <dir>] [--world <name>]
  *
  * 1. esbuild bundles the entry and what it imports (`@karman/sdk` resolves to this SDK) into
- *    one ES module, since componentize-js takes a single source file; the `karman:*` modules
- *    stay imports.
+ *    one ES module, since componentize-js takes a single source file; the interfaces of the
+ *    world (`karman:*`, and a team's `acme:pricing/calc@0.1.0` in a world of its own) stay
+ *    imports.
  * 2. The world is narrowed to the interfaces the bundle imports, so the component imports only
  *    the capabilities it calls, as a Rust Runnable does (Karman warns about an imported
  *    capability the Directive does not grant).
  * 3. componentize-js (StarlingMonkey) builds the component without its stdio and HTTP
  *    features (see `DISABLED_FEATURES`): `console.log` writes nowhere and there is no `fetch`;
  *    clocks and randomness come from the host.
+ *
+ * `--world` builds a world other than `karman:runnable/runnable`, declared in the root package
+ * of `--wit` (a project's own world, e.g. one that includes `karman:runnable/runnable` and
+ * imports a team's interface; `karman build` passes it for a project with a `wit/` folder);
+ * step 2 then narrows the `karman:runnable` package found in the root's `deps/`.
  *
  * The WIT defaults to the package's own `wit/` (a copy of the repository's `wit/`, the files
  * `karman wit --out DIR` writes). The build tools, componentize-js, esbuild and the
@@ -33,12 +39,14 @@ import { parseArgs } from 'node:util';
 const SDK_DIR = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_WIT = join(SDK_DIR, 'wit');
 const WORLD = 'runnable';
-const USAGE = `usage: karman-js-build <entry.js> -o <out.wasm> [--wit <dir>]
+const USAGE = `usage: karman-js-build <entry.js> -o <out.wasm> [--wit <dir>] [--world <name>]
 
 Builds a Karman Runnable from a JavaScript module.
   -o, --out <file>   the component to write (its directory is created)
   --wit <dir>        the WIT package karman:runnable: runnable.wit and deps/, as
-                     \`karman wit --out DIR\` writes it (default: ${DEFAULT_WIT})`;
+                     \`karman wit --out DIR\` writes it (default: ${DEFAULT_WIT})
+  --world <name>     a world of the root package of --wit to build instead of
+                     karman:runnable/runnable (with karman:runnable in its deps/)`;
 
 /**
  * The WASI features componentize-js 0.23 leaves out: a Runnable has no stdio, and reaches HTTP
@@ -50,7 +58,7 @@ const DISABLED_FEATURES = ['stdio', 'http', 'fetch-event'];
 class BuildError extends Error {}
 
 async function main() {
-  const { entry, out, wit } = parseCommandLine();
+  const { entry, out, wit, world } = parseCommandLine();
   const started = performance.now();
   const [esbuild, { componentize }] = await Promise.all([
     dependency('esbuild'),
@@ -71,7 +79,7 @@ async function main() {
       ({ component } = await componentize({
         sourcePath,
         witPath,
-        worldName: `karman:runnable/${WORLD}`,
+        worldName: world ?? `karman:runnable/${WORLD}`,
         disableFeatures: DISABLED_FEATURES,
       }));
     } catch (error) {
@@ -100,6 +108,7 @@ function parseCommandLine() {
       options: {
         out: { type: 'string', short: 'o' },
         wit: { type: 'string', default: DEFAULT_WIT },
+        world: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -115,13 +124,13 @@ function parseCommandLine() {
   const entry = resolve(positionals[0]);
   const wit = resolve(values.wit);
   if (!existsSync(entry)) throw new BuildError(`${entry}: no such file`);
-  if (!existsSync(join(wit, 'runnable.wit'))) {
+  if (values.world === undefined && !existsSync(join(wit, 'runnable.wit'))) {
     throw new BuildError(
       `${wit}/runnable.wit not found: pass --wit <dir>, a folder with runnable.wit and deps/ ` +
         '(`karman wit --out <dir>` writes one)',
     );
   }
-  return { entry, out: resolve(values.out), wit };
+  return { entry, out: resolve(values.out), wit, world: values.world };
 }
 
 /**
@@ -170,6 +179,20 @@ async function preopenRoot() {
   if (_getPreopens().length === 0) _addPreopen('/', '/');
 }
 
+/**
+ * WIT interfaces (`namespace:package/interface`, with a version) are not files: the component
+ * imports them, so they stay imports of the bundle.
+ */
+const witInterfaces = {
+  name: 'wit-interfaces',
+  setup(build) {
+    build.onResolve({ filter: /^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*\// }, ({ path }) => ({
+      path,
+      external: true,
+    }));
+  },
+};
+
 /** Bundles `entry` into one ES module; returns it and the `karman:*` modules it imports. */
 async function bundle(esbuild, entry) {
   let result;
@@ -179,7 +202,7 @@ async function bundle(esbuild, entry) {
       bundle: true,
       format: 'esm',
       platform: 'browser',
-      external: ['karman:*'],
+      plugins: [witInterfaces],
       alias: { '@karman/sdk': join(SDK_DIR, 'src/index.js') },
       outfile: 'runnable.js',
       write: false,
@@ -198,17 +221,27 @@ async function bundle(esbuild, entry) {
 }
 
 /**
- * Copies the WIT package `wit` to `dest` with the `runnable` world importing only the
- * interfaces in `imports` (each `karman:runnable/<name>@<version>`); returns the version.
+ * Copies the WIT root `wit` to `dest` with the `runnable` world importing only the
+ * interfaces in `imports` (each `karman:runnable/<name>@<version>`); returns the version. The
+ * karman:runnable package is the root's `runnable.wit`, or, under a world of the project's own,
+ * `deps/karman-runnable/runnable.wit`.
  */
 async function narrowWorld(wit, dest, imports) {
-  await cp(wit, dest, { recursive: true });
-  const file = join(dest, 'runnable.wit');
+  await cp(wit, dest, { recursive: true, dereference: true });
+  const file = [join(dest, 'runnable.wit'), join(dest, 'deps/karman-runnable/runnable.wit')].find(
+    (path) => existsSync(path) && /^package karman:runnable@/m.test(readFileSync(path, 'utf8')),
+  );
+  if (file === undefined) {
+    if (imports.size > 0) {
+      throw new BuildError(`${wit}: no karman:runnable package for the imports ${[...imports]}`);
+    }
+    return undefined;
+  }
   const text = await readFile(file, 'utf8');
   const version = text.match(/^package karman:runnable@([^;\s]+);/m)?.[1];
   const world = text.match(new RegExp(`^world ${WORLD} \\{\\n[\\s\\S]*?^\\}`, 'm'));
   if (!version || !world) {
-    throw new BuildError(`${wit}/runnable.wit: no package karman:runnable or world ${WORLD}`);
+    throw new BuildError(`${file}: no package karman:runnable or world ${WORLD}`);
   }
   const declared = new Set(
     [...world[0].matchAll(/^\s*import ([\w-]+);$/gm)].map(([, name]) => name),

@@ -1,12 +1,14 @@
 """Builds a Python Runnable into a component with componentize-py.
 
-    karman-py-build app.py -o app.wasm [--wit DIR]
-    python -m karman_sdk.build app.py -o app.wasm [--wit DIR]
+    karman-py-build app.py -o app.wasm [--wit DIR] [--world NAME]
+    python -m karman_sdk.build app.py -o app.wasm [--wit DIR] [--world NAME]
 
 APP is a file (`app.py`, found in its directory) or a module name (found in the current
 directory). The component targets `karman:runnable/runnable`, from `--wit` or, by default, the
 WIT package shipped inside this package (`karman_sdk/wit/`, a copy of the Karman repository's
-`wit/`). componentize-py finds modules in the app's directory, this SDK's, and the
+`wit/`); `--world` targets another world of the `--wit` root instead (a project's own world,
+e.g. a library that exports a team's interface; `karman build` passes it for a project with a
+`wit/` folder). componentize-py finds modules in the app's directory, this SDK's, and the
 site-packages of the environment running the build; only what the app imports is bundled.
 """
 
@@ -67,6 +69,10 @@ def main(argv: list[str] | None = None) -> None:
         default=PACKAGED_WIT,
         help="the WIT directory (default: the one shipped with karman_sdk, %(default)s)",
     )
+    parser.add_argument(
+        "--world",
+        help="a world of the --wit root to build instead of karman:runnable/runnable",
+    )
     args = parser.parse_args(argv)
 
     if args.app.endswith(".py") or Path(args.app).is_file():
@@ -78,12 +84,13 @@ def main(argv: list[str] | None = None) -> None:
         module, app_dir = args.app, Path.cwd()
     if module == "wit_world":
         sys.exit("error: the app module cannot be named wit_world (the bindings' name)")
-    if not (args.wit / "runnable.wit").is_file():
+    if args.world is None and not (args.wit / "runnable.wit").is_file():
         if args.wit == PACKAGED_WIT:
             sys.exit(f"error: no runnable.wit in {args.wit}: this karman_sdk lacks its WIT package")
         sys.exit(f"error: no runnable.wit in {args.wit}; pass --wit DIR (`karman wit --out DIR`)")
 
-    command = [_componentize_py(), "-q", "-d", str(args.wit), "-w", WORLD]
+    world = args.world or WORLD
+    command = [_componentize_py(), "-q", "-d", str(args.wit), "-w", world]
     command += ["componentize", module, "-o", str(args.output)]
     # The environment's site-packages too: pure-Python dependencies installed next to the SDK.
     for path in dict.fromkeys([app_dir, SDK_DIR, Path(sysconfig.get_paths()["purelib"])]):

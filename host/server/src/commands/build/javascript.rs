@@ -2,7 +2,8 @@
 //! componentize-js and esbuild), after `npm install` when `node_modules/` is missing.
 //!
 //! The builder is the SDK's `karman-js-build` bin, run as
-//! `node --preserve-symlinks --preserve-symlinks-main <bin> <entry> -o <out> --wit <dir>`: with
+//! `node --preserve-symlinks --preserve-symlinks-main <bin> <entry> -o <out> --wit <dir>` (and
+//! `--world <name>` for a project with a world of its own, see `own_world`): with
 //! the SDK linked from a checkout (`"file:…"`, `karman new --sdk-path`), npm installs it as a
 //! symlink, and Node would otherwise resolve the builder's own imports (esbuild,
 //! componentize-js) from the checkout instead of from the project, which holds them.
@@ -12,7 +13,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
-use super::run_tool;
+use super::{Target, run_tool};
 
 /// The SDK package, and the bin of it that builds a component.
 const SDK: &str = "@karman/sdk";
@@ -21,7 +22,7 @@ const BUILDER: &str = "karman-js-build";
 const INSTALL_NODE: &str = "install Node.js 20 or later, with npm (https://nodejs.org)";
 
 /// Builds the npm package in `dir` into `out`, against the WIT package in `wit`.
-pub(super) fn build(dir: &Path, out: &Path, wit: &Path) -> anyhow::Result<()> {
+pub(super) fn build(dir: &Path, out: &Path, target: &Target) -> anyhow::Result<()> {
     let entry = entry(dir)?;
     if !dir.join("node_modules").is_dir() {
         eprintln!("    npm install (node_modules/ is missing)");
@@ -38,10 +39,7 @@ pub(super) fn build(dir: &Path, out: &Path, wit: &Path) -> anyhow::Result<()> {
             .args(["--preserve-symlinks", "--preserve-symlinks-main"])
             .arg(&builder)
             .arg(&entry)
-            .arg("-o")
-            .arg(out)
-            .arg("--wit")
-            .arg(wit)
+            .args(target.builder_args(out))
             .current_dir(dir),
         INSTALL_NODE,
     )

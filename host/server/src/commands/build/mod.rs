@@ -10,9 +10,11 @@
 //! | `pyproject.toml` or `app.py` | Python | `python -m karman_sdk.build`, with `.venv/bin/python` when present, else `python3` |
 //!
 //! The JavaScript and Python builders get `--wit DIR`: the WIT package built into this binary,
-//! written once per run into a temporary directory that is removed when the run ends.
+//! written once per run into a temporary directory that is removed when the run ends. A project
+//! with a `wit/` folder of its own is built for the world declared there (see [`own_world`]).
 
 mod javascript;
+mod own_world;
 mod python;
 mod rust;
 
@@ -113,11 +115,12 @@ pub fn build_components(app: &App, wanted: impl Fn(&Component) -> bool) -> anyho
                 .with_context(|| format!("cannot create `{}`", parent.display()))?;
         }
         let dir = std::path::absolute(dir)?;
-        let wit = wit.as_ref().map(|w| w.path.as_path());
         let built = match language {
             Language::Rust => rust::build(&dir, &out),
-            Language::JavaScript => javascript::build(&dir, &out, wit.expect("written")),
-            Language::Python => python::build(&dir, &out, wit.expect("written")),
+            _ => guest_world(&dir, wit.as_ref()).and_then(|target| match language {
+                Language::JavaScript => javascript::build(&dir, &out, &target),
+                _ => python::build(&dir, &out, &target),
+            }),
         };
         built.with_context(|| format!("{}: component `{}`", component.location, component.name))?;
         let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
@@ -129,6 +132,50 @@ pub fn build_components(app: &App, wanted: impl Fn(&Component) -> bool) -> anyho
         );
     }
     Ok(())
+}
+
+/// What a JavaScript or Python component is built for.
+enum Target<'a> {
+    /// `karman:runnable/runnable`, in the package written once per run.
+    Runnable(&'a Path),
+    /// The world the project declares in its `wit/` folder.
+    Own(own_world::OwnWorld),
+}
+
+impl Target<'_> {
+    /// The WIT root to build against.
+    fn wit(&self) -> &Path {
+        match self {
+            Target::Runnable(wit) => wit,
+            Target::Own(own) => &own.root,
+        }
+    }
+
+    /// The world, when it is not the builder's default (`karman:runnable/runnable`).
+    fn world(&self) -> Option<&str> {
+        match self {
+            Target::Runnable(_) => None,
+            Target::Own(own) => Some(&own.world),
+        }
+    }
+
+    /// The options both builders take: `-o <out> --wit <root> [--world <name>]`.
+    fn builder_args(&self, out: &Path) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec!["-o".into(), out.into(), "--wit".into()];
+        args.push(self.wit().into());
+        if let Some(world) = self.world() {
+            args.extend(["--world".into(), world.into()]);
+        }
+        args
+    }
+}
+
+/// The target of the project in `dir`: its own world, or the built-in package in `shared`.
+fn guest_world<'a>(dir: &Path, shared: Option<&'a WitDir>) -> anyhow::Result<Target<'a>> {
+    Ok(match own_world::OwnWorld::of(dir)? {
+        Some(own) => Target::Own(own),
+        None => Target::Runnable(&shared.expect("written for every non-Rust build").path),
+    })
 }
 
 /// The WIT package built into this binary, written as files (`runnable.wit`, `deps/`) into a

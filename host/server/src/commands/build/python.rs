@@ -1,4 +1,5 @@
-//! A Python component: `<python> -m karman_sdk.build <app.py> -o <out> --wit <dir>`, where
+//! A Python component: `<python> -m karman_sdk.build <app.py> -o <out> --wit <dir>` (and
+//! `--world <name>` for a project with a world of its own, see `own_world`), where
 //! `<python>` is the project's own virtual environment (`.venv/`) when it has one, else
 //! `python3`. `karman_sdk` (and componentize-py, its dependency) must be importable there;
 //! when it is not, the error gives the commands that set the project up.
@@ -8,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
 
-use super::{run_tool, spawn_error};
+use super::{Target, run_tool, spawn_error};
 
 /// What sets a project up, run in its directory.
 const SET_UP: &str = "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt";
@@ -19,7 +20,7 @@ const PROBE: &str =
     "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('karman_sdk') else 3)";
 
 /// Builds the Python module in `dir` into `out`, against the WIT package in `wit`.
-pub(super) fn build(dir: &Path, out: &Path, wit: &Path) -> anyhow::Result<()> {
+pub(super) fn build(dir: &Path, out: &Path, target: &Target) -> anyhow::Result<()> {
     let app = ["app.py", "main.py"]
         .iter()
         .map(|name| dir.join(name))
@@ -54,10 +55,7 @@ pub(super) fn build(dir: &Path, out: &Path, wit: &Path) -> anyhow::Result<()> {
         Command::new(&python)
             .args(["-m", "karman_sdk.build"])
             .arg(&app)
-            .arg("-o")
-            .arg(out)
-            .arg("--wit")
-            .arg(wit)
+            .args(target.builder_args(out))
             .current_dir(dir),
         "install Python 3.10 or later",
     )
