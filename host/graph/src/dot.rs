@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::text;
-use crate::{Graph, Node};
+use crate::{EdgeKind, Graph, Node};
 
 fn node(out: &mut String, indent: &str, node: &Node, attributes: &str) {
     let label: Vec<String> = node.lines.iter().map(|line| text::dot(line)).collect();
@@ -22,6 +22,7 @@ const STEP: &str = "";
 const DONE: &str = ", style=\"rounded,filled\", fillcolor=\"#dcfce7\", color=\"#15803d\"";
 const ERROR: &str = ", style=\"rounded,filled\", fillcolor=\"#fee2e2\", color=\"#b91c1c\"";
 const SUBJECT: &str = ", shape=parallelogram, fillcolor=\"#fef3c7\", color=\"#b45309\"";
+const EXPORTER: &str = ", shape=component, fillcolor=\"#ede9fe\", color=\"#6d28d9\"";
 
 pub fn render(graph: &Graph) -> String {
     let mut out = String::new();
@@ -73,13 +74,24 @@ pub fn render(graph: &Graph) -> String {
     for subject in &graph.subjects {
         node(&mut out, "  ", &subject.node, SUBJECT);
     }
-    if !graph.unused.is_empty() {
-        out.push_str("  subgraph \"cluster_unused\" {\n");
-        out.push_str("    label=\"components used by no flow\"; style=\"dashed,rounded\";\n");
-        for component in &graph.unused {
-            node(&mut out, "    ", component, STEP);
+    // The components drawn apart from the flows, each kind in a cluster of its own.
+    for (cluster, label, nodes, attributes) in [
+        (
+            "exporters",
+            "components imported by others",
+            &graph.exporters,
+            EXPORTER,
+        ),
+        ("unused", "components used by no flow", &graph.unused, STEP),
+    ] {
+        if !nodes.is_empty() {
+            let _ = writeln!(out, "  subgraph \"cluster_{cluster}\" {{");
+            let _ = writeln!(out, "    label=\"{label}\"; style=\"dashed,rounded\";");
+            for component in nodes {
+                node(&mut out, "    ", component, attributes);
+            }
+            out.push_str("  }\n");
         }
-        out.push_str("  }\n");
     }
     for edge in graph.edges() {
         let mut attributes = Vec::new();
@@ -88,6 +100,8 @@ pub fn render(graph: &Graph) -> String {
         }
         if edge.kind.dashed() {
             attributes.push("style=dashed".to_string());
+        } else if edge.kind == EdgeKind::Imports {
+            attributes.push("style=dotted, color=\"#6d28d9\"".to_string());
         }
         let attributes = if attributes.is_empty() {
             String::new()

@@ -1,5 +1,6 @@
 //! From an [`App`] to its [`Graph`]: a flow per handler, stream, schedule and route, the
-//! subjects their results go to, and the components no flow uses.
+//! subjects their results go to, the components others import from, and the components no
+//! flow uses.
 
 use karman_directive::{
     App, ErrAction, FnStep, Grants, OnErr, Sequence, StreamHandler, StreamSource, Trigger,
@@ -7,7 +8,10 @@ use karman_directive::{
 };
 
 use crate::text;
-use crate::{Branch, Flow, FlowKind, Graph, Node, Output, OutputKind, Stage, StepNode, Subject};
+use crate::{
+    Branch, Edge, EdgeKind, Flow, FlowKind, Graph, Node, Output, OutputKind, Stage, StepNode,
+    Subject,
+};
 
 /// Characters per line of a step's label before it wraps.
 pub const LABEL_WIDTH: usize = 44;
@@ -19,6 +23,7 @@ impl Graph {
             app,
             subjects: Vec::new(),
             used: vec![false; app.components.len()],
+            boxes: vec![Vec::new(); app.components.len()],
         };
         let mut flows = Vec::new();
         for handler in &app.handlers {
@@ -67,6 +72,7 @@ impl Graph {
                 ));
             }
             builder.used[route.component.0] = true;
+            builder.boxes[route.component.0].push(format!("{id}_s0"));
             let component = app.component(route.component);
             let mut step_lines = vec![format!("{} (wasi:http)", component.name)];
             step_lines.push(grant_line(&component.grants));
@@ -100,11 +106,48 @@ impl Graph {
                 .map(|(i, _)| i)
                 .collect();
         }
+        // Each exporter once, with the interfaces it exports and to whom.
+        let exporter_of = |name: &str| app.components.iter().position(|c| c.name == name);
+        let mut exported: Vec<Vec<String>> = vec![Vec::new(); app.components.len()];
+        for component in &app.components {
+            for link in &component.imports {
+                if let Some(exporter) = exporter_of(&link.from) {
+                    exported[exporter].push(format!("{} to {}", link.interface, component.name));
+                }
+            }
+        }
+        let mut exporters = Vec::new();
+        for (i, component) in app.components.iter().enumerate() {
+            if exported[i].is_empty() {
+                continue;
+            }
+            let mut lines = vec![format!("{} (exports)", component.name)];
+            lines.extend(exported[i].iter().cloned());
+            lines.push(grant_line(&component.grants));
+            exporters.push(node(format!("c{i}"), lines));
+            builder.boxes[i].push(format!("c{i}"));
+        }
+        let mut imports = Vec::new();
+        for (i, component) in app.components.iter().enumerate() {
+            for link in &component.imports {
+                let Some(exporter) = exporter_of(&link.from) else {
+                    continue;
+                };
+                for from in &builder.boxes[i] {
+                    imports.push(Edge {
+                        from: from.clone(),
+                        to: format!("c{exporter}"),
+                        kind: EdgeKind::Imports,
+                        label: Some(text::clean(&link.interface)),
+                    });
+                }
+            }
+        }
         let unused = app
             .components
             .iter()
             .enumerate()
-            .filter(|(i, _)| !builder.used[*i])
+            .filter(|(i, _)| !builder.used[*i] && exported[*i].is_empty())
             .map(|(i, component)| {
                 let mut lines = vec![component.name.clone(), "used by no flow".to_string()];
                 lines.push(grant_line(&component.grants));
@@ -115,6 +158,8 @@ impl Graph {
             title: text::clean(&format!("{} {}", app.identifier, app.app_version)),
             flows,
             subjects: builder.subjects,
+            exporters,
+            imports,
             unused,
         }
     }
@@ -124,6 +169,8 @@ struct Builder<'a> {
     app: &'a App,
     subjects: Vec<Subject>,
     used: Vec<bool>,
+    /// The ids of each component's boxes, by component index.
+    boxes: Vec<Vec<String>>,
 }
 
 impl Builder<'_> {
@@ -217,6 +264,7 @@ impl Builder<'_> {
 
     fn step(&mut self, id: String, call: &FnStep) -> StepNode {
         self.used[call.component.0] = true;
+        self.boxes[call.component.0].push(id.clone());
         let component = self.app.component(call.component);
         let mut lines = vec![if call.key == component.name {
             component.name.clone()

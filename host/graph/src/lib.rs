@@ -12,12 +12,15 @@
 //! | end | what the result becomes: `response: key`, `reply: key`, `result: key`, `done` |
 //! | error | where an `onErr` branch that returns leads, when one is declared |
 //! | subject | a `respondTo` or `deadLetter` target, e.g. `bus user.login-completed` |
+//! | exporter | a component others import an interface from (`imports:`): what it exports to whom, its grants |
 //!
 //! Edges follow the step order (every member of a group to every member of the next step),
 //! the declared `onErr` branches (`onErr 404: continue`; the implicit `return` of a step without
 //! `onErr` is not drawn), `respondTo` and `deadLetter` to their subjects, and from a subject to
 //! every stream handler of the same source that listens to it, so a pipeline reads as one picture.
-//! Components no flow uses are drawn on their own.
+//! Dotted edges run from each box of a component that imports an interface to its exporter,
+//! labelled with the interface. Components no flow uses and none imports from are drawn on
+//! their own.
 //!
 //! The graph renders as Mermaid ([`Graph::mermaid`]), DOT ([`Graph::dot`]) and SVG
 //! ([`Graph::svg`], a layered layout of its own: one column per flow, a pipeline stacked in one

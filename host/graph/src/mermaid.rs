@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::text;
-use crate::{Graph, Node};
+use crate::{EdgeKind, Graph, Node};
 
 /// The shape of a node: Mermaid's opening and closing brackets.
 #[derive(Clone, Copy)]
@@ -82,6 +82,13 @@ pub fn render(graph: &Graph) -> String {
     for subject in &graph.subjects {
         node(&mut out, "  ", &subject.node, Shape::Subject, "subject");
     }
+    if !graph.exporters.is_empty() {
+        out.push_str("  subgraph exporters[\"components imported by others\"]\n");
+        for component in &graph.exporters {
+            node(&mut out, "    ", component, Shape::Step, "exporter");
+        }
+        out.push_str("  end\n");
+    }
     if !graph.unused.is_empty() {
         out.push_str("  subgraph unused[\"components used by no flow\"]\n");
         for component in &graph.unused {
@@ -90,7 +97,12 @@ pub fn render(graph: &Graph) -> String {
         out.push_str("  end\n");
     }
     for edge in graph.edges() {
-        let arrow = if edge.kind.dashed() { "-.->" } else { "-->" };
+        // Mermaid's dotted arrow draws both the dashed kinds and the imports.
+        let arrow = if edge.kind.dashed() || edge.kind == EdgeKind::Imports {
+            "-.->"
+        } else {
+            "-->"
+        };
         match &edge.label {
             Some(label) => {
                 let _ = writeln!(
@@ -113,5 +125,8 @@ pub fn render(graph: &Graph) -> String {
         "  classDef error fill:#fee2e2,stroke:#b91c1c,color:#0f172a\n",
         "  classDef subject fill:#fef3c7,stroke:#b45309,color:#0f172a\n",
     ));
+    if !graph.exporters.is_empty() {
+        out.push_str("  classDef exporter fill:#ede9fe,stroke:#6d28d9,color:#0f172a\n");
+    }
     out
 }

@@ -2,7 +2,8 @@
 
 use karman_directive::{ErrAction, StreamSource};
 
-/// The picture of an app: its flows, the subjects they publish to, and the unused components.
+/// The picture of an app: its flows, the subjects they publish to, the components others
+/// import from, and the unused components.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Graph {
     /// `identifier appVersion`.
@@ -11,7 +12,13 @@ pub struct Graph {
     pub flows: Vec<Flow>,
     /// The `respondTo` and `deadLetter` targets, each once, in the order first published to.
     pub subjects: Vec<Subject>,
-    /// Components no flow runs, with their grants.
+    /// Components other components import an interface from (`imports:`), each once: what
+    /// they export to whom, and their grants (with which their exports run).
+    pub exporters: Vec<Node>,
+    /// The [`EdgeKind::Imports`] edges: from each box of an importing component (its steps,
+    /// or its exporter box) to the box of the exporter, labelled with the interface.
+    pub imports: Vec<Edge>,
+    /// Components no flow runs and none imports from, with their grants.
     pub unused: Vec<Node>,
 }
 
@@ -146,6 +153,8 @@ pub enum EdgeKind {
     DeadLetter,
     /// A subject received by a stream handler.
     Listens,
+    /// Calls into an interface another component exports (`imports:`); drawn dotted.
+    Imports,
 }
 
 impl EdgeKind {
@@ -173,7 +182,7 @@ pub struct Edge {
 
 impl Graph {
     /// Every arrow of the picture, in a fixed order: each flow's own, then from the subjects to
-    /// the flows that listen.
+    /// the flows that listen, then the imports.
     pub fn edges(&self) -> Vec<Edge> {
         let mut edges = Vec::new();
         let edge = |from: &str, to: &str, kind, label: Option<String>| Edge {
@@ -254,6 +263,7 @@ impl Graph {
                 ));
             }
         }
+        edges.extend(self.imports.iter().cloned());
         edges
     }
 
@@ -269,6 +279,7 @@ impl Graph {
             nodes.extend(flow.error.iter());
         }
         nodes.extend(self.subjects.iter().map(|s| &s.node));
+        nodes.extend(self.exporters.iter());
         nodes.extend(self.unused.iter());
         nodes
     }

@@ -161,6 +161,12 @@ fn every_handler_step_group_subject_and_grant_of_the_examples_is_drawn_in_each_f
         for component in &app.components {
             drawn.assert_shows("a component", &component.name);
             drawn.assert_shows("a grant", &format!("grants: {}", component.grants));
+            for link in &component.imports {
+                drawn.assert_shows(
+                    "an export",
+                    &format!("{} to {}", link.interface, component.name),
+                );
+            }
         }
         // Each group is drawn as one box in each format.
         assert_eq!(
@@ -446,6 +452,94 @@ fn every_flow_branch_subject_and_listener_is_an_edge() {
 
 /// `(x, y, width, height)` of a box in the SVG.
 type Bounds = (f64, f64, f64, f64);
+
+#[test]
+fn an_import_is_a_dotted_edge_from_each_box_of_the_importer_to_its_exporter() {
+    let app = parse(
+        r#"
+identifier: com.example.teams
+appVersion: v1
+components:
+  - { name: pricing, source: p.wasm, imports: { "acme:rates/table": rates } }
+  - { name: rates, source: r.wasm }
+  - { name: checkout, source: c.wasm, imports: { "acme:pricing/calc@0.1.0": pricing } }
+handlers:
+  - { type: request, method: POST, resource: /checkout, steps: [ { fn: checkout } ] }
+  - { type: request, method: GET, resource: /again, steps: [ { fn: checkout, as: again } ] }
+"#,
+    );
+    let graph = Graph::new(&app);
+    let imports: Vec<(&str, &str, Option<&str>)> = graph
+        .edges()
+        .iter()
+        .filter(|edge| edge.kind == EdgeKind::Imports)
+        .map(|edge| {
+            (
+                leak(&edge.from),
+                leak(&edge.to),
+                edge.label.as_deref().map(leak),
+            )
+        })
+        .collect();
+    assert_eq!(
+        imports,
+        [
+            ("c0", "c1", Some("acme:rates/table")),
+            ("f0_s0", "c0", Some("acme:pricing/calc@0.1.0")),
+            ("f1_s0", "c0", Some("acme:pricing/calc@0.1.0")),
+        ]
+    );
+    let exporters: Vec<&[String]> = graph.exporters.iter().map(|n| n.lines.as_slice()).collect();
+    assert_eq!(
+        exporters,
+        [
+            &[
+                "pricing (exports)".to_string(),
+                "acme:pricing/calc@0.1.0 to checkout".to_string(),
+                "grants: log".to_string(),
+            ][..],
+            &[
+                "rates (exports)".to_string(),
+                "acme:rates/table to pricing".to_string(),
+                "grants: log".to_string(),
+            ][..],
+        ]
+    );
+    assert!(
+        graph.unused.is_empty(),
+        "an exporter is not unused: {:?}",
+        graph.unused
+    );
+
+    let dot = graph.dot();
+    assert!(
+        dot.contains(
+            r##""f1_s0" -> "c0" [label="acme:pricing/calc@0.1.0", style=dotted, color="#6d28d9"];"##
+        ),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("label=\"components imported by others\""),
+        "{dot}"
+    );
+    let mermaid = graph.mermaid();
+    assert!(
+        mermaid.contains(r#"  c0 -.->|"acme:rates/table"| c1"#),
+        "{mermaid}"
+    );
+    assert!(mermaid.contains(":::exporter"), "{mermaid}");
+    let svg = graph.svg();
+    assert_eq!(
+        svg.matches(r#"marker-end="url(#arrow-imports)""#).count(),
+        3,
+        "{svg}"
+    );
+    let texts = svg_texts(&svg);
+    assert!(
+        texts.iter().any(|t| t == "components imported by others"),
+        "{texts:?}"
+    );
+}
 
 #[test]
 fn a_pipeline_is_stacked_in_one_column() {

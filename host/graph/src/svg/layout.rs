@@ -58,6 +58,7 @@ pub(super) enum Style {
     Done,
     Error,
     Subject,
+    Exporter,
 }
 
 impl Style {
@@ -68,6 +69,7 @@ impl Style {
             Style::Done => ("#dcfce7", "#15803d"),
             Style::Error => ("#fee2e2", "#b91c1c"),
             Style::Subject => ("#fef3c7", "#b45309"),
+            Style::Exporter => ("#ede9fe", "#6d28d9"),
         }
     }
 }

@@ -5,8 +5,9 @@
 //! the subjects it publishes to. A stream handler that listens to one of those subjects is
 //! stacked under them in the same column, so a pipeline reads downwards. Step-order edges run
 //! from the bottom of a box to the top of the next; `onErr` returns and dead letters run down
-//! a lane at the right of the column. Text is monospaced so that widths are known without
-//! fonts; every label is XML-escaped.
+//! a lane at the right of the column. Components others import from stand in a column of
+//! their own, reached by dotted edges from the boxes of their importers. Text is monospaced so
+//! that widths are known without fonts; every label is XML-escaped.
 
 mod layout;
 
@@ -42,18 +43,27 @@ pub fn render(graph: &Graph) -> String {
                 .collect()
         })
         .collect();
-    if !graph.unused.is_empty() {
-        columns.push(vec![Block::Frame {
-            caption: "components used by no flow",
-            rows: graph
-                .unused
-                .iter()
-                .map(|node| Row {
-                    boxes: vec![BoxItem::new(node, Style::Step)],
-                    group: false,
-                })
-                .collect(),
-        }]);
+    // The components drawn apart from the flows, each kind in a column of its own.
+    for (caption, nodes, style) in [
+        (
+            "components imported by others",
+            &graph.exporters,
+            Style::Exporter,
+        ),
+        ("components used by no flow", &graph.unused, Style::Step),
+    ] {
+        if !nodes.is_empty() {
+            columns.push(vec![Block::Frame {
+                caption,
+                rows: nodes
+                    .iter()
+                    .map(|node| Row {
+                        boxes: vec![BoxItem::new(node, style)],
+                        group: false,
+                    })
+                    .collect(),
+            }]);
+        }
     }
 
     // The lanes each column needs at its right, for the edges that skip rows.
@@ -171,13 +181,35 @@ pub fn render(graph: &Graph) -> String {
             EdgeKind::Return | EdgeKind::Continue | EdgeKind::DeadLetter => ("#b91c1c", "err"),
             EdgeKind::RespondTo | EdgeKind::Listens => ("#b45309", "subject"),
             EdgeKind::Next => ("#475569", "next"),
+            EdgeKind::Imports => ("#6d28d9", "imports"),
         };
         let dash = if edge.kind.dashed() {
             r#" stroke-dasharray="5 4""#
+        } else if edge.kind == EdgeKind::Imports {
+            r#" stroke-dasharray="2 3""#
         } else {
             ""
         };
-        let (path, label_at) = if let Some(&lane) = lane_x.get(&i) {
+        let (path, label_at) = if edge.kind == EdgeKind::Imports {
+            // Sideways, from the importer's right side to the exporter's left, which stands in
+            // a column further right; the label just right of the importer.
+            let (a, b) = (from.rect, to.rect);
+            let (x1, y1) = (a.right(), a.cy());
+            let (x2, y2) = (b.x, b.cy());
+            let bend = ((x2 - x1).abs() / 2.0).max(24.0);
+            let path = format!(
+                "M{} {} C{} {} {} {} {} {}",
+                n(x1),
+                n(y1),
+                n(x1 + bend),
+                n(y1),
+                n(x2 - bend),
+                n(y2),
+                n(x2),
+                n(y2)
+            );
+            (path, (x1 + 6.0, y1 - 6.0, "start"))
+        } else if let Some(&lane) = lane_x.get(&i) {
             // Down a lane at the right: leave below the source's row, enter the target's side.
             let (a, b) = (from.rect, to.rect);
             let start_x = a.cx() + a.w / 4.0;
@@ -247,11 +279,15 @@ pub fn render(graph: &Graph) -> String {
     );
     let _ = writeln!(out, "<title>{}</title>", text::xml(&graph.title));
     out.push_str("<defs>\n");
-    for (name, color) in [
+    let mut markers = vec![
         ("next", "#475569"),
         ("err", "#b91c1c"),
         ("subject", "#b45309"),
-    ] {
+    ];
+    if !graph.imports.is_empty() {
+        markers.push(("imports", "#6d28d9"));
+    }
+    for (name, color) in markers {
         let _ = writeln!(
             out,
             r#"<marker id="arrow-{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto"><path d="M0 1 L10 5 L0 9 z" fill="{color}"/></marker>"#
