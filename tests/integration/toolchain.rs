@@ -46,6 +46,25 @@ fn run(dir: &Path, program: &str, args: &[&str]) {
     );
 }
 
+/// Sets a Python project up as its README says: a virtual environment (kept when there is
+/// one), and its requirements installed into it.
+fn set_up_python_project(dir: &Path) {
+    if !dir.join(".venv/bin/python").exists() {
+        run(dir, "python3", &["-m", "venv", ".venv"]);
+    }
+    run(
+        dir,
+        ".venv/bin/pip",
+        &[
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            "requirements.txt",
+        ],
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runnable_in_each_language_is_created_built_and_served() {
     let dir = scratch("new");
@@ -115,19 +134,7 @@ async fn a_runnable_in_each_language_is_created_built_and_served() {
     );
 
     // The Python project is set up as its README says (the JavaScript one by `karman build`).
-    let python = dir.join("in-python");
-    run(&python, "python3", &["-m", "venv", ".venv"]);
-    run(
-        &python,
-        ".venv/bin/pip",
-        &[
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-            "requirements.txt",
-        ],
-    );
+    set_up_python_project(&dir.join("in-python"));
 
     let built = karman(&dir, &["build"]);
     let log = String::from_utf8_lossy(&built.stderr);
@@ -293,4 +300,66 @@ fn a_python_project_without_the_sdk_is_told_how_to_set_it_up() {
         "{error}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_polyglot_teams_example_is_built_by_karman_build_and_its_components_call_each_other() {
+    // Built in place, as its README says: the Python project set up first, the JavaScript one
+    // by `karman build` (npm install), the Rust one as a member of this workspace.
+    let example = repo_root().join("examples/polyglot-teams");
+    let _ = std::fs::remove_dir_all(example.join("build"));
+    set_up_python_project(&example.join("components/pricing"));
+    let built = karman(&example, &["build"]);
+    let log = String::from_utf8_lossy(&built.stderr);
+    assert!(built.status.success(), "{log}");
+    for (name, language) in [
+        ("pricing", "Python"),
+        ("checkout", "Rust"),
+        ("quote", "JavaScript"),
+    ] {
+        assert!(log.contains(&format!("==> {name} ({language})")), "{log}");
+    }
+
+    let app =
+        karman_directive::load(&example.join("Directive.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let server = TestServer::start_app(app, runtime_config(), ServerConfig::default()).await;
+    // Rust → Python: twelve items earn the bulk discount `pricing`'s own config: declares.
+    let order = r#"{"lines":[{"sku":"tea","quantity":8,"unitCents":450},{"sku":"cup","quantity":4,"unitCents":1200}]}"#;
+    let answer = server.post("/checkout", order).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({
+            "items": 12, "subtotalCents": 8400, "discountPercent": 15, "totalCents": 7140,
+            "pricedBy": "acme:pricing/calc",
+        })
+    );
+    // The exporter's error variant crosses as a value, and each importer answers it its way.
+    let empty = server.post("/checkout", r#"{"lines":[]}"#).await;
+    assert_eq!(
+        (empty.status, empty.body.contains("the order has no lines")),
+        (422, true),
+        "{}",
+        empty.body
+    );
+
+    // JavaScript → Python: below the bulk threshold, no discount; above `max-quantity`, refused.
+    let answer = server.get("/quote/tea/3?unitCents=450").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({
+            "sku": "tea", "quantity": 3, "subtotalCents": 1350, "discountPercent": 0,
+            "totalCents": 1350, "pricedBy": "acme:pricing/calc",
+        })
+    );
+    let refused = server.get("/quote/tea/501?unitCents=450").await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("a quantity is out of range: tea: 501 (1 to 500)"),
+        "{}",
+        refused.body
+    );
 }
