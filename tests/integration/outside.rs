@@ -2,7 +2,8 @@
 //! SDK as `cargo package` makes it, the JavaScript SDK as `npm pack` makes it and the Python SDK
 //! as `pip wheel` makes it, all unpacked into a temporary directory; `karman new` in each
 //! language, each project built with its own toolchain (the Rust one also with
-//! `cargo component`), one Directive with the three in one handler, served by the copied binary.
+//! `cargo component`, or its recording when the tool is not installed: [`crate::support::recorded`]),
+//! one Directive with the three in one handler, served by the copied binary.
 //! Every command runs with a clean environment (no variable of this build), and no file the
 //! projects hold may name the checkout.
 
@@ -10,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::support::{client, free_port, guest_target_dir, repo_root};
+use crate::support::{
+    Inputs, built_by_cargo_component, client, free_port, guest_target_dir, repo_root, tools_dir,
+};
 
 /// Where the copied-out world lives: the system's temporary directory, never the checkout.
 struct Outside {
@@ -20,8 +23,7 @@ struct Outside {
 
 /// The tools a user installs once (cargo-component), outside any checkout.
 fn tools_bin() -> PathBuf {
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    PathBuf::from(home).join(".cache/karman/tools/bin")
+    tools_dir().join("bin")
 }
 
 impl Outside {
@@ -44,8 +46,9 @@ impl Outside {
         }
     }
 
-    /// `program args…` in `dir` with only PATH (the copied `karman` and the user's tools first)
-    /// and HOME: nothing of this test's own environment (`CARGO_*`, `RUSTUP_TOOLCHAIN`, …).
+    /// `program args…` in `dir` with only PATH (the copied `karman` and the user's tools first),
+    /// HOME and the user's `RUSTUP_AUTO_INSTALL`: nothing of this test's own environment
+    /// (`CARGO_*`, `RUSTUP_TOOLCHAIN`, …).
     /// Rust builds share one target directory outside the checkout, as a user's
     /// `CARGO_TARGET_DIR` would, so that later runs are quick.
     fn command(&self, dir: &Path, program: &str, args: &[&str]) -> Command {
@@ -65,6 +68,11 @@ impl Outside {
             .env("HOME", &home)
             .env("CARGO_TARGET_DIR", guest_target_dir())
             .env("npm_config_update_notifier", "false");
+        // The user's own rustup setting: with auto-install on, a cargo run that lacks a target
+        // rust-toolchain.toml names updates the whole `stable` toolchain first.
+        if let Some(auto_install) = std::env::var_os("RUSTUP_AUTO_INSTALL") {
+            command.env("RUSTUP_AUTO_INSTALL", auto_install);
+        }
         command
     }
 
@@ -338,12 +346,12 @@ async fn karman_and_its_sdks_work_outside_the_checkout() {
     ] {
         assert!(log.contains(&format!("==> {name} ({language})")), "{log}");
     }
-    assert!(
-        tools_bin().join("cargo-component").is_file(),
-        "cargo-component is not installed in {}: scripts/test installs it",
-        tools_bin().display()
-    );
-    let by_cargo_component = outside.cargo_component_build(&rust, "greet_rs.wasm");
+    let inputs = Inputs::new()
+        .dir("greet-rs", &rust)
+        .dir("karman-sdk", &sdk_crate);
+    let by_cargo_component = built_by_cargo_component("greet-rs", &inputs, || {
+        outside.cargo_component_build(&rust, "greet_rs.wasm")
+    });
     std::fs::copy(&by_cargo_component, app.join("build/greet_rs_cc.wasm")).unwrap();
 
     // One handler with the three steps in order, and the cargo-component build on its own.
@@ -490,7 +498,10 @@ async fn a_team_wit_package_including_karman_runnable_builds_with_cargo_componen
         "karman",
         &["wit", "--wasm", "vendor/karman-runnable.wasm"],
     );
-    let wasm = outside.cargo_component_build(&team, "acme_greeter.wasm");
+    let inputs = Inputs::new().dir("acme-greeter", &team);
+    let wasm = built_by_cargo_component("acme-greeter", &inputs, || {
+        outside.cargo_component_build(&team, "acme_greeter.wasm")
+    });
     let component = outside.root.join("acme-greeter.wasm");
     std::fs::copy(&wasm, &component).unwrap();
 

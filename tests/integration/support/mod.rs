@@ -2,7 +2,7 @@
 //! as `karman serve` starts it ([`server`]), the real binary ([`binary`]), private services on
 //! free ports ([`services`]; killed and restarted in outage tests: [`private`], under a [`load`]
 //! of requests),
-//! bounded waiting ([`eventually`]), the SQL databases ([`sql`]), and a Kafka broker behind TLS
+//! components built by cargo-component, live or recorded ([`recorded`]), bounded waiting ([`eventually`]), the SQL databases ([`sql`]), and a Kafka broker behind TLS
 //! and SASL ([`kafka_front`]).
 
 mod binary;
@@ -10,6 +10,7 @@ mod eventually;
 mod kafka_front;
 mod load;
 mod private;
+mod recorded;
 mod server;
 mod services;
 mod sql;
@@ -28,6 +29,7 @@ pub use load::{Load, Phase, Sample};
 pub use private::{
     OutageNats, OutagePostgres, OutageRedis, OutageS3, OutageTansu, Restartable, Watched,
 };
+pub use recorded::{Inputs, built_by_cargo_component};
 pub use server::{Reply, TestServer, launch, start};
 pub use services::{PrivateNats, PrivateRedis, PrivateService, Tansu, tools_dir};
 pub use sql::{Db, sqlite_file};
