@@ -1,24 +1,16 @@
 //! What the installed `karman` binary says and writes without an app: `karman --version`, and
 //! `karman wit --out` in both of its layouts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::repo_root;
+use crate::support::{repo_root, scratch};
 
 fn karman(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_karman"))
         .args(args)
         .output()
         .expect("the karman binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = repo_root()
-        .join("target/karman-test-tmp")
-        .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// The `package` line of the repository's `wit/runnable.wit`, e.g. `karman:runnable@0.1.0`.

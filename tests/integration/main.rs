@@ -9,6 +9,7 @@ mod capabilities;
 mod conformance;
 mod dev;
 mod examples;
+mod export;
 mod faults;
 mod flags;
 mod graph;

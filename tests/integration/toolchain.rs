@@ -2,12 +2,12 @@
 //! each language, created from the built-in template into a Directive, built, and served; and
 //! the errors that name what is missing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use karman::ServerConfig;
 
-use crate::support::{TestServer, guest_target_dir, repo_root, runtime_config};
+use crate::support::{TestServer, guest_target_dir, repo_root, runtime_config, scratch};
 
 fn karman(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_karman"))
@@ -18,14 +18,6 @@ fn karman(dir: &Path, args: &[&str]) -> std::process::Output {
         .env("CARGO_TARGET_DIR", guest_target_dir())
         .output()
         .expect("karman runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = repo_root()
-        .join("target/karman-test-tmp")
-        .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Runs `program` in `dir`, failing the test with its output (or with what to install).

@@ -32,7 +32,6 @@ mod instance;
 mod links;
 mod memory_budget;
 mod metrics;
-pub mod protocol_text;
 mod proxy;
 mod request;
 mod run_limits;

@@ -83,35 +83,17 @@ impl Request {
 
     /// A header's value; repeated headers are joined with `, `.
     pub fn header(&self, name: &str) -> Option<String> {
-        let mut values = self
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str());
-        let first = values.next()?;
-        let mut joined = first.to_string();
-        for value in values {
-            joined.push_str(", ");
-            joined.push_str(value);
-        }
-        Some(joined)
+        karman_protocol::header(&self.headers, name)
     }
 
     /// A `:param` or `*wildcard` of the resource, percent-decoded.
     pub fn url_param(&self, name: &str) -> Option<String> {
-        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| {
-            percent_encoding::percent_decode_str(v)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
+        karman_protocol::url_param(&self.params, name)
     }
 
     /// The first value of a query parameter, decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        let (_, query) = self.url.split_once('?')?;
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.into_owned())
+        karman_protocol::query_param(&self.url, name)
     }
 }
 
@@ -204,14 +186,10 @@ impl StateView {
     }
 
     pub(crate) fn keys(&self) -> Vec<String> {
-        match &self.with {
-            None => self.state.keys().cloned().collect(),
-            Some(with) => with
-                .iter()
-                .filter(|(_, source)| self.state.contains_key(*source))
-                .map(|(alias, _)| alias.clone())
-                .collect(),
-        }
+        karman_protocol::state_view(&self.state, self.with.as_deref())
+            .into_iter()
+            .map(|(key, _)| key.to_string())
+            .collect()
     }
 }
 

@@ -32,10 +32,10 @@ impl RunLimits {
     /// Refuses the output of step `key` when it is larger than [`RunLimits::max_step_output`].
     pub(crate) fn check_output(&self, key: &str, size: usize) -> Result<(), Failure> {
         if size as u64 > self.max_step_output {
-            return Err(exceeded(format!(
-                "step `{key}` returned {size} bytes; a step may return at most {} bytes \
-                 (--max-step-output)",
-                self.max_step_output
+            return Err(exceeded(karman_protocol::output_exceeded(
+                key,
+                size,
+                self.max_step_output,
             )));
         }
         Ok(())
@@ -45,10 +45,10 @@ impl RunLimits {
     /// [`RunLimits::max_state`].
     pub(crate) fn check_state(&self, key: &str, size: u64) -> Result<(), Failure> {
         if size > self.max_state {
-            return Err(exceeded(format!(
-                "the state reached {size} bytes with the output of step `{key}`; a run's state \
-                 may hold at most {} bytes (--max-state)",
-                self.max_state
+            return Err(exceeded(karman_protocol::state_exceeded(
+                key,
+                size,
+                self.max_state,
             )));
         }
         Ok(())

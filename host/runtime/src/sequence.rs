@@ -245,18 +245,10 @@ fn apply(state: &mut RunState, call: &Call, outcome: Outcome) -> Result<(), Fail
         }
         Outcome::Fault(failure) => return Err(failure),
         Outcome::RunError { code, message } => match call.on_err.action(code) {
-            ErrAction::Continue => {
-                let error = serde_json::json!({ "code": code, "message": message });
-                Bytes::from(error.to_string())
-            }
+            ErrAction::Continue => Bytes::from(karman_protocol::continued_error(code, &message)),
             ErrAction::Return => {
-                let status = if (200..=599).contains(&code) {
-                    code
-                } else {
-                    500
-                };
                 return Err(Failure {
-                    status,
+                    status: karman_protocol::run_error_status(code),
                     code,
                     message,
                     kind: FailureKind::RunError,

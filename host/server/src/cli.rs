@@ -1,5 +1,5 @@
 //! The `karman` command line: parses the arguments, sets up logging, and runs one of the
-//! commands (`serve`, `dev`, `check`, `bundle`, `build`, `graph`, `new`, `wit`, `schema`; one
+//! commands (`serve`, `dev`, `check`, `bundle`, `build`, `export`, `graph`, `new`, `wit`, `schema`; one
 //! module each under
 //! [`commands`](crate::commands)).
 //!
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::commands::{build, bundle, check, dev, graph, new, schema, serve, wit};
+use crate::commands::{build, bundle, check, dev, export, graph, new, schema, serve, wit};
 use crate::log_text::EscapedFields;
 use crate::traces::{self, Traces};
 use tracing::Level;
@@ -50,6 +50,9 @@ enum Command {
     Bundle(bundle::BundleArgs),
     /// Build the components of a Directive that name their source directory (`build:`).
     Build(build::BuildArgs),
+    /// Export the app's request handlers, with its components and Karman's capabilities, as
+    /// one `wasi:http` component that `wasmtime serve` runs.
+    Export(export::ExportArgs),
     /// Draw the app's flows (triggers, steps, groups, onErr branches, subjects, grants) as
     /// Mermaid, DOT or SVG.
     Graph(graph::GraphArgs),
@@ -103,6 +106,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Bundle(args) => bundle::run(&args),
         Command::Build(args) => build::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::New(args) => new::run(&args),
         Command::Wit(args) => wit::run(&args),

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use karman_runtime::protocol_text::escape_controls;
+use karman_protocol::escape_controls;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::fmt::format::{DefaultFields, Writer};

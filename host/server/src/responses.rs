@@ -100,11 +100,7 @@ pub(crate) fn method_not_allowed(allow: &str, request_id: &str) -> Response<Http
 
 /// The content type of a reply whose steps set none: text when it is UTF-8, else bytes.
 pub(crate) fn default_content_type(body: &[u8]) -> HeaderValue {
-    if std::str::from_utf8(body).is_ok() {
-        HeaderValue::from_static("text/plain; charset=utf-8")
-    } else {
-        HeaderValue::from_static("application/octet-stream")
-    }
+    HeaderValue::from_static(karman_protocol::default_content_type(body))
 }
 
 /// The response to a run that failed: its status (503 with `Retry-After`) and a JSON body.
@@ -126,8 +122,10 @@ pub(crate) fn error(
     message: &str,
     request_id: &str,
 ) -> Response<HttpBody> {
-    let body = serde_json::json!({ "code": code, "message": message, "requestId": request_id });
-    json(status, body.to_string())
+    json(
+        status,
+        karman_protocol::error_body(code, message, request_id),
+    )
 }
 
 /// A JSON response.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{HeaderName, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use karman_directive::routing::{Match, Router};
@@ -35,8 +35,6 @@ use crate::websocket;
 
 /// The response header carrying the request id (and the request header honoured for it).
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-/// Longest client-supplied request id that is honoured.
-const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// Everything that answers requests: the runtime, its routes, the settings.
 /// Built once; callable without a socket (see [`Service::handle`]).
@@ -268,6 +266,13 @@ impl Service {
             trace_id,
             "request"
         );
+        // The length of a whole body before the request id, as an exported app (which sets
+        // both itself) answers: the same bytes in the same order.
+        if let Some(length) = hyper::body::Body::size_hint(response.body()).exact()
+            && !response.headers().contains_key(CONTENT_LENGTH)
+        {
+            response.headers_mut().insert(CONTENT_LENGTH, length.into());
+        }
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
@@ -434,6 +439,12 @@ impl Service {
         {
             return too_large(request_id, self.config.max_body_bytes);
         }
+        // The component sees the id the host serves the request under (the client's when it
+        // is plain, else the one made for it), as a Runnable does through `req.id`.
+        let mut request = request;
+        if let Ok(id) = HeaderValue::from_str(request_id) {
+            request.headers_mut().insert(REQUEST_ID_HEADER, id);
+        }
         let limit = usize::try_from(self.config.max_body_bytes).unwrap_or(usize::MAX);
         let request = request.map(|body| {
             Limited::new(body, limit)
@@ -468,18 +479,8 @@ pub(crate) fn reply_response(reply: karman_runtime::Reply) -> Response<HttpBody>
 
 /// The client's `x-request-id` when it is short and plain, else a new one.
 fn request_id<B>(request: &Request<B>) -> String {
-    let supplied = request
-        .headers()
-        .get(&REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| {
-            !id.is_empty()
-                && id.len() <= MAX_REQUEST_ID_LEN
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-        });
-    match supplied {
+    let supplied = request.headers().get(&REQUEST_ID_HEADER);
+    match karman_protocol::supplied_request_id(supplied.map(HeaderValue::as_bytes)) {
         Some(id) => id.to_string(),
         None => karman_runtime::new_id(),
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use bytes::Bytes;
 use karman_directive::KafkaConnection;
-use karman_runtime::protocol_text::escape_controls;
+use karman_protocol::escape_controls;
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};

@@ -42,6 +42,15 @@ pub fn repo_root() -> PathBuf {
         .unwrap()
 }
 
+/// A new directory of its own under `target/karman-test-tmp`, named after `name`.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = repo_root()
+        .join("target/karman-test-tmp")
+        .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// The path of a test component built by `scripts/build-guests`.
 pub fn guest(crate_name: &str) -> PathBuf {
     let path = repo_root()

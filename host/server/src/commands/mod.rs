@@ -7,6 +7,7 @@
 //! | `karman check <Directive.yaml \| app.karman>` | [`check`] |
 //! | `karman bundle [Directive.yaml] [-o app.karman]` | [`bundle`] |
 //! | `karman build [Directive.yaml]` | [`build`] |
+//! | `karman export [Directive.yaml] [-o app.wasm]` | [`export`], see [the export page](https://github.com/karman-dev/karman/blob/main/docs/export.md) |
 //! | `karman graph [Directive.yaml] [--format mermaid\|dot\|svg] [-o FILE]` | [`graph`], see [the graph page](https://github.com/karman-dev/karman/blob/main/docs/graph.md) |
 //! | `karman new <name> --lang rust\|js\|python` | [`new`], its files in [`templates`] |
 //! | `karman wit [--out DIR] [--wasm FILE]` | [`wit`] |
@@ -16,6 +17,7 @@ pub mod build;
 pub mod bundle;
 pub mod check;
 pub mod dev;
+pub mod export;
 pub mod graph;
 pub mod new;
 pub mod schema;

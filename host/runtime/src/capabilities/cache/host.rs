@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{CacheCtx, CacheError, MAX_VALUE_BYTES};
+use super::{CacheCtx, CacheError};
 use crate::bindings::cache::Host;
 use crate::bindings::types::CapError;
 use tracing::Instrument as _;
@@ -37,16 +37,7 @@ impl CacheCtx {
     ) -> Result<(), CapFailure> {
         let access = self.access()?;
         let key = access.key(&key)?;
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(CapError::Invalid(format!(
-                "cache value of {} bytes is larger than {MAX_VALUE_BYTES}",
-                value.len()
-            ))
-            .into());
-        }
-        if ttl_ms == Some(0) {
-            return Err(CapError::Invalid("a cache TTL must be at least 1 ms".into()).into());
-        }
+        karman_protocol::cache::checked_value(value.len(), ttl_ms).map_err(CapError::Invalid)?;
         let ttl = ttl_ms.map(Duration::from_millis);
         access.backend.set(key, Bytes::from(value), ttl).await?;
         Ok(())

@@ -29,10 +29,7 @@ use bytes::Bytes;
 use crate::bindings::types::CapError;
 use crate::metrics::CallCounter;
 
-/// Longest key a component may use, in bytes.
-pub const MAX_KEY_BYTES: usize = 1024;
-/// Largest value a component may store, in bytes.
-pub const MAX_VALUE_BYTES: usize = 4 << 20;
+pub use karman_protocol::cache::MAX_VALUE_BYTES;
 /// Most keys one `wasi:keyvalue` batch call may name.
 pub const MAX_BATCH_KEYS: usize = 1000;
 /// Keys a `wasi:keyvalue` `list-keys` page holds at most (Redis: keys one `SCAN` step visits).
@@ -210,21 +207,12 @@ impl CacheAccess {
     pub(crate) fn new(backend: CacheBackend, prefix: &str) -> Self {
         Self {
             backend,
-            namespace: format!("{prefix}\0").into(),
+            namespace: karman_protocol::cache::namespace(prefix).into(),
         }
     }
 
     fn key(&self, key: &str) -> Result<String, CapError> {
-        if key.len() > MAX_KEY_BYTES {
-            return Err(CapError::Invalid(format!(
-                "cache key of {} bytes is longer than {MAX_KEY_BYTES}",
-                key.len()
-            )));
-        }
-        let mut full = String::with_capacity(self.namespace.len() + key.len());
-        full.push_str(&self.namespace);
-        full.push_str(key);
-        Ok(full)
+        karman_protocol::cache::stored_key_in(&self.namespace, key).map_err(CapError::Invalid)
     }
 }
 
@@ -237,9 +225,9 @@ pub(crate) struct CacheCtx {
 
 impl CacheCtx {
     fn access(&self) -> Result<&CacheAccess, CapError> {
-        self.access.as_ref().ok_or_else(|| {
-            CapError::Denied("cache: this component is not granted the cache capability".into())
-        })
+        self.access
+            .as_ref()
+            .ok_or_else(|| CapError::Denied(karman_protocol::cache::NOT_GRANTED.into()))
     }
 }
 
@@ -258,6 +246,10 @@ mod tests {
             users.key("42").unwrap(),
             shared.key("users:\u{0}42").unwrap()
         );
-        assert!(users.key(&"k".repeat(MAX_KEY_BYTES + 1)).is_err());
+        assert!(
+            users
+                .key(&"k".repeat(karman_protocol::cache::MAX_KEY_BYTES + 1))
+                .is_err()
+        );
     }
 }

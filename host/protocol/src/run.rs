@@ -1,0 +1,35 @@
+//! How a run's outcome is told: the status of a run error, the value an `onErr: continue` stores,
+//! and the messages of the caps on a step's output and on a run's state.
+
+/// The HTTP status of a run that a step's run error ended: its code, or 500 outside 200..=599.
+pub fn run_error_status(code: u16) -> u16 {
+    if (200..=599).contains(&code) {
+        code
+    } else {
+        500
+    }
+}
+
+/// What a step whose run error `onErr: continue` lets pass stores under its key.
+pub fn continued_error(code: u16, message: &str) -> Vec<u8> {
+    serde_json::json!({ "code": code, "message": message })
+        .to_string()
+        .into_bytes()
+}
+
+/// Why a run ended when step `key` returned `size` bytes, past `max` (`--max-step-output`).
+pub fn output_exceeded(key: &str, size: usize, max: u64) -> String {
+    format!(
+        "step `{key}` returned {size} bytes; a step may return at most {max} bytes \
+         (--max-step-output)"
+    )
+}
+
+/// Why a run ended when its state reached `size` bytes with step `key`'s output, past `max`
+/// (`--max-state`).
+pub fn state_exceeded(key: &str, size: u64, max: u64) -> String {
+    format!(
+        "the state reached {size} bytes with the output of step `{key}`; a run's state \
+         may hold at most {max} bytes (--max-state)"
+    )
+}

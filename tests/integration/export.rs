@@ -1,0 +1,250 @@
+//! `karman export`: a Directive app as one `wasi:http` component. Served with `karman serve
+//! app.wasm -S keyvalue` (the real binary, as a user runs it), every exchange is answered byte
+//! for byte as Karman serving the Directive answers it, except the `date` header's value
+//! (the clock). Each request carries an `x-request-id`, so both answer with the same id.
+//!
+//! Two apps: examples/hello (a group, `with:`, a `cache` grant with a prefix) and a flow of the
+//! test components (`state:`, `onErr`, `as:`, `with:` renaming an error, `resp` setting the
+//! status and headers, run errors ending the run, routing errors, a body over the cap).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{Binary, expand, repo_root, scratch};
+
+/// An exchange: a name and the raw request (`HOST` is replaced by the server's address).
+type Exchange = (&'static str, &'static str);
+
+const HELLO: &[Exchange] = &[
+    (
+        "a greeting",
+        "GET /hello/ada HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: t-1\r\n\r\n",
+    ),
+    (
+        "the second visit is counted",
+        "GET /hello/ada HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: t-2\r\n\r\n",
+    ),
+    (
+        "a percent-encoded name",
+        "GET /hello/J%C3%BCrgen HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: t-3\r\n\r\n",
+    ),
+    (
+        "head",
+        "HEAD /hello/grace HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: t-4\r\n\r\n",
+    ),
+    (
+        "no handler",
+        "GET /nowhere HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: t-5\r\n\r\n",
+    ),
+    (
+        "another method",
+        "DELETE /hello/ada HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: t-6\r\n\r\n",
+    ),
+    (
+        "a body over the cap",
+        "GET /hello/ada HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: t-7\r\nContent-Length: 10485761\r\n\r\n",
+    ),
+];
+
+const FLOW_DIRECTIVE: &str = r#"identifier: com.example.flow
+appVersion: v1
+components:
+  - { name: fail, source: guest(fail) }
+  - { name: inspect, source: guest(inspect) }
+  - { name: set-response, source: guest(set-response) }
+handlers:
+  - type: request
+    method: POST
+    resource: /flow/:name
+    state: { seed: planted }
+    steps:
+      - fn: fail
+        as: tried
+        onErr: { code: { 404: continue }, other: return }
+      - group:
+          - fn: inspect
+            as: first
+          - fn: set-response
+            as: second
+      - fn: inspect
+        with: { error: tried, before: first, seed: seed }
+  - type: request
+    method: GET
+    resource: /fails
+    steps:
+      - fn: fail
+"#;
+
+const FLOW: &[Exchange] = &[
+    (
+        "onErr continues, a group, with renames the error",
+        "POST /flow/ada?code=404&message=not%20here&q=1 HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: f-1\r\nX-Test: yes\r\nContent-Length: 5\r\n\r\nhello",
+    ),
+    (
+        "resp sets the status and a header",
+        "POST /flow/bob?code=404&status=201&header=x-custom&value=yes HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: f-2\r\nContent-Length: 0\r\n\r\n",
+    ),
+    (
+        "a host-owned header is refused",
+        "POST /flow/bob?code=404&header=x-request-id&value=mine HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: f-3\r\nContent-Length: 0\r\n\r\n",
+    ),
+    (
+        "a run error onErr does not continue ends the run",
+        "POST /flow/ada?code=409&message=taken HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: f-4\r\nContent-Length: 0\r\n\r\n",
+    ),
+    (
+        "a run error's code outside 200..=599 answers 500",
+        "GET /fails?code=700&message=odd HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: f-5\r\n\r\n",
+    ),
+    (
+        "a request id that is not plain is replaced",
+        "GET /nowhere HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: not plain\r\n\r\n",
+    ),
+];
+
+/// Sends each exchange to `address` on a connection of its own; what came back, byte for byte
+/// but the `date` header's value and a request id the server made.
+async fn observe(address: &str, exchanges: &[Exchange]) -> String {
+    let mut out = String::new();
+    for (name, request) in exchanges {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(request.replace("HOST", address).as_bytes())
+            .await
+            .unwrap();
+        let answer =
+            tokio::time::timeout(Duration::from_secs(10), read_answer(&mut stream, request))
+                .await
+                .unwrap_or_else(|_| panic!("`{name}`: no whole answer within 10 s"));
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        out.push_str(&format!("== {name}\n"));
+        let mut made_id = None;
+        for line in head.split("\r\n") {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("date:") {
+                out.push_str("date: (the clock)\n");
+            } else if request.contains("X-Request-Id: not plain")
+                && lower.starts_with("x-request-id:")
+            {
+                let id = line["x-request-id:".len()..].trim().to_string();
+                assert!(
+                    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "`{name}`: a request id the server made: {id}"
+                );
+                out.push_str("x-request-id: (made by the server)\n");
+                made_id = Some(id);
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        let body = match made_id {
+            Some(id) => body.replace(&id, "(made by the server)"),
+            None => body.to_string(),
+        };
+        out.push_str(&format!("\n{body}\n"));
+    }
+    out
+}
+
+/// One answer: its head, then as many bytes of body as its `content-length` says (none for
+/// `HEAD`).
+async fn read_answer(stream: &mut tokio::net::TcpStream, request: &str) -> String {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let read = stream.read(&mut chunk).await.unwrap();
+        assert!(read > 0, "the connection closed before a whole answer");
+        bytes.extend_from_slice(&chunk[..read]);
+        let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().unwrap());
+        let length = if request.starts_with("HEAD ") {
+            0
+        } else {
+            length
+        };
+        if bytes.len() >= end + 4 + length {
+            return String::from_utf8_lossy(&bytes[..end + 4 + length]).into_owned();
+        }
+    }
+}
+
+/// `karman export <directive> -o <out>`, which must succeed.
+fn export(directive: &Path, out: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_karman"))
+        .arg("export")
+        .arg(directive)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "karman export failed:\n{log}");
+    log
+}
+
+/// Serves `directive` with Karman and its export with `karman serve app.wasm -S keyvalue`;
+/// both observations.
+async fn both(directive: &Path, exported: &Path, exchanges: &[Exchange]) -> (String, String) {
+    let karman = Binary::serve_file(directive, "info", &[], &[]);
+    let served = karman.url("").trim_start_matches("http://").to_string();
+    let by_karman = observe(&served, exchanges).await;
+    let export = Binary::serve_file(exported, "info", &[], &["-S", "keyvalue"]);
+    let address = export.url("").trim_start_matches("http://").to_string();
+    (by_karman, observe(&address, exchanges).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hello_example_exported_answers_as_karman_serving_its_directive() {
+    let dir = scratch("export-hello");
+    let exported = dir.join("hello.wasm");
+    let log = export(
+        &repo_root().join("examples/hello/Directive.yaml"),
+        &exported,
+    );
+    assert!(
+        log.contains("exported com.example.hello v0.1.0 (1 request handlers, 4 components)"),
+        "{log}"
+    );
+    let (by_karman, by_export) = both(
+        &repo_root().join("examples/hello/Directive.yaml"),
+        &exported,
+        HELLO,
+    )
+    .await;
+    assert!(
+        by_karman.contains(r#"{"greeting":"Hello, ada!","visits":2,"#),
+        "{by_karman}"
+    );
+    assert_eq!(
+        by_export, by_karman,
+        "the export (left) and Karman (right) differ"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_with_on_err_groups_and_with_exported_answers_as_karman_does() {
+    let dir = scratch("export-flow");
+    let directive = dir.join("Directive.yaml");
+    std::fs::write(&directive, expand(FLOW_DIRECTIVE)).unwrap();
+    let exported = dir.join("flow.wasm");
+    export(&directive, &exported);
+    let (by_karman, by_export) = both(&directive, &exported, FLOW).await;
+    assert!(by_karman.contains("HTTP/1.1 201 Created"), "{by_karman}");
+    assert!(by_karman.contains("not here"), "{by_karman}");
+    assert_eq!(
+        by_export, by_karman,
+        "the export (left) and Karman (right) differ"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
