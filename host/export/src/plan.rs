@@ -56,7 +56,6 @@ pub fn plan_of(app: &App) -> Result<(Plan, Vec<String>), Vec<Refusal>> {
             grants: Grants {
                 cache: grants.cache.as_ref().map(|cache| cache.prefix.clone()),
                 log: grants.log,
-                http: None,
             },
             timeout_ms: u64::try_from(component.limits.timeout.as_millis()).unwrap_or(u64::MAX),
         });

@@ -97,8 +97,6 @@ pub struct Grants {
     pub cache: Option<String>,
     /// `log`.
     pub log: bool,
-    /// `http`: the host patterns it may reach (as the Directive writes them).
-    pub http: Option<Vec<String>>,
 }
 
 /// A request handler.
