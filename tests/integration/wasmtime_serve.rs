@@ -189,21 +189,21 @@ impl WasmtimeServe {
     }
 }
 
-/// What `wasmtime serve` answers to `exchanges` on `component` with `options`: live when
-/// wasmtime-cli is installed (the recording must match it; `KARMAN_BLESS=1` rewrites it), else
-/// the recording.
-async fn wasmtime_reference(
+/// What `wasmtime serve` answers on `component` with `options`, as `observe` describes what the
+/// server at an address answers: live when wasmtime-cli is installed (the recording must match
+/// it; `KARMAN_BLESS=1` rewrites it), else the recording `tests/fixtures/wasmtime-serve/<recording>`.
+pub(crate) async fn wasmtime_reference(
     component: &std::path::Path,
     options: &[&str],
-    exchanges: &[Exchange],
     recording: &str,
+    observe: impl AsyncFnOnce(&str) -> String,
 ) -> String {
     let recording = repo_root()
         .join("tests/fixtures/wasmtime-serve")
         .join(recording);
     if WasmtimeServe::binary().exists() {
         let wasmtime = WasmtimeServe::start(component, options);
-        let seen = observe(&wasmtime.0.address, exchanges).await;
+        let seen = observe(&wasmtime.0.address).await;
         if std::env::var_os("KARMAN_BLESS").is_some() {
             std::fs::create_dir_all(recording.parent().unwrap()).unwrap();
             std::fs::write(&recording, &seen).unwrap();
@@ -229,7 +229,10 @@ async fn karman_serves_a_wasi_http_component_as_wasmtime_serve_does() {
     let component = guest("http-echo");
     let karman = crate::routes::serve_component("http-echo", Duration::from_secs(5), 1 << 20).await;
     let karman_seen = observe(karman.base.trim_start_matches("http://"), EXCHANGES).await;
-    let reference = wasmtime_reference(&component, &[], EXCHANGES, "http-echo.txt").await;
+    let reference = wasmtime_reference(&component, &[], "http-echo.txt", async |address| {
+        observe(address, EXCHANGES).await
+    })
+    .await;
     assert_eq!(
         karman_seen, reference,
         "karman serve differs from wasmtime serve (left: karman)"
@@ -245,8 +248,8 @@ async fn a_component_on_standard_interfaces_answers_as_under_wasmtime_serve() {
     let reference = wasmtime_reference(
         &component,
         STANDARD_OPTIONS,
-        STANDARD_EXCHANGES,
         "kv-portable.txt",
+        async |address| observe(address, STANDARD_EXCHANGES).await,
     )
     .await;
     assert_eq!(
