@@ -4,7 +4,7 @@
 //! ([`response_header`], [`response_status`], the caps of [`fits_response_headers`]), the key
 //! space and values of `cache` ([`cache`]), which request id a request is served under
 //! ([`supplied_request_id`]), the bodies Karman answers with ([`error_body`],
-//! [`default_content_type`]), how a run's outcome is told ([`run_error_status`],
+//! [`default_content_type`], the messages of its routing and body errors), how a run's outcome is told ([`run_error_status`],
 //! [`continued_error`], [`output_exceeded`], [`state_exceeded`]), and a guest's text made safe for a line-based protocol
 //! ([`text`]).
 //!
@@ -30,8 +30,9 @@ pub use request::{
     MAX_REQUEST_ID_LEN, body_field, header, query_param, state_view, supplied_request_id, url_param,
 };
 pub use response::{
-    HOST_HEADERS, MAX_RESPONSE_HEADER_BYTES, MAX_RESPONSE_HEADERS, Refusal, default_content_type,
-    error_body, fits_response_headers, response_header, response_status,
+    BODY_UNREADABLE, HOST_HEADERS, MAX_RESPONSE_HEADER_BYTES, MAX_RESPONSE_HEADERS, NO_HANDLER,
+    Refusal, body_too_large, default_content_type, error_body, fits_response_headers,
+    method_not_allowed, response_header, response_status,
 };
 pub use run::{continued_error, output_exceeded, run_error_status, state_exceeded};
 pub use text::escape_controls;

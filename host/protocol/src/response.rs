@@ -75,6 +75,21 @@ pub fn fits_response_headers<'h>(
     Ok(())
 }
 
+/// Why a request whose path no handler has is answered 404.
+pub const NO_HANDLER: &str = "no handler for this path";
+/// Why a request whose body could not be read is answered 400.
+pub const BODY_UNREADABLE: &str = "the request body could not be read";
+
+/// Why a request whose path is routed for other methods only (`allow`) is answered 405.
+pub fn method_not_allowed(allow: &str) -> String {
+    format!("this path is routed for {allow}")
+}
+
+/// Why a request whose body is larger than `max` bytes is answered 413.
+pub fn body_too_large(max: u64) -> String {
+    format!("the request body is larger than {max} bytes")
+}
+
 /// The JSON body of an error answer: `{"code": …, "message": …, "requestId": …}`.
 pub fn error_body(code: u16, message: &str, request_id: &str) -> String {
     serde_json::json!({ "code": code, "message": message, "requestId": request_id }).to_string()

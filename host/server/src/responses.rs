@@ -60,7 +60,7 @@ where
         Err(_) => Err(error(
             StatusCode::BAD_REQUEST,
             400,
-            "the request body could not be read",
+            karman_protocol::BODY_UNREADABLE,
             request_id,
         )),
     }
@@ -79,7 +79,7 @@ pub(crate) fn too_large(request_id: &str, max: u64) -> Response<HttpBody> {
     error(
         StatusCode::PAYLOAD_TOO_LARGE,
         413,
-        &format!("the request body is larger than {max} bytes"),
+        &karman_protocol::body_too_large(max),
         request_id,
     )
 }
@@ -89,7 +89,7 @@ pub(crate) fn method_not_allowed(allow: &str, request_id: &str) -> Response<Http
     let mut response = error(
         StatusCode::METHOD_NOT_ALLOWED,
         405,
-        &format!("this path is routed for {allow}"),
+        &karman_protocol::method_not_allowed(allow),
         request_id,
     );
     if let Ok(allow) = HeaderValue::from_str(allow) {

@@ -363,7 +363,7 @@ impl Service {
                 return error(
                     StatusCode::NOT_FOUND,
                     404,
-                    "no handler for this path",
+                    karman_protocol::NO_HANDLER,
                     request_id,
                 );
             }

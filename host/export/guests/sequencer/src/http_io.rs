@@ -71,33 +71,45 @@ impl RequestHead {
     }
 }
 
-/// The whole body, or `None` when it is larger than `max` bytes (declared or sent).
-pub(crate) fn read_body(head: &RequestHead, request: IncomingRequest, max: u64) -> Option<Vec<u8>> {
+/// Why a request body was not read whole.
+pub(crate) enum BodyError {
+    /// Larger than the cap (declared or sent).
+    TooLarge,
+    /// The stream failed before its end.
+    Unreadable,
+}
+
+/// The whole body, within `max` bytes.
+pub(crate) fn read_body(
+    head: &RequestHead,
+    request: IncomingRequest,
+    max: u64,
+) -> Result<Vec<u8>, BodyError> {
     let declared = head
         .header_bytes("content-length")
         .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > max) {
-        return None;
+        return Err(BodyError::TooLarge);
     }
-    let body = request.consume().expect("the body is consumed once");
+    let body = request.consume().map_err(|()| BodyError::Unreadable)?;
     let mut bytes = Vec::new();
     {
-        let stream = body.stream().expect("the body has a stream");
+        let stream = body.stream().map_err(|()| BodyError::Unreadable)?;
         loop {
             match stream.blocking_read(64 << 10) {
                 Ok(chunk) => {
                     bytes.extend_from_slice(&chunk);
                     if bytes.len() as u64 > max {
-                        return None;
+                        return Err(BodyError::TooLarge);
                     }
                 }
                 Err(StreamError::Closed) => break,
-                Err(StreamError::LastOperationFailed(_)) => break,
+                Err(StreamError::LastOperationFailed(_)) => return Err(BodyError::Unreadable),
             }
         }
     }
-    Some(bytes)
+    Ok(bytes)
 }
 
 /// An answer: status, headers in order, body.

@@ -29,7 +29,7 @@ use bindings::karman::exported::context;
 use bindings::karman::runnable::types::RunError as SlotError;
 use bindings::wasi::clocks::monotonic_clock;
 use bindings::wasi::http::types::{IncomingRequest, ResponseOutparam};
-use http_io::{Answer, RequestHead};
+use http_io::{Answer, BodyError, RequestHead};
 
 thread_local! {
     static PLAN: OnceCell<Plan> = const { OnceCell::new() };
@@ -78,12 +78,14 @@ fn answer(plan: &Plan, head: RequestHead, request: IncomingRequest, request_id: 
     .unwrap_or_else(|e| panic!("{e}"));
     let (index, params) = match router.route(&head.method, head.path()) {
         Match::Handler { index, params } => (index, params),
-        Match::NotFound => return Answer::error(404, 404, "no handler for this path", request_id),
+        Match::NotFound => {
+            return Answer::error(404, 404, karman_protocol::NO_HANDLER, request_id);
+        }
         Match::MethodNotAllowed { allow } => {
             let mut answer = Answer::error(
                 405,
                 405,
-                &format!("this path is routed for {allow}"),
+                &karman_protocol::method_not_allowed(&allow),
                 request_id,
             );
             answer.headers.push(("allow".into(), allow.into_bytes()));
@@ -91,13 +93,15 @@ fn answer(plan: &Plan, head: RequestHead, request: IncomingRequest, request_id: 
         }
     };
     let max = plan.limits.max_body_bytes;
-    let Some(body) = http_io::read_body(&head, request, max) else {
-        return Answer::error(
-            413,
-            413,
-            &format!("the request body is larger than {max} bytes"),
-            request_id,
-        );
+    let body = match http_io::read_body(&head, request, max) {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            let message = karman_protocol::body_too_large(max);
+            return Answer::error(413, 413, &message, request_id);
+        }
+        Err(BodyError::Unreadable) => {
+            return Answer::error(400, 400, karman_protocol::BODY_UNREADABLE, request_id);
+        }
     };
     context::begin_request(&context::Request {
         method: head.method.clone(),
