@@ -280,3 +280,32 @@ async fn a_flow_with_on_err_groups_and_with_exported_answers_as_karman_does() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn what_an_export_cannot_serve_is_refused_naming_each_component_and_nothing_is_written() {
+    let dir = scratch("export-refused");
+    let out = dir.join("notes.wasm");
+    let directive = repo_root().join("examples/notes/Directive.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_karman"))
+        .arg("export")
+        .arg(&directive)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{error}");
+    assert!(error.contains("cannot be exported:"), "{error}");
+    // Each component that imports `sql`, with its place in the Directive.
+    for (component, line) in [("schema", 27), ("create-note", 31), ("get-note", 35)] {
+        assert!(
+            error.contains(&format!(
+                "{}:{line}:5: component `{component}` imports `karman:runnable/sql@0.1.0`, which an exported app cannot serve: a database's address and credentials stay with a host",
+                directive.display()
+            )),
+            "{component}: {error}"
+        );
+    }
+    assert!(!out.exists(), "nothing is written");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
