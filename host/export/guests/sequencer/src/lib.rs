@@ -31,8 +31,42 @@ use bindings::wasi::clocks::monotonic_clock;
 use bindings::wasi::http::types::{IncomingRequest, ResponseOutparam};
 use http_io::{Answer, BodyError, RequestHead};
 
+/// The app: its plan and the router of its handlers, made once per instance.
+struct App {
+    plan: Plan,
+    router: Router,
+}
+
+impl App {
+    fn load() -> Self {
+        let plan = Plan::from_bytes(&bindings::karman::exported::plan::plan())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let resources: Vec<Resource> = plan
+            .handlers
+            .iter()
+            .map(|h| Resource::parse(&h.resource).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        let location = Location {
+            file: "Directive.yaml".into(),
+            line: 1,
+            column: 1,
+        };
+        let entries = plan
+            .handlers
+            .iter()
+            .zip(&resources)
+            .map(|(h, resource)| Entry {
+                method: &h.method,
+                resource,
+                location: &location,
+            });
+        let router = Router::build(entries).unwrap_or_else(|e| panic!("{e}"));
+        Self { plan, router }
+    }
+}
+
 thread_local! {
-    static PLAN: OnceCell<Plan> = const { OnceCell::new() };
+    static APP: OnceCell<App> = const { OnceCell::new() };
 }
 
 struct Sequencer;
@@ -42,41 +76,15 @@ impl Guest for Sequencer {
         let head = RequestHead::of(&request);
         let request_id = karman_protocol::supplied_request_id(head.header_bytes("x-request-id"))
             .map_or_else(new_request_id, str::to_string);
-        let answer = PLAN.with(|plan| {
-            let plan = plan.get_or_init(|| {
-                Plan::from_bytes(&bindings::karman::exported::plan::plan())
-                    .unwrap_or_else(|e| panic!("{e}"))
-            });
-            answer(plan, head, request, &request_id)
-        });
+        let answer = APP.with(|app| answer(app.get_or_init(App::load), head, request, &request_id));
         answer.send(response_out, &request_id);
     }
 }
 
 /// Routes and runs one request.
-fn answer(plan: &Plan, head: RequestHead, request: IncomingRequest, request_id: &str) -> Answer {
-    let resources: Vec<Resource> = plan
-        .handlers
-        .iter()
-        .map(|h| Resource::parse(&h.resource).unwrap_or_else(|e| panic!("{e}")))
-        .collect();
-    let location = Location {
-        file: "Directive.yaml".into(),
-        line: 1,
-        column: 1,
-    };
-    let router = Router::build(
-        plan.handlers
-            .iter()
-            .zip(&resources)
-            .map(|(h, resource)| Entry {
-                method: &h.method,
-                resource,
-                location: &location,
-            }),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let (index, params) = match router.route(&head.method, head.path()) {
+fn answer(app: &App, head: RequestHead, request: IncomingRequest, request_id: &str) -> Answer {
+    let plan = &app.plan;
+    let (index, params) = match app.router.route(&head.method, head.path()) {
         Match::Handler { index, params } => (index, params),
         Match::NotFound => {
             return Answer::error(404, 404, karman_protocol::NO_HANDLER, request_id);
