@@ -112,18 +112,19 @@ const FLOW: &[Exchange] = &[
 /// but the `date` header's value, a request id the server made, and `connection` (whether the
 /// host keeps a connection open is the host's: `wasmtime serve` closes one whose request body
 /// was left unread).
-async fn observe(address: &str, exchanges: &[Exchange]) -> String {
+async fn observe(address: &str, exchanges: &[(&str, impl AsRef<str>)]) -> String {
     let mut out = String::new();
     for (name, request) in exchanges {
+        let request = request.as_ref();
         let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
         stream
             .write_all(request.replace("HOST", address).as_bytes())
             .await
             .unwrap();
         let answer =
-            tokio::time::timeout(Duration::from_secs(10), read_answer(&mut stream, request))
+            tokio::time::timeout(Duration::from_secs(20), read_answer(&mut stream, request))
                 .await
-                .unwrap_or_else(|_| panic!("`{name}`: no whole answer within 10 s"));
+                .unwrap_or_else(|_| panic!("`{name}`: no whole answer within 20 s"));
         let (head, body) = answer.split_once("\r\n\r\n").unwrap();
         out.push_str(&format!("== {name}\n"));
         let mut made_id = None;
@@ -152,6 +153,15 @@ async fn observe(address: &str, exchanges: &[Exchange]) -> String {
             Some(id) => body.replace(&id, "(made by the server)"),
             None => body.to_string(),
         };
+        // An upstream's answer a Runnable prints carries the upstream's clock.
+        let body = body
+            .split('\n')
+            .map(|line| match line.starts_with("date: ") {
+                true => "date: (the upstream's clock)",
+                false => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
         out.push_str(&format!("\n{body}\n"));
     }
     out
@@ -205,13 +215,15 @@ fn export(directive: &Path, out: &Path) -> String {
 async fn served(
     directive: &Path,
     exported: &Path,
-    exchanges: &[Exchange],
+    exchanges: &[(&str, impl AsRef<str>)],
     recording: &str,
+    serve_options: &[&str],
 ) -> [String; 3] {
     let karman = Binary::serve_file(directive, "info", &[], &[]);
     let served = karman.url("").trim_start_matches("http://").to_string();
     let by_karman = observe(&served, exchanges).await;
-    let export = Binary::serve_file(exported, "info", &[], &["-S", "keyvalue"]);
+    let options = [&["-S", "keyvalue"][..], serve_options].concat();
+    let export = Binary::serve_file(exported, "info", &[], &options);
     let address = export.url("").trim_start_matches("http://").to_string();
     let by_karman_serve = observe(&address, exchanges).await;
     let by_wasmtime =
@@ -220,6 +232,18 @@ async fn served(
         })
         .await;
     [by_karman, by_karman_serve, by_wasmtime]
+}
+
+/// That the export answered under `karman serve` and under `wasmtime serve` as Karman did.
+fn assert_alike(by_karman: &str, by_export: &str, by_wasmtime: &str) {
+    assert_eq!(
+        by_export, by_karman,
+        "under karman serve (left), and Karman (right)"
+    );
+    assert_eq!(
+        by_wasmtime, by_karman,
+        "under wasmtime serve (left), and Karman (right)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,6 +263,7 @@ async fn the_hello_example_exported_answers_as_karman_serving_its_directive() {
         &exported,
         HELLO,
         "export-hello.txt",
+        &[],
     )
     .await;
     assert!(
@@ -267,17 +292,162 @@ async fn a_flow_with_on_err_groups_and_with_exported_answers_as_karman_does() {
     let exported = dir.join("flow.wasm");
     export(&directive, &exported);
     let [by_karman, by_export, by_wasmtime] =
-        served(&directive, &exported, FLOW, "export-flow.txt").await;
+        served(&directive, &exported, FLOW, "export-flow.txt", &[]).await;
     assert!(by_karman.contains("HTTP/1.1 201 Created"), "{by_karman}");
     assert!(by_karman.contains("not here"), "{by_karman}");
-    assert_eq!(
-        by_export, by_karman,
-        "under karman serve (left), and Karman (right)"
+    assert_alike(&by_karman, &by_export, &by_wasmtime);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An app whose components call out through `karman:runnable/http`, each under another grant.
+const OUTBOUND_DIRECTIVE: &str = r#"identifier: com.example.outbound
+appVersion: v1
+components:
+  - name: caller
+    source: guest(http-user)
+    capabilities: { http: { allow: ["UPSTREAM"], allowPrivate: true } }
+  - name: guarded
+    source: guest(http-user)
+    capabilities: { http: { allow: ["UPSTREAM"] } }
+  - name: ungranted
+    source: guest(http-user)
+handlers:
+  - { type: request, method: GET, resource: /caller, steps: [ { fn: caller } ] }
+  - { type: request, method: POST, resource: /caller, steps: [ { fn: caller } ] }
+  - { type: request, method: GET, resource: /guarded, steps: [ { fn: guarded } ] }
+  - { type: request, method: GET, resource: /ungranted, steps: [ { fn: ungranted } ] }
+"#;
+
+/// The exchanges with the outbound app: `(name, path, query after ?url=…, body)`; `UPSTREAM`
+/// is the upstream's address.
+const OUTBOUND: &[(&str, &str, &str, &str)] = &[
+    (
+        "a call on the allow list",
+        "GET /caller",
+        "http://UPSTREAM/hello",
+        "",
+    ),
+    (
+        "a post with a body",
+        "POST /caller",
+        "http://UPSTREAM/hello&method=POST",
+        "ping",
+    ),
+    (
+        "a redirect is followed",
+        "GET /caller",
+        "http://UPSTREAM/redirect?to=%2Fhello",
+        "",
+    ),
+    (
+        "a redirect off the allow list is refused",
+        "GET /caller",
+        "http://UPSTREAM/redirect?to=http%3A%2F%2Fexample.com%2F",
+        "",
+    ),
+    (
+        "a host off the allow list",
+        "GET /caller",
+        "http://example.com/",
+        "",
+    ),
+    ("not an http URL", "GET /caller", "ftp://UPSTREAM/x", ""),
+    ("not a URL", "GET /caller", "nowhere", ""),
+    (
+        "a response over the cap",
+        "GET /caller",
+        "http://UPSTREAM/big?bytes=10485761",
+        "",
+    ),
+    (
+        "a timeout the guest asked for",
+        "GET /caller",
+        "http://UPSTREAM/slow&timeout_ms=300",
+        "",
+    ),
+    (
+        "a private address without allowPrivate",
+        "GET /guarded",
+        "http://UPSTREAM/hello",
+        "",
+    ),
+    (
+        "no http grant",
+        "GET /ungranted",
+        "http://UPSTREAM/hello",
+        "",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_calling_out_exported_keeps_its_grants_and_answers_as_karman_does() {
+    let upstream = crate::upstream::Upstream::start().await;
+    let address = format!("127.0.0.1:{}", upstream.port);
+    let dir = scratch("export-outbound");
+    let directive = dir.join("Directive.yaml");
+    std::fs::write(
+        &directive,
+        expand(OUTBOUND_DIRECTIVE).replace("UPSTREAM", &address),
+    )
+    .unwrap();
+    let exported = dir.join("outbound.wasm");
+    let log = export(&directive, &exported);
+    assert!(
+        log.contains("component `guarded`: its allow list is enforced inside the export"),
+        "{log}"
     );
-    assert_eq!(
-        by_wasmtime, by_karman,
-        "under wasmtime serve (left), and Karman (right)"
-    );
+    let exchanges: Vec<(&str, String)> = OUTBOUND
+        .iter()
+        .enumerate()
+        .map(|(index, (name, target, url, body))| {
+            // The URL goes in the query: `?` and `&` of its own are escaped, but the first `&`
+            // of a row starts the next parameter.
+            let (url, rest) = url.split_once('&').unwrap_or((url, ""));
+            let url: String = form_urlencoded::byte_serialize(url.as_bytes()).collect();
+            let rest = if rest.is_empty() { String::new() } else { format!("&{rest}") };
+            let request = format!(
+                "{target}?url={url}{rest} HTTP/1.1\r\nHost: HOST\r\nX-Request-Id: o-{index}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len(),
+            );
+            (*name, request.replace("UPSTREAM", &address))
+        })
+        .collect();
+    let allow = ["--allow-http", address.as_str(), "--allow-private-http"];
+    let [by_karman, by_export, by_wasmtime] = served(
+        &directive,
+        &exported,
+        &exchanges,
+        "export-outbound.txt",
+        &allow,
+    )
+    .await;
+    for expected in [
+        "HTTP/1.1 200 OK",
+        "hello from upstream",
+        "x-upstream: yes",
+        "`example.com` is not on this component's allow list",
+        "`127.0.0.1` is a private address (the grant needs `allowPrivate: true`)",
+        "http: this component is not granted the http capability",
+        "http: only http and https URLs can be called",
+        "http: the response is larger than 10485760 bytes",
+        "http: the request to `127.0.0.1` timed out",
+    ] {
+        assert!(by_karman.contains(expected), "{expected}: {by_karman}");
+    }
+    assert_alike(&by_karman, &by_export, &by_wasmtime);
+    // The upstream saw the same requests from Karman and from its export: each call on the
+    // list, the redirects' second hops, with Karman's user agent and the body's length.
+    let seen = upstream.seen();
+    let posts: Vec<_> = seen.iter().filter(|s| s.method == "POST").collect();
+    assert!(posts.len() >= 2, "{seen:?}");
+    for post in posts {
+        assert_eq!(post.header("content-length"), Some("4"), "{post:?}");
+        assert!(
+            post.header("user-agent")
+                .is_some_and(|agent| agent.starts_with("karman/")),
+            "{post:?}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

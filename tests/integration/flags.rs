@@ -90,17 +90,42 @@ fn a_boolean_variable_that_is_not_one_is_refused_by_name() {
 fn a_flag_that_does_nothing_for_a_directive_is_an_error() {
     let directive = repo_root().join("examples/hello/Directive.yaml");
     let directive = directive.to_str().unwrap();
-    for (flag, value) in [("--memory", "1GiB"), ("--request-timeout", "10s")] {
+    for (flag, value, instead) in [
+        ("--memory", "1GiB", "limits:"),
+        ("--request-timeout", "10s", "limits:"),
+        (
+            "--allow-http",
+            "api.example.com",
+            "`capabilities: { http: { allow } }`",
+        ),
+    ] {
         let stderr = serve_refused(directive, &[flag, value], &[]);
         assert!(
             stderr.contains(&format!("{flag} does nothing when serving a Directive")),
             "{stderr}"
         );
         assert!(
-            stderr.contains("limits:"),
+            stderr.contains(instead),
             "says what to use instead: {stderr}"
         );
     }
+}
+
+#[test]
+fn an_allow_http_entry_that_is_no_host_is_refused_naming_it() {
+    let component = guest("http-echo");
+    let component = component.to_str().unwrap();
+    let stderr = serve_refused(component, &["--allow-http", "ftp://files.example.com"], &[]);
+    assert!(stderr.contains("--allow-http"), "{stderr}");
+    assert!(
+        stderr.contains("`ftp://files.example.com`: only http and https can be allowed"),
+        "{stderr}"
+    );
+    let stderr = serve_refused(component, &["--allow-private-http"], &[]);
+    assert!(
+        stderr.contains("--allow-http"),
+        "needs --allow-http: {stderr}"
+    );
 }
 
 #[test]

@@ -1,15 +1,16 @@
 //! What a component imports, and whether an exported app can serve it: Karman's own
-//! interfaces the adapter serves (`req`, `resp`, `cache`, `log`, and their `types`) and the
+//! interfaces the adapter serves (`req`, `resp`, `cache`, `log`, `http`, and their `types`) and the
 //! standard WASI interfaces any `wasi:http` host serves. Anything else is refused, naming the
 //! component and the import: Karman's capabilities that need a host (`sql`, `graphql`, `file`,
-//! `principal`), outbound HTTP (not confined inside an export yet), the standard interfaces
+//! `principal`), the Runnable's own `wasi:http/outgoing-handler` (not confined inside an export
+//! yet: `karman:runnable/http` is), the standard interfaces
 //! Karman confines by grants (`wasi:keyvalue`, `wasi:config`, `wasi:logging`: a `wasi:http`
 //! host would serve them unconfined), and interfaces of other components.
 
 use wasmparser::{Parser, Payload};
 
 /// The adapter's `karman:runnable` interfaces.
-const SERVED: &[&str] = &["types", "req", "resp", "cache", "log"];
+const SERVED: &[&str] = &["types", "req", "resp", "cache", "log", "http"];
 
 /// The standard interfaces a `wasi:http` host serves unconfined: fine for any component.
 const STANDARD: &[&str] = &[
@@ -59,7 +60,6 @@ pub fn unserved(import: &str) -> Option<&'static str> {
             "sql" => "a database's address and credentials stay with a host; WASI has no standard SQL interface",
             "graphql" => "a GraphQL endpoint's credentials stay with a host",
             "file" => "the app's static files are not inside the exported component",
-            "http" => "outbound HTTP is not confined inside an exported app yet",
             _ => "an exported app does not serve it",
         });
     }
@@ -73,7 +73,7 @@ pub fn unserved(import: &str) -> Option<&'static str> {
         {
             "Karman confines it by the component's grants, a `wasi:http` host would serve it unconfined"
         } else if import.starts_with("wasi:http/") {
-            "outbound HTTP is not confined inside an exported app yet"
+            "a Runnable's own outbound HTTP is not confined inside an exported app: call out with `karman:runnable/http`, which is"
         } else {
             "it is no interface an exported app serves"
         },

@@ -1,11 +1,12 @@
 //! The plan of an exported app, from its Directive: the request handlers with their steps, the
 //! components with their grants. What the Directive asks that an export cannot do is refused
-//! here, with where the Directive says it; what the export leaves out (stream handlers, schedules, custom routes,
-//! static files) is named in the notes.
+//! here, with where the Directive says it (the credentials of `authentication.domains` when a
+//! component calls out); what the export leaves out (stream handlers, schedules, custom routes,
+//! static files, the check of resolved addresses) is named in the notes.
 
 use karman_directive::{App, ErrAction, Sequence, Step as DirectiveStep};
 use karman_export_plan::{
-    Call, Component, Grants, Handler, Limits, OnErr, Plan, Retry, SLOTS, Step,
+    Call, Component, Grants, Handler, Limits, OnErr, Outbound, Plan, Retry, SLOTS, Step,
 };
 
 use crate::Refusal;
@@ -56,10 +57,15 @@ pub fn plan_of(app: &App) -> Result<(Plan, Vec<String>), Vec<Refusal>> {
             grants: Grants {
                 cache: grants.cache.as_ref().map(|cache| cache.prefix.clone()),
                 log: grants.log,
+                http: grants.http.as_ref().map(|http| Outbound {
+                    allow: http.allow.iter().map(ToString::to_string).collect(),
+                    allow_private: http.allow_private,
+                }),
             },
             timeout_ms: u64::try_from(component.limits.timeout.as_millis()).unwrap_or(u64::MAX),
         });
     }
+    credentials(app, &mut refusals, &mut notes);
     let handlers = app
         .handlers
         .iter()
@@ -95,6 +101,50 @@ pub fn plan_of(app: &App) -> Result<(Plan, Vec<String>), Vec<Refusal>> {
         limits: Limits::default(),
     };
     Ok((plan, notes))
+}
+
+/// The credentials of `authentication.domains` stay with a host: refused when a component
+/// calls out (the exported component would have to hold them), noted otherwise. A component
+/// that calls out with `allowPrivate: false` is noted: its names are not checked after DNS.
+fn credentials(app: &App, refusals: &mut Vec<Refusal>, notes: &mut Vec<String>) {
+    let callers: Vec<&str> = app
+        .components
+        .iter()
+        .filter(|component| component.grants.http.is_some())
+        .map(|component| component.name.as_str())
+        .collect();
+    for (domain, credential) in &app.authentication.domains {
+        if callers.is_empty() {
+            notes.push(format!(
+                "the credential of `authentication.domains` for `{domain}` is not exported"
+            ));
+        } else {
+            refusals.push(Refusal::new(
+                Some(credential.location.to_string()),
+                format!(
+                    "`authentication.domains` gives `{domain}` a credential the host adds to the \
+                     requests of {}: an exported component cannot keep a secret out of its \
+                     sandbox",
+                    callers
+                        .iter()
+                        .map(|name| format!("`{name}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    for component in &app.components {
+        if let Some(http) = &component.grants.http
+            && !http.allow_private
+        {
+            notes.push(format!(
+                "component `{}`: its allow list is enforced inside the export, but a name that \
+                 resolves to a private address is reached (that check needs Karman's host)",
+                component.name
+            ));
+        }
+    }
 }
 
 fn steps_of(sequence: &Sequence) -> Vec<Step> {

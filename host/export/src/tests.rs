@@ -42,6 +42,7 @@ fn what_an_export_cannot_serve_is_named() {
     for served in [
         "karman:runnable/req@0.1.0",
         "karman:runnable/cache@0.1.0",
+        "karman:runnable/http@0.1.0",
         "karman:runnable/types@0.1.0",
         "wasi:cli/environment@0.2.0",
         "wasi:http/types@0.2.3",
@@ -55,8 +56,8 @@ fn what_an_export_cannot_serve_is_named() {
             "WASI has no standard SQL interface",
         ),
         (
-            "karman:runnable/http@0.1.0",
-            "outbound HTTP is not confined",
+            "karman:runnable/graphql@0.1.0",
+            "credentials stay with a host",
         ),
         (
             "wasi:keyvalue/store@0.2.0-draft",
@@ -64,7 +65,7 @@ fn what_an_export_cannot_serve_is_named() {
         ),
         (
             "wasi:http/outgoing-handler@0.2.12",
-            "outbound HTTP is not confined",
+            "call out with `karman:runnable/http`",
         ),
         (
             "acme:pricing/calc@0.1.0",
@@ -82,5 +83,73 @@ fn a_core_module_is_not_a_component() {
     assert_eq!(
         imports::import_names(&module),
         Err("it is a core module, not a component".to_string())
+    );
+}
+
+/// The plan of a Directive given as text (its sources need not exist: only the plan is made).
+fn plan_of_text(yaml: &str) -> Result<(karman_export_plan::Plan, Vec<String>), Vec<Refusal>> {
+    let options = karman_directive::ParseOptions {
+        unbuilt_sources: true,
+        ..karman_directive::ParseOptions::new("Directive.yaml", ".")
+    };
+    let app = karman_directive::parse(yaml, &options).unwrap_or_else(|e| panic!("{e}"));
+    plan_of(&app)
+}
+
+const CALLERS: &str = r#"identifier: com.example.callers
+appVersion: v1
+components:
+  - name: open
+    source: open.wasm
+    capabilities: { http: { allow: ["api.example.com", "10.0.0.8:8080"], allowPrivate: true } }
+  - name: guarded
+    source: guarded.wasm
+    capabilities: { http: { allow: ["https://*.example.com"] } }
+handlers:
+  - { type: request, method: GET, resource: /x, steps: [ { fn: open }, { fn: guarded } ] }
+"#;
+
+#[test]
+fn an_http_grant_goes_into_the_plan_and_what_stays_unchecked_is_noted() {
+    let (plan, notes) = plan_of_text(CALLERS).unwrap();
+    let grant = |index: usize| plan.components[index].grants.http.clone().unwrap();
+    assert_eq!(grant(0).allow, ["api.example.com", "10.0.0.8:8080"]);
+    assert!(grant(0).allow_private);
+    assert_eq!(grant(1).allow, ["https://*.example.com"]);
+    assert!(!grant(1).allow_private);
+    assert_eq!(
+        notes,
+        [
+            "component `guarded`: its allow list is enforced inside the export, but a name that \
+          resolves to a private address is reached (that check needs Karman's host)"
+        ]
+    );
+}
+
+#[test]
+fn credentials_of_authentication_domains_are_refused_when_a_component_calls_out() {
+    let with_credentials = format!(
+        "{CALLERS}authentication:\n  domains:\n    api.example.com: {{ headerType: bearer, value: s3cr3t }}\n"
+    );
+    let refusals = plan_of_text(&with_credentials).unwrap_err();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(
+        refusals[0].location.as_deref(),
+        Some("Directive.yaml:14:24")
+    );
+    assert_eq!(
+        refusals[0].message,
+        "`authentication.domains` gives `api.example.com` a credential the host adds to the \
+         requests of `open`, `guarded`: an exported component cannot keep a secret out of its \
+         sandbox"
+    );
+    assert!(!refusals[0].to_string().contains("s3cr3t"));
+    // Nobody calls out: the credential is only left out.
+    let quiet = with_credentials.replace("capabilities: { http: { allow: [\"https://*.example.com\"] } }", "")
+        .replace("capabilities: { http: { allow: [\"api.example.com\", \"10.0.0.8:8080\"], allowPrivate: true } }", "");
+    let (_, notes) = plan_of_text(&quiet).unwrap();
+    assert_eq!(
+        notes,
+        ["the credential of `authentication.domains` for `api.example.com` is not exported"]
     );
 }

@@ -10,6 +10,12 @@ pub fn run_error_status(code: u16) -> u16 {
     }
 }
 
+/// The `retry-after` a failed run's answer carries with `status`: one second on a 503 (a
+/// backend or an upstream unavailable, worth trying again soon), none otherwise.
+pub fn failure_retry_after(status: u16) -> Option<&'static str> {
+    (status == 503).then_some("1")
+}
+
 /// What a step whose run error `onErr: continue` lets pass stores under its key.
 pub fn continued_error(code: u16, message: &str) -> Vec<u8> {
     serde_json::json!({ "code": code, "message": message })

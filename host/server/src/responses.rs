@@ -107,10 +107,10 @@ pub(crate) fn default_content_type(body: &[u8]) -> HeaderValue {
 pub(crate) fn failure_response(failure: &Failure, request_id: &str) -> Response<HttpBody> {
     let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = error(status, failure.code, &failure.message, request_id);
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    if let Some(seconds) = karman_protocol::failure_retry_after(status.as_u16()) {
         response
             .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            .insert(RETRY_AFTER, HeaderValue::from_static(seconds));
     }
     response
 }

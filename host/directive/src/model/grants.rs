@@ -14,6 +14,8 @@
 
 use std::fmt;
 
+pub use karman_protocol::outbound::HostPattern;
+
 /// The capabilities a component is granted. Everything absent is denied, except `log`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grants {
@@ -148,131 +150,9 @@ pub struct OutboundGrant {
     pub allow_private: bool,
 }
 
-/// One entry of an allow list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostPattern {
-    /// `http` or `https`, when the entry names one.
-    pub scheme: Option<String>,
-    /// The host in lower case; `*.` + domain for a wildcard.
-    pub host: String,
-    /// The port, when the entry names one.
-    pub port: Option<u16>,
-}
-
-impl HostPattern {
-    /// Parses an entry: `[scheme://]host[:port]`, host possibly `*.domain`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let (scheme, rest) = match text.split_once("://") {
-            Some((scheme, rest)) => {
-                let scheme = scheme.to_ascii_lowercase();
-                if scheme != "http" && scheme != "https" {
-                    return Err(format!("`{text}`: only http and https can be allowed"));
-                }
-                (Some(scheme), rest)
-            }
-            None => (None, text),
-        };
-        let rest = rest.trim_end_matches('/');
-        if rest.contains('/') || rest.contains('?') || rest.contains('@') {
-            return Err(format!(
-                "`{text}` is not a host: write `host`, `*.domain` or `https://host:port`"
-            ));
-        }
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
-                let port = port
-                    .parse::<u16>()
-                    .map_err(|_| format!("`{text}`: `{port}` is not a port"))?;
-                (host, Some(port))
-            }
-            _ => (rest, None),
-        };
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        let bare = host.strip_prefix("*.").unwrap_or(&host);
-        let valid = !bare.is_empty()
-            && !bare.contains('*')
-            && bare
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':'));
-        if !valid {
-            return Err(format!(
-                "`{text}` is not a host: write `host`, `*.domain` or `https://host:port`"
-            ));
-        }
-        Ok(Self { scheme, host, port })
-    }
-
-    /// Whether a request to `scheme://host:port` is allowed by this entry.
-    pub fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
-        if self.scheme.as_deref().is_some_and(|s| s != scheme)
-            || self.port.is_some_and(|p| p != port)
-        {
-            return false;
-        }
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        match self.host.strip_prefix("*.") {
-            Some(domain) => {
-                host.len() > domain.len() + 1
-                    && host.ends_with(domain)
-                    && host[..host.len() - domain.len()].ends_with('.')
-            }
-            None => host == self.host,
-        }
-    }
-}
-
-impl fmt::Display for HostPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(scheme) = &self.scheme {
-            write!(f, "{scheme}://")?;
-        }
-        f.write_str(&self.host)?;
-        if let Some(port) = self.port {
-            write!(f, ":{port}")?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_patterns_match_exact_wildcard_scheme_and_port() {
-        let exact = HostPattern::parse("API.github.com").unwrap();
-        assert!(exact.matches("https", "api.github.com", 443));
-        assert!(exact.matches("http", "Api.GitHub.com", 8080));
-        assert!(!exact.matches("https", "evil-api.github.com", 443));
-        let wildcard = HostPattern::parse("*.example.com").unwrap();
-        assert!(wildcard.matches("https", "a.b.example.com", 443));
-        assert!(!wildcard.matches("https", "example.com", 443));
-        assert!(!wildcard.matches("https", "badexample.com", 443));
-        let scoped = HostPattern::parse("https://pay.example.com:8443").unwrap();
-        assert!(scoped.matches("https", "pay.example.com", 8443));
-        assert!(!scoped.matches("http", "pay.example.com", 8443));
-        assert!(!scoped.matches("https", "pay.example.com", 443));
-        assert!(
-            HostPattern::parse("127.0.0.1:8080")
-                .unwrap()
-                .matches("http", "127.0.0.1", 8080)
-        );
-        assert!(
-            HostPattern::parse("[::1]:80")
-                .unwrap()
-                .matches("http", "[::1]", 80)
-        );
-        assert!(HostPattern::parse("ftp://x").is_err());
-        assert!(HostPattern::parse("x.com/path").is_err());
-        assert!(HostPattern::parse("a.*.com").is_err());
-    }
 
     #[test]
     fn grants_display_as_the_check_report_lists_them() {

@@ -97,6 +97,18 @@ pub struct Grants {
     pub cache: Option<String>,
     /// `log`.
     pub log: bool,
+    /// `http`.
+    pub http: Option<Outbound>,
+}
+
+/// An `http` grant, as the adapter enforces it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outbound {
+    /// The allow list's entries, as the Directive writes them
+    /// ([`karman_protocol::outbound::HostPattern`]).
+    pub allow: Vec<String>,
+    /// Whether literal private addresses may be called.
+    pub allow_private: bool,
 }
 
 /// A request handler.

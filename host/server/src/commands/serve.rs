@@ -103,6 +103,15 @@ pub struct ServeArgs {
     /// accepted and always on.
     #[arg(short = 'S', value_name = "OPTION", value_parser = wasi_options::parse_wasi_option)]
     wasi: Vec<WasiOption>,
+    /// Serving a component: a host its `wasi:http/outgoing-handler` may call, written as an
+    /// entry of a Directive's `http: { allow }` (`api.example.com`, `*.example.com`,
+    /// `https://host:port`), repeated as needed. Without it every outgoing request is refused.
+    #[arg(long, value_name = "HOST", value_parser = karman_directive::HostPattern::parse)]
+    allow_http: Vec<karman_directive::HostPattern>,
+    /// Serving a component: its outgoing requests may reach private, loopback and link-local
+    /// addresses (a Directive's `allowPrivate: true`).
+    #[arg(long, requires = "allow_http")]
+    allow_private_http: bool,
     #[command(flatten)]
     engine: EngineArgs,
     #[command(flatten)]
@@ -152,6 +161,22 @@ const UNUSED: &[Unused] = &[
         env: "",
         why: "it applies to serving a component (.wasm); a Directive grants each component \
               `capabilities: { cache }` and declares its `config:`",
+    },
+    Unused {
+        when: Serving::Directive,
+        id: "allow_http",
+        flag: "--allow-http",
+        env: "",
+        why: "it applies to serving a component (.wasm); a Directive grants each component \
+              `capabilities: { http: { allow } }`",
+    },
+    Unused {
+        when: Serving::Directive,
+        id: "allow_private_http",
+        flag: "--allow-private-http",
+        env: "",
+        why: "it applies to serving a component (.wasm); a Directive grants each component \
+              `capabilities: { http: { allowPrivate } }`",
     },
     Unused {
         when: Serving::Component,
@@ -260,6 +285,12 @@ impl ServeArgs {
                 };
                 let mut app = App::serving_component(&self.directive, limits)?;
                 wasi_options::apply(&self.wasi, &mut app.components[0]);
+                if !self.allow_http.is_empty() {
+                    app.components[0].grants.http = Some(karman_directive::OutboundGrant {
+                        allow: self.allow_http.clone(),
+                        allow_private: self.allow_private_http,
+                    });
+                }
                 app
             }
             Serving::Directive if bundle::is_bundle(&self.directive) => {

@@ -7,6 +7,7 @@
 //! | `resp` | the response the sequencer reads back | the host's headers, the count and size caps |
 //! | `cache` | `wasi:keyvalue/store`, bucket `""` | the grant and its prefix; TTLs |
 //! | `log` | stderr, a line per call | the grant |
+//! | `http` | `wasi:http/outgoing-handler` ([`http`]) | the grant's allow list, literal private addresses, the bounds |
 //!
 //! The rules are Karman's own ([`karman_protocol`]): a Runnable gets the same answers, refusals
 //! and error texts as on the host. One instance of the adapter serves every Runnable of the
@@ -14,6 +15,7 @@
 //! are that component's.
 
 mod cache;
+mod http;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -32,7 +34,7 @@ mod bindings {
 use bindings::exports::karman::exported::context::{self, Request, ResponseParts as Response};
 use bindings::exports::karman::runnable::log::{self, Level};
 use bindings::exports::karman::runnable::types::CapError;
-use bindings::exports::karman::runnable::{req, resp};
+use bindings::exports::karman::runnable::{http as outbound, req, resp};
 
 /// What the adapter serves from: the plan (read once), the request, the running step.
 struct Serving {
@@ -163,8 +165,8 @@ impl req::Guest for Adapter {
     }
 }
 
-/// A refusal of `resp`, as the `cap-error` the guest gets.
-fn cap_error(refusal: karman_protocol::Refusal) -> CapError {
+/// A refusal of `resp` or `http`, as the `cap-error` the guest gets.
+pub(crate) fn cap_error(refusal: karman_protocol::Refusal) -> CapError {
     match refusal {
         karman_protocol::Refusal::Invalid(text) => CapError::Invalid(text),
         karman_protocol::Refusal::Denied(text) => CapError::Denied(text),
@@ -212,6 +214,13 @@ impl log::Guest for Adapter {
             let message = karman_protocol::escape_controls(&message);
             eprintln!("{level} {component} request_id={id}: {message}");
         }
+    }
+}
+
+impl outbound::Guest for Adapter {
+    fn send(request: outbound::Request) -> Result<outbound::Response, CapError> {
+        let grant = serving(|s| s.grants().http);
+        http::send(grant, request)
     }
 }
 

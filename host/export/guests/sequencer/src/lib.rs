@@ -124,7 +124,16 @@ fn answer(app: &App, head: RequestHead, request: IncomingRequest, request_id: &s
     };
     match karman_export_plan::run(plan, &plan.handlers[index], &body, &mut steps) {
         Ok(body) => Answer::reply(context::response(), body),
-        Err(failure) => Answer::error(failure.status, failure.code, &failure.message, request_id),
+        Err(failure) => {
+            let mut answer =
+                Answer::error(failure.status, failure.code, &failure.message, request_id);
+            if let Some(seconds) = karman_protocol::failure_retry_after(failure.status) {
+                answer
+                    .headers
+                    .push(("retry-after".into(), seconds.as_bytes().to_vec()));
+            }
+            answer
+        }
     }
 }
 

@@ -15,47 +15,30 @@
 //! 4. the time (default [`DEFAULT_TIMEOUT`], at most [`MAX_TIMEOUT`]), the redirects
 //!    ([`MAX_REDIRECTS`]) and the response size ([`MAX_RESPONSE_BYTES`]) are bounded.
 //!
+//! Steps 1 and 4, and the texts a guest gets, are [`karman_protocol::outbound`]'s: an exported
+//! app applies them inside its component.
+//!
 //! System proxy settings are ignored: a proxy would bypass the address check.
 
 mod address;
 mod host;
 mod wasi;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use karman_directive::{Authentication, OutboundGrant};
+use karman_protocol::outbound::{self, ECHOING_METHODS, Refusal, is_private, literal_address};
+pub use karman_protocol::outbound::{
+    DEFAULT_TIMEOUT, MAX_REDIRECTS, MAX_RESPONSE_BYTES, MAX_TIMEOUT,
+};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, Url};
 
 use crate::bindings::types::CapError;
 use crate::metrics::CallCounter;
 pub(crate) use address::{PrivateAddressRefused, PublicAddressRefused};
 pub(crate) use wasi::WasiHttpHooks;
-
-/// Time a request may take (to the end of the body) unless the guest asks for less or more.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest time a guest may ask for.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
-/// Redirects followed at most.
-pub const MAX_REDIRECTS: usize = 5;
-/// Largest response body handed to a guest.
-pub const MAX_RESPONSE_BYTES: usize = 10 << 20;
-
-/// Request headers the host controls: a guest's values are dropped.
-const HOST_REQUEST_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "upgrade",
-    "te",
-];
-
-/// Methods whose answer echoes the request (its headers, so a credential): never sent with one
-/// (`TRACK` is IIS's `TRACE`; compared without case, as some servers do).
-const ECHOING_METHODS: &[&str] = &["TRACE", "TRACK", "CONNECT"];
 
 /// The clients and credentials shared by every component.
 pub struct Outbound {
@@ -84,7 +67,7 @@ impl Outbound {
                 .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(DEFAULT_TIMEOUT)
-                .user_agent(concat!("karman/", env!("CARGO_PKG_VERSION")))
+                .user_agent(outbound::USER_AGENT)
         };
         // Building fails only when the TLS backend cannot start; rustls with built-in roots
         // always can.
@@ -142,32 +125,7 @@ impl OutboundAccess {
 
     /// Checks that `url` may be called under the grant.
     fn check(&self, url: &Url) -> Result<(), Refusal> {
-        let scheme = url.scheme();
-        if scheme != "http" && scheme != "https" {
-            return Err(Refusal::NotHttp);
-        }
-        let host = url.host_str().ok_or(Refusal::NoHost)?;
-        let port = url.port_or_known_default().unwrap_or(80);
-        if !self
-            .grant
-            .allow
-            .iter()
-            .any(|p| p.matches(scheme, host, port))
-        {
-            return Err(Refusal::NotAllowed(host.to_string()));
-        }
-        if !self.grant.allow_private {
-            let literal = host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>();
-            if let Ok(ip) = literal
-                && address::is_private(ip)
-            {
-                return Err(Refusal::PrivateAddress(host.to_string()));
-            }
-        }
-        Ok(())
+        outbound::check_url(&self.grant.allow, self.grant.allow_private, url)
     }
 
     /// How a request to `url` with `method` may go, given the credential for its host (call
@@ -212,31 +170,23 @@ impl OutboundAccess {
         request: OutboundRequest,
     ) -> Result<OutboundResponse, CapError> {
         let capability = self.capability;
-        let invalid = |m: String| CapError::Invalid(format!("{capability}: {m}"));
-        let mut url = Url::parse(&request.url)
-            .map_err(|e| invalid(format!("`{}` is not a URL ({e})", request.url)))?;
-        let mut method = Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
-            .map_err(|_| invalid(format!("`{}` is not an HTTP method", request.method)))?;
+        let mut url = outbound::parse_url(capability, &request.url).map_err(cap_error)?;
+        let mut method = outbound::parse_method(capability, &request.method).map_err(cap_error)?;
         let mut guest_headers = HeaderMap::new();
-        for (name, value) in &request.headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| invalid(format!("`{name}` is not a header name")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| invalid(format!("the value of `{name}` is not valid")))?;
-            if !HOST_REQUEST_HEADERS.contains(&name.as_str()) {
-                guest_headers.append(name, value);
-            }
+        for (name, value) in
+            outbound::request_headers(capability, &request.headers).map_err(cap_error)?
+        {
+            guest_headers.append(name, value);
         }
         crate::trace_context::inject_unless_set(&request.span, &mut guest_headers);
-        let timeout = request.timeout.unwrap_or(DEFAULT_TIMEOUT).min(MAX_TIMEOUT);
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + outbound::timeout(request.timeout);
         let mut body = Some(request.body);
 
         for _hop in 0..=MAX_REDIRECTS {
             let delivery = self
                 .check(&url)
                 .and_then(|()| self.delivery(&method, &url))
-                .map_err(|refusal| refusal.into_cap_error(capability))?;
+                .map_err(|refusal| cap_error(refusal.for_guest(capability)))?;
             let mut headers = guest_headers.clone();
             if delivery != Delivery::Bare {
                 self.add_credential(&url, &mut headers);
@@ -260,17 +210,9 @@ impl OutboundAccess {
             if status.is_redirection()
                 && let Some(location) = response.headers().get(reqwest::header::LOCATION)
             {
-                let location = location
-                    .to_str()
-                    .map_err(|_| invalid("a redirect has an invalid Location".into()))?;
-                url = url
-                    .join(location)
-                    .map_err(|_| invalid(format!("a redirect to `{location}` is not a URL")))?;
-                // 303 (and, by custom, 301/302 after a POST) continue with a GET and no body.
-                if status == StatusCode::SEE_OTHER
-                    || ((status == StatusCode::MOVED_PERMANENTLY || status == StatusCode::FOUND)
-                        && method == Method::POST)
-                {
+                url = outbound::redirect_target(capability, &url, location.as_bytes())
+                    .map_err(cap_error)?;
+                if outbound::redirect_becomes_get(status.as_u16(), &method) {
                     method = Method::GET;
                     body = None;
                 }
@@ -278,9 +220,7 @@ impl OutboundAccess {
             }
             return self.read(response).await;
         }
-        Err(CapError::Other(format!(
-            "{capability}: more than {MAX_REDIRECTS} redirects"
-        )))
+        Err(CapError::Other(outbound::too_many_redirects(capability)))
     }
 
     /// Reads the response within the size cap.
@@ -320,10 +260,7 @@ impl OutboundAccess {
     }
 
     fn too_large(&self) -> CapError {
-        CapError::Other(format!(
-            "{}: the response is larger than {MAX_RESPONSE_BYTES} bytes",
-            self.capability
-        ))
+        CapError::Other(outbound::too_large(self.capability))
     }
 
     /// Maps a transport error, telling a refused private address from an unreachable host.
@@ -331,14 +268,14 @@ impl OutboundAccess {
         let capability = self.capability;
         let host = url.host_str().unwrap_or_default();
         match TransportFailure::of(error) {
-            TransportFailure::PrivateAddress => CapError::Denied(format!(
-                "{capability}: `{host}` resolves to a private address (the grant needs `allowPrivate: true`)"
-            )),
+            TransportFailure::PrivateAddress => {
+                CapError::Denied(outbound::resolves_to_private(capability, host))
+            }
             TransportFailure::PublicAddress => CapError::Denied(format!(
                 "{capability}: `{host}` resolves to no private address, and its credential goes over plain http to private addresses only (use https)"
             )),
             TransportFailure::Timeout => {
-                CapError::Unavailable(format!("{capability}: the request to `{host}` timed out"))
+                CapError::Unavailable(outbound::timed_out(capability, host))
             }
             TransportFailure::Connect | TransportFailure::Other => CapError::Unavailable(format!(
                 "{capability}: the request to `{host}` failed: {error}"
@@ -347,37 +284,11 @@ impl OutboundAccess {
     }
 }
 
-/// Why the policy refuses a URL before any request.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-enum Refusal {
-    #[error("only http and https URLs can be called")]
-    NotHttp,
-    #[error("the URL has no host")]
-    NoHost,
-    #[error("`{0}` is not on this component's allow list")]
-    NotAllowed(String),
-    #[error("`{0}` is a private address (the grant needs `allowPrivate: true`)")]
-    PrivateAddress(String),
-    #[error(
-        "the credential for `{0}` is sent over https only (plain http only to a private address, under `allowPrivate`)"
-    )]
-    CredentialOverHttp(String),
-    #[error(
-        "`{method}` is refused for `{host}`: the request carries a credential, and a `{method}` answer echoes the request"
-    )]
-    EchoingMethod { method: String, host: String },
-}
-
-impl Refusal {
-    fn into_cap_error(self, capability: &str) -> CapError {
-        let message = format!("{capability}: {self}");
-        match self {
-            Self::NotHttp | Self::NoHost => CapError::Invalid(message),
-            Self::NotAllowed(_)
-            | Self::PrivateAddress(_)
-            | Self::CredentialOverHttp(_)
-            | Self::EchoingMethod { .. } => CapError::Denied(message),
-        }
+/// A refusal of the guest's request, as the `cap-error` it gets.
+fn cap_error(refusal: karman_protocol::Refusal) -> CapError {
+    match refusal {
+        karman_protocol::Refusal::Invalid(text) => CapError::Invalid(text),
+        karman_protocol::Refusal::Denied(text) => CapError::Denied(text),
     }
 }
 
@@ -418,13 +329,9 @@ impl Delivery {
         if url.scheme() == "https" {
             return Ok(Self::Credential);
         }
-        let literal = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>();
-        match literal {
+        match literal_address(&host) {
             _ if !allow_private => Err(Refusal::CredentialOverHttp(host)),
-            Ok(ip) if !address::is_private(ip) => Err(Refusal::CredentialOverHttp(host)),
+            Some(ip) if !is_private(ip) => Err(Refusal::CredentialOverHttp(host)),
             _ => Ok(Self::CredentialToPrivateOnly),
         }
     }
