@@ -4,10 +4,11 @@
 //! ([`response_header`], [`response_status`], the caps of [`fits_response_headers`]), the key
 //! space and values of `cache` ([`cache`]), which request id a request is served under
 //! ([`supplied_request_id`]), the bodies Karman answers with ([`error_body`],
-//! [`default_content_type`], the messages of its routing and body errors), how a run's outcome
+//! [`default_content_type`], [`declares_length`], the messages of its routing and body errors), how a run's outcome
 //! is told ([`run_error_status`], [`failure_retry_after`], [`continued_error`],
-//! [`output_exceeded`], [`state_exceeded`]), the outbound policy of `http` ([`outbound`]), and
-//! a guest's text made safe for a line-based protocol ([`text`]).
+//! [`output_exceeded`], [`state_exceeded`]), the waits of `retry:` ([`retry_wait`]), the
+//! outbound policy of `http` ([`outbound`]), and a guest's text made safe for a line-based
+//! protocol ([`text`]).
 //!
 //! The host serves the capabilities with them, and an app exported as one `wasi:http`
 //! component (`karman export`) serves them inside the component with the same functions, so the
@@ -33,11 +34,12 @@ pub use request::{
 };
 pub use response::{
     BODY_UNREADABLE, HOST_HEADERS, MAX_RESPONSE_HEADER_BYTES, MAX_RESPONSE_HEADERS, NO_HANDLER,
-    Refusal, body_too_large, default_content_type, error_body, fits_response_headers,
-    method_not_allowed, response_header, response_status,
+    Refusal, body_too_large, declares_length, default_content_type, error_body,
+    fits_response_headers, method_not_allowed, response_header, response_status,
 };
 pub use run::{
-    continued_error, failure_retry_after, output_exceeded, run_error_status, state_exceeded,
+    MAX_RETRY_WAIT, continued_error, failure_retry_after, output_exceeded, retry_wait,
+    run_error_status, state_exceeded,
 };
 pub use text::escape_controls;
 

@@ -95,6 +95,14 @@ pub fn error_body(code: u16, message: &str, request_id: &str) -> String {
     serde_json::json!({ "code": code, "message": message, "requestId": request_id }).to_string()
 }
 
+/// Whether an answer with `status` and a whole body of `length` bytes declares its length
+/// (`content-length`, before the request id): not an answer that has no body (1xx, 204, 304),
+/// nor an empty answer to `HEAD` (its length would be the `GET`'s).
+pub fn declares_length(status: u16, head: bool, length: u64) -> bool {
+    let bodiless = (100..200).contains(&status) || status == 204 || status == 304;
+    !bodiless && (length > 0 || !head)
+}
+
 /// The content type of a reply whose steps set none: text when it is UTF-8, else bytes.
 pub fn default_content_type(body: &[u8]) -> &'static str {
     if std::str::from_utf8(body).is_ok() {

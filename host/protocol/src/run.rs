@@ -1,5 +1,19 @@
 //! How a run's outcome is told: the status of a run error, the value an `onErr: continue` stores,
-//! and the messages of the caps on a step's output and on a run's state.
+//! the messages of the caps on a step's output and on a run's state; and how long `retry:` waits
+//! between tries.
+
+use std::time::Duration;
+
+/// The longest one wait between two tries of a step's `retry:` may be, however many tries came
+/// before.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// The longest wait before try `attempt` (2 for the first retry) of a `retry:` whose first wait
+/// is `backoff`: doubled for each try after the second, at most [`MAX_RETRY_WAIT`].
+pub fn retry_wait(backoff: Duration, attempt: u32) -> Duration {
+    let doublings = attempt.saturating_sub(2).min(16);
+    backoff.saturating_mul(1 << doublings).min(MAX_RETRY_WAIT)
+}
 
 /// The HTTP status of a run that a step's run error ended: its code, or 500 outside 200..=599.
 pub fn run_error_status(code: u16) -> u16 {

@@ -138,3 +138,18 @@ fn error_bodies_and_default_content_types() {
         "application/octet-stream"
     );
 }
+
+#[test]
+fn only_answers_with_a_body_declare_its_length() {
+    assert!(declares_length(200, false, 5));
+    assert!(
+        declares_length(200, false, 0),
+        "an empty GET answer says so"
+    );
+    assert!(declares_length(200, true, 5), "HEAD tells the GET's length");
+    assert!(!declares_length(200, true, 0));
+    for bodiless in [101, 204, 304] {
+        assert!(!declares_length(bodiless, false, 0), "{bodiless}");
+    }
+    assert!(declares_length(404, false, 60));
+}

@@ -267,15 +267,13 @@ impl Service {
             "request"
         );
         // The length of a whole body before the request id, as an exported app (which sets
-        // both itself) answers: the same bytes in the same order. Not on answers without a
-        // body (1xx, 204, 304), nor on an empty answer to HEAD (its length is the GET's).
-        let status = response.status();
-        let bodiless = status.is_informational()
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED;
-        if !bodiless
-            && let Some(length) = hyper::body::Body::size_hint(response.body()).exact()
-            && (length > 0 || method != Method::HEAD)
+        // both itself) answers: the same bytes in the same order.
+        if let Some(length) = hyper::body::Body::size_hint(response.body()).exact()
+            && karman_protocol::declares_length(
+                response.status().as_u16(),
+                method == Method::HEAD,
+                length,
+            )
             && !response.headers().contains_key(CONTENT_LENGTH)
         {
             response.headers_mut().insert(CONTENT_LENGTH, length.into());

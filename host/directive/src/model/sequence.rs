@@ -71,8 +71,7 @@ pub const MAX_RETRY_ATTEMPTS: u32 = 10;
 pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest `retry.backoff` may be.
 pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);
-/// The longest one wait between two tries may be, however many tries came before.
-pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+pub use karman_protocol::MAX_RETRY_WAIT;
 /// The codes retried when `retry.on` is not given: 503 (unavailable, overloaded) and 504
 /// (timed out).
 pub const DEFAULT_RETRY_ON: [u16; 2] = [503, 504];
@@ -101,10 +100,7 @@ impl Retry {
     /// each retry before it, at most [`MAX_RETRY_WAIT`]. The runtime waits between half of it
     /// and all of it (jitter).
     pub fn wait_before(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(2).min(16);
-        self.backoff
-            .saturating_mul(1 << doublings)
-            .min(MAX_RETRY_WAIT)
+        karman_protocol::retry_wait(self.backoff, attempt)
     }
 
     /// The longest all the waits of a step that uses every try can add up to.

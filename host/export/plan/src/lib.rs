@@ -198,21 +198,17 @@ pub struct Retry {
     pub on: Vec<u16>,
 }
 
-/// The longest wait between two tries (as Karman's).
-pub const MAX_RETRY_WAIT_MS: u64 = 30_000;
-
 impl Retry {
     /// Whether a try that ended with `code` is tried again (while tries are left).
     pub fn retries(&self, code: u16) -> bool {
         self.on.contains(&code)
     }
 
-    /// The longest wait before try `attempt` (2 for the first retry): the backoff, doubled
-    /// for each try after that, at most [`MAX_RETRY_WAIT_MS`].
+    /// The longest wait before try `attempt` (2 for the first retry), in milliseconds, as
+    /// Karman waits ([`karman_protocol::retry_wait`]).
     pub fn wait_before_ms(&self, attempt: u32) -> u64 {
-        let doublings = attempt.saturating_sub(2).min(16);
-        self.backoff_ms
-            .saturating_mul(1 << doublings)
-            .min(MAX_RETRY_WAIT_MS)
+        let backoff = std::time::Duration::from_millis(self.backoff_ms);
+        let wait = karman_protocol::retry_wait(backoff, attempt);
+        u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
     }
 }

@@ -148,13 +148,15 @@ impl Answer {
         }
     }
 
-    /// Sends the answer, with its request id and length.
-    pub(crate) fn send(mut self, out: ResponseOutparam, request_id: &str) {
+    /// Sends the answer (to a `HEAD` request when `to_head`), with its request id and, when
+    /// Karman declares it, its length.
+    pub(crate) fn send(mut self, out: ResponseOutparam, request_id: &str, to_head: bool) {
         // In Karman's order: the length, then the request id.
-        self.headers.push((
-            "content-length".into(),
-            self.body.len().to_string().into_bytes(),
-        ));
+        let length = self.body.len() as u64;
+        if karman_protocol::declares_length(self.status, to_head, length) {
+            self.headers
+                .push(("content-length".into(), length.to_string().into_bytes()));
+        }
         self.headers
             .push(("x-request-id".into(), request_id.as_bytes().to_vec()));
         let fields = Fields::from_list(&self.headers).expect("the answer's headers are valid");

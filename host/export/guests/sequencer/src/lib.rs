@@ -76,8 +76,9 @@ impl Guest for Sequencer {
         let head = RequestHead::of(&request);
         let request_id = karman_protocol::supplied_request_id(head.header_bytes("x-request-id"))
             .map_or_else(new_request_id, str::to_string);
+        let to_head = head.method == "HEAD";
         let answer = APP.with(|app| answer(app.get_or_init(App::load), head, request, &request_id));
-        answer.send(response_out, &request_id);
+        answer.send(response_out, &request_id, to_head);
     }
 }
 
