@@ -435,6 +435,29 @@ async fn an_app_calling_out_exported_keeps_its_grants_and_answers_as_karman_does
         assert!(by_karman.contains(expected), "{expected}: {by_karman}");
     }
     assert_alike(&by_karman, &by_export, &by_wasmtime);
+    // `karman serve` checks the export's requests again: without `--allow-private-http` the
+    // upstream's private address is refused whatever the grant inside says, and without
+    // `--allow-http` every request is.
+    for (options, refusal) in [
+        (
+            &["--allow-http", address.as_str()][..],
+            "http: `127.0.0.1` resolves to a private address (the grant needs `allowPrivate: true`)",
+        ),
+        (
+            &[][..],
+            "http: the host serving the app refused the request to `127.0.0.1`",
+        ),
+    ] {
+        let options = [&["-S", "keyvalue"][..], options].concat();
+        let strict = Binary::serve_file(&exported, "info", &[], &options);
+        let served = strict.url("").trim_start_matches("http://").to_string();
+        let answer = observe(&served, &exchanges[..1]).await;
+        assert!(
+            answer.contains("HTTP/1.1 403 Forbidden"),
+            "{options:?}: {answer}"
+        );
+        assert!(answer.contains(refusal), "{options:?}: {answer}");
+    }
     // The upstream saw the same requests from Karman and from its export: each call on the
     // list, the redirects' second hops, with Karman's user agent and the body's length.
     let seen = upstream.seen();
