@@ -7,7 +7,9 @@
 //! that had not finished, never skips one. A failed run is retried in place (`maxDeliver` runs
 //! in all, with a backoff), then the message is produced to `deadLetter` with headers saying
 //! why, and the partition moves on. Offsets are committed every 500 ms while running, and
-//! explicitly, synchronously, at shutdown once the messages in flight are done.
+//! explicitly, synchronously, at shutdown once the messages in flight are done. The app's
+//! consumers stay in the group until every one of them has committed ([`Members`]): a member
+//! leaving starts a rebalance, and a commit made during one fails.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -94,12 +96,34 @@ fn headers_of(message: &OwnedMessage) -> Vec<(String, String)> {
     headers
 }
 
+/// The consumers of an app's Kafka handlers (one per handler, all in one group), kept until
+/// every handler has made its final commit. Without it the first handler to stop would leave
+/// the group while another still commits: the rebalance that starts makes that commit fail, and
+/// the messages after the last automatic commit run again in the next member.
+#[derive(Clone, Default)]
+pub(crate) struct Members(Arc<Mutex<Vec<Arc<StreamConsumer>>>>);
+
+impl Members {
+    fn join(&self, consumer: Arc<StreamConsumer>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(consumer);
+    }
+
+    /// Lets every consumer leave its group: call once the handlers have stopped.
+    pub(crate) fn leave(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 /// Subscribes the handler's topic in the app's consumer group and runs its messages.
 pub(crate) fn serve(
     handler: Arc<Handler>,
     connection: &KafkaConnection,
     group: &str,
     producer: FutureProducer,
+    members: &Members,
     shutdown: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, StreamsError> {
     let spec = &handler.spec;
@@ -134,6 +158,7 @@ pub(crate) fn serve(
         ))
     })?;
     let consumer = Arc::new(consumer);
+    members.join(consumer.clone());
     let offsets = Arc::new(Mutex::new(Offsets::default()));
     let max_deliver = spec.max_deliver;
     Ok(tokio::spawn(async move {
@@ -195,10 +220,11 @@ pub(crate) fn serve(
                         }
                     }
                 }
-                let safe = offsets
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .finished(&topic, partition, offset);
+                // Stored under the lock: two messages finishing at once store their positions in
+                // the order they were computed, so a later one is never overwritten by an
+                // earlier one (which librdkafka would commit, at the latest when it closes).
+                let mut offsets = offsets.lock().unwrap_or_else(|e| e.into_inner());
+                let safe = offsets.finished(&topic, partition, offset);
                 // librdkafka commits the stored offset + 1: store the last one to skip.
                 if safe > 0
                     && let Err(error) = consumer.store_offset(&topic, partition, safe - 1)

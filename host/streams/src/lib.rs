@@ -122,6 +122,8 @@ pub struct Streams {
     handlers: Vec<Arc<Handler>>,
     schedule_stats: HashMap<String, ScheduleStats>,
     nats: Option<async_nats::Client>,
+    /// The Kafka consumers, in their group until every handler has committed.
+    kafka_members: kafka::Members,
 }
 
 impl Streams {
@@ -143,6 +145,7 @@ impl Streams {
             (Some(connection), true) => Some((connection.clone(), outlet::producer(connection)?)),
             _ => None,
         };
+        let kafka_members = kafka::Members::default();
         let mut tasks = Vec::new();
         let mut handlers = Vec::new();
         for (index, spec) in app.streams.iter().enumerate() {
@@ -210,6 +213,7 @@ impl Streams {
                         connection,
                         &group,
                         producer.clone(),
+                        &kafka_members,
                         shutdown.clone(),
                     )?
                 }
@@ -249,6 +253,7 @@ impl Streams {
             handlers,
             schedule_stats,
             nats,
+            kafka_members,
         })
     }
 
@@ -282,6 +287,7 @@ impl Streams {
         for task in tasks {
             let _ = task.await;
         }
+        self.kafka_members.leave();
         if let Some(client) = &self.nats
             && let Err(error) = client.flush().await
         {
@@ -300,6 +306,7 @@ impl Streams {
         {
             task.abort();
         }
+        self.kafka_members.leave();
     }
 }
 
