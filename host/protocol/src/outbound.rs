@@ -138,13 +138,9 @@ pub fn check(
 
 /// Checks `url` as [`check`] does.
 pub fn check_url(allow: &[HostPattern], allow_private: bool, url: &Url) -> Result<(), Refusal> {
-    let scheme = url.scheme();
-    if scheme != "http" && scheme != "https" {
-        return Err(Refusal::NotHttp);
-    }
-    let host = url.host_str().ok_or(Refusal::NoHost)?;
+    let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(80);
-    check(allow, allow_private, scheme, host, port)
+    check(allow, allow_private, url.scheme(), host, port)
 }
 
 /// The address a host names literally (`10.0.0.1`, `[::1]`), if it is one.

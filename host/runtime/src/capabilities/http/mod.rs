@@ -12,7 +12,8 @@
 //!    `http` unless the grant has `allowPrivate` and the host is a private address (a name is
 //!    then resolved to its private addresses only: see [`Delivery`]), and with `TRACE` or
 //!    `CONNECT`, whose answers echo the request;
-//! 4. the time (default [`DEFAULT_TIMEOUT`], at most [`MAX_TIMEOUT`]), the redirects
+//! 4. the time (default [`DEFAULT_TIMEOUT`], at most
+//!    [`MAX_TIMEOUT`](karman_protocol::outbound::MAX_TIMEOUT)), the redirects
 //!    ([`MAX_REDIRECTS`]) and the response size ([`MAX_RESPONSE_BYTES`]) are bounded.
 //!
 //! Steps 1 and 4, and the texts a guest gets, are [`karman_protocol::outbound`]'s: an exported
@@ -29,9 +30,7 @@ use std::time::{Duration, Instant};
 
 use karman_directive::{Authentication, OutboundGrant};
 use karman_protocol::outbound::{self, ECHOING_METHODS, Refusal, is_private, literal_address};
-pub use karman_protocol::outbound::{
-    DEFAULT_TIMEOUT, MAX_REDIRECTS, MAX_RESPONSE_BYTES, MAX_TIMEOUT,
-};
+use karman_protocol::outbound::{DEFAULT_TIMEOUT, MAX_REDIRECTS, MAX_RESPONSE_BYTES};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 

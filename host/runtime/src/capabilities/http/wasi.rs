@@ -22,7 +22,7 @@ use http_body_util::{BodyDataStream, BodyExt};
 use reqwest::Url;
 use wasmtime_wasi_http::{Error as WasiHttpError, RequestOptions, WasiBody};
 
-use super::{DEFAULT_TIMEOUT, Delivery, MAX_TIMEOUT, OutboundAccess, Refusal, TransportFailure};
+use super::{Delivery, OutboundAccess, Refusal, TransportFailure};
 
 /// The wasi:http hooks of an instance: its `http` grant, if any.
 pub(crate) struct WasiHttpHooks {
@@ -104,10 +104,7 @@ async fn send(
         access.add_credential(&url, &mut headers);
     }
     crate::trace_context::inject_unless_set(span, &mut headers);
-    let first_byte = options
-        .and_then(|o| o.first_byte_timeout)
-        .unwrap_or(DEFAULT_TIMEOUT)
-        .min(MAX_TIMEOUT);
+    let first_byte = karman_protocol::outbound::timeout(options.and_then(|o| o.first_byte_timeout));
     let body = reqwest::Body::wrap_stream(BodyDataStream::new(body));
     let sent = access
         .client(delivery)
