@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use http::Request;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -197,12 +196,9 @@ impl Connection {
                 request.extensions_mut().insert(ClientAddr(peer));
                 async move {
                     let response = service.handle(request).await;
-                    Ok::<_, Infallible>(response.map(|inner| {
-                        TrackedBody {
-                            inner,
-                            _in_flight: in_flight,
-                        }
-                        .boxed_unsync()
+                    Ok::<_, Infallible>(response.map(|inner| TrackedBody {
+                        inner,
+                        _in_flight: in_flight,
                     }))
                 }
             })

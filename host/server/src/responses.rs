@@ -33,6 +33,10 @@ where
     if declared_length(headers).is_some_and(|length| length > max) {
         return Err(too_large(request_id, max));
     }
+    if hyper::body::Body::is_end_stream(&body) {
+        // No body (a GET, or `content-length: 0`): nothing to read or time.
+        return Ok(Bytes::new());
+    }
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
     let Ok(read) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await else {
         let mut response = error(

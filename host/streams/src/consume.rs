@@ -1,13 +1,19 @@
 //! The loop every polled source shares: take a message only when one of the handler's slots is
 //! free (`maxInFlight`), run it in its own task, and on shutdown stop taking messages and wait
-//! for those in flight.
+//! for those in flight. The tasks are detached and only counted (no join handle per message
+//! to reap): a run that panics ends its task and frees its slot all the same. When the loop
+//! itself is dropped (the source's task aborted, as a crash would), its runs are abandoned:
+//! each stops at its next poll, so nothing more is acknowledged or published.
 
 use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 
 use futures_util::{Stream, StreamExt};
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio_util::task::TaskTracker;
 
 /// Runs `handle` for each item of `messages`, each holding one of `slots`, until the stream
 /// ends or `shutdown` turns true; then waits for the runs in flight.
@@ -21,7 +27,8 @@ pub(crate) async fn consume<S, M, F, Fut>(
     F: Fn(M) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut running = JoinSet::new();
+    let running = TaskTracker::new();
+    let abandoned = Abandon::default();
     loop {
         if *shutdown.borrow() {
             break;
@@ -38,12 +45,30 @@ pub(crate) async fn consume<S, M, F, Fut>(
             },
         };
         let run = handle(message);
+        let abandoned = abandoned.0.clone();
         running.spawn(async move {
-            run.await;
-            drop(slot);
+            let _slot = slot;
+            let mut run = pin!(run);
+            std::future::poll_fn(|cx| {
+                if abandoned.load(Ordering::Acquire) {
+                    return Poll::Ready(());
+                }
+                run.as_mut().poll(cx)
+            })
+            .await;
         });
-        while running.try_join_next().is_some() {}
     }
     drop(messages);
-    while running.join_next().await.is_some() {}
+    running.close();
+    running.wait().await;
+}
+
+/// Set when the loop is dropped: its runs still in flight stop at their next poll.
+#[derive(Default)]
+struct Abandon(Arc<AtomicBool>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
