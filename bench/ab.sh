@@ -8,7 +8,8 @@
 #   ROUNDS=5 PATHS="/warm/bench" bench/ab.sh OLD NEW
 #
 # Paths: /hello/bench (a fresh instance per request), /three/bench (three steps),
-# /warm/bench (`reuse:`). The guests and native-hello come from `build` (bench/lib.sh).
+# /warm/bench and /warm3/bench (`reuse:`): bench/lib.sh's hello_app. The guests and
+# native-hello come from `build` (bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -20,27 +21,13 @@ DURATION=${DURATION:-5}
 read -r -a paths <<<"${PATHS:-/hello/bench /warm/bench}"
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 build
-GUESTS=$PWD/target/wasm32-wasip2/guest
 
 work=$(mktemp -d)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-cat > "$work/Directive.yaml" <<YAML
-identifier: bench.ab
-appVersion: v1
-components:
-  - { name: hello, source: $GUESTS/hello.wasm }
-  - { name: hello-warm, source: $GUESTS/hello.wasm, reuse: { maxUses: 1000000, poolSize: 64 } }
-handlers:
-  - { type: request, method: GET, resource: /hello/:name, steps: [ { fn: hello } ] }
-  - type: request
-    method: GET
-    resource: /three/:name
-    steps: [ { fn: hello }, { fn: hello, as: second }, { fn: hello, as: third } ]
-  - { type: request, method: GET, resource: /warm/:name, steps: [ { fn: hello-warm } ] }
-YAML
+hello_app "$work/Directive.yaml"
 
 declare -A port=([A]=18111 [B]=18112 [native]=18113) pid
 KARMAN_LOG=warn "$A" serve "$work/Directive.yaml" --listen "127.0.0.1:${port[A]}" \
@@ -50,7 +37,7 @@ KARMAN_LOG=warn "$B" serve "$work/Directive.yaml" --listen "127.0.0.1:${port[B]}
 target/release/native-hello "127.0.0.1:${port[native]}" & pids+=($!); pid[native]=$!
 for target in A B native; do
   url="http://127.0.0.1:${port[$target]}/hello/bench"
-  for _ in $(seq 1 600); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
+  wait_for "$url"
   [ "$(curl -s "$url")" = "Hello, bench!" ] || { echo "$target does not answer on $url" >&2; exit 1; }
 done
 

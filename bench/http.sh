@@ -43,29 +43,7 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-cat > "$work/Directive.yaml" <<YAML
-identifier: bench.hello
-appVersion: v1
-components:
-  - { name: hello, source: $PWD/$GUESTS/hello.wasm }
-  - { name: hello-warm, source: $PWD/$GUESTS/hello.wasm, reuse: { maxUses: 1000000, poolSize: 64 } }
-handlers:
-  - { type: request, method: GET, resource: /hello/:name, steps: [ { fn: hello } ] }
-  - type: request
-    method: GET
-    resource: /three/:name
-    steps: [ { fn: hello }, { fn: hello, as: second }, { fn: hello, as: third } ]
-  - { type: request, method: GET, resource: /warm/:name, steps: [ { fn: hello-warm } ] }
-  - type: request
-    method: GET
-    resource: /warm3/:name
-    steps: [ { fn: hello-warm }, { fn: hello-warm, as: second }, { fn: hello-warm, as: third } ]
-YAML
-
-wait_for() {
-  for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "$1 did not come up" >&2; exit 1
-}
+hello_app "$work/Directive.yaml"
 
 targets=(karman-1-step karman-3-steps karman-reuse-1-step karman-reuse-3-steps karman-serve-wasi-http native-hyper)
 declare -A url=(

@@ -10,6 +10,36 @@ build() {
   cargo build --quiet --release -p karman -p karman-bench --bins
 }
 
+# hello_app <file>: writes the hello app the HTTP comparisons serve: the hello Runnable fresh
+# (/hello/:name, three steps at /three/:name) and with `reuse:` (/warm/:name, /warm3/:name).
+hello_app() {
+  local guests=$PWD/target/wasm32-wasip2/guest
+  cat > "$1" <<YAML
+identifier: bench.hello
+appVersion: v1
+components:
+  - { name: hello, source: $guests/hello.wasm }
+  - { name: hello-warm, source: $guests/hello.wasm, reuse: { maxUses: 1000000, poolSize: 64 } }
+handlers:
+  - { type: request, method: GET, resource: /hello/:name, steps: [ { fn: hello } ] }
+  - type: request
+    method: GET
+    resource: /three/:name
+    steps: [ { fn: hello }, { fn: hello, as: second }, { fn: hello, as: third } ]
+  - { type: request, method: GET, resource: /warm/:name, steps: [ { fn: hello-warm } ] }
+  - type: request
+    method: GET
+    resource: /warm3/:name
+    steps: [ { fn: hello-warm }, { fn: hello-warm, as: second }, { fn: hello-warm, as: third } ]
+YAML
+}
+
+# wait_for <url>: polls until the url answers (30 s at most, then stops the script).
+wait_for() {
+  for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "$1 did not come up" >&2; exit 1
+}
+
 # load <label> <url> <connections> <threads>: one wrk run of DURATION seconds; appends
 # "req/s p50-ms p99-ms" to $work/<label>. Any non-2xx answer or socket error stops the script.
 load() {
