@@ -21,6 +21,9 @@
 //! MESSAGES=50000 ROUNDS=5 SOURCES=nats,kafka cargo run --release -p karman-bench --bin stream-throughput
 //! ```
 //!
+//! `TARGETS=reuse` (or `raw`, `fresh`, a comma-separated list) measures only those targets, to
+//! profile one of them; the ratios are printed against the first one measured.
+//!
 //! With `RESULTS=<file>` the ratios are also appended there as `measure|result|target` lines
 //! (bench/all.sh).
 //!
@@ -188,7 +191,7 @@ impl Wire {
                     match tokio::time::timeout(Duration::from_secs(30), results.next()).await {
                         Ok(Some(message)) if tagged(&message.payload, &tag) => received += 1,
                         Ok(Some(_)) => {}
-                        _ => panic!("only {received} of {count} results arrived"),
+                        _ => panic!("{tag}: only {received} of {count} results arrived"),
                     }
                 }
             }
@@ -206,7 +209,9 @@ impl Wire {
                             received += 1
                         }
                         Ok(_) => {}
-                        Err(_) => panic!("only {received} of {count} results arrived ({brokers})"),
+                        Err(_) => {
+                            panic!("{tag}: only {received} of {count} results arrived ({brokers})")
+                        }
                     }
                 }
                 publisher.await.unwrap();
@@ -526,6 +531,15 @@ fn median(mut rates: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    // Karman's own warnings (a failed run, a redelivery) go to stderr; `KARMAN_LOG` sets the
+    // filter (e.g. `debug`).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KARMAN_LOG")
+                .unwrap_or_else(|_| "karman_runtime=warn,karman_streams=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let url = env_or("NATS_URL", "127.0.0.1:4222");
     let count: usize = env_or("MESSAGES", "20000")
         .parse()
@@ -533,6 +547,11 @@ async fn main() {
     let rounds: usize = env_or("ROUNDS", "3").parse().expect("ROUNDS is a number");
     let sources = env_or("SOURCES", "nats,jetstream,kafka");
     let run = std::process::id();
+    // The labels' words: "raw …", "karman, fresh instance", "karman, reuse: true".
+    let only: Vec<String> = env_or("TARGETS", "raw,fresh,reuse")
+        .split(',')
+        .map(str::to_string)
+        .collect();
 
     println!(
         "{count} messages per measurement, median of {rounds} interleaved rounds, one-step echo handler, maxInFlight {IN_FLIGHT}"
@@ -552,6 +571,10 @@ async fn main() {
             },
             other => panic!("unknown source `{other}` in SOURCES (nats, jetstream, kafka)"),
         };
+        let targets: Vec<Target> = targets
+            .into_iter()
+            .filter(|t| only.iter().any(|kind| t.label.contains(kind.as_str())))
+            .collect();
         let mut rates = vec![Vec::new(); targets.len()];
         for (i, target) in targets.iter().enumerate() {
             // Until it answers, then a warm-up of a tenth (instances, connections, caches).
@@ -580,6 +603,11 @@ async fn main() {
                 target.label,
                 rate / medians[0]
             );
+        }
+        if targets.len() < 3 {
+            drop(targets);
+            running.stop().await;
+            continue;
         }
         let (fresh_target, reuse_target) = match source {
             "nats" => (">= 0.30x", ">= 0.50x"),

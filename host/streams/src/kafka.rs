@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::StreamsError;
-use crate::consume::consume;
+use crate::consume::{Spread, consume};
 use crate::handler::{Handler, Incoming, dead_letter_headers};
 use crate::outlet::produce;
 
@@ -174,7 +174,7 @@ pub(crate) fn serve(
         let slots = handler.slots();
         let run_consumer = consumer.clone();
         let finished = offsets.clone();
-        consume(Box::pin(messages), slots, shutdown, move |message: OwnedMessage| {
+        consume(Box::pin(messages), slots, shutdown, Spread::Lanes, move |message: OwnedMessage| {
             let (handler, consumer, offsets, producer) =
                 (handler.clone(), run_consumer.clone(), offsets.clone(), producer.clone());
             let (topic, partition, offset) =

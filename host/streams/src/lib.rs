@@ -331,17 +331,23 @@ fn serve_bus(handler: Arc<Handler>, bus: &Bus, shutdown: watch::Receiver<bool>) 
     let messages = tokio_stream_of(receiver);
     tokio::spawn(async move {
         let slots = handler.slots();
-        consume::consume(messages, slots, shutdown, move |message: BusMessage| {
-            let handler = handler.clone();
-            async move {
-                let incoming = Incoming {
-                    subject: message.subject,
-                    payload: message.payload,
-                    headers: message.headers,
-                };
-                handler.run(incoming, 1).await;
-            }
-        })
+        consume::consume(
+            messages,
+            slots,
+            shutdown,
+            consume::Spread::Lanes,
+            move |message: BusMessage| {
+                let handler = handler.clone();
+                async move {
+                    let incoming = Incoming {
+                        subject: message.subject,
+                        payload: message.payload,
+                        headers: message.headers,
+                    };
+                    handler.run(incoming, 1).await;
+                }
+            },
+        )
         .await;
     })
 }

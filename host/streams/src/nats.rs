@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::StreamsError;
-use crate::consume::consume;
+use crate::consume::{Spread, consume};
 use crate::handler::{Handler, Incoming, dead_letter_headers};
 
 /// Messages a core NATS subscription queues per `maxInFlight` slot before it drops.
@@ -183,33 +183,39 @@ pub(crate) async fn serve_core(
     })?;
     let flushed = client.clone();
     Ok(tokio::spawn(async move {
-        consume(subscriber, handler.slots(), shutdown, move |message| {
-            let (handler, client) = (handler.clone(), client.clone());
-            async move {
-                let reply_to = message.reply.clone();
-                let incoming = Incoming {
-                    subject: message.subject.to_string(),
-                    headers: headers_of(&message),
-                    payload: message.payload,
-                };
-                let result = handler.run(incoming, 1).await.result;
-                if let Some(reply_to) = reply_to {
-                    let sent = match result {
-                        Ok(reply) => client.publish(reply_to, reply.body).await,
-                        Err(failure) => {
-                            let mut headers = async_nats::HeaderMap::new();
-                            headers.insert("Karman-Error", failure.status.to_string().as_str());
-                            client
-                                .publish_with_headers(reply_to, headers, error_body(&failure))
-                                .await
-                        }
+        consume(
+            subscriber,
+            handler.slots(),
+            shutdown,
+            Spread::Lanes,
+            move |message| {
+                let (handler, client) = (handler.clone(), client.clone());
+                async move {
+                    let reply_to = message.reply.clone();
+                    let incoming = Incoming {
+                        subject: message.subject.to_string(),
+                        headers: headers_of(&message),
+                        payload: message.payload,
                     };
-                    if let Err(error) = sent {
-                        tracing::warn!(%error, "cannot send the reply");
+                    let result = handler.run(incoming, 1).await.result;
+                    if let Some(reply_to) = reply_to {
+                        let sent = match result {
+                            Ok(reply) => client.publish(reply_to, reply.body).await,
+                            Err(failure) => {
+                                let mut headers = async_nats::HeaderMap::new();
+                                headers.insert("Karman-Error", failure.status.to_string().as_str());
+                                client
+                                    .publish_with_headers(reply_to, headers, error_body(&failure))
+                                    .await
+                            }
+                        };
+                        if let Err(error) = sent {
+                            tracing::warn!(%error, "cannot send the reply");
+                        }
                     }
                 }
-            }
-        })
+            },
+        )
         .await;
         if let Err(error) = flushed.flush().await {
             tracing::warn!(%error, "cannot flush NATS");
@@ -275,7 +281,7 @@ pub(crate) async fn serve_jetstream(
     let max_deliver = spec.max_deliver;
     Ok(tokio::spawn(async move {
         let slots = handler.slots();
-        consume(messages, slots, shutdown, move |message| {
+        consume(messages, slots, shutdown, Spread::TaskPerMessage, move |message| {
             let handler = handler.clone();
             async move {
                 let message = match message {
