@@ -18,7 +18,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
@@ -76,10 +76,10 @@ pub(crate) async fn consume<S, M, F, Fut>(
             },
         };
         let run = handle(message);
-        lanes.send(Box::pin(async move {
+        lanes.send(async move {
             let _slot = slot;
             run.await;
-        }));
+        });
     }
     drop(messages);
     lanes.finish().await;
@@ -120,22 +120,25 @@ impl Lanes {
     }
 
     /// Hands `run` to the next lane, or to a task of its own when there are no lanes.
-    fn send(&mut self, run: Run) {
+    fn send(&mut self, run: impl Future<Output = ()> + Send + 'static) {
         if self.senders.is_empty() {
             let abandoned = self.abandoned.0.clone();
-            let mut run = run;
-            self.tasks.spawn(std::future::poll_fn(move |cx| {
-                if abandoned.load(Ordering::Acquire) {
-                    return Poll::Ready(());
-                }
-                run.as_mut().poll(cx)
-            }));
+            self.tasks.spawn(async move {
+                let mut run = pin!(run);
+                std::future::poll_fn(|cx| {
+                    if abandoned.load(Ordering::Acquire) {
+                        return Poll::Ready(());
+                    }
+                    run.as_mut().poll(cx)
+                })
+                .await;
+            });
             return;
         }
         let lane = &self.senders[self.next];
         self.next = (self.next + 1) % self.senders.len();
         // A lane ends only when its sender is dropped or the loop is abandoned: never here.
-        let _ = lane.send(run);
+        let _ = lane.send(Box::pin(run));
     }
 
     /// Waits for every run handed out so far.
@@ -282,54 +285,17 @@ mod tests {
         }
     }
 
-    async fn shutdown_waits(spread: Spread) {
+    /// A loop over an endless stream whose runs wait for `release`, once 4 (its slots) started.
+    struct Blocked {
+        consuming: tokio::task::JoinHandle<()>,
+        stop: watch::Sender<bool>,
+        started: Arc<AtomicUsize>,
+        finished: Arc<AtomicUsize>,
+        release: Arc<Notify>,
+    }
+
+    async fn four_blocked_runs(spread: Spread) -> Blocked {
         let (stop, shutdown) = watch::channel(false);
-        let (started, finished) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let release = Arc::new(Notify::new());
-        let (s, f, r) = (started.clone(), finished.clone(), release.clone());
-        let endless = futures_util::stream::iter(0..);
-        let consuming = tokio::spawn(consume(
-            endless,
-            Arc::new(Semaphore::new(4)),
-            shutdown,
-            spread,
-            move |_| {
-                let (started, finished, release) = (s.clone(), f.clone(), r.clone());
-                async move {
-                    started.fetch_add(1, Ordering::SeqCst);
-                    release.notified().await;
-                    finished.fetch_add(1, Ordering::SeqCst);
-                }
-            },
-        ));
-        while started.load(Ordering::SeqCst) < 4 {
-            tokio::task::yield_now().await;
-        }
-        stop.send(true).unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(
-            !consuming.is_finished(),
-            "it waits for the 4 runs in flight"
-        );
-        release.notify_waiters();
-        consuming.await.unwrap();
-        assert_eq!(
-            started.load(Ordering::SeqCst),
-            4,
-            "{spread:?}: none taken after shutdown"
-        );
-        assert_eq!(finished.load(Ordering::SeqCst), 4, "{spread:?}");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn dropping_the_loop_abandons_its_runs_at_their_next_poll() {
-        for spread in SPREADS {
-            dropping_abandons(spread).await;
-        }
-    }
-
-    async fn dropping_abandons(spread: Spread) {
-        let (_stop, shutdown) = watch::channel(false);
         let (started, finished) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let release = Arc::new(Notify::new());
         let (s, f, r) = (started.clone(), finished.clone(), release.clone());
@@ -350,12 +316,48 @@ mod tests {
         while started.load(Ordering::SeqCst) < 4 {
             tokio::task::yield_now().await;
         }
-        consuming.abort();
-        assert!(consuming.await.unwrap_err().is_cancelled());
-        release.notify_waiters();
+        Blocked {
+            consuming,
+            stop,
+            started,
+            finished,
+            release,
+        }
+    }
+
+    async fn shutdown_waits(spread: Spread) {
+        let blocked = four_blocked_runs(spread).await;
+        blocked.stop.send(true).unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !blocked.consuming.is_finished(),
+            "it waits for the 4 runs in flight"
+        );
+        blocked.release.notify_waiters();
+        blocked.consuming.await.unwrap();
+        assert_eq!(
+            blocked.started.load(Ordering::SeqCst),
+            4,
+            "{spread:?}: none taken after shutdown"
+        );
+        assert_eq!(blocked.finished.load(Ordering::SeqCst), 4, "{spread:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_the_loop_abandons_its_runs_at_their_next_poll() {
+        for spread in SPREADS {
+            dropping_abandons(spread).await;
+        }
+    }
+
+    async fn dropping_abandons(spread: Spread) {
+        let blocked = four_blocked_runs(spread).await;
+        blocked.consuming.abort();
+        assert!(blocked.consuming.await.unwrap_err().is_cancelled());
+        blocked.release.notify_waiters();
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(
-            finished.load(Ordering::SeqCst),
+            blocked.finished.load(Ordering::SeqCst),
             0,
             "{spread:?}: no run went on"
         );
