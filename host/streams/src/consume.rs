@@ -18,14 +18,14 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt as _, Stream, StreamExt};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_util::task::TaskTracker;
 
 /// How a loop spreads its runs over the runtime's worker threads.
@@ -39,8 +39,23 @@ pub(crate) enum Spread {
     TaskPerMessage,
 }
 
-/// One message's run, holding its slot.
-type Run = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// One message's run, holding its slot until it ends or is dropped.
+///
+/// The work is boxed once, where the handler makes it: a run's future holds the whole
+/// sequence (kilobytes), and every move of it by value, into a wrapper, a channel or a task,
+/// would copy all of it.
+struct Run {
+    work: Pin<Box<dyn Future<Output = ()> + Send>>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Future for Run {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        self.work.as_mut().poll(cx)
+    }
+}
 
 /// Runs `handle` for each item of `messages`, each holding one of `slots`, until the stream
 /// ends or `shutdown` turns true; then waits for the runs in flight.
@@ -75,10 +90,9 @@ pub(crate) async fn consume<S, M, F, Fut>(
                 None => break,
             },
         };
-        let run = handle(message);
-        lanes.send(async move {
-            let _slot = slot;
-            run.await;
+        lanes.send(Run {
+            work: Box::pin(handle(message)),
+            _slot: slot,
         });
     }
     drop(messages);
@@ -120,16 +134,15 @@ impl Lanes {
     }
 
     /// Hands `run` to the next lane, or to a task of its own when there are no lanes.
-    fn send(&mut self, run: impl Future<Output = ()> + Send + 'static) {
+    fn send(&mut self, mut run: Run) {
         if self.senders.is_empty() {
             let abandoned = self.abandoned.0.clone();
             self.tasks.spawn(async move {
-                let mut run = pin!(run);
                 std::future::poll_fn(|cx| {
                     if abandoned.load(Ordering::Acquire) {
                         return Poll::Ready(());
                     }
-                    run.as_mut().poll(cx)
+                    Pin::new(&mut run).poll(cx)
                 })
                 .await;
             });
@@ -138,7 +151,7 @@ impl Lanes {
         let lane = &self.senders[self.next];
         self.next = (self.next + 1) % self.senders.len();
         // A lane ends only when its sender is dropped or the loop is abandoned: never here.
-        let _ = lane.send(Box::pin(run));
+        let _ = lane.send(run);
     }
 
     /// Waits for every run handed out so far.

@@ -182,6 +182,8 @@ pub(crate) async fn serve_core(
         message: format!("cannot subscribe to `{subject}`: {e}"),
     })?;
     let flushed = client.clone();
+    // Shared by the runs: cloning a client per message costs several reference counts.
+    let client = Arc::new(client);
     Ok(tokio::spawn(async move {
         consume(
             subscriber,

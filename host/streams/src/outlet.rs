@@ -52,17 +52,28 @@ impl Outlet {
                 Ok(())
             }
             Self::Kafka(producer) => produce(producer, subject, payload, headers).await,
+            // Without headers, a plain `PUB`: no empty header block for the server and every
+            // subscriber to parse.
+            Self::Nats(client) if headers.is_empty() => client
+                .publish(subject.to_string(), payload)
+                .await
+                .map_err(|e| e.to_string()),
             Self::Nats(client) => client
                 .publish_with_headers(subject.to_string(), nats_headers(headers), payload)
                 .await
                 .map_err(|e| e.to_string()),
             Self::JetStream(context) => {
-                let ack = context
-                    .publish_with_headers(subject.to_string(), nats_headers(headers), payload)
-                    .await
-                    .map_err(|e| {
-                        format!("JetStream did not take the message for `{subject}`: {e}")
-                    })?;
+                let sent = if headers.is_empty() {
+                    context.publish(subject.to_string(), payload).await
+                } else {
+                    let headers = nats_headers(headers);
+                    context
+                        .publish_with_headers(subject.to_string(), headers, payload)
+                        .await
+                };
+                let ack = sent.map_err(|e| {
+                    format!("JetStream did not take the message for `{subject}`: {e}")
+                })?;
                 ack.await.map(drop).map_err(|e| {
                     format!("no JetStream stream acknowledged the message on `{subject}`: {e}")
                 })
