@@ -151,11 +151,16 @@ impl Exchange {
         let outgoing = request.body().expect("a request's body is taken once");
         let future =
             outgoing_handler::handle(request, Some(options)).map_err(|code| self.failure(code))?;
-        if !body.is_empty() {
+        let whole = body.is_empty() || {
             let stream = outgoing.write().expect("a body's stream is taken once");
-            self.write_all(&stream, body)?;
+            self.write_all(&stream, body)?
+        };
+        // A body the upstream cut short falls short of its `content-length`, so finishing it
+        // fails; the upstream's answer, if it gave one, is what the guest gets.
+        let finished = OutgoingBody::finish(outgoing, None);
+        if whole {
+            finished.map_err(|code| self.failure(code))?;
         }
-        OutgoingBody::finish(outgoing, None).map_err(|code| self.failure(code))?;
         self.wait(&future.subscribe())?;
         match future.get() {
             Some(Ok(Ok(response))) => Ok(response),
@@ -167,10 +172,10 @@ impl Exchange {
         }
     }
 
-    /// Writes `bytes` as the stream takes them, within the deadline. A stream the other side
-    /// closed ends the writing: the upstream may answer without reading the whole body (a
-    /// 413), and its answer is what the guest gets.
-    fn write_all(&self, stream: &OutputStream, mut bytes: &[u8]) -> Result<(), CapError> {
+    /// Writes `bytes` as the stream takes them, within the deadline; whether all of them went.
+    /// A stream the other side closed ends the writing (`false`): the upstream may answer
+    /// without reading the whole body (a 413), and its answer is what the guest gets.
+    fn write_all(&self, stream: &OutputStream, mut bytes: &[u8]) -> Result<bool, CapError> {
         let written = |result: Result<(), StreamError>| match result {
             Ok(()) => Ok(true),
             Err(StreamError::Closed) => Ok(false),
@@ -181,7 +186,7 @@ impl Exchange {
         while !bytes.is_empty() {
             let room = match stream.check_write() {
                 Ok(room) => room,
-                Err(e) => return written(Err(e)).map(drop),
+                Err(e) => return written(Err(e)),
             };
             if room == 0 {
                 self.wait(&stream.subscribe())?;
@@ -189,19 +194,19 @@ impl Exchange {
             }
             let count = bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX));
             if !written(stream.write(&bytes[..count]))? {
-                return Ok(());
+                return Ok(false);
             }
             bytes = &bytes[count..];
         }
         if !written(stream.flush())? {
-            return Ok(());
+            return Ok(false);
         }
         loop {
             self.wait(&stream.subscribe())?;
             match stream.check_write() {
                 Ok(0) => {}
-                Ok(_) => return Ok(()),
-                Err(e) => return written(Err(e)).map(drop),
+                Ok(_) => return Ok(true),
+                Err(e) => return written(Err(e)),
             }
         }
     }
