@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use karman_directive::ParseOptions;
 use karman_runtime::{Request, Runtime, RuntimeConfig};
+// Karman's allocator, as every bench target has it.
+use karman_bench as _;
 
 fn hello_wasm() -> PathBuf {
     let path =

@@ -7,6 +7,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+// Karman's allocator, as every bench target has it.
+use karman_bench as _;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
