@@ -86,6 +86,31 @@ fn a_boolean_variable_that_is_not_one_is_refused_by_name() {
     assert!(stderr.contains("1/0, yes/no or true/false"), "{stderr}");
 }
 
+/// The binary allocates with jemalloc, whose settings come from `_RJEM_MALLOC_CONF` (not
+/// `MALLOC_CONF`: the crate prefixes jemalloc's names), as docs/deploy.md says.
+#[cfg(not(target_env = "msvc"))]
+#[test]
+fn the_binary_allocates_with_jemalloc_set_by_rjem_malloc_conf() {
+    let version_with = |variable: &str, conf: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_karman"))
+            .arg("--version")
+            .env(variable, conf)
+            .output()
+            .expect("the karman binary runs");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stats = version_with("_RJEM_MALLOC_CONF", "stats_print:true");
+    assert!(stats.contains("Begin jemalloc statistics"), "{stats}");
+    let refused = version_with("_RJEM_MALLOC_CONF", "dirty_decay_ms:soon");
+    assert!(
+        refused.contains("Invalid conf value: dirty_decay_ms:soon"),
+        "{refused}"
+    );
+    let ignored = version_with("MALLOC_CONF", "stats_print:true");
+    assert!(!ignored.contains("jemalloc"), "{ignored}");
+}
+
 #[test]
 fn a_flag_that_does_nothing_for_a_directive_is_an_error() {
     let directive = repo_root().join("examples/hello/Directive.yaml");
