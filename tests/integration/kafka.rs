@@ -80,11 +80,16 @@ async fn start(yaml: &str) -> std::sync::Arc<Streams> {
 }
 
 fn kafka_app(address: &str, group: &str) -> String {
+    kafka_app_with(address, group, "")
+}
+
+/// [`kafka_app`] with librdkafka `properties` (the entries of a YAML flow mapping).
+fn kafka_app_with(address: &str, group: &str, properties: &str) -> String {
     format!(
         r#"
 identifier: test.kafka
 appVersion: v1
-connections: {{ kafka: {{ brokers: "{address}", group: {group} }} }}
+connections: {{ kafka: {{ brokers: "{address}", group: {group}, properties: {{ {properties} }} }} }}
 components:
   - {{ name: echo, source: guest(echo), limits: {{ timeout: 1s }} }}
   - {{ name: fail, source: guest(fail), limits: {{ timeout: 1s }} }}
@@ -207,6 +212,41 @@ async fn kafka_handlers_reconnect_after_the_broker_restarts() {
     );
     assert_eq!(streams.handler_stats(0).unwrap().succeeded(), 2);
     streams.shutdown().await;
+}
+
+/// The broker comes back empty and stays without the handlers' topics while the handlers, retrying
+/// every second, fetch them again. tansu answers a fetch of a topic it does not know with the
+/// partition's current leader under a topic id of zero, which librdkafka 2.12.1 as released
+/// turned into a metadata lookup by a NULL name: SIGSEGV, the whole process, every run. Karman
+/// builds it with a fix (third_party/README.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_comes_back_without_the_handlers_topics_does_not_crash_the_host() {
+    let port = free_port();
+    let broker = Tansu::start_on(port);
+    broker
+        .create_topics(&["jobs", "results", "poison", "poison.dead"])
+        .await;
+    let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
+    let retry_every_second = r#""reconnect.backoff.max.ms": "1000""#;
+    let streams = start(&kafka_app_with(
+        broker.address(),
+        &group,
+        retry_every_second,
+    ))
+    .await;
+    let results = broker.reader("results");
+    broker.produce("jobs", "before").await;
+    assert_eq!(next_payload(&results).await.0, "before");
+
+    drop(results);
+    drop(broker);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _empty = Tansu::start_on(port);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(streams.handler_stats(0).unwrap().succeeded(), 1);
+    tokio::time::timeout(Duration::from_secs(30), streams.shutdown())
+        .await
+        .expect("the handlers stop");
 }
 
 #[tokio::test]

@@ -2087,6 +2087,14 @@ rd_kafka_metadata_update_op(rd_kafka_t *rk, rd_kafka_metadata_internal_t *mdi) {
                 rd_kafka_Uuid_t topic_id = RD_KAFKA_UUID_ZERO;
                 char *topic              = NULL;
 
+                if (!by_id && !md->topics[i].topic) {
+                        /* Karman: a Fetch v12 reply's leader discovery
+                         * (KIP-951) carries neither a topic id nor a name:
+                         * nothing to look up (looking up a NULL name
+                         * crashes). The next metadata refresh finds the
+                         * leader instead. */
+                        continue;
+                }
                 if (by_id) {
                         rkmce = rd_kafka_metadata_cache_find_by_id(
                             rk, mdi->topics[i].topic_id, 1);
