@@ -79,6 +79,9 @@ async fn start(yaml: &str) -> std::sync::Arc<Streams> {
     crate::support::start(app(yaml)).await.streams
 }
 
+/// The topics of [`kafka_app`]'s handlers.
+const APP_TOPICS: [&str; 4] = ["jobs", "results", "poison", "poison.dead"];
+
 fn kafka_app(address: &str, group: &str) -> String {
     kafka_app_with(address, group, "")
 }
@@ -127,9 +130,7 @@ async fn next_payload(consumer: &StreamConsumer) -> (String, Vec<(String, String
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_messages_run_once_and_offsets_are_committed_after_success() {
     let broker = Tansu::start();
-    broker
-        .create_topics(&["jobs", "results", "poison", "poison.dead"])
-        .await;
+    broker.create_topics(&APP_TOPICS).await;
     let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
     let yaml = kafka_app(broker.address(), &group);
     let results = broker.reader("results");
@@ -156,9 +157,7 @@ async fn kafka_messages_run_once_and_offsets_are_committed_after_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_kafka_message_goes_to_the_dead_letter_topic_after_its_retries() {
     let broker = Tansu::start();
-    broker
-        .create_topics(&["jobs", "results", "poison", "poison.dead"])
-        .await;
+    broker.create_topics(&APP_TOPICS).await;
     let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
     let dead = broker.reader("poison.dead");
     let streams = start(&kafka_app(broker.address(), &group)).await;
@@ -184,25 +183,30 @@ async fn a_failing_kafka_message_goes_to_the_dead_letter_topic_after_its_retries
     streams.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kafka_handlers_reconnect_after_the_broker_restarts() {
+/// Starts a broker on a free port with [`APP_TOPICS`] and [`kafka_app_with`] `properties`, runs one
+/// message through it, then stops the broker (its in-memory topics go with it) and waits a
+/// second. Returns the broker's port, free again, and the app's streams.
+async fn run_one_then_stop_the_broker(properties: &str) -> (u16, std::sync::Arc<Streams>) {
     let port = free_port();
     let broker = Tansu::start_on(port);
-    let topics = ["jobs", "results", "poison", "poison.dead"];
-    broker.create_topics(&topics).await;
+    broker.create_topics(&APP_TOPICS).await;
     let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
-    let yaml = kafka_app(broker.address(), &group);
-    let streams = start(&yaml).await;
+    let streams = start(&kafka_app_with(broker.address(), &group, properties)).await;
     let results = broker.reader("results");
     broker.produce("jobs", "before").await;
     assert_eq!(next_payload(&results).await.0, "before");
-
-    // The broker goes away (its in-memory topics with it) and comes back on the same port.
     drop(results);
     drop(broker);
     tokio::time::sleep(Duration::from_secs(1)).await;
+    (port, streams)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_handlers_reconnect_after_the_broker_restarts() {
+    let (port, streams) = run_one_then_stop_the_broker("").await;
+    // It comes back on the same port, and its topics are created again.
     let broker = Tansu::start_on(port);
-    broker.create_topics(&topics).await;
+    broker.create_topics(&APP_TOPICS).await;
     let results = broker.reader("results");
     broker.produce("jobs", "after").await;
     let (payload, _) = next_payload(&results).await;
@@ -221,26 +225,8 @@ async fn kafka_handlers_reconnect_after_the_broker_restarts() {
 /// builds it with a fix (third_party/README.md).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_comes_back_without_the_handlers_topics_does_not_crash_the_host() {
-    let port = free_port();
-    let broker = Tansu::start_on(port);
-    broker
-        .create_topics(&["jobs", "results", "poison", "poison.dead"])
-        .await;
-    let group = format!("karman-{}", uuid::Uuid::new_v4().simple());
     let retry_every_second = r#""reconnect.backoff.max.ms": "1000""#;
-    let streams = start(&kafka_app_with(
-        broker.address(),
-        &group,
-        retry_every_second,
-    ))
-    .await;
-    let results = broker.reader("results");
-    broker.produce("jobs", "before").await;
-    assert_eq!(next_payload(&results).await.0, "before");
-
-    drop(results);
-    drop(broker);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (port, streams) = run_one_then_stop_the_broker(retry_every_second).await;
     let _empty = Tansu::start_on(port);
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(streams.handler_stats(0).unwrap().succeeded(), 1);
