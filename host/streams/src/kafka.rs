@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use crate::StreamsError;
 use crate::consume::{Spread, consume};
 use crate::handler::{Handler, Incoming, dead_letter_headers};
-use crate::outlet::produce;
+use crate::outlet::{RECONNECT_BACKOFF_MAX_MS, produce};
 
 /// Offsets of one consumer: per partition, those running, and the next after the last done.
 #[derive(Default)]
@@ -143,7 +143,8 @@ pub(crate) fn serve(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", session.as_millis().to_string())
-        .set("max.poll.interval.ms", max_poll.as_millis().to_string());
+        .set("max.poll.interval.ms", max_poll.as_millis().to_string())
+        .set("reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS);
     config.extend(connection.properties.iter().cloned());
     let consumer: StreamConsumer = config.create().map_err(|e| {
         setup(format!(

@@ -107,12 +107,18 @@ pub(crate) fn client_error(error: rdkafka::error::KafkaError) -> String {
     }
 }
 
+/// The longest pause between two attempts of a Kafka client to reach a broker that went away.
+/// librdkafka's default, 10 s, can keep a handler idle that long after its broker is back; a
+/// Directive's `connections.kafka.properties` can set another.
+pub(crate) const RECONNECT_BACKOFF_MAX_MS: &str = "1000";
+
 /// A producer for results and dead letters.
 pub(crate) fn producer(connection: &KafkaConnection) -> Result<FutureProducer, StreamsError> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", connection.brokers.join(","))
-        .set("message.timeout.ms", "10000");
+        .set("message.timeout.ms", "10000")
+        .set("reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS);
     config.extend(connection.properties.iter().cloned());
     config.create().map_err(|e| StreamsError::Connect {
         location: connection.location.to_string(),
