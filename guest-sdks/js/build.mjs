@@ -14,7 +14,8 @@
  *    capability the Directive does not grant).
  * 3. componentize-js (StarlingMonkey) builds the component without its stdio and HTTP
  *    features (see `DISABLED_FEATURES`): `console.log` writes nowhere and there is no `fetch`;
- *    clocks and randomness come from the host.
+ *    clocks and randomness come from the host. The bindings it generates lose their debug
+ *    logging on the way (see `withoutDebugLogs`).
  *
  * `--world` builds a world other than `karman:runnable/runnable`, declared in the root package
  * of `--wit` (a project's own world, e.g. one that includes `karman:runnable/runnable` and
@@ -30,7 +31,7 @@
  */
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -76,12 +77,14 @@ async function main() {
 
     let component;
     try {
-      ({ component } = await componentize({
-        sourcePath,
-        witPath,
-        worldName: world ?? `karman:runnable/${WORLD}`,
-        disableFeatures: DISABLED_FEATURES,
-      }));
+      ({ component } = await withoutDebugLogs(() =>
+        componentize({
+          sourcePath,
+          witPath,
+          worldName: world ?? `karman:runnable/${WORLD}`,
+          disableFeatures: DISABLED_FEATURES,
+        }),
+      ));
     } catch (error) {
       throw new BuildError(`componentize-js failed: ${error.message}`);
     }
@@ -178,6 +181,39 @@ async function preopenRoot() {
   const { _getPreopens, _addPreopen } = await import(pathToFileURL(shim));
   if (_getPreopens().length === 0) _addPreopen('/', '/');
 }
+
+/**
+ * The bindings componentize-js 0.23 generates (jco's) log every call into the host and back:
+ * `_debugLog('[Instruction::CallWasm] enter', { funcName, paramCount, … })`. `_debugLog`
+ * returns at once unless `process.env.JCO_DEBUG` is set, which it never is inside a
+ * component, but StarlingMonkey interprets its arguments first: two object literals per call,
+ * about a tenth of a `reuse:` step of the conformance Runnable (bench/README.md). Runs `build`
+ * with those calls taken out of the bindings, which componentize-js writes to
+ * `initializer.js` before it snapshots them; a log whose arguments hold a nested object (an
+ * error path's) stays. With bindings of another shape nothing is changed.
+ */
+async function withoutDebugLogs(build) {
+  const fs = createRequire(import.meta.url)('node:fs/promises');
+  const { writeFile: original } = fs;
+  fs.writeFile = (path, data, ...rest) =>
+    original(
+      path,
+      String(path).endsWith('initializer.js') && typeof data === 'string'
+        ? data.replaceAll(DEBUG_LOG_CALL, '')
+        : data,
+      ...rest,
+    );
+  syncBuiltinESMExports();
+  try {
+    return await build();
+  } finally {
+    fs.writeFile = original;
+    syncBuiltinESMExports();
+  }
+}
+
+/** A statement `_debugLog('…');` or `_debugLog('…', { flat object literal });`. */
+const DEBUG_LOG_CALL = /^[ \t]*_debugLog\('[^'\n]*'(?:, \{[^{}]*\})?\);\n/gm;
 
 /**
  * WIT interfaces (`namespace:package/interface`, with a version) are not files: the component
