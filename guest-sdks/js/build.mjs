@@ -187,10 +187,11 @@ async function preopenRoot() {
  * `_debugLog('[Instruction::CallWasm] enter', { funcName, paramCount, … })`. `_debugLog`
  * returns at once unless `process.env.JCO_DEBUG` is set, which it never is inside a
  * component, but StarlingMonkey interprets its arguments first: two object literals per call,
- * about a tenth of a `reuse:` step of the conformance Runnable (bench/README.md). Runs `build`
- * with those calls taken out of the bindings, which componentize-js writes to
- * `initializer.js` before it snapshots them; a log whose arguments hold a nested object (an
- * error path's) stays. With bindings of another shape nothing is changed.
+ * about a quarter of what a call costs (bench/js-calls.sh). Runs `build` with those calls taken
+ * out of the bindings, which componentize-js writes to `initializer.js` before it snapshots
+ * them: `fs/promises.writeFile` is wrapped for the time of the build (this process does
+ * nothing else). The log of an error path, whose arguments are of another shape, stays; with
+ * bindings of another shape nothing is changed (test-package.sh would notice).
  */
 async function withoutDebugLogs(build) {
   const fs = createRequire(import.meta.url)('node:fs/promises');
