@@ -1,7 +1,8 @@
 //! Opt-in instance reuse: warm instances keep their memory between steps, within `maxUses`,
-//! and are never reused after a fault.
+//! and are never reused after a fault. Without it, each step's instance starts from a memory
+//! reset to its initial contents.
 
-use crate::support::TestServer;
+use crate::support::{Binary, TestServer, client};
 
 const APP: &str = r#"
 identifier: test.reuse
@@ -33,6 +34,67 @@ async fn counts(server: &TestServer, path: &str, n: usize) -> Vec<String> {
 async fn a_fresh_instance_per_step_shares_nothing() {
     let server = TestServer::start(APP).await;
     assert_eq!(counts(&server, "/fresh", 3).await, ["1", "1", "1"]);
+}
+
+/// Minor page faults of process `pid` so far (`/proc/<pid>/stat`, field 10).
+fn minor_faults(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    after_name.split(' ').nth(7).unwrap().parse().unwrap()
+}
+
+/// Whether the kernel has `PAGEMAP_SCAN` (Linux 6.7), with which the host resets only the
+/// pages an instance dirtied and keeps them resident.
+fn kernel_has_pagemap_scan() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::parse::<u32>);
+    matches!((numbers.next(), numbers.next()), (Some(Ok(major)), Some(Ok(minor))) if (major, minor) >= (6, 7))
+}
+
+#[tokio::test]
+async fn a_fresh_instance_finds_its_memory_reset_and_its_pages_still_resident() {
+    // page-scatter dirties 300 separate pages, more runs than one scan of a memory reports:
+    // each must be reset for the next instance, and (with PAGEMAP_SCAN) reset in place, so
+    // that the next instance does not fault them in again.
+    let server = Binary::serve(
+        r#"
+identifier: test.reset
+appVersion: v1
+components:
+  - { name: scatter, source: guest(page-scatter) }
+handlers:
+  - { type: request, method: GET, resource: /scatter, steps: [ { fn: scatter } ] }
+"#,
+    );
+    let client = client();
+    let scatter = async || {
+        let response = client.get(server.url("/scatter")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    };
+    for _ in 0..5 {
+        assert_eq!(scatter().await, "clean 300");
+    }
+    const RUNS: u64 = 20;
+    let before = minor_faults(server.pid());
+    for _ in 0..RUNS {
+        assert_eq!(
+            scatter().await,
+            "clean 300",
+            "an instance saw an earlier one's writes"
+        );
+    }
+    let per_run = (minor_faults(server.pid()) - before) / RUNS;
+    if kernel_has_pagemap_scan() {
+        assert!(
+            per_run < 50,
+            "{per_run} page faults per run: the pages an instance dirtied were decommitted \
+             instead of reset in place"
+        );
+    }
 }
 
 #[tokio::test]

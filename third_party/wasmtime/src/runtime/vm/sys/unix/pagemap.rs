@@ -136,7 +136,7 @@ impl PageMap {
 /// this function will perform a scan of `ptr` for `len` bytes which will search
 /// for pages that:
 ///
-/// * Are present.
+/// * Are present, or swapped out (Karman).
 /// * Have been written.
 /// * Are NOT backed by the "zero" page.
 /// * Are NOT backed by a "file" page.
@@ -170,9 +170,11 @@ impl PageMap {
 /// Putting this all together this helps explain the search criteria for
 /// `PAGEMAP_SCAN`, notably:
 ///
-/// * `Categories::PRESENT` - we're only interested in present pages, anything
-///   unmapped wasn't touched by the guest so no need for the host to touch it
-///   either.
+/// * `Categories::PRESENT` or `Categories::SWAPPED` - we're only interested in
+///   present pages, anything unmapped wasn't touched by the guest so no need for
+///   the host to touch it either. A written page the kernel swapped out is not
+///   present but still holds what the guest wrote (Karman: wasmtime 48 required
+///   `PRESENT` and left such a page as it was for the next instance).
 ///
 /// * `Categories::WRITTEN` - if a page was only read by the guest no need to
 ///   take a look at it as the contents aren't changed from the initial image.
@@ -209,12 +211,12 @@ impl PageMap {
 /// * The scan's returned set of regions exceeds the capacity passed into the
 ///   ioctl. The `pm_scan_arg` of the ioctl takes a `vec` and `vec_len` which is
 ///   a region of memory to store a list of `page_region` structures. Below this
-///   is always `MAX_REGIONS`. If there are more than this number of disjoint
-///   regions of memory that need to be reported then the ioctl will also return
-///   early without reaching the end of memory. Note that this means that all
-///   further memory will be `decommit`'d with reported regions still going to
-///   `reset_manually`. This is arguably something we should detect and improve
-///   in Wasmtime, but for now `MAX_REGIONS` is hardcoded.
+///   is always `MAX_REGIONS`. Karman: when the buffer filled before the
+///   `keep_resident` budget was spent, the scan resumes at `walk_end` (the first
+///   page the kernel could not report); wasmtime 48 decommitted everything
+///   after it instead, so a guest whose writes are scattered over more than
+///   `MAX_REGIONS` runs (a JavaScript or Python engine's heap) faulted most of
+///   its pages in again on every instantiation.
 ///
 /// In the end this ends up being a "more clever" version of this function than
 /// the one in the `pagemap_disabled` module. By using `PAGEMAP_SCAN` we can
@@ -276,75 +278,98 @@ pub unsafe fn reset_with_pagemap(
         },
     };
 
-    // For now use a fixed set of regions on the stack, but in the future this
-    // may want to use a dynamically allocated vector for more regions for
-    // example.
-    const MAX_REGIONS: usize = 32;
+    // Karman: the scan resumes where the kernel stopped whenever the region buffer
+    // filled, so that a guest whose writes are scattered over more than
+    // `MAX_REGIONS` runs still has its first `keep_resident` bytes of dirty memory
+    // reset in place instead of decommitted (and faulted in again by the next
+    // instance). Only a spent `keep_resident` budget stops the scan early.
+    // Dirty pages are those written and either present or swapped out: a swapped
+    // out page is not `PRESENT`, and has to be reset all the same.
+    const MAX_REGIONS: usize = 128;
     let mut storage = [MaybeUninit::uninit(); MAX_REGIONS];
 
-    let scan_arg = PageMapScanBuilder::new(ptr::slice_from_raw_parts(ptr, len.byte_count()))
-        .max_pages(keep_resident.byte_count() / host_page_size)
-        // We specifically want pages that are NOT backed by the zero page or
-        // backed by files. Such pages mean that they haven't changed from their
-        // original contents, so they're inverted.
-        .category_inverted(Categories::PFNZERO | Categories::FILE)
-        // Search for pages that are written and present as those are the dirty
-        // pages. Additionally search for the zero page/file page as those are
-        // inverted above meaning we're searching for pages that specifically
-        // don't have those flags.
-        .category_mask(
-            Categories::WRITTEN | Categories::PRESENT | Categories::PFNZERO | Categories::FILE,
-        )
-        // Don't return any categories back. This helps group regions together
-        // since the reported set of categories is always empty and we otherwise
-        // aren't looking for anything in particular.
-        .return_mask(Categories::empty())
-        .build(&mut storage);
-
-    // SAFETY: this should be a safe ioctl as we control the fd we're operating
-    // on plus all of `scan_arg`, but this relies on `Ioctl` below being the
-    // correct implementation and such.
-    let result = match unsafe { ioctl(&pagemap.0, scan_arg) } {
-        Ok(result) => result,
-
-        // If the ioctl fails for whatever reason, we at least tried, so fall
-        // back to the default behavior.
-        //
-        // SAFETY: the safety requirement of
-        // `pagemap_disabled::reset_with_pagemap` is the same as this function.
-        Err(err) => unsafe {
-            log::warn!("failed pagemap scan {err}");
-            return crate::runtime::vm::pagemap_disabled::reset_with_pagemap(
-                None,
-                ptr,
-                len,
-                keep_resident,
-                reset_manually,
-                decommit,
-            );
-        },
-    };
-
-    // For all regions that were written in the scan reset them manually, then
-    // afterwards decommit everything else.
+    let end = ptr.cast_const().wrapping_add(len.byte_count());
+    let mut start = ptr.cast_const();
+    let mut budget = keep_resident.byte_count() / host_page_size;
     let mut bytes_resident = 0;
-    for region in result.regions() {
-        // SAFETY: we're relying on Linux to pass in valid region ranges within
-        // the `ptr/len` we specified to the original syscall.
-        unsafe {
-            reset_manually(&mut *region.region().cast_mut());
+    loop {
+        let scan_arg =
+            PageMapScanBuilder::new(ptr::slice_from_raw_parts(start, end.addr() - start.addr()))
+                .max_pages(budget)
+                // We specifically want pages that are NOT backed by the zero page or
+                // backed by files. Such pages mean that they haven't changed from their
+                // original contents, so they're inverted.
+                .category_inverted(Categories::PFNZERO | Categories::FILE)
+                // Search for pages that are written, and not the zero page or a file
+                // page (inverted above).
+                .category_mask(Categories::WRITTEN | Categories::PFNZERO | Categories::FILE)
+                // ... and either present or swapped out.
+                .category_anyof_mask(Categories::PRESENT | Categories::SWAPPED)
+                // Don't return any categories back. This helps group regions together
+                // since the reported set of categories is always empty and we otherwise
+                // aren't looking for anything in particular.
+                .return_mask(Categories::empty())
+                .build(&mut storage);
+
+        // SAFETY: this should be a safe ioctl as we control the fd we're operating
+        // on plus all of `scan_arg`, but this relies on `Ioctl` below being the
+        // correct implementation and such.
+        let result = match unsafe { ioctl(&pagemap.0, scan_arg) } {
+            Ok(result) => result,
+
+            // If the first ioctl fails for whatever reason, we at least tried,
+            // so fall back to the default behavior.
+            //
+            // SAFETY: the safety requirement of
+            // `pagemap_disabled::reset_with_pagemap` is the same as this function.
+            Err(err) if start.addr() == ptr.addr() => unsafe {
+                log::warn!("failed pagemap scan {err}");
+                return crate::runtime::vm::pagemap_disabled::reset_with_pagemap(
+                    None,
+                    ptr,
+                    len,
+                    keep_resident,
+                    reset_manually,
+                    decommit,
+                );
+            },
+
+            // A later one failing leaves what it did not scan to `decommit`.
+            Err(err) => {
+                log::warn!("failed pagemap scan {err}");
+                decommit(start.cast_mut(), end.addr() - start.addr());
+                return bytes_resident;
+            }
+        };
+
+        // For all regions that were written in the scan reset them manually.
+        for region in result.regions() {
+            // SAFETY: we're relying on Linux to pass in valid region ranges within
+            // the `ptr/len` we specified to the original syscall.
+            unsafe {
+                reset_manually(&mut *region.region().cast_mut());
+            }
+            bytes_resident += region.len();
+            budget = budget.saturating_sub(region.len() / host_page_size);
         }
-        bytes_resident += region.len();
+
+        // The scan reached the end: every dirty page was reset in place.
+        let walk_end = result.walk_end();
+        if walk_end.addr() >= end.addr() {
+            return bytes_resident;
+        }
+
+        // The region buffer filled before the budget was spent: scan on from
+        // where the kernel stopped (the first page it could not report).
+        if budget > 0 && result.regions().len() == MAX_REGIONS {
+            start = walk_end;
+            continue;
+        }
+
+        // The budget is spent: everything after `walk_end` is decommitted.
+        decommit(walk_end.cast_mut(), end.addr() - walk_end.addr());
+        return bytes_resident;
     }
-
-    // Report everything after `walk_end` to the end of memory as memory that
-    // must be decommitted as the scan didn't reach it. Note that if `walk_end`
-    // is already at the end of memory then the byte size of the decommitted
-    // memory here will be 0 meaning that this is a noop.
-    let scan_size = result.walk_end().addr() - ptr.addr();
-    decommit(result.walk_end().cast_mut(), len.byte_count() - scan_size);
-
-    bytes_resident
 }
 
 mod ioctl {
@@ -465,7 +490,6 @@ mod ioctl {
         ///
         /// For more detail see the `pagemap_scan_is_interesting_page` function
         /// in the Linux kernel source.
-        #[expect(dead_code, reason = "bindings for the future if we need them")]
         pub fn category_anyof_mask(&mut self, flags: Categories) -> &mut PageMapScanBuilder {
             self.pm_scan_arg.category_anyof_mask = flags;
             self
@@ -994,5 +1018,134 @@ mod tests {
             result.regions()[1].categories(),
             Categories::WRITTEN | Categories::PFNZERO
         );
+    }
+
+    /// Karman: what `reset_with_pagemap` did to a mapping: the pages it reset (to zero) and
+    /// the pages it decommitted.
+    struct Reset {
+        reset: Vec<usize>,
+        decommitted: Vec<usize>,
+    }
+
+    /// Karman: `reset_with_pagemap` on an anonymous mapping, keeping `keep_resident` pages
+    /// resident.
+    fn reset(mmap: &MmapAnonymous, keep_resident: usize) -> Reset {
+        let pagemap = super::PageMap::new().unwrap();
+        let page_size = rustix::param::page_size();
+        let page_of = |ptr: *const u8| (ptr.addr() - mmap.ptr.addr()) / page_size;
+        let (mut reset, mut decommitted) = (Vec::new(), Vec::new());
+        let resident = unsafe {
+            super::reset_with_pagemap(
+                Some(&pagemap),
+                mmap.ptr.cast(),
+                crate::runtime::vm::HostAlignedByteCount::new(mmap.len).unwrap(),
+                crate::runtime::vm::HostAlignedByteCount::new(keep_resident * page_size).unwrap(),
+                |region| {
+                    let first = page_of(region.as_ptr());
+                    reset.extend(first..first + region.len() / page_size);
+                    region.fill(0);
+                },
+                |ptr, len| {
+                    let first = page_of(ptr);
+                    decommitted.extend(first..first + len / page_size);
+                },
+            )
+        };
+        assert_eq!(resident, reset.len() * page_size);
+        Reset { reset, decommitted }
+    }
+
+    fn zeroed(mmap: &MmapAnonymous, page: usize) -> bool {
+        unsafe {
+            let offset = page * rustix::param::page_size();
+            std::ptr::read_volatile(mmap.ptr.cast::<u8>().add(offset)) == 0
+        }
+    }
+
+    /// Karman: memory dirtied in more separate runs than one scan reports is reset in place
+    /// all the same, within `keep_resident`, and stays resident.
+    #[test]
+    fn reset_scans_past_a_full_region_buffer() {
+        if !ioctl_supported() {
+            return;
+        }
+        let mmap = MmapAnonymous::new(1000);
+        let dirty: Vec<usize> = (0..1000).step_by(2).collect();
+        for &page in &dirty {
+            mmap.write(page);
+        }
+        let first = reset(&mmap, 1000);
+        assert_eq!(first.reset, dirty);
+        assert!(first.decommitted.is_empty());
+        assert!((0..1000).all(|page| zeroed(&mmap, page)));
+        // The pages stay mapped (a reset writes them): the next reset finds the same ones.
+        let second = reset(&mmap, 1000);
+        assert_eq!(second.reset, dirty);
+        assert!(second.decommitted.is_empty());
+    }
+
+    /// Karman: a spent `keep_resident` budget still ends the scan, and every dirty page it
+    /// did not reach is decommitted.
+    #[test]
+    fn reset_decommits_past_its_budget() {
+        if !ioctl_supported() {
+            return;
+        }
+        let mmap = MmapAnonymous::new(1000);
+        let dirty: Vec<usize> = (0..1000).step_by(2).collect();
+        for &page in &dirty {
+            mmap.write(page);
+        }
+        let done = reset(&mmap, 300);
+        assert_eq!(done.reset, dirty[..300]);
+        // Everything past the 300th dirty page (page 598) is decommitted, up to the end.
+        assert!(
+            done.decommitted
+                .first()
+                .is_some_and(|&page| page > 598 && page <= 600)
+        );
+        assert_eq!(done.decommitted.last(), Some(&999));
+        assert!(
+            dirty[300..]
+                .iter()
+                .all(|page| done.decommitted.contains(page))
+        );
+    }
+
+    /// Karman: a dirty page swapped out is reset too. Needs swap (and `MADV_PAGEOUT`): where
+    /// the pages stay present, this checks nothing more than the tests above.
+    #[test]
+    fn reset_finds_dirty_pages_that_are_swapped_out() {
+        if !ioctl_supported() {
+            return;
+        }
+        let mmap = MmapAnonymous::new(64);
+        for page in 0..64 {
+            mmap.write(page);
+        }
+        unsafe {
+            let _ = madvise(mmap.ptr, mmap.len, Advice::LinuxPageOut);
+        }
+        let fd = File::open("/proc/self/pagemap").unwrap();
+        let mut results = Vec::with_capacity(64);
+        let swapped = unsafe {
+            ioctl(
+                &fd,
+                PageMapScanBuilder::new(mmap.region())
+                    .category_mask(Categories::SWAPPED)
+                    .return_mask(Categories::SWAPPED)
+                    .build(results.spare_capacity_mut()),
+            )
+            .unwrap()
+            .regions()
+            .iter()
+            .map(|region| region.len())
+            .sum::<usize>()
+        };
+        eprintln!("swapped out: {swapped} bytes");
+        let done = reset(&mmap, 64);
+        assert_eq!(done.reset, (0..64).collect::<Vec<_>>());
+        assert!(done.decommitted.is_empty());
+        assert!((0..64).all(|page| zeroed(&mmap, page)));
     }
 }
