@@ -36,14 +36,6 @@ async fn a_fresh_instance_per_step_shares_nothing() {
     assert_eq!(counts(&server, "/fresh", 3).await, ["1", "1", "1"]);
 }
 
-/// Minor page faults of process `pid` so far (`/proc/<pid>/stat`, field 10).
-fn minor_faults(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-    after_name.split(' ').nth(7).unwrap().parse().unwrap()
-}
-
 /// Whether the kernel has `PAGEMAP_SCAN` (Linux 6.7), with which the host resets only the
 /// pages an instance dirtied and keeps them resident.
 fn kernel_has_pagemap_scan() -> bool {
@@ -79,7 +71,7 @@ handlers:
         assert_eq!(scatter().await, "clean 300");
     }
     const RUNS: u64 = 20;
-    let before = minor_faults(server.pid());
+    let before = server.minor_faults();
     for _ in 0..RUNS {
         assert_eq!(
             scatter().await,
@@ -87,7 +79,7 @@ handlers:
             "an instance saw an earlier one's writes"
         );
     }
-    let per_run = (minor_faults(server.pid()) - before) / RUNS;
+    let per_run = (server.minor_faults() - before) / RUNS;
     if kernel_has_pagemap_scan() {
         assert!(
             per_run < 50,

@@ -176,6 +176,19 @@ impl Binary {
         kib * 1024
     }
 
+    /// The minor page faults of the process so far (`/proc/<pid>/stat`, field 10).
+    pub fn minor_faults(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .expect("the process stat is readable");
+        // `pid (comm) state …`; comm may contain spaces and parentheses.
+        let after_comm = &stat[stat.rfind(')').expect("comm in /proc/<pid>/stat") + 1..];
+        after_comm
+            .split_whitespace()
+            .nth(7)
+            .and_then(|field| field.parse().ok())
+            .expect("minflt in /proc/<pid>/stat")
+    }
+
     /// Kills the process (SIGKILL) and reaps it.
     pub fn kill(&mut self) {
         self.child.kill().unwrap();
