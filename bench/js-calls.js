@@ -1,5 +1,5 @@
 // A JavaScript Runnable that calls into the host 200 times: 100 `req.method()` (no argument,
-// a string back) and 100 `req.queryParam('case')` (a string each way). bench/js-calls.sh
+// a string back) and 100 `req.queryParam('case')` (a string each way). bench/js-tuning.sh
 // builds it with and without the bindings' debug logging and compares the two.
 import { req, runnable } from '@karman/sdk';
 

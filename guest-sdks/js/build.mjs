@@ -14,8 +14,9 @@
  *    capability the Directive does not grant).
  * 3. componentize-js (StarlingMonkey) builds the component without its stdio and HTTP
  *    features (see `DISABLED_FEATURES`): `console.log` writes nowhere and there is no `fetch`;
- *    clocks and randomness come from the host. The bindings it generates lose their debug
- *    logging on the way (see `withoutDebugLogs`).
+ *    clocks and randomness come from the host. The bindings it generates are tuned on the
+ *    way (see `withTunedBindings`): without their debug logging, and with the engine's
+ *    built-in classes made before the snapshot rather than in every fresh instance.
  *
  * `--world` builds a world other than `karman:runnable/runnable`, declared in the root package
  * of `--wit` (a project's own world, e.g. one that includes `karman:runnable/runnable` and
@@ -77,7 +78,7 @@ async function main() {
 
     let component;
     try {
-      ({ component } = await withoutDebugLogs(() =>
+      ({ component } = await withTunedBindings(() =>
         componentize({
           sourcePath,
           witPath,
@@ -183,24 +184,18 @@ async function preopenRoot() {
 }
 
 /**
- * The bindings componentize-js 0.23 generates (jco's) log every call into the host and back:
- * `_debugLog('[Instruction::CallWasm] enter', { funcName, paramCount, … })`. `_debugLog`
- * returns at once unless `process.env.JCO_DEBUG` is set, which it never is inside a
- * component, but StarlingMonkey interprets its arguments first: two object literals per call,
- * about a quarter of what a call costs (bench/js-calls.sh). Runs `build` with those calls taken
- * out of the bindings, which componentize-js writes to `initializer.js` before it snapshots
- * them: `fs/promises.writeFile` is wrapped for the time of the build (this process does
- * nothing else). The log of an error path, whose arguments are of another shape, stays; with
- * bindings of another shape nothing is changed (test-package.sh would notice).
+ * Runs `build` with the bindings componentize-js 0.23 generates (jco's) tuned before they are
+ * snapshotted: componentize-js writes them to `initializer.js`, and `fs/promises.writeFile` is
+ * wrapped for the time of the build (this process does nothing else). See `tuneBindings`.
  */
-async function withoutDebugLogs(build) {
+async function withTunedBindings(build) {
   const fs = createRequire(import.meta.url)('node:fs/promises');
   const { writeFile: original } = fs;
   fs.writeFile = (path, data, ...rest) =>
     original(
       path,
       String(path).endsWith('initializer.js') && typeof data === 'string'
-        ? data.replaceAll(DEBUG_LOG_CALL, '')
+        ? tuneBindings(data)
         : data,
       ...rest,
     );
@@ -213,8 +208,57 @@ async function withoutDebugLogs(build) {
   }
 }
 
+/**
+ * The bindings, with two changes that make a Runnable cheaper to run:
+ *
+ * - Without their debug logging. They log every call into the host and back:
+ *   `_debugLog('[Instruction::CallWasm] enter', { funcName, paramCount, … })`. `_debugLog`
+ *   returns at once unless `process.env.JCO_DEBUG` is set, which it never is inside a
+ *   component, but StarlingMonkey interprets its arguments first: two object literals per
+ *   call, about a quarter of what a call costs (bench/js-tuning.sh). The log of an error path,
+ *   whose arguments are of another shape, stays; with bindings of another shape nothing is
+ *   changed (test-package.sh would notice).
+ * - Followed by `RESOLVE_BUILTINS`, which runs when the bindings are evaluated, before the
+ *   snapshot (see there).
+ */
+function tuneBindings(source) {
+  return source.replaceAll(DEBUG_LOG_CALL, '') + RESOLVE_BUILTINS;
+}
+
 /** A statement `_debugLog('…');` or `_debugLog('…', { flat object literal });`. */
 const DEBUG_LOG_CALL = /^[ \t]*_debugLog\('[^'\n]*'(?:, \{[^{}]*\})?\);\n/gm;
+
+/**
+ * SpiderMonkey makes a global's built-in classes (`Promise`, `Uint8Array`, `Map`, …, with
+ * their prototypes and methods) the first time a script names them. A Runnable runs in two
+ * globals, the bindings' (which lift every call's arguments into a `Uint8Array` and wrap `run`
+ * in an async function) and the bundle's (`contentGlobal`), and the snapshot componentize-js
+ * takes had made only what the top level of each used. So every fresh instance made the rest
+ * again: a quarter of a fresh JavaScript instance's time was
+ * `js::GlobalObject::resolveConstructor`. Reading every property of both globals, and calling
+ * an async function once (its intrinsics are no global's property), makes them all before the
+ * snapshot; a fresh instance finds them there. Nothing of a request is involved: this runs
+ * once, at build time. It leaves a property in the bindings' global, which the Runnable's code
+ * does not see, whose name says how many properties were read: test-package.sh finds that name
+ * in the snapshot (the script's own text may be stored compressed there).
+ */
+const RESOLVE_BUILTINS = `
+{
+  const globals = typeof contentGlobal === 'object' ? [globalThis, contentGlobal] : [globalThis];
+  let read = 0;
+  for (const global of globals) {
+    for (const name of Object.getOwnPropertyNames(global)) {
+      try {
+        void global[name];
+        read += 1;
+      } catch {}
+    }
+  }
+  (async () => {})();
+  // A property name is stored as one string (a value built with \${} may stay in pieces).
+  globalThis[\`karman-js-build: \${read} globals resolved before the snapshot\`] = true;
+}
+`;
 
 /**
  * WIT interfaces (`namespace:package/interface`, with a version) are not files: the component

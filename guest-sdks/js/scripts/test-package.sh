@@ -205,11 +205,16 @@ node --input-type=module -e "await import('@bytecodealliance/componentize-js')" 
   fail "with jco added, componentize-js no longer loads"
 # runnable() logs a failure through `log`; `types` comes with the run-error.
 check_component build/app.wasm req,resp,log,types
-# The bindings' debug logging (see withoutDebugLogs in build.mjs) is gone from this build: the
-# text of its first argument is not in the snapshot. The jco route below keeps it, which shows
-# that the search finds it when it is there.
+# The bindings are tuned (see tuneBindings in build.mjs): their debug logging is gone from this
+# build (the text of its first argument is not in the snapshot), and the built-in classes were
+# resolved before the snapshot (the string RESOLVE_BUILTINS leaves in it, with the number of
+# globals read). The jco route below has the logging and not that string, which shows that
+# each search finds what it looks for when it is there.
 DEBUG_LOG='[Instruction::CallWasm] enter'
+RESOLVED_BUILTINS='karman-js-build: [0-9]+ globals resolved before the snapshot'
 ! grep -qF "$DEBUG_LOG" build/app.wasm || fail "build/app.wasm still logs its calls into the host"
+grep -qaE "$RESOLVED_BUILTINS" build/app.wasm ||
+  fail "build/app.wasm does not resolve the built-in classes before its snapshot"
 step "checked build/app.wasm"
 
 cp -r node_modules/@karman/sdk/wit wit
@@ -237,6 +242,8 @@ world_imports=$(sed -n '/^world runnable {/,/^}/s/^ *import \([a-z-]*\);$/\1/p' 
 [ -n "$world_imports" ] || fail "no imports found in the package's wit/runnable.wit world"
 check_component build/app-jco.wasm "$world_imports,types"
 grep -qF "$DEBUG_LOG" build/app-jco.wasm || fail "build/app-jco.wasm has no debug logging to find"
+! grep -qaE "$RESOLVED_BUILTINS" build/app-jco.wasm ||
+  fail "build/app-jco.wasm, built by jco alone, has karman-js-build's code"
 step "checked build/app-jco.wasm"
 
 echo "test-package: ok in $((SECONDS - STARTED)) s${KEEP_DIR:+ (the projects are in $WORK)}"
