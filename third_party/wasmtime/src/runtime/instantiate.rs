@@ -11,7 +11,7 @@ use alloc::sync::Arc;
 use core::ops::Range;
 use core::str;
 use wasmtime_environ::{
-    CompiledFunctionsTable, CompiledModuleInfo, DefinedFuncIndex, FilePos, FuncIndex, FuncKey,
+    CompiledFunctionsTable, CompiledModuleInfo, DefinedFuncIndex, EntityRef, FilePos, FuncIndex, FuncKey,
     FunctionLoc, FunctionName, Metadata, Module, ModuleInternedTypeIndex, StaticModuleIndex,
 };
 
@@ -25,6 +25,20 @@ pub struct CompiledModule {
     index: Arc<CompiledFunctionsTable>,
     /// Sorted list, by function index, of names we have for this module.
     func_names: Vec<FunctionName>,
+    /// Karman: where each defined function and its array-to-wasm trampoline (if it has one)
+    /// are, by `DefinedFuncIndex`, looked up in `index` once. `ref.func` initialises a
+    /// funcref through `func_loc` at every execution, and `index` is shared by every module of
+    /// a component: a namespace search and a binary search each time. A Python component
+    /// (componentize-py links a dozen modules) runs thousands of `ref.func` as it fills its
+    /// tables at every instantiation, and those searches were 40% of a fresh instance's time.
+    defined_func_locs: Vec<DefinedFuncLocs>,
+}
+
+/// Karman: the locations [`CompiledModule::func_loc`] answers without searching.
+#[derive(Clone, Copy)]
+struct DefinedFuncLocs {
+    wasm: Option<FunctionLoc>,
+    array_to_wasm: Option<FunctionLoc>,
 }
 
 impl CompiledModule {
@@ -51,13 +65,26 @@ impl CompiledModule {
         index: Arc<CompiledFunctionsTable>,
         profiler: &dyn ProfilingAgent,
     ) -> Result<Self> {
+        let module = try_new::<Arc<_>>(info.module)?;
+        let defined_func_locs = module
+            .defined_func_indices()
+            .map(|i| DefinedFuncLocs {
+                wasm: index
+                    .func_loc(FuncKey::DefinedWasmFunction(module.module_index, i))
+                    .copied(),
+                array_to_wasm: index
+                    .func_loc(FuncKey::ArrayToWasmTrampoline(module.module_index, i))
+                    .copied(),
+            })
+            .collect();
         let mut ret = Self {
             unique_id: CompiledModuleId::new(),
             engine_code,
-            module: try_new::<Arc<_>>(info.module)?,
+            module,
             meta: info.meta,
             index,
             func_names: info.func_names,
+            defined_func_locs,
         };
         ret.register_profiling(profiler)?;
 
@@ -167,9 +194,26 @@ impl CompiledModule {
 
     /// Gets the function location information for a given function index.
     pub fn func_loc(&self, key: FuncKey) -> &FunctionLoc {
-        self.index
-            .func_loc(key)
-            .expect("defined function should be present")
+        // Karman: this module's defined functions and their trampolines come from
+        // `defined_func_locs`; anything else (or a location it does not have) from `index`.
+        let cached = match key {
+            FuncKey::DefinedWasmFunction(module, i) if module == self.module_index() => self
+                .defined_func_locs
+                .get(i.index())
+                .and_then(|locs| locs.wasm.as_ref()),
+            FuncKey::ArrayToWasmTrampoline(module, i) if module == self.module_index() => self
+                .defined_func_locs
+                .get(i.index())
+                .and_then(|locs| locs.array_to_wasm.as_ref()),
+            _ => None,
+        };
+        match cached {
+            Some(loc) => loc,
+            None => self
+                .index
+                .func_loc(key)
+                .expect("defined function should be present"),
+        }
     }
 
     /// Returns the original binary offset in the file that `index` was defined
@@ -268,5 +312,73 @@ impl<'a> SymbolizeContext<'a> {
     /// to calculate lookup values into the DWARF.
     pub fn code_section_offset(&self) -> u64 {
         self.code_section_offset
+    }
+}
+
+/// Karman: `func_loc` answers this module's defined functions from `defined_func_locs`, with
+/// what `index` has for them.
+#[cfg(test)]
+mod karman_tests {
+    use crate::{Engine, Func, Instance, Module, Store};
+    use wasmtime_environ::{EntityRef, FuncKey};
+
+    const MODULE: &str = r#"(module
+        (type $t (func (result i32)))
+        (table 3 funcref)
+        (func $a (result i32) i32.const 1)
+        (func $b (result i32) i32.const 2)
+        (func $c (result i32) i32.const 3)
+        (func $inner (result i32) i32.const 4)
+        (elem declare func $a $b $c)
+        (func (export "fill")
+          (table.set (i32.const 0) (ref.func $a))
+          (table.set (i32.const 1) (ref.func $b))
+          (table.set (i32.const 2) (ref.func $c)))
+        (func (export "call") (param i32) (result i32)
+          (call_indirect (type $t) (local.get 0)))
+        (func (export "inner") (result i32) call $inner)
+        (func (export "b") (result funcref) (ref.func $b)))"#;
+
+    #[test]
+    fn func_loc_answers_defined_functions_from_its_table_as_the_index_does() {
+        let engine = Engine::default();
+        let module = Module::new(&engine, MODULE).unwrap();
+        let compiled = module.compiled_module();
+        let env = compiled.module();
+        let mut trampolines = 0;
+        for i in env.defined_func_indices() {
+            let locs = &compiled.defined_func_locs[i.index()];
+            let wasm = FuncKey::DefinedWasmFunction(env.module_index, i);
+            assert_eq!(Some(compiled.func_loc(wasm)), compiled.index.func_loc(wasm));
+            assert!(core::ptr::eq(compiled.func_loc(wasm), locs.wasm.as_ref().unwrap()));
+            let array = FuncKey::ArrayToWasmTrampoline(env.module_index, i);
+            assert_eq!(locs.array_to_wasm.as_ref(), compiled.index.func_loc(array));
+            if let Some(loc) = &locs.array_to_wasm {
+                assert!(core::ptr::eq(compiled.func_loc(array), loc));
+                trampolines += 1;
+            }
+        }
+        // $a, $b, $c and the four exports escape; $inner does not.
+        assert_eq!(trampolines, 7);
+        assert!(compiled.defined_func_locs[3].array_to_wasm.is_none());
+    }
+
+    #[test]
+    fn funcrefs_made_by_ref_func_call_the_right_functions() {
+        let engine = Engine::default();
+        let module = Module::new(&engine, MODULE).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let fill = instance.get_typed_func::<(), ()>(&mut store, "fill").unwrap();
+        fill.call(&mut store, ()).unwrap();
+        let call = instance.get_typed_func::<i32, i32>(&mut store, "call").unwrap();
+        let answers = [0, 1, 2].map(|i| call.call(&mut store, i).unwrap());
+        assert_eq!(answers, [1, 2, 3]);
+        let inner = instance.get_typed_func::<(), i32>(&mut store, "inner").unwrap();
+        assert_eq!(inner.call(&mut store, ()).unwrap(), 4);
+        let b = instance.get_typed_func::<(), Option<Func>>(&mut store, "b").unwrap();
+        let b = b.call(&mut store, ()).unwrap().unwrap();
+        let b = b.typed::<(), i32>(&store).unwrap();
+        assert_eq!(b.call(&mut store, ()).unwrap(), 2);
     }
 }
