@@ -66,10 +66,7 @@ targets=(with with-warm without without-warm)
 
 KARMAN_LOG=warn target/release/karman serve "$work/Directive.yaml" --listen "127.0.0.1:$PORT" \
   --cache-dir "$work/cache" > "$work/karman.log" 2>&1 & pid=$!
-for _ in $(seq 1 1200); do
-  curl -sf -o /dev/null "http://127.0.0.1:$PORT/with/7?$query" && break
-  sleep 0.2
-done
+wait_for "http://127.0.0.1:$PORT/with/7?$query" 240
 for target in "${targets[@]}"; do
   got=$(curl -s "http://127.0.0.1:$PORT/$target/7?$query")
   [[ "$got" == "$answer"* ]] || { echo "unexpected answer from $target: $got" >&2; exit 1; }

@@ -44,10 +44,7 @@ trap cleanup EXIT
 
 KARMAN_LOG=warn target/release/karman serve "$work/Directive.yaml" --listen "127.0.0.1:$PORT" \
   --cache-dir "$work/cache" > "$work/karman.log" 2>&1 & pid=$!
-for _ in $(seq 1 600); do
-  curl -sf -o /dev/null "http://127.0.0.1:$PORT/rust/1?case=params" && break
-  sleep 0.2
-done
+wait_for "http://127.0.0.1:$PORT/rust/1?case=params" 120
 
 for lang in rust js python; do
   answer=$(curl -s "http://127.0.0.1:$PORT/$lang/7?case=params")

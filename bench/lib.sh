@@ -34,9 +34,13 @@ handlers:
 YAML
 }
 
-# wait_for <url>: polls until the url answers (30 s at most, then stops the script).
+# wait_for <url> [seconds]: polls until the url answers (30 s at most, or <seconds>: a server
+# compiling JavaScript and Python components takes longer), then stops the script.
 wait_for() {
-  for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
+  for _ in $(seq 1 $(( ${2:-30} * 10 ))); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
   echo "$1 did not come up" >&2; exit 1
 }
 

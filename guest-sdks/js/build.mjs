@@ -241,9 +241,10 @@ const DEBUG_LOG_CALL = /^[ \t]*_debugLog\('[^'\n]*'(?:, \{[^{}]*\})?\);\n/gm;
  * once, at build time, and before the Runnable's module is evaluated (componentize-js runs
  * the bindings first), so it reads only the engine's own globals: a getter the module defines
  * on `globalThis` is not called (checked by hand, 2026-12-04: a module counting the reads of
- * its own getter answered `reads=0`). It leaves a property in the bindings' global, which the Runnable's code
- * does not see, whose name says how many properties were read: test-package.sh finds that name
- * in the snapshot (the script's own text may be stored compressed there).
+ * its own getter answered `reads=0`). It leaves a property in the bindings' global, which the
+ * Runnable's code does not see, whose name says how many properties were read:
+ * test-package.sh finds that name in the snapshot (the script's own text may be stored
+ * compressed there).
  */
 const RESOLVE_BUILTINS = `
 {
