@@ -382,4 +382,23 @@ mod karman_tests {
         let b = b.typed::<(), i32>(&store).unwrap();
         assert_eq!(b.call(&mut store, ()).unwrap(), 2);
     }
+
+    /// Each instance keeps the text section of its own module's code (`Instance::store_text`):
+    /// funcrefs made by instances of two modules interleaved in one store call each their own.
+    #[test]
+    fn funcrefs_of_two_modules_in_one_store_call_their_own_code() {
+        let engine = Engine::default();
+        let first = Module::new(&engine, MODULE).unwrap();
+        let answering_ten_more = MODULE.replace("(result i32) i32.const ", "(result i32) i32.const 1");
+        let second = Module::new(&engine, answering_ten_more).unwrap();
+        let mut store = Store::new(&engine, ());
+        let answers = [&first, &second, &first, &second].map(|module| {
+            let instance = Instance::new(&mut store, module, &[]).unwrap();
+            let fill = instance.get_typed_func::<(), ()>(&mut store, "fill").unwrap();
+            fill.call(&mut store, ()).unwrap();
+            let call = instance.get_typed_func::<i32, i32>(&mut store, "call").unwrap();
+            [0, 1, 2].map(|i| call.call(&mut store, i).unwrap())
+        });
+        assert_eq!(answers, [[1, 2, 3], [11, 12, 13], [1, 2, 3], [11, 12, 13]]);
+    }
 }

@@ -144,6 +144,13 @@ pub struct Instance {
     /// cross-thread stuff used in `InstancePre`)
     store: Option<VMStoreRawPtr>,
 
+    /// Karman: the text section of this instance's code in its store, looked up in the store's
+    /// module registry by the first `VMFuncRef` this instance initializes and kept for the
+    /// instance's life, so that the next ones (a componentize-py module runs thousands of
+    /// `ref.func` while it initializes) do not look it up again. The store keeps its code
+    /// registered, at the same address, for as long as it holds this instance.
+    store_text: Option<SendSyncPtr<[u8]>>,
+
     /// Additional context used by compiled wasm code. This field is last, and
     /// represents a dynamically-sized array that extends beyond the nominal
     /// end of the struct (similar to a flexible array member).
@@ -209,6 +216,7 @@ impl Instance {
             #[cfg(feature = "wmemcheck")]
             wmemcheck_state,
             store: None,
+            store_text: None,
             vmctx: OwnedVMContext::new(),
         })?;
 
@@ -932,7 +940,7 @@ impl Instance {
     /// functions here. Effectively all the arguments here must be "logically
     /// correct" for the `VMFuncRef` being initialized.
     unsafe fn initialize_and_return_funcref(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         registry: &ModuleRegistry,
         type_index: VMSharedTypeIndex,
         vmctx_offset: u32,
@@ -960,20 +968,36 @@ impl Instance {
         // it's better for instantiation performance if we don't have to track
         // "is-initialized" state at all!
 
-        let module_with_code = ModuleWithCode::in_store(
-            registry,
-            self.runtime_module()
-                .expect("funcref impossible in fake module"),
-        )
-        .expect("module not in store");
+        // Karman: the store's text section is looked up once per instance (see `store_text`).
+        let text = match self.store_text {
+            Some(text) => text,
+            None => {
+                let module = self
+                    .runtime_module()
+                    .expect("funcref impossible in fake module");
+                let text = SendSyncPtr::from(
+                    ModuleWithCode::in_store(registry, module)
+                        .expect("module not in store")
+                        .text(),
+                );
+                *self.as_mut().store_text_mut() = Some(text);
+                text
+            }
+        };
+        // SAFETY: the store holds its code, unmoved, for as long as it holds this instance.
+        let text = unsafe { text.as_ref() };
+        let compiled_module = self
+            .runtime_module()
+            .expect("funcref impossible in fake module")
+            .compiled_module();
 
-        let array_call =
-            VmPtr::from(NonNull::from(module_with_code.function(array_to_wasm_key)).cast());
+        let array_call = VmPtr::from(
+            NonNull::from(&text[compiled_module.function_range(array_to_wasm_key)]).cast(),
+        );
 
         let wasm_call = Some(VmPtr::from(
             NonNull::new(
-                module_with_code
-                    .function(wasm_key)
+                text[compiled_module.function_range(wasm_key)]
                     .as_ptr()
                     .cast::<VMWasmCallFunction>()
                     .cast_mut(),
@@ -1513,6 +1537,11 @@ impl Instance {
         // internal field and is safe so long as the `&mut Self` temporarily
         // created is not overwritten, which it isn't here.
         unsafe { &mut self.get_unchecked_mut().store }
+    }
+
+    fn store_text_mut(self: Pin<&mut Self>) -> &mut Option<SendSyncPtr<[u8]>> {
+        // SAFETY: see `store_mut` above.
+        unsafe { &mut self.get_unchecked_mut().store_text }
     }
 
     fn memories_mut(
