@@ -217,12 +217,24 @@ async function withTunedBindings(build) {
  *   component, but StarlingMonkey interprets its arguments first: two object literals per
  *   call, about a quarter of what a call costs (bench/js-tuning.sh). The log of an error path,
  *   whose arguments are of another shape, stays; with bindings of another shape nothing is
- *   changed (test-package.sh would notice).
+ *   changed, and the count the build leaves in the snapshot (`removedDebugLogs`) says 0, which
+ *   test-package.sh refuses.
  * - Followed by `RESOLVE_BUILTINS`, which runs when the bindings are evaluated, before the
  *   snapshot (see there).
  */
 function tuneBindings(source) {
-  return source.replaceAll(DEBUG_LOG_CALL, '') + RESOLVE_BUILTINS;
+  const removed = source.match(DEBUG_LOG_CALL)?.length ?? 0;
+  return source.replaceAll(DEBUG_LOG_CALL, '') + removedDebugLogs(removed) + RESOLVE_BUILTINS;
+}
+
+/**
+ * A statement that leaves, in the bindings' global, a property whose name says how many debug
+ * log calls were removed: test-package.sh finds it in the snapshot, which shows the removal
+ * happened even where the bindings' text is stored compressed (so that the absence of the
+ * logging's text alone would prove nothing).
+ */
+function removedDebugLogs(removed) {
+  return `\nglobalThis['karman-js-build: removed ${removed} debug log calls'] = true;\n`;
 }
 
 /** A statement `_debugLog('…');` or `_debugLog('…', { flat object literal });`. */
