@@ -36,6 +36,7 @@ mod proxy;
 mod request;
 mod run_limits;
 mod sequence;
+mod sharded_histogram;
 mod store;
 pub mod trace_context;
 mod warm;
@@ -68,6 +69,7 @@ pub const TRACE_TARGET: &str = "karman::trace";
 pub use proxy::{HttpBody, HttpBodyError, HttpCall};
 pub use request::{Failure, FailureKind, Reply, Request, header_list, new_id};
 pub use run_limits::{DEFAULT_MAX_STATE, DEFAULT_MAX_STEP_OUTPUT, RunLimits};
+pub use sharded_histogram::ShardedHistogram;
 
 use sequence::Plan;
 

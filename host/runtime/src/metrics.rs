@@ -16,12 +16,12 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::bindings::types::CapError;
 use crate::capabilities::CapFailure;
 use crate::request::FailureKind;
+use crate::sharded_histogram::ShardedHistogram;
 
 /// Upper bounds of the step-duration buckets, in seconds: 50 µs to 60 s.
 const STEP_BUCKETS: [f64; 18] = [
@@ -33,7 +33,7 @@ const INSTANTIATION_BUCKETS: [f64; 12] = [
     0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.1, 1.0,
 ];
 
-type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+type Histograms<L> = Family<L, ShardedHistogram, fn() -> ShardedHistogram>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StepLabels {
@@ -113,8 +113,10 @@ impl std::fmt::Debug for RuntimeMetrics {
 impl Default for RuntimeMetrics {
     fn default() -> Self {
         Self {
-            steps: Family::new_with_constructor(|| Histogram::new(STEP_BUCKETS)),
-            instantiations: Family::new_with_constructor(|| Histogram::new(INSTANTIATION_BUCKETS)),
+            steps: Family::new_with_constructor(|| ShardedHistogram::new(&STEP_BUCKETS)),
+            instantiations: Family::new_with_constructor(|| {
+                ShardedHistogram::new(&INSTANTIATION_BUCKETS)
+            }),
             calls: Family::default(),
             in_use: Gauge::default(),
             warm: Family::default(),
@@ -211,8 +213,8 @@ impl RuntimeMetrics {
 pub(crate) struct ComponentSeries {
     component: Arc<str>,
     metrics: RuntimeMetrics,
-    steps_ok: OnceLock<Histogram>,
-    instantiations: OnceLock<Histogram>,
+    steps_ok: OnceLock<ShardedHistogram>,
+    instantiations: OnceLock<ShardedHistogram>,
 }
 
 impl ComponentSeries {

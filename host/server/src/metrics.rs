@@ -36,8 +36,9 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
+
+use karman_runtime::ShardedHistogram;
 
 /// The `Content-Type` of `/metrics`.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -82,10 +83,10 @@ pub struct RouteMetrics(Arc<RouteSeries>);
 struct RouteSeries {
     route: RouteLabel,
     requests: Family<RequestLabels, Counter>,
-    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    durations: Family<RouteLabels, ShardedHistogram, fn() -> ShardedHistogram>,
     /// The counter of status 200 (the usual answer), looked up at its first request.
     answered_200: OnceLock<Counter>,
-    duration: OnceLock<Histogram>,
+    duration: OnceLock<ShardedHistogram>,
 }
 
 impl std::fmt::Debug for RouteMetrics {
@@ -137,7 +138,7 @@ pub struct Metrics {
     runtime: karman_runtime::RuntimeMetrics,
     streams: karman_streams::StreamMetrics,
     requests: Family<RequestLabels, Counter>,
-    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    durations: Family<RouteLabels, ShardedHistogram, fn() -> ShardedHistogram>,
     backends: Family<BackendLabels, Gauge>,
 }
 
@@ -163,8 +164,8 @@ impl Metrics {
             "HTTP requests answered, by route and status",
             requests.clone(),
         );
-        let durations = Family::<RouteLabels, Histogram>::new_with_constructor(
-            (|| Histogram::new(DURATION_BUCKETS)) as fn() -> Histogram,
+        let durations = Family::<RouteLabels, ShardedHistogram>::new_with_constructor(
+            (|| ShardedHistogram::new(&DURATION_BUCKETS)) as fn() -> ShardedHistogram,
         );
         registry.register_with_unit(
             "http_request_duration",
