@@ -30,8 +30,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::{MetricType, TypedMetric};
 
-/// Most shards a histogram has: enough for a worker thread per core on the machines Karman
-/// serves from; threads beyond it share shards (still correct: every shard is atomic).
+/// Shards per core: threads are numbered in the order they first observe, so the worker
+/// threads (one per core) and the few others that observe (the blocking pool, a stream's
+/// consumer) each get a shard of their own.
+const SHARDS_PER_CORE: usize = 4;
+/// Fewest and most shards a histogram has; threads beyond the count share shards (still
+/// correct: every shard is atomic).
+const MIN_SHARDS: usize = 8;
 const MAX_SHARDS: usize = 64;
 
 /// A histogram of `f64` observations with fixed bucket bounds, sharded by thread. Clones share
@@ -136,13 +141,15 @@ impl EncodeMetric for ShardedHistogram {
     }
 }
 
-/// Shards per histogram: the machine's parallelism, at most [`MAX_SHARDS`].
+/// Shards per histogram: [`SHARDS_PER_CORE`] per core, between [`MIN_SHARDS`] and
+/// [`MAX_SHARDS`].
 fn shard_count() -> usize {
     static COUNT: OnceLock<usize> = OnceLock::new();
     *COUNT.get_or_init(|| {
         std::thread::available_parallelism()
             .map_or(1, usize::from)
-            .clamp(1, MAX_SHARDS)
+            .saturating_mul(SHARDS_PER_CORE)
+            .clamp(MIN_SHARDS, MAX_SHARDS)
     })
 }
 
