@@ -3,7 +3,7 @@
 //! `prometheus_client`'s `Histogram` keeps its buckets behind one mutex: every request and
 //! every step took it, and with a worker thread per core the lock's line moved from core to
 //! core on every observation (and a contended lock parks a thread). A [`ShardedHistogram`]
-//! keeps one set of atomic buckets per shard, each on its own cache lines; a thread always
+//! keeps one set of atomic buckets per shard, each on cache lines of its own; a thread always
 //! observes into the same shard (threads are numbered at their first observation), so worker
 //! threads do not touch each other's lines. A scrape adds the shards up: the exposition is the
 //! same histogram, with the same buckets, sum and count.
@@ -49,16 +49,26 @@ pub struct ShardedHistogram {
 struct Shards {
     /// Upper bounds, ascending, the last one `f64::INFINITY` (the `+Inf` bucket).
     bounds: Box<[f64]>,
-    shards: Box<[Shard]>,
+    /// Every shard's counters in one allocation of whole cache lines, [`Self::lines_per_shard`]
+    /// lines each: a count per bound, then the sum (as `f64` bits), then the count. No two
+    /// shards, and nothing else, share a line.
+    lines: Box<[Line]>,
+    lines_per_shard: usize,
 }
 
-/// One thread's buckets: a count per bound, the sum (as `f64` bits) and the count, aligned so
-/// that no two shards share a cache line.
+/// Words in a cache line (of 128 bytes, two of the 64-byte lines an adjacent-line prefetcher
+/// pairs).
+const WORDS_PER_LINE: usize = 16;
+
 #[repr(align(128))]
-struct Shard {
-    buckets: Box<[AtomicU64]>,
-    sum: AtomicU64,
-    count: AtomicU64,
+struct Line([AtomicU64; WORDS_PER_LINE]);
+
+impl Shards {
+    /// Word `word` of shard `shard` (`bounds.len()` is the sum, the next one the count).
+    fn word(&self, shard: usize, word: usize) -> &AtomicU64 {
+        let line = shard * self.lines_per_shard + word / WORDS_PER_LINE;
+        &self.lines[line].0[word % WORDS_PER_LINE]
+    }
 }
 
 impl ShardedHistogram {
@@ -69,48 +79,56 @@ impl ShardedHistogram {
             .copied()
             .chain(std::iter::once(f64::INFINITY))
             .collect();
-        let shards = (0..shard_count())
-            .map(|_| Shard {
-                buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
-                sum: AtomicU64::new(0f64.to_bits()),
-                count: AtomicU64::new(0),
-            })
+        // The buckets, the sum and the count; a zero `f64` is all zero bits.
+        let lines_per_shard = (bounds.len() + 2).div_ceil(WORDS_PER_LINE);
+        let lines = (0..shard_count() * lines_per_shard)
+            .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
             .collect();
         Self {
-            inner: Arc::new(Shards { bounds, shards }),
+            inner: Arc::new(Shards {
+                bounds,
+                lines,
+                lines_per_shard,
+            }),
         }
     }
 
     /// Records `value` (in the first bucket whose bound is at least `value`; NaN in `+Inf`).
     pub fn observe(&self, value: f64) {
-        let Shards { bounds, shards } = &*self.inner;
-        let shard = &shards[this_thread() % shards.len()];
-        let bucket = bounds
+        let shards = &*self.inner;
+        let shard = this_thread() % shard_count();
+        let bounds = shards.bounds.len();
+        let bucket = shards
+            .bounds
             .iter()
             .position(|bound| *bound >= value)
-            .unwrap_or(bounds.len() - 1);
-        shard.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+            .unwrap_or(bounds - 1);
+        shards.word(shard, bucket).fetch_add(1, Ordering::Relaxed);
         // Uncontended as long as each thread has its own shard; a shared one retries.
-        let _ = shard
-            .sum
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |sum| {
-                Some((f64::from_bits(sum) + value).to_bits())
-            });
-        shard.count.fetch_add(1, Ordering::Relaxed);
+        let _ =
+            shards
+                .word(shard, bounds)
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |sum| {
+                    Some((f64::from_bits(sum) + value).to_bits())
+                });
+        shards
+            .word(shard, bounds + 1)
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// The sum, the count, and each bucket's upper bound with its (non-cumulative) count, over
     /// every shard.
     pub fn snapshot(&self) -> (f64, u64, Vec<(f64, u64)>) {
-        let Shards { bounds, shards } = &*self.inner;
-        let mut buckets: Vec<(f64, u64)> = bounds.iter().map(|bound| (*bound, 0)).collect();
+        let shards = &*self.inner;
+        let bounds = shards.bounds.len();
+        let mut buckets: Vec<(f64, u64)> = shards.bounds.iter().map(|bound| (*bound, 0)).collect();
         let (mut sum, mut count) = (0.0, 0);
-        for shard in shards {
-            for (total, bucket) in buckets.iter_mut().zip(&shard.buckets) {
-                total.1 += bucket.load(Ordering::Relaxed);
+        for shard in 0..shard_count() {
+            for (bucket, total) in buckets.iter_mut().enumerate() {
+                total.1 += shards.word(shard, bucket).load(Ordering::Relaxed);
             }
-            sum += f64::from_bits(shard.sum.load(Ordering::Relaxed));
-            count += shard.count.load(Ordering::Relaxed);
+            sum += f64::from_bits(shards.word(shard, bounds).load(Ordering::Relaxed));
+            count += shards.word(shard, bounds + 1).load(Ordering::Relaxed);
         }
         (sum, count, buckets)
     }
