@@ -82,7 +82,9 @@ impl WarmPool {
 
     /// Starts a task that sweeps the pool every `idleTimeout` while it holds instances.
     fn watch(self: &Arc<Self>) {
-        if self.sweeping.swap(true, Ordering::AcqRel) {
+        // A load first: while a sweeper runs (nearly always, under load) a put writes nothing
+        // to the line the other threads read.
+        if self.sweeping.load(Ordering::Acquire) || self.sweeping.swap(true, Ordering::AcqRel) {
             return;
         }
         let pool = Arc::downgrade(self);

@@ -230,7 +230,7 @@ impl Service {
         let method = request.method().clone();
         let deadline = self.config.total_request_timeout;
         let due = started + deadline;
-        let mut route = self.route_metrics.unmatched.clone();
+        let mut route = &self.route_metrics.unmatched;
         let span = request_span(&request, &request_id);
         let answered =
             tokio::time::timeout(deadline, self.answer(request, &request_id, due, &mut route))
@@ -285,24 +285,24 @@ impl Service {
     }
 
     /// Answers one request, due at `due` (a step's `retry:` never waits past it).
-    async fn answer<B>(
-        &self,
+    async fn answer<'s, B>(
+        &'s self,
         request: Request<B>,
         request_id: &str,
         due: std::time::Instant,
-        route: &mut RouteMetrics,
+        route: &mut &'s RouteMetrics,
     ) -> Response<HttpBody>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         if let Some(component) = self.proxy {
-            *route = self.route_metrics.component.clone();
+            *route = &self.route_metrics.component;
             return self.pass_to(component, request, request_id).await;
         }
         let path = request.uri().path();
         if matches!(path, "/livez" | "/readyz" | "/health") {
-            *route = self.route_metrics.probe.clone();
+            *route = &self.route_metrics.probe;
             return match *request.method() {
                 Method::GET | Method::HEAD if path == "/livez" => live(),
                 Method::GET | Method::HEAD => ready(self.runtime.health(), &self.status),
@@ -317,7 +317,7 @@ impl Service {
         if path == "/ext" || path.starts_with("/ext/") {
             let plugin = path["/ext".len()..].split('/').nth(1).unwrap_or_default();
             if let Some(label) = self.route_metrics.plugins.get(plugin) {
-                *route = label.clone();
+                *route = label;
             }
             return match &self.custom_routes {
                 Some(routes) => {
@@ -336,13 +336,13 @@ impl Service {
         if let Some(headless) = &self.headless
             && path.starts_with(crate::headless::PREFIX)
         {
-            *route = self.route_metrics.headless.clone();
+            *route = &self.route_metrics.headless;
             return headless
                 .handle(&self.runtime, request, request_id, &self.config)
                 .await;
         }
         if let Some(handler) = self.websockets.get(path) {
-            *route = self.route_metrics.websocket.clone();
+            *route = &self.route_metrics.websocket;
             return self.open_websocket(handler, request, request_id);
         }
         let found = self.router.route(request.method().as_str(), path);
@@ -353,7 +353,7 @@ impl Service {
             // A handler's path with another method stays a 405 unless static files answer it.
             let get = matches!(*request.method(), Method::GET | Method::HEAD);
             if get || matches!(found, Match::NotFound) {
-                *route = self.route_metrics.static_files.clone();
+                *route = &self.route_metrics.static_files;
                 return files
                     .serve(request.method(), request.headers(), rest, request_id)
                     .await;
@@ -361,7 +361,7 @@ impl Service {
         }
         let (index, params) = match found {
             Match::Handler { index, params } => {
-                *route = self.route_metrics.handlers[index].clone();
+                *route = &self.route_metrics.handlers[index];
                 (index, params)
             }
             Match::NotFound => {
