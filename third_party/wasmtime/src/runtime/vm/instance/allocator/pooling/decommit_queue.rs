@@ -98,6 +98,15 @@ impl DecommitQueue {
     /// called (no other references, not in use, won't be otherwise unmapped,
     /// etc...).
     pub unsafe fn push_raw(&mut self, ptr: *mut u8, len: usize) {
+        // Karman: an empty region has nothing to decommit. A table or memory reset wholly in
+        // place (its `keep_resident` covers it) is handed what is left past `keep_resident`,
+        // often nothing; wasmtime 48 queued that empty region, so the slot waited in the
+        // shared queue until `decommit_batch_size` regions had gathered (held back from the
+        // pool, behind the queue's lock) and the flush made a `process_madvise` call of empty
+        // regions. Without it the slot goes back to the pool at once.
+        if len == 0 {
+            return;
+        }
         self.raw.push(IoVec(iovec {
             iov_base: ptr.cast(),
             iov_len: len,
@@ -230,5 +239,71 @@ impl DecommitQueue {
         }
 
         deallocated_any
+    }
+}
+
+#[cfg(test)]
+mod karman_tests {
+    use crate::{Config, Engine, Instance, Module, PoolingAllocationConfig, Result, Store};
+
+    /// A pool batching its decommits, whose memories and tables are reset in place (both fit
+    /// in `keep_resident`).
+    fn batching_engine() -> Result<Engine> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_memories(4);
+        pool.max_memory_size(2 << 16);
+        pool.total_tables(4);
+        pool.table_elements(10);
+        pool.linear_memory_keep_resident(2 << 16);
+        pool.table_keep_resident(65536);
+        pool.decommit_batch_size(16);
+        let mut config = Config::new();
+        config.allocation_strategy(pool);
+        Engine::new(&config)
+    }
+
+    #[test]
+    fn an_empty_region_is_not_queued() {
+        let mut queue = super::DecommitQueue::default();
+        let mut page = [0u8; 16];
+        // SAFETY: nothing is ever decommitted: the queue is dropped without a flush.
+        unsafe {
+            queue.push_raw(page.as_mut_ptr(), 0);
+        }
+        assert_eq!(queue.raw_len(), 0);
+        // SAFETY: as above.
+        unsafe {
+            queue.push_raw(page.as_mut_ptr(), page.len());
+        }
+        assert_eq!(queue.raw_len(), 1);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn slots_reset_in_place_go_back_to_the_pool_at_once() -> Result<()> {
+        let engine = batching_engine()?;
+        let metrics = engine.pooling_allocator_metrics().unwrap();
+        let module = Module::new(
+            &engine,
+            r#"(module (memory (export "m") 1) (table 2 funcref) (func $f) (elem (i32.const 0) $f))"#,
+        )?;
+        for round in 1..=3 {
+            let mut store = Store::new(&engine, ());
+            let instance = Instance::new(&mut store, &module, &[])?;
+            let memory = instance.get_memory(&mut store, "m").unwrap();
+            memory.data_mut(&mut store)[100] = round;
+            drop(store);
+            // Both slots are free and warm again: none waits in the decommit queue.
+            assert_eq!(metrics.memories(), 0, "round {round}");
+            assert_eq!(metrics.tables(), 0, "round {round}");
+            assert_eq!(metrics.unused_warm_memories(), 1, "round {round}");
+            assert_eq!(metrics.unused_warm_tables(), 1, "round {round}");
+        }
+        // And the next instance finds them reset.
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[])?;
+        let memory = instance.get_memory(&mut store, "m").unwrap();
+        assert_eq!(memory.data(&store)[100], 0);
+        Ok(())
     }
 }
