@@ -23,7 +23,7 @@ use wasmtime_environ::component::{
     TrampolineIndex, TypeComponentIndex, TypeFuncIndex, UnsafeIntrinsic, VMComponentOffsets,
 };
 use wasmtime_environ::{Abi, CompiledFunctionsTable, FuncKey, TypeTrace, WasmChecksum};
-use wasmtime_environ::{FunctionLoc, HostPtr, ObjectKind, PrimaryMap};
+use wasmtime_environ::{FunctionLoc, HostPtr, ObjectKind, PrimaryMap, VMSharedTypeIndex};
 
 /// A compiled WebAssembly Component.
 ///
@@ -99,6 +99,21 @@ struct ComponentInner {
 
     /// The checksum of the source binary from which the module was compiled.
     checksum: WasmChecksum,
+
+    /// Karman: where each trampoline's code is in the text section, and its signature,
+    /// found once here. wasmtime 48 looked up both locations with `func_loc` (a search among
+    /// the index's namespaces and a binary search among its functions) and the signature in
+    /// the type registry for every trampoline at every instantiation, though none of it
+    /// depends on the store.
+    trampolines: PrimaryMap<TrampolineIndex, TrampolineLoc>,
+}
+
+/// Karman: a trampoline's code (as offsets in the component's text section) and signature.
+#[derive(Clone, Copy)]
+struct TrampolineLoc {
+    wasm_call: usize,
+    array_call: usize,
+    signature: VMSharedTypeIndex,
 }
 
 impl fmt::Debug for Component {
@@ -465,6 +480,29 @@ impl Component {
             })
             .collect::<Result<_>>()?;
 
+        // Karman: every trampoline's code and signature, once (see `ComponentInner`).
+        let trampolines = info
+            .component
+            .trampolines
+            .iter()
+            .map(|(idx, sig)| {
+                let start = |abi| {
+                    let loc = index
+                        .func_loc(FuncKey::ComponentTrampoline(abi, idx))
+                        .expect("every trampoline is compiled for both ABIs");
+                    loc.start as usize
+                };
+                TrampolineLoc {
+                    wasm_call: start(Abi::Wasm),
+                    array_call: start(Abi::Array),
+                    signature: code
+                        .signatures()
+                        .shared_type(*sig)
+                        .unwrap_or_else(|| panic!("found unregistered signature: {sig:?}")),
+                }
+            })
+            .collect();
+
         let realloc_func_type = Arc::new(FuncType::new(
             engine,
             [ValType::I32, ValType::I32, ValType::I32, ValType::I32],
@@ -482,6 +520,7 @@ impl Component {
                 index,
                 realloc_func_type,
                 checksum,
+                trampolines,
             }),
         })
     }
@@ -517,6 +556,23 @@ impl Component {
         self.inner.code.signatures()
     }
 
+    /// Karman: every trampoline of this component, with its code and its signature, from
+    /// the list made at load (see `ComponentInner::trampolines`).
+    pub(crate) fn trampolines(
+        &self,
+    ) -> impl Iterator<Item = (TrampolineIndex, AllCallFuncPointers, VMSharedTypeIndex)> + '_ {
+        let text = self.engine_code().text();
+        let at = move |start: usize| NonNull::from(&text[start]);
+        self.inner.trampolines.iter().map(move |(index, loc)| {
+            let ptrs = AllCallFuncPointers {
+                wasm_call: at(loc.wasm_call).cast(),
+                array_call: at(loc.array_call).cast(),
+            };
+            (index, ptrs, loc.signature)
+        })
+    }
+
+    #[cfg(test)]
     pub(crate) fn trampoline_ptrs(&self, index: TrampolineIndex) -> AllCallFuncPointers {
         let wasm_call = self
             .store_invariant_func(FuncKey::ComponentTrampoline(Abi::Wasm, index))
@@ -1149,5 +1205,78 @@ mod tests {
                 "my:test/other.a-tuple@0.1.2".parse::<ItemName>().unwrap()
             )
         );
+    }
+}
+
+#[cfg(test)]
+mod karman_tests {
+    use crate::component::{Component, Linker};
+    use crate::{Engine, Store};
+
+    /// A component whose core module calls two lowered host functions (one trampoline each).
+    const COMPONENT: &str = r#"(component
+        (import "double" (func $double (param "x" u32) (result u32)))
+        (import "add" (func $add (param "a" u32) (param "b" u32) (result u32)))
+        (core func $double_lowered (canon lower (func $double)))
+        (core func $add_lowered (canon lower (func $add)))
+        (core module $m
+            (import "host" "double" (func $double (param i32) (result i32)))
+            (import "host" "add" (func $add (param i32 i32) (result i32)))
+            (func (export "run") (param i32) (result i32)
+                (call $add (call $double (local.get 0)) (i32.const 1))))
+        (core instance $host
+            (export "double" (func $double_lowered))
+            (export "add" (func $add_lowered)))
+        (core instance $i (instantiate $m (with "host" (instance $host))))
+        (func (export "run") (param "x" u32) (result u32)
+            (canon lift (core func $i "run"))))"#;
+
+    #[test]
+    fn trampolines_found_at_load_are_those_func_loc_finds() {
+        let engine = Engine::default();
+        let component = Component::new(&engine, COMPONENT).unwrap();
+        let mut seen = 0;
+        for (index, ptrs, signature) in component.trampolines() {
+            let looked_up = component.trampoline_ptrs(index);
+            assert_eq!(ptrs.wasm_call, looked_up.wasm_call, "{index:?}");
+            assert_eq!(ptrs.array_call, looked_up.array_call, "{index:?}");
+            let sig = component.env_component().trampolines[index];
+            assert_eq!(Some(signature), component.signatures().shared_type(sig));
+            seen += 1;
+        }
+        assert_eq!(seen, component.env_component().trampolines.len());
+        assert!(seen >= 2, "both lowered imports have a trampoline");
+    }
+
+    #[test]
+    fn lowered_host_functions_are_called_through_them_in_every_store() {
+        let engine = Engine::default();
+        let component = Component::new(&engine, COMPONENT).unwrap();
+        let mut linker = Linker::<u32>::new(&engine);
+        linker
+            .root()
+            .func_wrap("double", |mut store, (x,): (u32,)| {
+                *store.data_mut() += 1;
+                Ok((x * 2,))
+            })
+            .unwrap();
+        linker
+            .root()
+            .func_wrap("add", |mut store, (a, b): (u32, u32)| {
+                *store.data_mut() += 10;
+                Ok((a + b,))
+            })
+            .unwrap();
+        let pre = linker.instantiate_pre(&component).unwrap();
+        for x in [3, 20] {
+            let mut store = Store::new(&engine, 0);
+            let instance = pre.instantiate(&mut store).unwrap();
+            let run = instance
+                .get_typed_func::<(u32,), (u32,)>(&mut store, "run")
+                .unwrap();
+            assert_eq!(run.call(&mut store, (x,)).unwrap(), (2 * x + 1,));
+            // Each host function ran once, in this store.
+            assert_eq!(*store.data(), 11);
+        }
     }
 }
