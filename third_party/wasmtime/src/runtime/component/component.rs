@@ -108,11 +108,11 @@ struct ComponentInner {
     trampolines: PrimaryMap<TrampolineIndex, TrampolineLoc>,
 }
 
-/// Karman: a trampoline's code (as offsets in the component's text section) and signature.
+/// Karman: where a trampoline's code is in the component's text section, and its signature.
 #[derive(Clone, Copy)]
 struct TrampolineLoc {
-    wasm_call: usize,
-    array_call: usize,
+    wasm_call: FunctionLoc,
+    array_call: FunctionLoc,
     signature: VMSharedTypeIndex,
 }
 
@@ -486,15 +486,14 @@ impl Component {
             .trampolines
             .iter()
             .map(|(idx, sig)| {
-                let start = |abi| {
-                    let loc = index
+                let loc = |abi| {
+                    *index
                         .func_loc(FuncKey::ComponentTrampoline(abi, idx))
-                        .expect("every trampoline is compiled for both ABIs");
-                    loc.start as usize
+                        .expect("every trampoline is compiled for both ABIs")
                 };
                 TrampolineLoc {
-                    wasm_call: start(Abi::Wasm),
-                    array_call: start(Abi::Array),
+                    wasm_call: loc(Abi::Wasm),
+                    array_call: loc(Abi::Array),
                     signature: code
                         .signatures()
                         .shared_type(*sig)
@@ -561,12 +560,10 @@ impl Component {
     pub(crate) fn trampolines(
         &self,
     ) -> impl Iterator<Item = (TrampolineIndex, AllCallFuncPointers, VMSharedTypeIndex)> + '_ {
-        let text = self.engine_code().text();
-        let at = move |start: usize| NonNull::from(&text[start]);
-        self.inner.trampolines.iter().map(move |(index, loc)| {
+        self.inner.trampolines.iter().map(|(index, loc)| {
             let ptrs = AllCallFuncPointers {
-                wasm_call: at(loc.wasm_call).cast(),
-                array_call: at(loc.array_call).cast(),
+                wasm_call: self.func_loc_to_pointer(&loc.wasm_call).cast(),
+                array_call: self.func_loc_to_pointer(&loc.array_call).cast(),
             };
             (index, ptrs, loc.signature)
         })
