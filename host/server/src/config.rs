@@ -7,7 +7,7 @@ use std::time::Duration;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 << 20;
 /// Default time in-flight requests get to finish after a shutdown signal.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// Default time a client has to send its request headers (HTTP/1).
+/// Default time a client has to send a request head, from its first byte.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time a client has to send a request body that the server reads whole.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -25,8 +25,8 @@ pub struct ServerConfig {
     pub max_body_bytes: u64,
     /// How long a shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
-    /// How long a client may take to send its request headers (HTTP/1); the connection is
-    /// closed after it.
+    /// How long a client may take to send a request head, from its first byte (HTTP/1, and an
+    /// HTTP/2 connection's first request); the connection is closed after it.
     pub header_read_timeout: Duration,
     /// How long a client may take to send a body the server reads whole: 408 after it.
     pub body_read_timeout: Duration,

@@ -16,14 +16,14 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use http::Request;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-use crate::connection::{Activity, TrackedBody};
+use crate::connection::{Activity, Closing, TrackedBody, Watched};
 use crate::rate_limit::ClientAddr;
 use crate::service::Service;
 
@@ -82,10 +82,9 @@ pub(crate) async fn serve_connections(
 ) -> std::io::Result<()> {
     let config = live.current().config().clone();
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout);
+    // The header-read timeout is the connection's own (see `Activity`), not a timer hyper
+    // arms, resets and drops for every request.
+    builder.http1().header_read_timeout(None);
     let graceful = GracefulShutdown::new();
     let grace = config.shutdown_grace;
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
@@ -123,6 +122,7 @@ pub(crate) async fn serve_connections(
             builder: builder.clone(),
             watcher: graceful.watcher(),
             peer,
+            header_read_timeout: config.header_read_timeout,
             idle_timeout: config.idle_timeout,
         };
         match &tls {
@@ -171,12 +171,14 @@ struct Connection {
     builder: auto::Builder<TokioExecutor>,
     watcher: Watcher,
     peer: SocketAddr,
+    header_read_timeout: Duration,
     idle_timeout: Duration,
 }
 
 impl Connection {
     /// Serves HTTP/1.1 or HTTP/2 (with WebSocket upgrades) on `stream` until the client
-    /// leaves, the connection has been idle for the idle timeout, or shutdown closes it.
+    /// leaves, the connection has been idle for the idle timeout, a request head has not come
+    /// whole within the header-read timeout, or shutdown closes it.
     async fn serve<S>(self, stream: S)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -186,13 +188,15 @@ impl Connection {
             builder,
             watcher,
             peer,
+            header_read_timeout,
             idle_timeout,
         } = self;
         let activity = Activity::new();
         let handler = {
             let activity = activity.clone();
             hyper::service::service_fn(move |mut request: Request<Incoming>| {
-                let (service, in_flight) = (live.current(), activity.start());
+                let http2 = request.version() == http::Version::HTTP_2;
+                let (service, in_flight) = (live.current(), activity.start(http2));
                 request.extensions_mut().insert(ClientAddr(peer));
                 async move {
                     let response = service.handle(request).await;
@@ -204,15 +208,19 @@ impl Connection {
             })
         };
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), handler)
+            .serve_connection_with_upgrades(
+                TokioIo::new(Watched::new(stream, activity.clone())),
+                handler,
+            )
             .into_owned();
         let connection = watcher.watch(connection);
         tokio::select! {
             ended = connection => if let Err(error) = ended {
                 tracing::debug!(%peer, error = %error, "connection ended with an error");
             },
-            () = activity.idle_for(idle_timeout) => {
-                tracing::debug!(%peer, "closing an idle connection");
+            closing = activity.closing(header_read_timeout, idle_timeout) => match closing {
+                Closing::Idle => tracing::debug!(%peer, "closing an idle connection"),
+                Closing::HeadTooSlow => tracing::debug!(%peer, "closing a connection whose request head did not come in time"),
             }
         }
     }

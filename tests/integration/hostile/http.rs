@@ -374,6 +374,47 @@ async fn slow_clients_are_cut_off() {
     assert_eq!((reply.status, reply.body.as_str()), (200, "still here"));
 }
 
+/// The header-read timeout runs from a head's first byte; between requests a keep-alive
+/// connection has the idle timeout.
+#[tokio::test]
+async fn a_keep_alive_connection_has_the_idle_timeout_and_a_head_the_header_timeout() {
+    let config = ServerConfig {
+        header_read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(5),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(FLOOD, config).await;
+    let address = server.base.trim_start_matches("http://").to_string();
+
+    let mut kept = TcpStream::connect(&address).await.unwrap();
+    kept.write_all(b"GET /flood HTTP/1.1\r\nhost: karman\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0; 12];
+    kept.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    let answered = std::time::Instant::now();
+    read_until_closed(&mut kept).await;
+    let kept_for = answered.elapsed();
+    assert!(
+        kept_for >= Duration::from_secs(4),
+        "an idle keep-alive connection was closed after {kept_for:?}, before its idle timeout"
+    );
+
+    let mut slow = TcpStream::connect(&address).await.unwrap();
+    // A second later (so that the head does not start with the connection), half a head.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    slow.write_all(b"GET /flood HTTP/1.1\r\nho").await.unwrap();
+    let sent = std::time::Instant::now();
+    assert_eq!(read_until_closed(&mut slow).await, "");
+    let cut_after = sent.elapsed();
+    assert!(
+        cut_after < Duration::from_secs(4),
+        "half a head held the connection for {cut_after:?}: the idle timeout, not the header-read timeout"
+    );
+    assert_eq!(server.get("/flood").await.status, 200);
+}
+
 #[tokio::test]
 async fn a_request_not_answered_in_time_gets_504() {
     let config = ServerConfig {

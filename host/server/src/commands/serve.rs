@@ -61,8 +61,8 @@ pub struct ServeArgs {
     /// How long a shutdown (SIGINT/SIGTERM) waits for in-flight requests (e.g. `30s`).
     #[arg(long, env = "KARMAN_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     shutdown_grace: Duration,
-    /// How long a client may take to send its request headers (HTTP/1) before the connection
-    /// is closed (e.g. `30s`).
+    /// How long a client may take to send a request head, from its first byte (HTTP/1, and an
+    /// HTTP/2 connection's first request), before the connection is closed (e.g. `30s`).
     #[arg(long, env = "KARMAN_HEADER_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     header_read_timeout: Duration,
     /// How long a client may take to send a request body the server reads whole; 408 after it
