@@ -20,6 +20,7 @@ use crate::capabilities::request::{
 };
 use crate::capabilities::sql::SqlCtx;
 use crate::component::{Entry, LoadedComponent};
+use crate::lazy_timeout::{TimedOut, timeout_at};
 use crate::memory_budget::MemoryBudgetExhausted;
 use crate::metrics::Refusal;
 use crate::request::{Failure, FailureKind};
@@ -154,7 +155,7 @@ pub(crate) async fn run(
         let returned = runnable.call_run(&mut store, input).await?;
         wasmtime::Result::Ok((returned, store, runnable, uses + 1))
     };
-    match tokio::time::timeout(component.limits.timeout, work).await {
+    match timeout_at(deadline, work).await {
         Ok(Ok((returned, store, runnable, uses))) => {
             if let Some(pool) = &component.warm {
                 pool.put(store, runnable, uses);
@@ -162,7 +163,7 @@ pub(crate) async fn run(
             Ok(returned)
         }
         Ok(Err(error)) => Err(fault(component, &request_id, error)),
-        Err(_elapsed) => {
+        Err(TimedOut) => {
             let timeout = humantime::format_duration(component.limits.timeout);
             tracing::warn!(component = &*component.name, request_id = &*request_id, %timeout, "step timed out");
             Err(Failure {

@@ -29,6 +29,7 @@ mod engine;
 mod guest_task;
 pub mod health;
 mod instance;
+pub mod lazy_timeout;
 mod links;
 mod memory_budget;
 mod metrics;

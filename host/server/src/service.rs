@@ -14,6 +14,7 @@ use http::{HeaderName, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use karman_directive::routing::{Match, Router};
 use karman_directive::{ComponentId, StreamSource};
+use karman_runtime::lazy_timeout::{TimedOut, timeout_at};
 use karman_runtime::{HttpBody, HttpCall, Runtime};
 use karman_streams::Handler;
 use opentelemetry::trace::TraceContextExt as _;
@@ -232,13 +233,15 @@ impl Service {
         let due = started + deadline;
         let mut route = &self.route_metrics.unmatched;
         let span = request_span(&request, &request_id);
-        let answered =
-            tokio::time::timeout(deadline, self.answer(request, &request_id, due, &mut route))
-                .instrument(span.clone())
-                .await;
+        let answered = timeout_at(
+            tokio::time::Instant::from_std(due),
+            self.answer(request, &request_id, due, &mut route),
+        )
+        .instrument(span.clone())
+        .await;
         let mut response = match answered {
             Ok(response) => response,
-            Err(_elapsed) => {
+            Err(TimedOut) => {
                 tracing::warn!(request_id, ?deadline, "request not answered in time");
                 error(
                     StatusCode::GATEWAY_TIMEOUT,
