@@ -224,8 +224,8 @@ mod tests {
     async fn a_head_not_whole_in_time_is_cut_off_from_its_first_byte() {
         let activity = Activity::new();
         drop(activity.start(false));
-        // The next head's first byte comes 50 s later, then nothing: due at 50 + 30 s, not at
-        // the idle timeout (60 s) nor at the first look after the byte.
+        // The next head's first byte comes 50 s later, then nothing: that head would be due at
+        // 80 s, but the idle timeout (60 s after the last request ended) comes first.
         let watched = activity.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(50)).await;
@@ -281,7 +281,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_head_started_before_a_long_request_ended_is_timed_from_its_end() {
+    async fn a_head_after_a_long_request_is_timed_from_its_first_byte() {
         let activity = Activity::new();
         let in_flight = activity.start(false);
         let watched = activity.clone();
