@@ -121,7 +121,10 @@ pub(crate) async fn run(
 ) -> Result<Result<Vec<u8>, RunError>, Failure> {
     let request_id: Arc<str> = request.request.id.as_str().into();
     let deadline = tokio::time::Instant::now() + component.limits.timeout;
-    let work = async {
+    // Boxed: instantiation's and `run`'s futures are kilobytes, and every future that awaits
+    // this one (the step's, the sequence's, the request's, hyper's) would hold them inline
+    // and copy them each time it is made or moved. One allocation per step instead.
+    let work = Box::pin(async {
         let (mut store, runnable, uses) = match component.warm.as_ref().and_then(|pool| pool.take())
         {
             Some(warm) => {
@@ -154,7 +157,7 @@ pub(crate) async fn run(
         store.set_epoch_deadline(1);
         let returned = runnable.call_run(&mut store, input).await?;
         wasmtime::Result::Ok((returned, store, runnable, uses + 1))
-    };
+    });
     match timeout_at(deadline, work).await {
         Ok(Ok((returned, store, runnable, uses))) => {
             if let Some(pool) = &component.warm {
