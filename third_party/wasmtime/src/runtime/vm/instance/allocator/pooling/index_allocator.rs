@@ -464,18 +464,21 @@ impl ModuleAffinityIndexAllocator {
     /// acquisition per shard to reduce contention when a decommit-queue
     /// flush returns a whole batch of slots at once.
     pub(crate) fn free_many(&self, items: impl IntoIterator<Item = (SlotId, usize)>) {
-        let mut per_shard: smallvec::SmallVec<[smallvec::SmallVec<[(SlotId, usize); 8]>; 16]> =
-            (0..self.shards.len()).map(|_| Default::default()).collect();
-        for (index, bytes_resident) in items {
-            let (shard, local) = self.shard_of(index);
-            per_shard[shard.index()].push((local, bytes_resident));
-        }
-        for (shard, items) in per_shard.into_iter().enumerate() {
-            if items.is_empty() {
-                continue;
-            }
-            let mut inner = self.shard(ShardId::from_index(shard)).lock().unwrap();
-            for (local, bytes_resident) in items {
+        // Karman: the slots, in one list sorted by shard (stably: each shard frees its slots
+        // in the order given), each shard's run freed under its lock. wasmtime 48 grouped them
+        // in a vector of one vector per shard (16 of 8 slots inline, 2 KiB), built, zeroed
+        // and moved whole at every flush, which nearly always frees one slot.
+        let mut items: smallvec::SmallVec<[(ShardId, SlotId, usize); 8]> = items
+            .into_iter()
+            .map(|(index, bytes_resident)| {
+                let (shard, local) = self.shard_of(index);
+                (shard, local, bytes_resident)
+            })
+            .collect();
+        items.sort_by_key(|&(shard, ..)| shard.index());
+        for run in items.chunk_by(|a, b| a.0 == b.0) {
+            let mut inner = self.shard(run[0].0).lock().unwrap();
+            for &(_, local, bytes_resident) in run {
                 Self::free_locked(&mut inner, local, bytes_resident);
             }
         }
@@ -1066,5 +1069,54 @@ mod test {
             }
             prop_assert!(allocator.alloc(None).is_none());
         });
+    }
+}
+
+#[cfg(test)]
+mod karman_tests {
+    use super::*;
+
+    /// Karman: `free_many` frees slots spread over several shards, given in no shard's order,
+    /// as freeing them one by one in that order does: the same free lists, the same bytes
+    /// resident, the same slots allocated next.
+    #[test]
+    fn free_many_frees_slots_of_many_shards_as_one_by_one_does() {
+        let make = || ModuleAffinityIndexAllocator::new_with_shard_count(256, 256, 4).unwrap();
+        let (batched, one_by_one) = (make(), make());
+        assert_eq!(batched.shards.len(), 4);
+        let slots: Vec<SlotId> = (0..256).map(|_| batched.alloc(None).unwrap()).collect();
+        for &slot in &slots {
+            assert_eq!(one_by_one.alloc(None), Some(slot));
+        }
+        // Every third slot from the last: the shards' slots interleaved, each shard's backwards.
+        let freed: Vec<(SlotId, usize)> = slots
+            .iter()
+            .rev()
+            .step_by(3)
+            .map(|&slot| (slot, slot.index() * 4096))
+            .collect();
+        let shards: std::collections::HashSet<usize> = freed
+            .iter()
+            .map(|&(slot, _)| batched.shard_of(slot).0.index())
+            .collect();
+        assert_eq!(shards.len(), 4);
+
+        batched.free_many(freed.iter().copied());
+        for &(slot, bytes_resident) in &freed {
+            one_by_one.free(slot, bytes_resident);
+        }
+
+        assert_eq!(batched.testing_freelist().len(), freed.len());
+        assert_eq!(batched.testing_freelist(), one_by_one.testing_freelist());
+        assert_eq!(
+            batched.unused_bytes_resident(),
+            one_by_one.unused_bytes_resident()
+        );
+        for _ in 0..freed.len() {
+            let slot = batched.alloc(None);
+            assert!(slot.is_some());
+            assert_eq!(slot, one_by_one.alloc(None));
+        }
+        assert_eq!(batched.alloc(None), None);
     }
 }
