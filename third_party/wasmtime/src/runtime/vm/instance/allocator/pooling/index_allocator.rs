@@ -1076,30 +1076,29 @@ mod test {
 mod karman_tests {
     use super::*;
 
-    /// Karman: `free_many` frees slots spread over several shards, given in no shard's order,
-    /// as freeing them one by one in that order does: the same free lists, the same bytes
-    /// resident, the same slots allocated next.
+    /// Karman: `free_many` frees slots of several shards, given with the shards alternating, as
+    /// freeing them one by one in that order does: the same free lists (each shard's slots in
+    /// the order given), the same bytes resident, the same slots allocated next.
     #[test]
     fn free_many_frees_slots_of_many_shards_as_one_by_one_does() {
         let make = || ModuleAffinityIndexAllocator::new_with_shard_count(256, 256, 4).unwrap();
         let (batched, one_by_one) = (make(), make());
-        assert_eq!(batched.shards.len(), 4);
+        assert_eq!((batched.shards.len(), batched.slots_per_shard), (4, 64));
         let slots: Vec<SlotId> = (0..256).map(|_| batched.alloc(None).unwrap()).collect();
         for &slot in &slots {
             assert_eq!(one_by_one.alloc(None), Some(slot));
         }
-        // Every third slot from the last: the shards' slots interleaved, each shard's backwards.
-        let freed: Vec<(SlotId, usize)> = slots
+        // Every other slot, by its place in its shard from the last, then by shard: shards
+        // 0, 1, 2, 3, 0, 1, … with each shard's slots backwards.
+        let shard = |slot: SlotId| batched.shard_of(slot).0.index();
+        let mut freed: Vec<(SlotId, usize)> = slots
             .iter()
-            .rev()
-            .step_by(3)
+            .step_by(2)
             .map(|&slot| (slot, slot.index() * 4096))
             .collect();
-        let shards: std::collections::HashSet<usize> = freed
-            .iter()
-            .map(|&(slot, _)| batched.shard_of(slot).0.index())
-            .collect();
-        assert_eq!(shards.len(), 4);
+        freed.sort_by_key(|&(slot, _)| (std::cmp::Reverse(slot.0 % 64), shard(slot)));
+        assert_eq!(freed.len(), 128);
+        assert!(freed.windows(2).all(|w| shard(w[0].0) != shard(w[1].0)));
 
         batched.free_many(freed.iter().copied());
         for &(slot, bytes_resident) in &freed {
