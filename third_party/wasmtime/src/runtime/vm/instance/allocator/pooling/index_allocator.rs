@@ -466,8 +466,8 @@ impl ModuleAffinityIndexAllocator {
     pub(crate) fn free_many(&self, items: impl IntoIterator<Item = (SlotId, usize)>) {
         // Karman: the slots, in one list sorted by shard (stably: each shard frees its slots
         // in the order given), each shard's run freed under its lock. wasmtime 48 grouped them
-        // in a vector of one vector per shard (16 of 8 slots inline, 2 KiB), built, zeroed
-        // and moved whole at every flush, which nearly always frees one slot.
+        // in a vector of one vector per shard (16 of 8 slots inline, 2 KiB), made and moved
+        // whole at every flush, which nearly always frees one slot.
         let mut items: smallvec::SmallVec<[(ShardId, SlotId, usize); 8]> = items
             .into_iter()
             .map(|(index, bytes_resident)| {
