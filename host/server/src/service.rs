@@ -288,6 +288,10 @@ impl Service {
     }
 
     /// Answers one request, due at `due` (a step's `retry:` never waits past it).
+    ///
+    /// The arms a handler's request does not take (proxy mode, custom routes, headless
+    /// Runnables, static files) box their futures: an `async fn`'s future is as large as the
+    /// largest it awaits, and hyper moves the request's future whole as it starts serving it.
     async fn answer<'s, B>(
         &'s self,
         request: Request<B>,
@@ -301,7 +305,7 @@ impl Service {
     {
         if let Some(component) = self.proxy {
             *route = &self.route_metrics.component;
-            return self.pass_to(component, request, request_id).await;
+            return Box::pin(self.pass_to(component, request, request_id)).await;
         }
         let path = request.uri().path();
         if matches!(path, "/livez" | "/readyz" | "/health") {
@@ -324,9 +328,7 @@ impl Service {
             }
             return match &self.custom_routes {
                 Some(routes) => {
-                    routes
-                        .handle(&self.runtime, request, request_id, &self.config)
-                        .await
+                    Box::pin(routes.handle(&self.runtime, request, request_id, &self.config)).await
                 }
                 None => error(
                     StatusCode::NOT_FOUND,
@@ -340,8 +342,7 @@ impl Service {
             && path.starts_with(crate::headless::PREFIX)
         {
             *route = &self.route_metrics.headless;
-            return headless
-                .handle(&self.runtime, request, request_id, &self.config)
+            return Box::pin(headless.handle(&self.runtime, request, request_id, &self.config))
                 .await;
         }
         if let Some(handler) = self.websockets.get(path) {
@@ -357,9 +358,13 @@ impl Service {
             let get = matches!(*request.method(), Method::GET | Method::HEAD);
             if get || matches!(found, Match::NotFound) {
                 *route = &self.route_metrics.static_files;
-                return files
-                    .serve(request.method(), request.headers(), rest, request_id)
-                    .await;
+                return Box::pin(files.serve(
+                    request.method(),
+                    request.headers(),
+                    rest,
+                    request_id,
+                ))
+                .await;
             }
         }
         let (index, params) = match found {
