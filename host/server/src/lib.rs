@@ -34,6 +34,7 @@ pub mod cli;
 pub mod commands;
 mod config;
 mod connection;
+mod connection_threads;
 mod custom_routes;
 pub mod headless;
 mod health;

@@ -1,5 +1,6 @@
 //! Serving a [`Service`] on a bound listener: one task per connection (HTTP/1.1 and HTTP/2,
-//! with WebSocket upgrades), at most `max_connections` at once (further ones wait in the
+//! with WebSocket upgrades), each on one of the connection threads (one per core: see
+//! [`crate::connection_threads`]) for its whole life, at most `max_connections` at once (further ones wait in the
 //! listen backlog), each closed once idle; and a graceful shutdown that stops accepting, lets
 //! in-flight requests and WebSocket sessions finish within the grace period, then drops the
 //! rest.
@@ -24,6 +25,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::connection::{Activity, Closing, TrackedBody, Watched};
+use crate::connection_threads::ConnectionThreads;
 use crate::rate_limit::ClientAddr;
 use crate::service::Service;
 
@@ -88,6 +90,7 @@ pub(crate) async fn serve_connections(
     let graceful = GracefulShutdown::new();
     let grace = config.shutdown_grace;
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let mut threads = ConnectionThreads::per_core()?;
     tokio::pin!(shutdown);
     loop {
         let slot = match slots.clone().try_acquire_owned() {
@@ -117,6 +120,14 @@ pub(crate) async fn serve_connections(
             }
         };
         let _ = stream.set_nodelay(true);
+        // Registered again with the runtime of the thread that serves it.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%peer, %error, "cannot hand the connection to its thread");
+                continue;
+            }
+        };
         let connection = Connection {
             live: live.clone(),
             builder: builder.clone(),
@@ -127,15 +138,21 @@ pub(crate) async fn serve_connections(
         };
         match &tls {
             None => {
-                tokio::spawn(async move {
+                threads.spawn(async move {
                     let _slot = slot;
+                    let Some(stream) = registered(stream, peer) else {
+                        return;
+                    };
                     connection.serve(stream).await;
                 });
             }
             Some(acceptor) => {
                 let (acceptor, limit) = (acceptor.clone(), config.header_read_timeout);
-                tokio::spawn(async move {
+                threads.spawn(async move {
                     let _slot = slot;
+                    let Some(stream) = registered(stream, peer) else {
+                        return;
+                    };
                     match tokio::time::timeout(limit, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => connection.serve(stream).await,
                         Ok(Err(error)) => {
@@ -162,7 +179,21 @@ pub(crate) async fn serve_connections(
         () = finished => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!(grace = ?grace, "shutdown grace elapsed; dropping remaining connections"),
     }
+    // Stops the connection threads, dropping the connections still open.
+    drop(threads);
     Ok(())
+}
+
+/// `stream`, accepted on the main runtime, registered with the runtime of the thread that
+/// serves it (its readiness then wakes that thread only).
+fn registered(stream: std::net::TcpStream, peer: SocketAddr) -> Option<tokio::net::TcpStream> {
+    match tokio::net::TcpStream::from_std(stream) {
+        Ok(stream) => Some(stream),
+        Err(error) => {
+            tracing::debug!(%peer, %error, "cannot register the connection with its thread");
+            None
+        }
+    }
 }
 
 /// One accepted connection, served on its own task.
