@@ -1,5 +1,5 @@
 //! The settings of the HTTP server ([`ServerConfig`]) and their defaults: body size, the
-//! slow-client timeouts, the connection cap and the shutdown grace.
+//! slow-client timeouts, the connection cap, the connection threads and the shutdown grace.
 
 use std::time::Duration;
 
@@ -36,6 +36,9 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Most connections open at once; further ones wait to be accepted.
     pub max_connections: usize,
+    /// Threads serving connections, each with a single-threaded runtime of its own (see
+    /// `--connection-threads`); 0: one per core.
+    pub connection_threads: usize,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +51,7 @@ impl Default for ServerConfig {
             total_request_timeout: DEFAULT_TOTAL_REQUEST_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            connection_threads: 0,
         }
     }
 }

@@ -1,14 +1,17 @@
-//! The threads that serve HTTP connections: one per core, each with a single-threaded async
-//! runtime of its own. A connection is handed to one of them when it is accepted and stays
-//! there for its whole life: its socket's wake-ups, its requests, and the instances they run
-//! stay on one thread, instead of moving between the worker threads of a shared work-stealing
-//! runtime with every wake-up (see bench/README.md, "One thread per connection's life").
+//! The threads that serve HTTP connections: one per core by default, each with a
+//! single-threaded async runtime of its own. A connection is handed to the thread with the
+//! fewest open when it is accepted and stays there for its whole life: its socket's wake-ups,
+//! its requests, and the instances they run stay on one thread, instead of moving between the
+//! worker threads of a shared work-stealing runtime with every wake-up (see bench/README.md,
+//! "One thread per connection's life").
 //!
 //! Everything else (accepting, the admin listener, streams, schedules, backends) stays on the
 //! main runtime. A long-running guest still yields its thread at every epoch tick, so the other
 //! connections of its thread are served meanwhile.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use tokio::runtime::{Builder, Handle};
@@ -17,19 +20,34 @@ use tokio::sync::oneshot;
 /// Threads serving connections; stopped (their connections dropped) when this is dropped.
 pub(crate) struct ConnectionThreads {
     threads: Vec<ConnectionThread>,
-    next: usize,
 }
 
 struct ConnectionThread {
     handle: Handle,
+    /// Connections it serves now.
+    open: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
+/// One connection counted as open on its thread until dropped.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl ConnectionThreads {
-    /// Starts `count` threads (at least one).
+    /// Starts `count` threads, or one per core (as many as the CPUs this process may use)
+    /// when `count` is 0.
     pub(crate) fn start(count: usize) -> std::io::Result<Self> {
-        let threads = (0..count.max(1))
+        let count = match count {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            count => count,
+        };
+        let threads = (0..count)
             .map(|index| {
                 let runtime = Builder::new_current_thread().enable_all().build()?;
                 let handle = runtime.handle().clone();
@@ -46,27 +64,32 @@ impl ConnectionThreads {
                     })?;
                 Ok(ConnectionThread {
                     handle,
+                    open: Arc::new(AtomicUsize::new(0)),
                     stop: Some(stop),
                     thread: Some(thread),
                 })
             })
             .collect::<std::io::Result<Vec<_>>>()?;
-        Ok(Self { threads, next: 0 })
+        Ok(Self { threads })
     }
 
-    /// One thread per core (as the main runtime has workers).
-    pub(crate) fn per_core() -> std::io::Result<Self> {
-        Self::start(std::thread::available_parallelism().map_or(1, |n| n.get()))
-    }
-
-    /// Runs `connection` on the next thread, in turn.
-    pub(crate) fn spawn<F>(&mut self, connection: F)
+    /// Serves `connection` on the thread with the fewest connections open (the first of
+    /// them on a tie).
+    pub(crate) fn spawn<F>(&self, connection: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let thread = &self.threads[self.next];
-        self.next = (self.next + 1) % self.threads.len();
-        drop(thread.handle.spawn(connection));
+        let thread = self
+            .threads
+            .iter()
+            .min_by_key(|thread| thread.open.load(Ordering::Relaxed))
+            .expect("at least one thread");
+        thread.open.fetch_add(1, Ordering::Relaxed);
+        let open = Open(thread.open.clone());
+        drop(thread.handle.spawn(async move {
+            let _open = open;
+            connection.await;
+        }));
     }
 }
 
@@ -85,30 +108,52 @@ impl Drop for ConnectionThreads {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use tokio::sync::{mpsc, watch};
 
     use super::*;
 
+    /// The name of the thread a task runs on.
+    fn thread_name() -> String {
+        std::thread::current()
+            .name()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits until `thread` serves `count` connections.
+    async fn open_on(threads: &ConnectionThreads, thread: usize, count: usize) {
+        for _ in 0..1000 {
+            if threads.threads[thread].open.load(Ordering::Relaxed) == count {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("thread {thread} never had {count} connections open");
+    }
+
     #[tokio::test]
-    async fn connections_go_to_the_threads_in_turn_and_stay_there() {
-        let mut threads = ConnectionThreads::start(2).unwrap();
-        let (sender, mut names) = tokio::sync::mpsc::unbounded_channel();
+    async fn connections_are_shared_out_and_stay_on_their_thread() {
+        let threads = ConnectionThreads::start(2).unwrap();
+        let (go, ready) = watch::channel(false);
+        let (sender, mut names) = mpsc::unbounded_channel();
         for _ in 0..4 {
-            let sender = sender.clone();
+            let (sender, mut ready) = (sender.clone(), ready.clone());
             threads.spawn(async move {
-                let first = std::thread::current().name().map(str::to_string);
+                let _ = ready.wait_for(|go| *go).await;
+                let first = thread_name();
                 tokio::task::yield_now().await;
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                let after = std::thread::current().name().map(str::to_string);
-                let _ = sender.send((first, after));
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                let _ = sender.send((first, thread_name()));
             });
         }
+        go.send(true).unwrap();
         let mut seen = Vec::new();
         for _ in 0..4 {
             let (first, after) = names.recv().await.unwrap();
             assert_eq!(first, after, "a connection moved between threads");
-            seen.push(first.unwrap());
+            seen.push(first);
         }
         seen.sort();
         assert_eq!(
@@ -123,16 +168,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn dropping_the_threads_drops_their_connections() {
-        struct Open(Arc<AtomicUsize>);
-        impl Drop for Open {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
+    async fn a_new_connection_goes_to_the_thread_with_the_fewest_open() {
+        let threads = ConnectionThreads::start(2).unwrap();
+        let (sender, mut names) = mpsc::unbounded_channel();
+        // Placed as they come: the first on thread 0, the second on 1, the third on 0 (a tie).
+        let mut ends = Vec::new();
+        for _ in 0..3 {
+            let (end, ended) = oneshot::channel::<()>();
+            let sender = sender.clone();
+            threads.spawn(async move {
+                let _ = sender.send(thread_name());
+                let _ = ended.await;
+            });
+            ends.push(end);
         }
+        let mut placed = Vec::new();
+        for _ in 0..3 {
+            placed.push(names.recv().await.unwrap());
+        }
+        placed.sort();
+        assert_eq!(placed, ["karman-http-0", "karman-http-0", "karman-http-1"]);
+        // Thread 0's two connections end: the next one goes there, not to thread 1.
+        drop(ends.remove(2));
+        drop(ends.remove(0));
+        open_on(&threads, 0, 0).await;
+        threads.spawn(async move {
+            let _ = sender.send(thread_name());
+        });
+        assert_eq!(names.recv().await.unwrap(), "karman-http-0");
+        assert_eq!(threads.threads[1].open.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn no_count_means_one_thread_per_core() {
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(ConnectionThreads::start(0).unwrap().threads.len(), cores);
+        assert_eq!(ConnectionThreads::start(3).unwrap().threads.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_threads_drops_their_connections() {
         let open = Arc::new(AtomicUsize::new(0));
-        let mut threads = ConnectionThreads::start(2).unwrap();
-        let (started, mut running) = tokio::sync::mpsc::unbounded_channel();
+        let threads = ConnectionThreads::start(2).unwrap();
+        let (started, mut running) = mpsc::unbounded_channel();
         for _ in 0..3 {
             open.fetch_add(1, Ordering::SeqCst);
             let (open, started) = (Open(open.clone()), started.clone());

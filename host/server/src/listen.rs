@@ -1,7 +1,7 @@
 //! Serving a [`Service`] on a bound listener: one task per connection (HTTP/1.1 and HTTP/2,
-//! with WebSocket upgrades), each on one of the connection threads (one per core: see
-//! [`crate::connection_threads`]) for its whole life, at most `max_connections` at once (further ones wait in the
-//! listen backlog), each closed once idle; and a graceful shutdown that stops accepting, lets
+//! with WebSocket upgrades), on one of the connection threads (one per core by default: see
+//! [`crate::connection_threads`]) for its whole life, at most `max_connections` at once
+//! (further ones wait in the listen backlog), each closed once idle; and a graceful shutdown that stops accepting, lets
 //! in-flight requests and WebSocket sessions finish within the grace period, then drops the
 //! rest.
 //!
@@ -90,7 +90,7 @@ pub(crate) async fn serve_connections(
     let graceful = GracefulShutdown::new();
     let grace = config.shutdown_grace;
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    let mut threads = ConnectionThreads::per_core()?;
+    let threads = ConnectionThreads::start(config.connection_threads)?;
     tokio::pin!(shutdown);
     loop {
         let slot = match slots.clone().try_acquire_owned() {

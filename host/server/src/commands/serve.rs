@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// Most connections open at once; further ones wait to be accepted.
     #[arg(long, env = "KARMAN_MAX_CONNECTIONS", default_value_t = crate::config::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Threads serving connections (a connection stays on the one it is given); 0: one per
+    /// core.
+    #[arg(long, env = "KARMAN_CONNECTION_THREADS", default_value_t = 0)]
+    connection_threads: usize,
     /// Start even when a backend (Redis, the database) cannot be reached: retry it in the
     /// background, report it on `/health` (503 until connected), and fail its calls with
     /// `unavailable` meanwhile. Without it, an unreachable backend stops start-up.
@@ -340,6 +344,7 @@ impl ServeArgs {
                 total_request_timeout: self.total_request_timeout,
                 idle_timeout: self.idle_timeout,
                 max_connections: self.max_connections,
+                connection_threads: self.connection_threads,
             },
             streams: StreamsConfig {
                 run_schedules: self.run_schedules,
