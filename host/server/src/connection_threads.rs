@@ -73,17 +73,30 @@ impl ConnectionThreads {
         Ok(Self { threads })
     }
 
-    /// Serves `connection` on the thread with the fewest connections open (the first of
-    /// them on a tie).
-    pub(crate) fn spawn<F>(&self, connection: F)
+    /// Serves `connection` on the thread of `cpu` (the CPU its packets came in on, modulo the
+    /// threads) unless that thread has more than [`NEAR_SLACK`] connections open beyond the
+    /// fewest any thread has; else, or with no `cpu`, on the thread with the fewest open (the
+    /// first of them on a tie).
+    ///
+    /// Two threads exchanging messages wake each other fastest on one core: a client thread
+    /// whose connections are all served by one thread of ours, the two ending up on the same
+    /// core, wakes no other core (on the loopback, `SO_INCOMING_CPU` is the CPU of the client's
+    /// thread). The slack keeps the threads' shares of connections even when the clients'
+    /// CPUs are not.
+    pub(crate) fn spawn<F>(&self, cpu: Option<usize>, connection: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let thread = self
+        let open = |thread: &ConnectionThread| thread.open.load(Ordering::Relaxed);
+        let fewest = self
             .threads
             .iter()
-            .min_by_key(|thread| thread.open.load(Ordering::Relaxed))
+            .min_by_key(|thread| open(thread))
             .expect("at least one thread");
+        let thread = match cpu.map(|cpu| &self.threads[cpu % self.threads.len()]) {
+            Some(near) if open(near) <= open(fewest) + NEAR_SLACK => near,
+            _ => fewest,
+        };
         thread.open.fetch_add(1, Ordering::Relaxed);
         let open = Open(thread.open.clone());
         drop(thread.handle.spawn(async move {
@@ -92,6 +105,10 @@ impl ConnectionThreads {
         }));
     }
 }
+
+/// How many more connections than the least busy thread a connection's own thread may have
+/// and still be given it.
+const NEAR_SLACK: usize = 1;
 
 impl Drop for ConnectionThreads {
     fn drop(&mut self) {
@@ -140,7 +157,7 @@ mod tests {
         let (sender, mut names) = mpsc::unbounded_channel();
         for _ in 0..4 {
             let (sender, mut ready) = (sender.clone(), ready.clone());
-            threads.spawn(async move {
+            threads.spawn(None, async move {
                 let _ = ready.wait_for(|go| *go).await;
                 let first = thread_name();
                 tokio::task::yield_now().await;
@@ -176,7 +193,7 @@ mod tests {
         for _ in 0..3 {
             let (end, ended) = oneshot::channel::<()>();
             let sender = sender.clone();
-            threads.spawn(async move {
+            threads.spawn(None, async move {
                 let _ = sender.send(thread_name());
                 let _ = ended.await;
             });
@@ -192,11 +209,44 @@ mod tests {
         drop(ends.remove(2));
         drop(ends.remove(0));
         open_on(&threads, 0, 0).await;
-        threads.spawn(async move {
+        threads.spawn(None, async move {
             let _ = sender.send(thread_name());
         });
         assert_eq!(names.recv().await.unwrap(), "karman-http-0");
         assert_eq!(threads.threads[1].open.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_goes_to_the_thread_of_its_cpu_while_the_shares_stay_even() {
+        let threads = ConnectionThreads::start(2).unwrap();
+        let (sender, mut names) = mpsc::unbounded_channel();
+        let (_end, ended) = watch::channel(());
+        // Every connection from CPU 3 (thread 1): thread 1 takes them while it has at most
+        // one more open than thread 0, then they alternate.
+        for _ in 0..5 {
+            let (sender, mut ended) = (sender.clone(), ended.clone());
+            threads.spawn(Some(3), async move {
+                let _ = sender.send(thread_name());
+                let _ = ended.changed().await;
+            });
+        }
+        let mut placed = Vec::new();
+        for _ in 0..5 {
+            placed.push(names.recv().await.unwrap());
+        }
+        placed.sort();
+        assert_eq!(
+            placed,
+            [
+                "karman-http-0",
+                "karman-http-0",
+                "karman-http-1",
+                "karman-http-1",
+                "karman-http-1"
+            ]
+        );
+        assert_eq!(threads.threads[0].open.load(Ordering::Relaxed), 2);
+        assert_eq!(threads.threads[1].open.load(Ordering::Relaxed), 3);
     }
 
     #[test]
@@ -214,7 +264,7 @@ mod tests {
         for _ in 0..3 {
             open.fetch_add(1, Ordering::SeqCst);
             let (open, started) = (Open(open.clone()), started.clone());
-            threads.spawn(async move {
+            threads.spawn(None, async move {
                 let _open = open;
                 let _ = started.send(());
                 std::future::pending::<()>().await;

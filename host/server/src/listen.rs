@@ -120,6 +120,9 @@ pub(crate) async fn serve_connections(
             }
         };
         let _ = stream.set_nodelay(true);
+        // The CPU the connection's packets came in on: serving it on the thread of that CPU
+        // keeps its wake-ups there (see `ConnectionThreads::spawn`).
+        let cpu = incoming_cpu(&stream);
         // Registered again with the runtime of the thread that serves it.
         let stream = match stream.into_std() {
             Ok(stream) => stream,
@@ -138,7 +141,7 @@ pub(crate) async fn serve_connections(
         };
         match &tls {
             None => {
-                threads.spawn(async move {
+                threads.spawn(cpu, async move {
                     let _slot = slot;
                     let Some(stream) = registered(stream, peer) else {
                         return;
@@ -148,7 +151,7 @@ pub(crate) async fn serve_connections(
             }
             Some(acceptor) => {
                 let (acceptor, limit) = (acceptor.clone(), config.header_read_timeout);
-                threads.spawn(async move {
+                threads.spawn(cpu, async move {
                     let _slot = slot;
                     let Some(stream) = registered(stream, peer) else {
                         return;
@@ -182,6 +185,14 @@ pub(crate) async fn serve_connections(
     // Stops the connection threads, dropping the connections still open.
     drop(threads);
     Ok(())
+}
+
+/// The CPU that received `stream`'s last packet (`SO_INCOMING_CPU`), where Linux says.
+fn incoming_cpu(stream: &tokio::net::TcpStream) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    return socket2::SockRef::from(stream).cpu_affinity().ok();
+    #[cfg(not(target_os = "linux"))]
+    return None;
 }
 
 /// `stream`, accepted on the main runtime, registered with the runtime of the thread that
