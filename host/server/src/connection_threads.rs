@@ -1,7 +1,8 @@
 //! The threads that serve HTTP connections: one per core by default, each with a
-//! single-threaded async runtime of its own. A connection is handed to the thread with the
-//! fewest open when it is accepted and stays there for its whole life: its socket's wake-ups,
-//! its requests, and the instances they run stay on one thread, instead of moving between the
+//! single-threaded async runtime of its own. A connection is handed to one of them when it is
+//! accepted (that of the CPU its packets came in on, while the threads' shares stay even: see
+//! [`ConnectionThreads::spawn`]) and stays there for its whole life: its socket's wake-ups, its
+//! requests, and the instances they run stay on one thread, instead of moving between the
 //! worker threads of a shared work-stealing runtime with every wake-up (see bench/README.md,
 //! "One thread per connection's life").
 //!

@@ -1,9 +1,9 @@
 //! Serving a [`Service`] on a bound listener: one task per connection (HTTP/1.1 and HTTP/2,
 //! with WebSocket upgrades), on one of the connection threads (one per core by default: see
 //! [`crate::connection_threads`]) for its whole life, at most `max_connections` at once
-//! (further ones wait in the listen backlog), each closed once idle; and a graceful shutdown that stops accepting, lets
-//! in-flight requests and WebSocket sessions finish within the grace period, then drops the
-//! rest.
+//! (further ones wait in the listen backlog), each closed once idle; and a graceful shutdown
+//! that stops accepting, lets in-flight requests and WebSocket sessions finish within the grace
+//! period, then drops the rest (stopping the connection threads).
 //!
 //! The service answering is a [`LiveService`]: a reload replaces it whole between two
 //! requests, and a request already started finishes on the service it started on.
