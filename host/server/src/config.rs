@@ -17,6 +17,8 @@ pub const DEFAULT_TOTAL_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default cap on open connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default time a connection thread with few connections polls on after its last traffic.
+pub const DEFAULT_CONNECTION_SPIN: Duration = Duration::from_micros(100);
 
 /// Settings of the server.
 #[derive(Debug, Clone)]
@@ -39,6 +41,9 @@ pub struct ServerConfig {
     /// Threads serving connections, each with a single-threaded runtime of its own (see
     /// `--connection-threads`); 0: one per core.
     pub connection_threads: usize,
+    /// How long a connection thread serving few connections keeps polling after its last
+    /// read or write before it sleeps (see `--connection-spin`); zero: it sleeps at once.
+    pub connection_spin: Duration,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +57,7 @@ impl Default for ServerConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             connection_threads: 0,
+            connection_spin: DEFAULT_CONNECTION_SPIN,
         }
     }
 }

@@ -20,6 +20,8 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
+use crate::connection_threads::note_traffic;
+
 /// The activity of one connection.
 #[derive(Clone)]
 pub(crate) struct Activity(Arc<Mutex<State>>);
@@ -138,6 +140,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             self.activity.bytes_arrived();
+            note_traffic();
         }
         polled
     }
@@ -149,7 +152,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        written(Pin::new(&mut self.stream).poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -157,7 +160,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        written(Pin::new(&mut self.stream).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -171,6 +174,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
+}
+
+/// `polled`, a write, noted as traffic when it wrote bytes.
+fn written(polled: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+    if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
+        note_traffic();
+    }
+    polled
 }
 
 /// A response body that keeps its request in flight until it is dropped.

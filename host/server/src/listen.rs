@@ -90,7 +90,7 @@ pub(crate) async fn serve_connections(
     let graceful = GracefulShutdown::new();
     let grace = config.shutdown_grace;
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    let threads = ConnectionThreads::start(config.connection_threads)?;
+    let threads = ConnectionThreads::start(config.connection_threads, config.connection_spin)?;
     tokio::pin!(shutdown);
     loop {
         let slot = match slots.clone().try_acquire_owned() {

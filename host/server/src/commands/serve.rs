@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// core.
     #[arg(long, env = "KARMAN_CONNECTION_THREADS", default_value_t = 0)]
     connection_threads: usize,
+    /// How long a connection thread serving few connections keeps polling after its last read
+    /// or write before it sleeps (e.g. `100us`); `0` to always sleep at once.
+    #[arg(long, env = "KARMAN_CONNECTION_SPIN", default_value = "100us", value_parser = parse_duration)]
+    connection_spin: Duration,
     /// Start even when a backend (Redis, the database) cannot be reached: retry it in the
     /// background, report it on `/health` (503 until connected), and fail its calls with
     /// `unavailable` meanwhile. Without it, an unreachable backend stops start-up.
@@ -345,6 +349,7 @@ impl ServeArgs {
                 idle_timeout: self.idle_timeout,
                 max_connections: self.max_connections,
                 connection_threads: self.connection_threads,
+                connection_spin: self.connection_spin,
             },
             streams: StreamsConfig {
                 run_schedules: self.run_schedules,
