@@ -141,8 +141,8 @@ const SPIN_MAX_OPEN: usize = 4;
 
 /// Keeps its thread polling (for I/O, timers and tasks) instead of sleeping, until `window`
 /// has passed without a connection of the thread reading or writing (see [`note_traffic`]),
-/// each time the thread wakes up while it serves at most [`SPIN_MAX_OPEN`] connections; never
-/// with a zero `window`.
+/// from each time the thread wakes up, as long as it serves at most [`SPIN_MAX_OPEN`]
+/// connections; never with a zero `window`.
 ///
 /// A client that sends its next request as soon as it has the response then finds the thread
 /// awake on its core: a sleeping thread has to be woken by the kernel, from the client's core
@@ -154,14 +154,12 @@ async fn spin(window: Duration, woken: Arc<Notify>, open: Arc<AtomicUsize>) {
     if window.is_zero() {
         return std::future::pending().await;
     }
+    let few = || open.load(Ordering::Relaxed) <= SPIN_MAX_OPEN;
+    let traffic = || TRAFFIC.with(Cell::get);
     loop {
         woken.notified().await;
-        if open.load(Ordering::Relaxed) > SPIN_MAX_OPEN {
-            continue;
-        }
-        let traffic = || TRAFFIC.with(Cell::get);
         let (mut seen, mut last) = (traffic(), Instant::now());
-        loop {
+        while few() {
             // Deferred: the runtime polls its driver and runs what became ready first.
             tokio::task::yield_now().await;
             // A thread waiting for this core (the client's, when it runs on this machine)
