@@ -125,6 +125,23 @@ impl ConnectionThreads {
     }
 }
 
+/// How many more connections than the least busy thread a connection's own thread may have
+/// and still be given it.
+const NEAR_SLACK: usize = 1;
+
+impl Drop for ConnectionThreads {
+    fn drop(&mut self) {
+        for thread in &mut self.threads {
+            drop(thread.stop.take());
+        }
+        for thread in &mut self.threads {
+            if let Some(thread) = thread.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
 thread_local! {
     /// Reads and writes of the connections served on this thread, counted.
     static TRAFFIC: Cell<u64> = const { Cell::new(0) };
@@ -165,28 +182,11 @@ async fn spin(window: Duration, woken: Arc<Notify>, open: Arc<AtomicUsize>) {
             // A thread waiting for this core (the client's, when it runs on this machine)
             // gets it.
             std::thread::yield_now();
-            let now = Instant::now();
-            if traffic() != seen {
-                (seen, last) = (traffic(), now);
+            let (now, count) = (Instant::now(), traffic());
+            if count != seen {
+                (seen, last) = (count, now);
             } else if now - last >= window {
                 break;
-            }
-        }
-    }
-}
-
-/// How many more connections than the least busy thread a connection's own thread may have
-/// and still be given it.
-const NEAR_SLACK: usize = 1;
-
-impl Drop for ConnectionThreads {
-    fn drop(&mut self) {
-        for thread in &mut self.threads {
-            drop(thread.stop.take());
-        }
-        for thread in &mut self.threads {
-            if let Some(thread) = thread.thread.take() {
-                let _ = thread.join();
             }
         }
     }
