@@ -9,6 +9,9 @@
 #                                   # with and without the bindings' debug logging
 #   bench/js-tuning.sh builtins     # the conformance Runnable (case `params`), with and
 #                                   # without the built-in classes resolved before the snapshot
+#   bench/js-tuning.sh calls        # the conformance Runnable (case `params`), with and without
+#                                   # the lowering, data view and await tunings, and the SDK's
+#                                   # `runnable` as it was before them (always async)
 #   ROUNDS=5 DURATION=3 (the defaults), SKIP_BUILD=1 to use target/release/karman as it is
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +29,18 @@ case "$TUNING" in
     marker='\[Instruction::CallWasm\] enter' marked=without ;;
   builtins)
     entry=conformance/js/app.js query='case=params' answer='id=7;q=-;method=GET;url=/'
-    untune="s|replaceAll(DEBUG_LOG_CALL, '') + RESOLVE_BUILTINS|replaceAll(DEBUG_LOG_CALL, '')|"
+    untune="s|^    RESOLVE_BUILTINS\$|    ''|"
     marker='karman-js-build: [0-9]+ globals resolved' marked=with ;;
-  *) echo "usage: bench/js-tuning.sh debug-logs|builtins" >&2; exit 2 ;;
+  calls)
+    entry=conformance/js/app.js query='case=params' answer='id=7;q=-;method=GET;url=/'
+    # Patterns that never match (a regex or string that is truthy comes first), and the SDK
+    # from a copy whose `runnable` always returns a promise (written below).
+    untune="s#^const STRING_LOWERING =#const STRING_LOWERING = /(?!)/g || #;
+      s#^const AWAIT_RUN = #const AWAIT_RUN = /(?!)/g || #;
+      s#^  generated:\$#  generated: '(never)' ||#;
+      s#join(SDK_DIR, 'src/index.js')#'SDK_COPY/index.js'#"
+    marker='karman-js-build: lowered [1-9][0-9]* string arguments' marked=with ;;
+  *) echo "usage: bench/js-tuning.sh debug-logs|builtins|calls" >&2; exit 2 ;;
 esac
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 [ -n "${SKIP_BUILD:-}" ] || cargo build --quiet --release -p karman
@@ -42,7 +54,31 @@ trap cleanup EXIT
 
 # "with" is the SDK's build, "without" the copy that leaves the tuning out; the marker is in
 # the build named by $marked only, which shows that the copy changed what it should.
-sed "$untune" guest-sdks/js/build.mjs > "$untuned"
+sed "${untune//SDK_COPY/$work/sdk}" guest-sdks/js/build.mjs > "$untuned"
+if [ "$TUNING" = calls ]; then
+  cp -r guest-sdks/js/src "$work/sdk"
+  # `runnable` before 2026-12-05: an async function, so every run returns a promise.
+  cat > "$work/sdk/runnable.js" <<'EOF'
+import { log } from 'karman:runnable/log@0.1.0';
+import { RunError, capabilityErrorOf } from './errors.js';
+import { toBytes, typeOf } from './text.js';
+
+export function runnable(handler) {
+  return async function run(input) {
+    try {
+      return toBytes(await handler(input), 'the output of run');
+    } catch (error) {
+      if (error instanceof RunError) throw error;
+      const capabilityError = capabilityErrorOf(error);
+      if (capabilityError) throw RunError.fromCapabilityError(capabilityError);
+      log('error', `run threw ${error}${error?.stack ? `\n${error.stack}` : ''}`);
+      const name = typeof error?.name === 'string' ? error.name : typeOf(error);
+      throw new RunError(500, `unhandled ${name}`);
+    }
+  };
+}
+EOF
+fi
 node guest-sdks/js/build.mjs "$entry" -o "$work/with.wasm"
 node "$untuned" "$entry" -o "$work/without.wasm"
 other=$([ "$marked" = with ] && echo without || echo with)

@@ -32,7 +32,8 @@ export const run = runnable((input) => {
   const name = orDash(req.queryParam('case'));
   switch (name) {
     case 'echo':
-      return input;
+      // Through a promise, as an async handler returns: the SDK's path for one.
+      return Promise.resolve(input);
     case 'params':
       return (
         `id=${orDash(req.urlParam('id'))};q=${orDash(req.queryParam('q'))};` +
@@ -80,7 +81,8 @@ export const run = runnable((input) => {
     case 'body-field':
       return `value=${orDash(req.bodyField(orDash(req.queryParam('field'))))}`;
     case 'error':
-      throw new RunError(418, 'teapot');
+      // A rejected promise, as an async handler that throws returns.
+      return Promise.reject(new RunError(418, 'teapot'));
     default:
       throw new RunError(400, `unknown case \`${name}\``);
   }

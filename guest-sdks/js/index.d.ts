@@ -41,10 +41,11 @@ export type Output = Uint8Array | string;
  * Wraps `handler` as the `run` export: `export const run = runnable((input) => …)`.
  * A thrown `RunError` (or an uncaught capability error) fails the step with its code; any
  * other exception fails it with a 500 and its message, its stack going to the host log.
+ * The wrapped `run` returns a promise only when `handler` does.
  */
 export function runnable(
   handler: (input: Uint8Array) => Output | Promise<Output>,
-): (input: Uint8Array) => Promise<Uint8Array>;
+): (input: Uint8Array) => Uint8Array | Promise<Uint8Array>;
 
 /** The request or message that started the run, and the state shared by its steps. */
 export namespace req {

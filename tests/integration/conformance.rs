@@ -54,6 +54,12 @@ handlers:
 async fn run_cases(server: &TestServer, upstream: &Upstream, key: &str) -> String {
     let hello = upstream.url("/hello");
     let graphql = upstream.url("/graphql");
+    let body_field = |field: &str, body: String| {
+        server
+            .client
+            .post(server.url(&format!("/run?case=body-field&field={field}")))
+            .body(body)
+    };
     let cases: Vec<(&str, reqwest::RequestBuilder)> = vec![
         (
             "echo",
@@ -156,6 +162,26 @@ async fn run_cases(server: &TestServer, upstream: &Upstream, key: &str) -> Strin
                 .body(r#"{"name": "Ada", "n": 42.50}"#),
         ),
         (
+            "body field unicode",
+            body_field("%F0%9F%98%80x%C3%A9", r#"{"😀xé": "☕ and é"}"#.into()),
+        ),
+        // Three bytes of UTF-8 per UTF-16 unit, the most a JavaScript string lowers to.
+        (
+            "body field of three bytes per unit",
+            body_field(
+                &"%E2%98%95".repeat(300),
+                format!(r#"{{"{}": 3}}"#, "☕".repeat(300)),
+            ),
+        ),
+        // Past the 1,024 units JavaScript lowers in one pass.
+        (
+            "body field long",
+            body_field(
+                &"%C3%A9".repeat(1100),
+                format!(r#"{{"{}": 2}}"#, "é".repeat(1100)),
+            ),
+        ),
+        (
             "body field absent",
             server
                 .client
@@ -230,6 +256,9 @@ file missing: 404 {"code":404,"message":"file: no static file `public/missing.tx
 file denied: 403 {"code":403,"message":"file: this component is not granted the `files` capability"} x-conformance=None
 body field: 200 "value=Ada \"L\"" x-conformance=None
 body field json: 200 "value=42.5" x-conformance=None
+body field unicode: 200 "value=☕ and é" x-conformance=None
+body field of three bytes per unit: 200 "value=3" x-conformance=None
+body field long: 200 "value=2" x-conformance=None
 body field absent: 200 "value=-" x-conformance=None
 cache denied: 403 {"code":403,"message":"cache: this component is not granted the cache capability"} x-conformance=None
 sql denied: 403 {"code":403,"message":"sql: this component is not granted the sql capability"} x-conformance=None
