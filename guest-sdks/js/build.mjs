@@ -285,8 +285,8 @@ const STRING_LOWERING =
  * exact one would (componentize-js frees the allocations of a call into the Runnable when it
  * returns), and the host reads only the bytes written. A longer string, and a value that is not
  * a string (to fail as before), go the generated way, so no allocation is more than 3 KiB
- * larger than needed. A lone surrogate is written as U+FFFD, in three bytes,
- * as before. About 1.6 µs less per string argument (bench/js-tuning.sh calls).
+ * larger than needed. A lone surrogate is written as U+FFFD, in three bytes, as before. About
+ * 1.6 µs less per string argument (bench/js-tuning.sh calls).
  */
 const LOWER_UTF8 = `
 let _karmanLoweredLen = 0;

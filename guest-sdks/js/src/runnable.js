@@ -30,6 +30,7 @@ export function runnable(handler) {
   };
 }
 
+/** The output of a handler that returned a promise, as `run`'s promise. */
 async function settle(promise) {
   try {
     return toBytes(await promise, 'the output of run');
